@@ -1,0 +1,105 @@
+/**
+ * Every error Valence raises on purpose is a `ValenceError` with a stable `code`
+ * and a message that says what to fix. Boundaries (CLI, store lookups) turn
+ * them into one shape; nothing else needs to parse messages.
+ */
+export class ValenceError extends Error {
+  readonly code: string = "VALENCE_ERROR";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A value cannot cross a process boundary. `path` names it, e.g. `args[1].config.handler`. */
+export class UnsendableValueError extends ValenceError {
+  override readonly code = "UNSENDABLE_VALUE";
+  constructor(readonly path: string, readonly reason: string) {
+    super(`${path}: ${reason}`);
+  }
+}
+
+/** Encoded data is malformed (corrupt store row, truncated message). */
+export class DecodeError extends ValenceError {
+  override readonly code = "DECODE_ERROR";
+}
+
+/** The lattice could not be traced into a graph. */
+export class TracingError extends ValenceError {
+  override readonly code: string = "TRACING_ERROR";
+}
+
+/** A handle was used as a plain value while tracing (`h + 1`, `if (h > 3)`). */
+export class HandleMisuseError extends TracingError {
+  override readonly code = "HANDLE_MISUSE";
+}
+
+/** Lattice called with the wrong number of arguments. */
+export class LatticeArgumentsError extends ValenceError {
+  override readonly code = "LATTICE_ARGUMENTS";
+}
+
+/** An executor name resolved to nothing. */
+export class UnknownExecutorError extends ValenceError {
+  override readonly code = "UNKNOWN_EXECUTOR";
+  constructor(readonly executorName: string, readonly known: readonly string[]) {
+    super(
+      `unknown executor "${executorName}". Known executors: ${known.join(", ") || "(none)"}. ` +
+        `Install a plugin package, add its directory to executor_dirs in the config, or pass an executor instance.`,
+    );
+  }
+}
+
+/** An executor is unusable as written (missing `run`, bad options). */
+export class ExecutorDefinitionError extends ValenceError {
+  override readonly code = "EXECUTOR_DEFINITION";
+}
+
+/** A task exceeded its `timeout`. */
+export class TaskTimeoutError extends ValenceError {
+  override readonly code = "TASK_TIMEOUT";
+  constructor(readonly timeoutMs: number) {
+    super(`task timed out after ${timeoutMs} ms (electron option "timeout")`);
+  }
+}
+
+/** The process running a task died (crash, `process.exit`, signal). */
+export class WorkerCrashedError extends ValenceError {
+  override readonly code = "WORKER_CRASHED";
+}
+
+/** The task was cancelled. */
+export class TaskCancelledError extends ValenceError {
+  override readonly code = "TASK_CANCELLED";
+}
+
+/** A dispatch id that the store does not know. */
+export class DispatchNotFoundError extends ValenceError {
+  override readonly code = "DISPATCH_NOT_FOUND";
+  constructor(readonly dispatchId: string, readonly dataDir: string) {
+    super(`no dispatch "${dispatchId}" in the store at ${dataDir} (check the id, or VALENCE_DATA_DIR)`);
+  }
+}
+
+/** The store file is damaged, or was written by a newer Valence. */
+export class StoreError extends ValenceError {
+  override readonly code: string = "STORE_ERROR";
+}
+export class StoreVersionError extends StoreError {
+  override readonly code = "STORE_VERSION";
+}
+
+/** The config file cannot be read or is invalid. */
+export class ConfigError extends ValenceError {
+  override readonly code = "CONFIG_ERROR";
+}
+
+/** An embedded dispatch whose process is gone will never finish. */
+export class DispatcherGoneError extends ValenceError {
+  override readonly code = "DISPATCHER_GONE";
+}
+
+/** A user's electron threw; carries the user's message and a trimmed stack. */
+export class TaskFailedError extends ValenceError {
+  override readonly code = "TASK_FAILED";
+}

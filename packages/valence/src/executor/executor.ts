@@ -1,0 +1,83 @@
+/**
+ * The root of every executor: the dispatcher hands it a `Task` and awaits a
+ * `TaskOutcome`. User-facing subclasses are `BaseExecutor` (sync `run`) and
+ * `AsyncBaseExecutor` (async `run`); built-ins that run code elsewhere
+ * override `execute` directly.
+ */
+import { ExecutorDefinitionError } from "../errors.js";
+import type { Task, TaskMetadata, TaskOutcome } from "./task.js";
+
+export interface ExecutorOptions {
+  /** Most tasks this executor runs at once; the scheduler holds back the rest. */
+  readonly maxConcurrency?: number;
+}
+
+/**
+ * How an executor travels through the store: the registry name of its class
+ * and its own fields. It is rebuilt without calling the constructor, as
+ * Covalent unpickles executors, so a subclass's constructor arguments need
+ * not be known.
+ */
+export interface ExecutorSpec {
+  readonly plugin: string;
+  readonly state: Readonly<Record<string, unknown>>;
+}
+
+export abstract class Executor {
+  /** Registry name; defaults to the class name (which matches `executorPluginName` in the usual case). */
+  static pluginName?: string;
+
+  readonly options: ExecutorOptions;
+
+  constructor(options: ExecutorOptions = {}) {
+    this.options = { ...options };
+  }
+
+  get pluginName(): string {
+    const ctor = this.constructor as typeof Executor;
+    return ctor.pluginName ?? ctor.name;
+  }
+
+  get maxConcurrency(): number {
+    return this.options.maxConcurrency ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Called once per dispatch before the first task on this executor. */
+  async setup(): Promise<void> {}
+  /** Called once per dispatch after the last task on this executor. */
+  async teardown(): Promise<void> {}
+  /** Called when a running task is cancelled; `execute` also sees its signal abort. */
+  async cancel(_meta: TaskMetadata): Promise<void> {}
+
+  /** Runs one task. Never throws for a task's own failure: that is an `ok: false` outcome. */
+  abstract execute(task: Task): Promise<TaskOutcome>;
+
+  /** Throws `ExecutorDefinitionError` if this executor cannot run tasks as written. */
+  validate(): void {}
+
+  toSpec(): ExecutorSpec {
+    const state: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(this)) if (typeof v !== "function") state[k] = v;
+    return { plugin: this.pluginName, state };
+  }
+}
+
+/** Rebuilds an executor from its spec and class, without running the constructor. */
+export function executorFromSpec(cls: abstract new (...a: never[]) => object, spec: ExecutorSpec): Executor {
+  const instance = Object.create(cls.prototype as object) as Executor;
+  Object.assign(instance, structuredClone(spec.state));
+  if (!(instance instanceof Executor) && typeof (instance as { execute?: unknown }).execute !== "function") {
+    throw new ExecutorDefinitionError(`registry entry "${spec.plugin}" is not an executor class`);
+  }
+  return instance;
+}
+
+export function isExecutor(x: unknown): x is Executor {
+  // Structural: an executor class may come from another copy of the SDK (a bundle).
+  return (
+    typeof x === "object" &&
+    x !== null &&
+    typeof (x as Executor).execute === "function" &&
+    typeof (x as Executor).toSpec === "function"
+  );
+}

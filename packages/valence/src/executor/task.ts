@@ -1,0 +1,34 @@
+import type { DispatchId, ElectronId, NodeId } from "../ids.js";
+
+/** What a task knows about where it runs; the third argument of Covalent's `run`. */
+export interface TaskMetadata {
+  readonly dispatchId: DispatchId;
+  readonly nodeId: NodeId;
+  /** Directory of this dispatch's results; an executor may write files here. */
+  readonly resultsDir: string;
+}
+
+export type TaskFunction = (...args: never[]) => unknown;
+
+/** One unit of work handed to an executor by the dispatcher. */
+export interface Task {
+  readonly meta: TaskMetadata;
+  readonly electronId: ElectronId;
+  readonly electronName: string;
+  /** The user's function; present where the dispatch's code is loaded (the runner process). */
+  readonly fn: TaskFunction;
+  readonly args: readonly unknown[];
+  readonly kwargs: Readonly<Record<string, unknown>>;
+  /** Content-addressed code bundle, for executors that run the task in another process. */
+  readonly bundlePath: string | undefined;
+  /** Aborted on cancel or timeout; executors stop the task when it fires. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * How a task ended. A successful outcome carries the value, or its encoded
+ * form when it arrived encoded from another process (saves a decode/encode).
+ */
+export type TaskOutcome =
+  | { readonly ok: true; readonly value?: unknown; readonly encoded?: string; readonly stdout: string; readonly stderr: string }
+  | { readonly ok: false; readonly error: Error; readonly stdout: string; readonly stderr: string };

@@ -1,0 +1,28 @@
+/**
+ * Ids carry their kind in the type, so a `NodeId` cannot be passed where a
+ * `DispatchId` is wanted. Dispatch ids are prefixed strings (`dsp_…`) so they
+ * read well in logs and URLs; node ids are Covalent's small integers.
+ */
+declare const brand: unique symbol;
+type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+export type DispatchId = Brand<string, "DispatchId">;
+export type NodeId = Brand<number, "NodeId">;
+/** Stable id of an electron definition, the same in every process that loads the bundle. */
+export type ElectronId = Brand<string, "ElectronId">;
+
+export const asNodeId = (n: number): NodeId => n as NodeId;
+export const asElectronId = (s: string): ElectronId => s as ElectronId;
+
+const DISPATCH_ID = /^dsp_[0-9a-z]{6,40}$/;
+
+export function newDispatchId(): DispatchId {
+  // Time-ordered prefix (base36 ms) then random: sorts by creation, collides never in practice.
+  const time = Date.now().toString(36).padStart(9, "0");
+  const rand = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => (b % 36).toString(36)).join("");
+  return `dsp_${time}${rand}` as DispatchId;
+}
+
+export function isDispatchId(s: string): s is DispatchId {
+  return DISPATCH_ID.test(s);
+}

@@ -1,0 +1,87 @@
+/**
+ * One registry per process, shared by every copy of the SDK that runs in it.
+ *
+ * A task bundle carries its own copy of the SDK, while the engine that loads
+ * it was imported from `node_modules`. Both must see the same electrons and
+ * executor classes, so the registry lives on `globalThis` under a registered
+ * symbol instead of in a module variable.
+ */
+import type { ElectronId } from "../ids.js";
+
+export interface RegisteredElectron {
+  readonly id: ElectronId;
+  readonly name: string;
+  /** The user's function, as written. */
+  readonly fn: (...args: never[]) => unknown;
+}
+
+/** Anything with a constructor the registry can rebuild executors from. */
+export type ExecutorClass = abstract new (...args: never[]) => object;
+
+interface GlobalRegistry {
+  readonly electrons: Map<ElectronId, RegisteredElectron>;
+  /** How often each name was used, so the n-th `add` gets a stable `add#n`. */
+  readonly nameCounts: Map<string, number>;
+  readonly executorClasses: Map<string, ExecutorClass>;
+  readonly waiters: Map<ElectronId, Array<(e: RegisteredElectron) => void>>;
+  /** Set by task runners (local workers, remote task entry): `dispatch` must never settle there. */
+  taskRunner: boolean;
+}
+
+const KEY = Symbol.for("valence.global-registry.v1");
+
+export function globalRegistry(): GlobalRegistry {
+  const g = globalThis as unknown as Record<symbol, GlobalRegistry | undefined>;
+  let reg = g[KEY];
+  if (!reg) {
+    reg = {
+      electrons: new Map(),
+      nameCounts: new Map(),
+      executorClasses: new Map(),
+      waiters: new Map(),
+      taskRunner: false,
+    };
+    g[KEY] = reg;
+  }
+  return reg;
+}
+
+/** Registers an electron under a stable id derived from its name and how many came before it. */
+export function registerElectron(name: string, fn: RegisteredElectron["fn"]): RegisteredElectron {
+  const reg = globalRegistry();
+  const n = (reg.nameCounts.get(name) ?? 0) + 1;
+  reg.nameCounts.set(name, n);
+  const id = (n === 1 ? name : `${name}#${n}`) as ElectronId;
+  const entry: RegisteredElectron = { id, name, fn };
+  reg.electrons.set(id, entry);
+  const waiting = reg.waiters.get(id);
+  if (waiting) {
+    reg.waiters.delete(id);
+    for (const w of waiting) w(entry);
+  }
+  return entry;
+}
+
+/** Resolves once an electron with this id is registered (the bundle may still be loading). */
+export function whenElectronRegistered(id: ElectronId): Promise<RegisteredElectron> {
+  const reg = globalRegistry();
+  const found = reg.electrons.get(id);
+  if (found) return Promise.resolve(found);
+  return new Promise((resolve) => {
+    const list = reg.waiters.get(id) ?? [];
+    list.push(resolve);
+    reg.waiters.set(id, list);
+  });
+}
+
+export function registerExecutorClass(name: string, cls: ExecutorClass): void {
+  globalRegistry().executorClasses.set(name, cls);
+}
+
+export function isTaskRunner(): boolean {
+  return globalRegistry().taskRunner;
+}
+
+export function markTaskRunner(): void {
+  globalRegistry().taskRunner = true;
+}
