@@ -20,10 +20,12 @@ export type ExecutorClass = abstract new (...args: never[]) => object;
 
 interface GlobalRegistry {
   readonly electrons: Map<ElectronId, RegisteredElectron>;
-  /** How often each name was used, so the n-th `add` gets a stable `add#n`. */
+  /** How often each base id was used, so the n-th definition gets a stable `base#n`. */
   readonly nameCounts: Map<string, number>;
   readonly executorClasses: Map<string, ExecutorClass>;
   readonly waiters: Map<ElectronId, Array<(e: RegisteredElectron) => void>>;
+  /** The trace in progress while a lattice function runs, shared by every SDK copy. */
+  currentTrace: unknown;
   /** Set by task runners (local workers, remote task entry): `dispatch` must never settle there. */
   taskRunner: boolean;
 }
@@ -39,6 +41,7 @@ export function globalRegistry(): GlobalRegistry {
       nameCounts: new Map(),
       executorClasses: new Map(),
       waiters: new Map(),
+      currentTrace: undefined,
       taskRunner: false,
     };
     g[KEY] = reg;
@@ -46,12 +49,17 @@ export function globalRegistry(): GlobalRegistry {
   return reg;
 }
 
-/** Registers an electron under a stable id derived from its name and how many came before it. */
-export function registerElectron(name: string, fn: RegisteredElectron["fn"]): RegisteredElectron {
+/**
+ * Registers an electron (or a lattice's function) under a stable id: `baseId`
+ * (normally its call site, `dir/file.ts:LINE`) plus `#n` for the n-th
+ * definition with that base, so every process that evaluates the same modules
+ * in the same order derives the same ids.
+ */
+export function registerElectron(name: string, fn: RegisteredElectron["fn"], baseId: string = name): RegisteredElectron {
   const reg = globalRegistry();
-  const n = (reg.nameCounts.get(name) ?? 0) + 1;
-  reg.nameCounts.set(name, n);
-  const id = (n === 1 ? name : `${name}#${n}`) as ElectronId;
+  const n = (reg.nameCounts.get(baseId) ?? 0) + 1;
+  reg.nameCounts.set(baseId, n);
+  const id = (n === 1 ? baseId : `${baseId}#${n}`) as ElectronId;
   const entry: RegisteredElectron = { id, name, fn };
   reg.electrons.set(id, entry);
   const waiting = reg.waiters.get(id);

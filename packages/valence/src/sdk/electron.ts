@@ -1,0 +1,89 @@
+/**
+ * `electron(fn, options?)`: marks a function as a task.
+ */
+import type { ElectronId } from "../ids.js";
+import { boundName, callerOf, siteKey } from "./call-site.js";
+import type { ExecutorRef } from "./graph.js";
+import { registerElectron } from "./global-registry.js";
+import { checkCount, checkDuration, checkExecutorRef, checkKnownKeys, checkName } from "./options.js";
+import { currentTrace } from "./trace.js";
+
+export interface ElectronOptions {
+  /** An executor instance, or a name resolved through the plugin registry ("local", "inline", …). */
+  readonly executor?: ExecutorRef;
+  /** Display name; defaults to the function's name or the variable it is assigned to. */
+  readonly name?: string;
+  /** How many times a failed task is tried again. */
+  readonly retries?: number;
+  /** Milliseconds a task may run before it fails with a TaskTimeoutError. */
+  readonly timeout?: number;
+}
+
+/** Arguments accept promises (the outputs of async electrons) where values are expected. */
+export type Traceable<A extends readonly unknown[]> = { [K in keyof A]: A[K] | PromiseLike<A[K]> };
+
+export interface ElectronInfo {
+  readonly id: ElectronId;
+  readonly name: string;
+  readonly fn: (...args: never[]) => unknown;
+  readonly options: ElectronOptions;
+}
+
+export const ELECTRON = Symbol.for("valence.electron.v1");
+
+export type Electron<A extends readonly unknown[], R> = ((...args: Traceable<A>) => R) & {
+  readonly [ELECTRON]: ElectronInfo;
+};
+
+const OPTION_KEYS = ["executor", "name", "retries", "timeout"] as const;
+
+/**
+ * Marks `fn` as an electron. Inside a lattice being traced, calling it records
+ * a node and returns a handle typed like its return value; anywhere else it
+ * simply runs `fn`.
+ *
+ * @example
+ * const add = electron((x: number, y: number) => x + y, { executor: "local" });
+ * const wf = lattice((x: number) => add(x, 1));
+ */
+export function electron<A extends unknown[], R>(fn: (...args: A) => R, options: ElectronOptions = {}): Electron<A, R> {
+  const site = callerOf(electron);
+  if (typeof fn !== "function") {
+    throw new TypeError(`electron(fn): fn must be a function, got ${typeof fn}`);
+  }
+  const where = `electron at ${siteKey(site)}`;
+  checkKnownKeys(where, options, OPTION_KEYS);
+  const name = checkName(where, options.name) ?? (fn.name || boundName(site) || "electron");
+  const checked: ElectronOptions = {
+    executor: checkExecutorRef(where, options.executor),
+    retries: checkCount(where, "retries", options.retries),
+    timeout: checkDuration(where, "timeout", options.timeout),
+    name,
+  };
+  const registered = registerElectron(name, fn as (...a: never[]) => unknown, siteKey(site));
+  const info: ElectronInfo = { id: registered.id, name, fn: registered.fn, options: checked };
+
+  const call = (...args: unknown[]): unknown => {
+    const trace = currentTrace();
+    if (trace) {
+      return trace.addCall(
+        { kind: "electron", name, electronId: info.id, executor: checked.executor, retries: checked.retries, timeout: checked.timeout },
+        args,
+      );
+    }
+    // Outside a lattice an electron is its function; promised arguments are awaited first.
+    if (args.some(isThenable)) return Promise.all(args).then((a) => (fn as (...x: unknown[]) => unknown)(...a));
+    return (fn as (...x: unknown[]) => unknown)(...args);
+  };
+  Object.defineProperty(call, "name", { value: name });
+  Object.defineProperty(call, ELECTRON, { value: info });
+  return call as Electron<A, R>;
+}
+
+function isThenable(x: unknown): boolean {
+  return typeof x === "object" && x !== null && typeof (x as PromiseLike<unknown>).then === "function";
+}
+
+export function electronInfo(x: unknown): ElectronInfo | undefined {
+  return typeof x === "function" ? (x as { [ELECTRON]?: ElectronInfo })[ELECTRON] : undefined;
+}
