@@ -1,0 +1,241 @@
+/**
+ * The scheduler's decisions, as one transition function with no I/O.
+ *
+ * `transition(state, event)` updates the state in place and returns the
+ * effects the I/O shell must carry out: write them to the store, then start
+ * tasks / abort tasks / finish the dispatch. No clocks, no sockets, no
+ * promises: tests feed events and compare effects. (In place rather than
+ * copy-on-write because dispatches have 100k nodes and every event must cost
+ * O(its own work), as in dask's worker state machine.)
+ */
+import { assertNever } from "../../status.js";
+
+export type NodeState = "PENDING" | "RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED";
+export type FinalStatus = "COMPLETED" | "FAILED" | "CANCELLED";
+
+export interface NodeSpec {
+  /** Key of the concurrency pool the node runs in (its executor). */
+  readonly pool: string;
+  /** Tries after the first failure. */
+  readonly retries: number;
+}
+
+export interface GraphShape {
+  readonly nodes: readonly NodeSpec[];
+  /** One entry per edge (duplicates allowed): source → target. */
+  readonly edges: ReadonlyArray<readonly [source: number, target: number]>;
+  /** Concurrency limit per pool key; absent means unbounded. */
+  readonly limits?: Readonly<Record<string, number>>;
+  /** Node states already settled (resume after a restart, parameters). */
+  readonly initial?: ReadonlyArray<NodeState | undefined>;
+}
+
+export type SchedulerEvent =
+  | { readonly type: "start" }
+  | { readonly type: "completed"; readonly node: number }
+  | { readonly type: "failed"; readonly node: number; readonly error: string }
+  | { readonly type: "cancel"; readonly nodes?: readonly number[] };
+
+export type Effect =
+  /** Mark RUNNING and start the task (attempt counts from 1). */
+  | { readonly type: "run"; readonly node: number; readonly attempt: number }
+  /** Record a settled status; `reason` says why for FAILED/CANCELLED nodes that did not run. */
+  | { readonly type: "status"; readonly node: number; readonly status: "FAILED" | "CANCELLED"; readonly reason: string; readonly cause: number }
+  /** Stop a running task. */
+  | { readonly type: "abort"; readonly node: number }
+  | { readonly type: "finished"; readonly status: FinalStatus };
+
+interface Pool {
+  readonly limit: number;
+  running: number;
+  readonly queue: number[];
+  head: number;
+}
+
+export interface SchedulerState {
+  readonly state: NodeState[];
+  readonly waitingOn: Int32Array;
+  readonly attempts: Int32Array;
+  readonly children: number[][];
+  readonly specs: readonly NodeSpec[];
+  readonly pools: Map<string, Pool>;
+  /** Nodes not yet COMPLETED/FAILED/CANCELLED. */
+  open: number;
+  anyFailed: boolean;
+  anyCancelled: boolean;
+  cancelRequested: boolean;
+  finished: FinalStatus | undefined;
+}
+
+export function initialState(shape: GraphShape): SchedulerState {
+  const n = shape.nodes.length;
+  const state: NodeState[] = new Array<NodeState>(n);
+  const waitingOn = new Int32Array(n);
+  const children: number[][] = Array.from({ length: n }, () => []);
+  for (let i = 0; i < n; i++) state[i] = shape.initial?.[i] ?? "PENDING";
+  // A node that was RUNNING when the dispatcher stopped is run again (at-least-once).
+  for (let i = 0; i < n; i++) if (state[i] === "RUNNING") state[i] = "PENDING";
+  for (const [s, t] of shape.edges) {
+    (children[s] as number[]).push(t);
+    if (state[s] !== "COMPLETED") waitingOn[t]!++;
+  }
+  let open = 0;
+  let anyFailed = false;
+  for (let i = 0; i < n; i++) {
+    if (state[i] === "PENDING") open++;
+    if (state[i] === "FAILED") anyFailed = true;
+  }
+  const pools = new Map<string, Pool>();
+  for (const spec of shape.nodes) {
+    if (!pools.has(spec.pool)) {
+      pools.set(spec.pool, { limit: shape.limits?.[spec.pool] ?? Number.POSITIVE_INFINITY, running: 0, queue: [], head: 0 });
+    }
+  }
+  return {
+    state,
+    waitingOn,
+    attempts: new Int32Array(n),
+    children,
+    specs: shape.nodes,
+    pools,
+    open,
+    anyFailed,
+    anyCancelled: false,
+    cancelRequested: false,
+    finished: undefined,
+  };
+}
+
+export function transition(s: SchedulerState, event: SchedulerEvent): Effect[] {
+  const effects: Effect[] = [];
+  if (s.finished) return effects;
+  switch (event.type) {
+    case "start":
+      for (let i = 0; i < s.state.length; i++) if (s.state[i] === "PENDING" && s.waitingOn[i] === 0) enqueue(s, i, effects);
+      break;
+    case "completed": {
+      if (s.state[event.node] !== "RUNNING") break; // late report for an aborted/cancelled node
+      settle(s, event.node, effects);
+      for (const c of s.children[event.node] as number[]) {
+        if (--s.waitingOn[c]! === 0 && s.state[c] === "PENDING" && !s.cancelRequested) enqueue(s, c, effects);
+      }
+      break;
+    }
+    case "failed": {
+      if (s.state[event.node] !== "RUNNING") break;
+      const spec = s.specs[event.node] as NodeSpec;
+      const pool = s.pools.get(spec.pool) as Pool;
+      if (s.attempts[event.node]! <= spec.retries && !s.cancelRequested) {
+        // Retry in place: it keeps its slot.
+        s.attempts[event.node]!++;
+        effects.push({ type: "run", node: event.node, attempt: s.attempts[event.node]! });
+        return effects;
+      }
+      pool.running--;
+      s.state[event.node] = "FAILED";
+      s.open--;
+      s.anyFailed = true;
+      failDescendants(s, event.node, effects);
+      drain(s, pool, effects);
+      break;
+    }
+    case "cancel":
+      cancel(s, event.nodes, effects);
+      break;
+    default:
+      assertNever(event, "scheduler event");
+  }
+  if (s.open === 0) {
+    s.finished = s.cancelRequested ? "CANCELLED" : s.anyFailed ? "FAILED" : s.anyCancelled ? "CANCELLED" : "COMPLETED";
+    effects.push({ type: "finished", status: s.finished });
+  }
+  return effects;
+}
+
+function enqueue(s: SchedulerState, node: number, effects: Effect[]): void {
+  const pool = s.pools.get((s.specs[node] as NodeSpec).pool) as Pool;
+  if (pool.running < pool.limit) {
+    pool.running++;
+    startNow(s, node, effects);
+  } else {
+    pool.queue.push(node);
+  }
+}
+
+function startNow(s: SchedulerState, node: number, effects: Effect[]): void {
+  s.state[node] = "RUNNING";
+  s.attempts[node] = 1;
+  effects.push({ type: "run", node, attempt: 1 });
+}
+
+function settle(s: SchedulerState, node: number, effects: Effect[]): void {
+  s.state[node] = "COMPLETED";
+  s.open--;
+  const pool = s.pools.get((s.specs[node] as NodeSpec).pool) as Pool;
+  pool.running--;
+  // The next queued node in this pool starts before the children: FIFO within a pool.
+  drain(s, pool, effects);
+}
+
+function drain(s: SchedulerState, pool: Pool, effects: Effect[]): void {
+  while (pool.running < pool.limit && pool.head < pool.queue.length) {
+    const next = pool.queue[pool.head++] as number;
+    if (s.state[next] !== "PENDING") continue; // failed or cancelled while queued
+    pool.running++;
+    startNow(s, next, effects);
+  }
+  if (pool.head > 1024 && pool.head * 2 > pool.queue.length) {
+    pool.queue.splice(0, pool.head);
+    pool.head = 0;
+  }
+}
+
+/** Every node downstream of `from` can never run: FAILED, naming the node that caused it. */
+function failDescendants(s: SchedulerState, from: number, effects: Effect[]): void {
+  const stack = [...(s.children[from] as number[])];
+  while (stack.length) {
+    const n = stack.pop() as number;
+    if (s.state[n] !== "PENDING") continue;
+    s.state[n] = "FAILED";
+    s.open--;
+    effects.push({ type: "status", node: n, status: "FAILED", reason: `not run: upstream node ${from} failed`, cause: from });
+    for (const c of s.children[n] as number[]) stack.push(c);
+  }
+}
+
+function cancel(s: SchedulerState, nodes: readonly number[] | undefined, effects: Effect[]): void {
+  const targets = nodes ?? s.state.map((_, i) => i);
+  if (!nodes) s.cancelRequested = true;
+  for (const n of targets) {
+    const st = s.state[n];
+    if (st === "PENDING") {
+      s.state[n] = "CANCELLED";
+      s.open--;
+      effects.push({ type: "status", node: n, status: "CANCELLED", reason: "cancelled before it started", cause: n });
+    } else if (st === "RUNNING") {
+      s.state[n] = "CANCELLED";
+      s.open--;
+      (s.pools.get((s.specs[n] as NodeSpec).pool) as Pool).running--;
+      effects.push({ type: "abort", node: n });
+      effects.push({ type: "status", node: n, status: "CANCELLED", reason: "cancelled while running", cause: n });
+    }
+  }
+  if (nodes) {
+    // Cancelling some nodes: what depends on them cannot run either.
+    s.anyCancelled = true;
+    for (const n of nodes) cancelDescendants(s, n, effects);
+  }
+  for (const pool of s.pools.values()) drain(s, pool, effects);
+}
+
+function cancelDescendants(s: SchedulerState, from: number, effects: Effect[]): void {
+  const stack = [...(s.children[from] as number[])];
+  while (stack.length) {
+    const n = stack.pop() as number;
+    if (s.state[n] !== "PENDING") continue;
+    s.state[n] = "CANCELLED";
+    s.open--;
+    effects.push({ type: "status", node: n, status: "CANCELLED", reason: `not run: upstream node ${from} was cancelled`, cause: from });
+    for (const c of s.children[n] as number[]) stack.push(c);
+  }
+}
