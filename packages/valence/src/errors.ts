@@ -52,7 +52,18 @@ export class UnknownExecutorError extends ValenceError {
 
 /** An executor is unusable as written (missing `run`, bad options). */
 export class ExecutorDefinitionError extends ValenceError {
-  override readonly code = "EXECUTOR_DEFINITION";
+  override readonly code: string = "EXECUTOR_DEFINITION";
+}
+
+/**
+ * A plugin module (an executor-dir file or an npm package's entry) cannot be
+ * used: it fails to import, or lacks what a plugin must export. `file` names it.
+ */
+export class ExecutorPluginError extends ExecutorDefinitionError {
+  override readonly code = "EXECUTOR_PLUGIN";
+  constructor(readonly file: string, readonly reason: string, options?: { cause?: unknown }) {
+    super(`executor plugin ${file}: ${reason}`, options);
+  }
 }
 
 /** A task exceeded its `timeout`. */
@@ -91,7 +102,48 @@ export class StoreVersionError extends StoreError {
 
 /** The config file cannot be read or is invalid. */
 export class ConfigError extends ValenceError {
-  override readonly code = "CONFIG_ERROR";
+  override readonly code: string = "CONFIG_ERROR";
+}
+
+/** The config file exists but cannot be read (a directory, no permission, not UTF-8). */
+export class ConfigReadError extends ConfigError {
+  override readonly code = "CONFIG_READ";
+  constructor(readonly file: string, readonly reason: string, options?: { cause?: unknown }) {
+    super(`cannot read config file ${file}: ${reason}`, options);
+  }
+}
+
+/** The config file is not valid TOML; the message starts `file:line:column:` like a compiler's. */
+export class ConfigSyntaxError extends ConfigError {
+  override readonly code = "CONFIG_SYNTAX";
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly column: number,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${file}:${line}:${column}: ${detail}`, options);
+  }
+}
+
+/**
+ * A config value has the wrong type or form. `key` is its dotted path
+ * (`executor_dirs`, `executors.ssh`); `source` is the file or environment variable it came from.
+ */
+export class ConfigValueError extends ConfigError {
+  override readonly code = "CONFIG_VALUE";
+  constructor(readonly source: string, readonly key: string, readonly problem: string) {
+    super(`${source}: ${key} ${problem}`);
+  }
+}
+
+/** The config file has a key Valence does not know (usually a typo); `known` lists the valid ones. */
+export class UnknownConfigKeyError extends ConfigError {
+  override readonly code = "CONFIG_UNKNOWN_KEY";
+  constructor(readonly source: string, readonly key: string, readonly known: readonly string[]) {
+    super(`${source}: unknown key "${key}". Known keys: ${known.join(", ")}`);
+  }
 }
 
 /** An embedded dispatch whose process is gone will never finish. */

@@ -1,4 +1,17 @@
-/** `valence`: the SDK. */
+/**
+ * `valence`: the SDK. Write electrons and lattices, dispatch them, read results.
+ * Nothing here loads the engine until `dispatch` or `getResult` is called.
+ */
+export { electron } from "./sdk/electron.js";
+export type { Electron, ElectronOptions } from "./sdk/electron.js";
+export { lattice, wait } from "./sdk/lattice.js";
+export type { Lattice, LatticeOptions } from "./sdk/lattice.js";
+export { dispatch, dispatchSync, getResult, cancel } from "./sdk/api.js";
+export type { GetResultOptions } from "./sdk/api.js";
+export { Result } from "./sdk/result.js";
+export type { NodeResult } from "./sdk/result.js";
+export type { TransportGraph, GraphNode, GraphEdge, NodeKind } from "./sdk/graph.js";
 export * from "./errors.js";
 export type { DispatchId, NodeId, ElectronId } from "./ids.js";
 export type { Status } from "./status.js";
+export { STATUSES } from "./status.js";

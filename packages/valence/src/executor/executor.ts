@@ -42,6 +42,14 @@ export abstract class Executor {
     return this.options.maxConcurrency ?? Number.POSITIVE_INFINITY;
   }
 
+  /**
+   * Whether tasks run outside the dispatch's own process and so need the code
+   * bundle (`task.bundlePath`). In-process executors skip bundling entirely.
+   */
+  get needsBundle(): boolean {
+    return false;
+  }
+
   /** Called once per dispatch before the first task on this executor. */
   async setup(): Promise<void> {}
   /** Called once per dispatch after the last task on this executor. */

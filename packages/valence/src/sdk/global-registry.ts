@@ -23,6 +23,8 @@ interface GlobalRegistry {
   /** How often each base id was used, so the n-th definition gets a stable `base#n`. */
   readonly nameCounts: Map<string, number>;
   readonly executorClasses: Map<string, ExecutorClass>;
+  /** Lattice definitions by id (a sublattice node names its lattice by id). */
+  readonly lattices: Map<ElectronId, unknown>;
   readonly waiters: Map<ElectronId, Array<(e: RegisteredElectron) => void>>;
   /** The trace in progress while a lattice function runs, shared by every SDK copy. */
   currentTrace: unknown;
@@ -40,6 +42,7 @@ export function globalRegistry(): GlobalRegistry {
       electrons: new Map(),
       nameCounts: new Map(),
       executorClasses: new Map(),
+      lattices: new Map(),
       waiters: new Map(),
       currentTrace: undefined,
       taskRunner: false,

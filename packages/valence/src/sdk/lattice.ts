@@ -6,7 +6,7 @@ import type { ElectronId } from "../ids.js";
 import { arityOf } from "./arity.js";
 import { boundName, callerOf, siteKey } from "./call-site.js";
 import type { ExecutorRef, TransportGraph } from "./graph.js";
-import { registerElectron } from "./global-registry.js";
+import { globalRegistry, registerElectron } from "./global-registry.js";
 import { checkExecutorRef, checkKnownKeys, checkName } from "./options.js";
 import { Trace, currentTrace, withTrace } from "./trace.js";
 
@@ -21,6 +21,8 @@ export interface LatticeOptions {
 
 export interface LatticeInfo {
   readonly id: ElectronId;
+  /** The module that defined the lattice: the entry the code bundle is built from. */
+  readonly file: string | undefined;
   readonly name: string;
   readonly description: string | undefined;
   readonly fn: (...args: never[]) => unknown;
@@ -59,7 +61,9 @@ export function lattice<A extends unknown[], R>(fn: (...args: A) => R, options: 
     workflowExecutor: checkExecutorRef(where, options.workflowExecutor),
   };
   const registered = registerElectron(name, fn as (...a: never[]) => unknown, siteKey(site));
-  const info: LatticeInfo = { id: registered.id, name, description: options.description, fn: registered.fn, options: checked };
+  const info: LatticeInfo = { id: registered.id, file: site?.file, name, description: options.description, fn: registered.fn, options: checked };
+
+  globalRegistry().lattices.set(info.id, info);
 
   const call = (...args: unknown[]): unknown => {
     const trace = currentTrace();

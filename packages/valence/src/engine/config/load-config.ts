@@ -1,0 +1,108 @@
+/**
+ * Builds the effective configuration: defaults < config file < environment.
+ * Every value keeps its origin so `valence config` can say why it is what it is.
+ */
+import path from "node:path";
+import { absolutePath, defaultConfigPath, defaultDataDir } from "./paths.js";
+import { readConfigFile } from "./read-file.js";
+import { validateConfigFile, type ConfigFile } from "./schema.js";
+import type { ConfigOrigin, EffectiveConfig, ExecutorSection, Sourced } from "./types.js";
+
+// Re-exported so callers that load the config get its type from the same module.
+export type { EffectiveConfig } from "./types.js";
+
+export interface LoadConfigOptions {
+  /** Environment to read; defaults to `process.env`. Tests pass their own. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Config file to read instead of `$VALENCE_CONFIG` or the XDG location. */
+  readonly path?: string;
+  /** Directory that relative paths in `path` and in env variables resolve against; defaults to `process.cwd()`. */
+  readonly cwd?: string;
+}
+
+/**
+ * Loads the config. The file is `opts.path`, else `$VALENCE_CONFIG`, else
+ * `$XDG_CONFIG_HOME/valence/valence.toml`; a missing file means defaults.
+ * `VALENCE_DATA_DIR`, `VALENCE_EXECUTOR_DIRS` (a `path.delimiter`-separated
+ * list that replaces the file's list) and `VALENCE_DEFAULT_EXECUTOR` override
+ * the file; an empty variable counts as unset.
+ *
+ * Throws `ConfigReadError`, `ConfigSyntaxError`, `ConfigValueError` or
+ * `UnknownConfigKeyError`, each naming the file and the key to fix.
+ *
+ * @example
+ * const cfg = loadConfig();
+ * cfg.dataDir.value;   // "/home/me/.local/share/valence"
+ * cfg.dataDir.origin;  // "default" | "file:/home/me/.config/valence/valence.toml" | "env:VALENCE_DATA_DIR"
+ */
+export function loadConfig(opts: LoadConfigOptions = {}): EffectiveConfig {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const file = locate(opts, env, cwd);
+  const table = readConfigFile(file.path);
+  const parsed: ConfigFile = table ? validateConfigFile(table, file.path) : {};
+  const fromFile: ConfigOrigin = `file:${file.path}`;
+  const fileDir = path.dirname(file.path);
+
+  const dataDir = pick<string>(
+    envValue(env, "VALENCE_DATA_DIR", (v) => absolutePath(v, cwd, env)),
+    parsed.data_dir === undefined ? undefined : { value: absolutePath(parsed.data_dir, fileDir, env), origin: fromFile },
+    defaultDataDir(env),
+  );
+  const executorDirs = pick<readonly string[]>(
+    envValue(env, "VALENCE_EXECUTOR_DIRS", (v) =>
+      v.split(path.delimiter).filter((d) => d !== "").map((d) => absolutePath(d, cwd, env)),
+    ),
+    parsed.executor_dirs === undefined
+      ? undefined
+      : { value: parsed.executor_dirs.map((d) => absolutePath(d, fileDir, env)), origin: fromFile },
+    [],
+  );
+  const defaultExecutor = pick<string>(
+    envValue(env, "VALENCE_DEFAULT_EXECUTOR", (v) => v),
+    parsed.default_executor === undefined ? undefined : { value: parsed.default_executor, origin: fromFile },
+    "local",
+  );
+  const address = parsed.server?.address;
+
+  // Null prototype: executor names are user-chosen, and "constructor" must not find Object's.
+  const executors = Object.create(null) as Record<string, Sourced<ExecutorSection>>;
+  for (const [name, section] of Object.entries(parsed.executors ?? {})) {
+    executors[name] = { value: { ...section }, origin: fromFile };
+  }
+
+  return {
+    file: { ...file, exists: table !== undefined },
+    dataDir,
+    executorDirs,
+    defaultExecutor,
+    server: { address: address === undefined ? { value: undefined, origin: "default" } : { value: address, origin: fromFile } },
+    executors,
+  };
+}
+
+/**
+ * The `[executors.NAME]` section for `name`, or `{}`.
+ *
+ * @example
+ * executorSection(cfg, "ssh"); // { hostname: "gpu1", user: "me" }
+ */
+export function executorSection(cfg: EffectiveConfig, name: string): ExecutorSection {
+  return Object.hasOwn(cfg.executors, name) ? (cfg.executors[name]?.value ?? {}) : {};
+}
+
+function locate(opts: LoadConfigOptions, env: NodeJS.ProcessEnv, cwd: string): Omit<EffectiveConfig["file"], "exists"> {
+  if (opts.path !== undefined) return { path: absolutePath(opts.path, cwd, env), origin: "option" };
+  const fromEnv = env["VALENCE_CONFIG"];
+  if (fromEnv) return { path: absolutePath(fromEnv, cwd, env), origin: "env:VALENCE_CONFIG" };
+  return { path: defaultConfigPath(env), origin: "default" };
+}
+
+function envValue<T>(env: NodeJS.ProcessEnv, name: string, convert: (raw: string) => T): Sourced<T> | undefined {
+  const raw = env[name];
+  return raw ? { value: convert(raw), origin: `env:${name}` } : undefined;
+}
+
+function pick<T>(fromEnv: Sourced<T> | undefined, fromFile: Sourced<T> | undefined, fallback: T): Sourced<T> {
+  return fromEnv ?? fromFile ?? { value: fallback, origin: "default" };
+}

@@ -1,0 +1,99 @@
+/**
+ * The config file's shape, as one zod schema; the file's TypeScript type is
+ * inferred from it. Messages are written for the person editing the file:
+ * each says which key and what it must be.
+ */
+import { z } from "zod";
+import { ConfigValueError, UnknownConfigKeyError } from "../../errors.js";
+
+/** A zod error option that says what the value must be and what it was. */
+function mustBe(what: string) {
+  return { error: (issue: { input?: unknown }) => `must be ${what}, not ${describeValue(issue.input)}` };
+}
+
+/**
+ * Like `mustBe`, but leaves unknown-key issues to `unknownKey` below, which
+ * lists the keys that are allowed.
+ */
+function tableMustBe(what: string) {
+  return {
+    error: (issue: { code?: string; input?: unknown }) =>
+      issue.code === "invalid_type" ? `must be ${what}, not ${describeValue(issue.input)}` : undefined,
+  };
+}
+
+const nonEmptyString = (what: string) => z.string(mustBe(what)).min(1, mustBe(what));
+
+export const configFileSchema = z.strictObject(
+  {
+    data_dir: nonEmptyString("a directory path (a non-empty string)").optional(),
+    executor_dirs: z
+      .array(z.string(mustBe("an array of strings (directory paths)")), mustBe("an array of strings (directory paths)"))
+      .optional(),
+    default_executor: nonEmptyString('an executor name such as "local" (a non-empty string)').optional(),
+    server: z
+      .strictObject(
+        { address: nonEmptyString('an address such as "127.0.0.1:48008" (a non-empty string)').optional() },
+        tableMustBe("a table ([server])"),
+      )
+      .optional(),
+    executors: z
+      .record(
+        z.string(),
+        z.record(z.string(), z.unknown(), mustBe("a table of that executor's options ([executors.NAME])")),
+        tableMustBe("a table of tables ([executors.NAME] sections)"),
+      )
+      .optional(),
+  },
+  tableMustBe("a table"),
+);
+
+/** The config file's contents once validated. */
+export type ConfigFile = z.infer<typeof configFileSchema>;
+
+/**
+ * Validates a parsed TOML table, throwing `ConfigValueError` or
+ * `UnknownConfigKeyError` for the first problem (the one nearest the top of
+ * the schema; fixing problems one at a time is how people edit config files).
+ */
+export function validateConfigFile(table: unknown, source: string): ConfigFile {
+  const result = configFileSchema.safeParse(table);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (!issue) throw new ConfigValueError(source, "(file)", "is invalid");
+  if (issue.code === "unrecognized_keys") {
+    const parent = issue.path.map(String).join(".");
+    const key = parent ? `${parent}.${issue.keys[0]}` : String(issue.keys[0]);
+    throw new UnknownConfigKeyError(source, key, knownKeys(parent));
+  }
+  // An element of executor_dirs is reported against the array, with its index: the array is what the user fixes.
+  const index = issue.path.findIndex((p) => typeof p === "number");
+  const key = (index < 0 ? issue.path : issue.path.slice(0, index)).map(String).join(".");
+  const where = index < 0 ? "" : ` (item ${String(issue.path[index])})`;
+  throw new ConfigValueError(source, key, issue.message + where);
+}
+
+function knownKeys(parent: string): string[] {
+  const shape = parent === "server" ? configFileSchema.shape.server.unwrap().shape : configFileSchema.shape;
+  return Object.keys(shape).map((k) => (parent ? `${parent}.${k}` : k));
+}
+
+/** Names a TOML value's type the way the TOML spec does, for error messages. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return "missing";
+  if (Array.isArray(value)) return "an array";
+  if (value instanceof Date) return "a date";
+  switch (typeof value) {
+    case "string":
+      return value === "" ? "an empty string" : `the string ${JSON.stringify(value)}`;
+    case "number":
+    case "bigint":
+      return `the number ${String(value)}`;
+    case "boolean":
+      return `the boolean ${String(value)}`;
+    case "object":
+      return value === null ? "null" : "a table";
+    default:
+      return typeof value;
+  }
+}

@@ -1,0 +1,34 @@
+/** Where an effective config value came from, shown by `valence config`. */
+export type ConfigOrigin = "default" | `file:${string}` | `env:${string}`;
+
+/** A config value together with its origin. */
+export interface Sourced<T> {
+  readonly value: T;
+  readonly origin: ConfigOrigin;
+}
+
+/** Options for one executor, from a `[executors.NAME]` section: passed to its constructor. */
+export type ExecutorSection = Readonly<Record<string, unknown>>;
+
+/**
+ * The configuration in force: defaults, overlaid by the config file, overlaid
+ * by `VALENCE_*` environment variables. Paths are absolute.
+ */
+export interface EffectiveConfig {
+  /** The config file that was looked for; `exists: false` means defaults (and env) apply. */
+  readonly file: {
+    readonly path: string;
+    readonly exists: boolean;
+    /** Why this path: the default location, `$VALENCE_CONFIG`, or the caller's `path` option. */
+    readonly origin: "default" | "env:VALENCE_CONFIG" | "option";
+  };
+  readonly dataDir: Sourced<string>;
+  readonly executorDirs: Sourced<readonly string[]>;
+  readonly defaultExecutor: Sourced<string>;
+  readonly server: {
+    /** `host:port` of a running `valence start`; unset means dispatches run embedded. */
+    readonly address: Sourced<string | undefined>;
+  };
+  /** `[executors.NAME]` sections by executor name (a null-prototype record; use `executorSection`). */
+  readonly executors: Readonly<Record<string, Sourced<ExecutorSection>>>;
+}

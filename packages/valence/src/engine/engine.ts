@@ -1,0 +1,194 @@
+/**
+ * The embedded engine: one per process and data dir. It owns the store,
+ * resolves executors through the plugin registry, bundles code, and runs
+ * dispatches in this process (the embedded default: no server needed).
+ */
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { DispatcherGoneError, TaskCancelledError } from "../errors.js";
+import type { Executor } from "../executor/executor.js";
+import type { DispatchId } from "../ids.js";
+import type { ExecutorRef } from "../sdk/graph.js";
+import { globalRegistry } from "../sdk/global-registry.js";
+import type { LatticeInfo } from "../sdk/lattice.js";
+import type { Result } from "../sdk/result.js";
+import { isTerminal } from "../status.js";
+import { bundleEntry } from "./bundle/bundler.js";
+import { loadConfig, type EffectiveConfig } from "./config/load-config.js";
+import { InlineExecutor } from "./executors/inline.js";
+import { LocalExecutor } from "./executors/local/local-executor.js";
+import { createRegistry, type ExecutorRegistry } from "./plugins/registry.js";
+import { readDispatch, readResult } from "./read-result.js";
+import { DispatchRun, type ChildRunner } from "./run/dispatch-run.js";
+import { SqliteStore } from "./store/sqlite-store.js";
+import { ownerHost, prepareSubmission } from "./submit.js";
+
+export interface GetResultOptions {
+  /** Wait until the dispatch finished. */
+  readonly wait?: boolean;
+  /** Only status and times: no inputs, outputs or nodes. */
+  readonly statusOnly?: boolean;
+  /** Poll interval when waiting on a dispatch run by another process (ms). */
+  readonly pollMs?: number;
+}
+
+export const BUILTIN_EXECUTORS = [
+  { name: "inline", cls: InlineExecutor },
+  { name: "local", cls: LocalExecutor },
+];
+
+export class Engine {
+  private static readonly engines = new Map<string, Engine>();
+
+  /** The engine for the effective config's data dir (created on first use). */
+  static async current(): Promise<Engine> {
+    const config = loadConfig();
+    const dir = config.dataDir.value;
+    let engine = Engine.engines.get(dir);
+    if (!engine) {
+      engine = new Engine(config, await createRegistry({ config, builtins: BUILTIN_EXECUTORS }));
+      Engine.engines.set(dir, engine);
+    }
+    return engine;
+  }
+
+  readonly store: SqliteStore;
+  readonly runs = new Map<DispatchId, DispatchRun>();
+  private readonly byName = new Map<string, Promise<Executor>>();
+
+  constructor(
+    readonly config: EffectiveConfig,
+    readonly registry: ExecutorRegistry,
+  ) {
+    this.store = new SqliteStore(config.dataDir.value);
+  }
+
+  get dataDir(): string {
+    return this.store.dataDir;
+  }
+
+  /** An executor for a ref: instances as they are, names through the registry (one instance per name). */
+  resolveExecutor(ref: ExecutorRef | undefined): Promise<Executor> {
+    const r = ref ?? this.config.defaultExecutor.value;
+    if (typeof r !== "string") return Promise.resolve(r);
+    let p = this.byName.get(r);
+    if (!p) {
+      p = this.registry.create(r) as Promise<Executor>;
+      this.byName.set(r, p);
+      p.catch(() => this.byName.delete(r));
+    }
+    return p;
+  }
+
+  async bundle(entryFile: string): Promise<string> {
+    return (await bundleEntry(entryFile, join(this.dataDir, "bundles"))).path;
+  }
+
+  /** Stores a dispatch of `info(...args)` and starts running it here; resolves once it is stored. */
+  async submit(info: LatticeInfo, args: readonly unknown[], parent?: { run: DispatchRun; node: number; inherited: ExecutorRef | undefined }): Promise<DispatchRun> {
+    const s = await prepareSubmission(this, info, args, parent?.inherited);
+    const now = Date.now();
+    this.store.insertDispatch(
+      {
+        id: s.id,
+        parentId: parent?.run.id ?? null,
+        parentNode: parent?.node ?? null,
+        name: info.name,
+        latticeId: info.id,
+        status: "NEW_OBJECT",
+        inputs: s.inputs,
+        output: null,
+        outputTemplate: JSON.stringify(s.graph.output.holes),
+        error: null,
+        createdAt: now,
+        startedAt: null,
+        endedAt: null,
+        resultsDir: s.resultsDir,
+        bundlePath: s.bundlePath ?? null,
+        entryFile: info.file ?? null,
+        cwd: process.cwd(),
+        ownerPid: process.pid,
+        ownerHost,
+        nodeCount: s.nodes.length,
+        nodesDone: s.initial.filter((x) => x === "COMPLETED").length,
+      },
+      s.nodeRecords,
+      s.edgeRecords,
+    );
+    const run = new DispatchRun({
+      id: s.id,
+      store: this.store,
+      resultsDir: s.resultsDir,
+      bundlePath: s.bundlePath,
+      nodes: s.nodes,
+      edges: s.graph.edges,
+      output: s.graph.output,
+      limits: s.limits,
+      initial: s.initial,
+      values: s.values,
+      encodedOutputs: new Map(),
+      runChild: this.runChild,
+    });
+    this.runs.set(s.id, run);
+    void run.done.then(() => this.runs.delete(s.id));
+    run.start();
+    return run;
+  }
+
+  private readonly runChild: ChildRunner = async (parent, node, args) => {
+    const info = globalRegistry().lattices.get(node.spec.electronId as never) as LatticeInfo | undefined;
+    if (!info) return { ok: false, error: new Error(`lattice ${node.spec.electronId} is not loaded in this process`) };
+    try {
+      const child = await this.submit(info, args, { run: parent, node: node.spec.id, inherited: node.spec.executor });
+      const end = await child.done;
+      if (end.status === "COMPLETED") return { ok: true, value: end.value };
+      return { ok: false, error: end.error ?? new Error(`sublattice ${info.name} ${end.status}`) };
+    } catch (error) {
+      return { ok: false, error: error as Error };
+    }
+  };
+
+  async getResult<T>(id: DispatchId, opts: GetResultOptions = {}): Promise<Result<T>> {
+    if (opts.wait) await this.waitFor(id, opts.pollMs ?? 100);
+    return readResult<T>(this.store, id, opts.statusOnly);
+  }
+
+  private async waitFor(id: DispatchId, pollMs: number): Promise<void> {
+    const run = this.runs.get(id);
+    if (run) {
+      await run.done;
+      return;
+    }
+    // Run by another process: follow the store (not a hot path).
+    for (;;) {
+      const d = readDispatch(this.store, id);
+      if (isTerminal(d.status)) return;
+      if (d.ownerHost === ownerHost && d.ownerPid !== null && !processAlive(d.ownerPid)) {
+        throw new DispatcherGoneError(
+          `dispatch ${id} is ${d.status}, but the process that ran it (pid ${d.ownerPid}) has exited: it will not finish. ` +
+            `Redispatch it, or use a server (valence start) for dispatches that outlive their script`,
+        );
+      }
+      await sleep(pollMs);
+    }
+  }
+
+  /** Cancels a dispatch running in this process (or some of its nodes). */
+  cancel(id: DispatchId, nodes?: readonly number[]): void {
+    const run = this.runs.get(id);
+    if (!run) {
+      const d = readDispatch(this.store, id);
+      throw new TaskCancelledError(`dispatch ${id} is ${d.status} and not running in this process; nothing to cancel here`);
+    }
+    run.cancel(nodes);
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

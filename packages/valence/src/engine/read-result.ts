@@ -1,0 +1,60 @@
+/**
+ * Reads a dispatch from the store into the SDK's `Result`.
+ */
+import { decode } from "../codec/index.js";
+import { DispatchNotFoundError } from "../errors.js";
+import { asNodeId, type DispatchId } from "../ids.js";
+import { Result, type NodeResult } from "../sdk/result.js";
+import type { SqliteStore } from "./store/sqlite-store.js";
+import type { DispatchRecord, NodeRecord } from "./store/records.js";
+
+const date = (ms: number | null) => (ms === null ? undefined : new Date(ms));
+
+export function readDispatch(store: SqliteStore, id: string): DispatchRecord {
+  const d = store.getDispatch(id);
+  if (!d) throw new DispatchNotFoundError(id, store.dataDir);
+  return d;
+}
+
+/** The full result; with `statusOnly`, without inputs, outputs and nodes (cheap to poll). */
+export function readResult<T>(store: SqliteStore, id: DispatchId, statusOnly = false): Result<T> {
+  const d = readDispatch(store, id);
+  const nodes = statusOnly ? [] : store.getNodes(id).map((n) => nodeResult(store, n));
+  return new Result<T>({
+    dispatchId: d.id,
+    latticeName: d.name,
+    status: d.status,
+    result: !statusOnly && d.output !== null ? (decode(d.output) as T) : undefined,
+    inputs: statusOnly ? { args: [], kwargs: {} } : { args: decode(d.inputs) as unknown[], kwargs: {} },
+    error: d.error !== null ? (decode(d.error) as Error) : undefined,
+    startTime: date(d.startedAt),
+    endTime: date(d.endedAt),
+    resultsDir: d.resultsDir,
+    nodes,
+    nodesDone: d.nodesDone,
+    nodeCount: d.nodeCount,
+  });
+}
+
+function nodeResult(store: SqliteStore, n: NodeRecord): NodeResult {
+  const encoded = store.readOutput(n);
+  let executor: string | undefined;
+  if (n.executor) {
+    const parsed = JSON.parse(n.executor) as string | { plugin: string };
+    executor = typeof parsed === "string" ? parsed : parsed.plugin;
+  }
+  return {
+    nodeId: asNodeId(n.nodeId),
+    name: n.name,
+    kind: n.kind,
+    status: n.status,
+    output: encoded === null ? undefined : decode(encoded),
+    stdout: n.stdout ?? "",
+    stderr: n.stderr ?? "",
+    error: n.error === null ? undefined : (decode(n.error) as Error),
+    executor,
+    attempts: n.attempts,
+    startTime: date(n.startedAt),
+    endTime: date(n.endedAt),
+  };
+}

@@ -1,0 +1,358 @@
+/**
+ * The I/O shell around the scheduler for one dispatch.
+ *
+ * Events (a task finished, a cancel) are queued and handled once per
+ * event-loop turn: the turn feeds them to the pure `transition`, writes every
+ * resulting state change to the store in one transaction, and only then acts
+ * (starts tasks, aborts them, finishes the dispatch). A dispatcher killed at
+ * any moment therefore leaves a store it can resume from.
+ */
+import { decode, encode } from "../../codec/index.js";
+import { TaskCancelledError, TaskFailedError, TaskTimeoutError, ValenceError } from "../../errors.js";
+import type { Executor } from "../../executor/executor.js";
+import type { Task, TaskFunction, TaskOutcome } from "../../executor/task.js";
+import { asNodeId, type DispatchId } from "../../ids.js";
+import type { GraphEdge, GraphNode, OutputTemplate } from "../../sdk/graph.js";
+import { setAtPath } from "../../sdk/graph.js";
+import type { Status } from "../../status.js";
+import { initialState, transition, type Effect, type FinalStatus, type NodeState, type SchedulerEvent, type SchedulerState } from "../scheduler/transitions.js";
+import type { SqliteStore } from "../store/sqlite-store.js";
+import { access, electronArgs, fillCollection, sourceValue, type InEdge } from "./node-inputs.js";
+import { trimStack } from "./stack.js";
+
+/** A node ready to run: its graph data plus what the engine resolved for it. */
+export interface PreparedNode {
+  readonly spec: GraphNode;
+  readonly executor: Executor | undefined;
+  /** Concurrency pool key: one per executor instance; "$builtin" for accessor/collection nodes. */
+  readonly pool: string;
+  readonly fn: TaskFunction | undefined;
+}
+
+/** Runs a sublattice node as a child dispatch and returns its output. */
+export type ChildRunner = (parent: DispatchRun, node: PreparedNode, args: unknown[]) => Promise<{ ok: true; value: unknown } | { ok: false; error: Error }>;
+
+export interface DispatchRunInit {
+  readonly id: DispatchId;
+  readonly store: SqliteStore;
+  readonly resultsDir: string;
+  readonly bundlePath: string | undefined;
+  readonly nodes: readonly PreparedNode[];
+  readonly edges: readonly GraphEdge[];
+  readonly output: OutputTemplate;
+  readonly limits: Readonly<Record<string, number>>;
+  /** Settled states (parameters are COMPLETED from the start; resume passes the store's). */
+  readonly initial: ReadonlyArray<NodeState | undefined>;
+  /** Known values by node (parameters), and encoded outputs of completed nodes (resume). */
+  readonly values: ReadonlyMap<number, unknown>;
+  readonly encodedOutputs: ReadonlyMap<number, string>;
+  readonly runChild: ChildRunner;
+}
+
+interface Queued {
+  readonly event: SchedulerEvent;
+  /** Store write for a completion/failure; runs in the turn's transaction if the transition accepts it. */
+  readonly outcome?: TaskOutcome & { encoded?: string };
+}
+
+export interface DispatchEnd {
+  readonly status: FinalStatus;
+  readonly value: unknown;
+  readonly error: Error | undefined;
+}
+
+export class DispatchRun {
+  readonly id: DispatchId;
+  readonly done: Promise<DispatchEnd>;
+  private resolveDone!: (end: DispatchEnd) => void;
+  private readonly sched: SchedulerState;
+  private readonly inEdges: InEdge[][];
+  private readonly values: unknown[];
+  private readonly hasValue: Uint8Array;
+  private readonly encoded: Array<string | undefined>;
+  private readonly controllers = new Map<number, AbortController>();
+  private readonly setups = new Map<Executor, Promise<void>>();
+  private queue: Queued[] = [];
+  private scheduled = false;
+  private firstFailure: { node: number; error: Error } | undefined;
+
+  constructor(private readonly init: DispatchRunInit) {
+    this.id = init.id;
+    this.done = new Promise((r) => (this.resolveDone = r));
+    const n = init.nodes.length;
+    this.inEdges = Array.from({ length: n }, () => []);
+    for (const e of init.edges) (this.inEdges[e.target] as InEdge[]).push({ source: e.source, param: e.param });
+    this.values = new Array<unknown>(n);
+    this.hasValue = new Uint8Array(n);
+    this.encoded = new Array<string | undefined>(n);
+    for (const [k, v] of init.values) this.setValue(k, v);
+    for (const [k, v] of init.encodedOutputs) this.encoded[k] = v;
+    this.sched = initialState({
+      nodes: init.nodes.map((p) => ({ pool: p.pool, retries: p.spec.retries ?? 0 })),
+      edges: init.edges.map((e) => [e.source, e.target] as const),
+      limits: init.limits,
+      initial: init.initial,
+    });
+  }
+
+  start(): void {
+    this.init.store.dispatchStatus(this.id, "RUNNING", Date.now());
+    this.push({ event: { type: "start" } });
+  }
+
+  /** Cancels the whole dispatch, or only `nodes` and what depends on them. */
+  cancel(nodes?: readonly number[]): void {
+    this.push({ event: nodes ? { type: "cancel", nodes } : { type: "cancel" } });
+  }
+
+  private push(q: Queued): void {
+    this.queue.push(q);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.turn());
+    }
+  }
+
+  private turn(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    const actions: Effect[] = [];
+    const store = this.init.store;
+    const now = Date.now();
+    store.batch(() => {
+      let done = 0;
+      for (const q of batch) {
+        const ev = q.event;
+        if ((ev.type === "completed" || ev.type === "failed") && this.sched.state[ev.node] !== "RUNNING") continue;
+        if (ev.type === "completed" && q.outcome) {
+          store.nodeCompleted(this.id, ev.node, q.outcome.encoded as string, this.init.resultsDir, q.outcome, now);
+          done++;
+        }
+        const effects = transition(this.sched, ev);
+        if (ev.type === "failed" && q.outcome && !q.outcome.ok) {
+          if (this.sched.state[ev.node] === "FAILED") {
+            this.firstFailure ??= { node: ev.node, error: q.outcome.error };
+            store.nodeEnded(this.id, ev.node, "FAILED", encodeError(q.outcome.error), q.outcome, now);
+            done++;
+          } else {
+            store.event(this.id, ev.node, "retry", q.outcome.error.message, ev.node, now);
+          }
+        }
+        for (const e of effects) {
+          switch (e.type) {
+            case "run":
+              store.nodeRunning(this.id, e.node, e.attempt, now);
+              actions.push(e);
+              break;
+            case "status":
+              store.nodeEnded(this.id, e.node, e.status, encodeError(new ValenceError(e.reason)), undefined, now);
+              if (e.status === "CANCELLED" || e.cause !== e.node) store.event(this.id, e.node, e.status.toLowerCase(), e.reason, e.cause, now);
+              done++;
+              break;
+            case "abort":
+            case "finished":
+              actions.push(e);
+              break;
+          }
+        }
+      }
+      store.countDone(this.id, done);
+    });
+    for (const a of actions) this.perform(a);
+  }
+
+  private perform(e: Effect): void {
+    switch (e.type) {
+      case "run":
+        this.runNode(e.node, e.attempt);
+        break;
+      case "abort": {
+        this.controllers.get(e.node)?.abort(new TaskCancelledError(`task ${this.nodeLabel(e.node)} was cancelled`));
+        const ex = this.init.nodes[e.node]?.executor;
+        if (ex) void ex.cancel(this.meta(e.node)).catch(() => undefined);
+        break;
+      }
+      case "finished":
+        void this.finish(e.status);
+        break;
+      case "status":
+        break;
+    }
+  }
+
+  private runNode(node: number, attempt: number): void {
+    const prepared = this.init.nodes[node] as PreparedNode;
+    const spec = prepared.spec;
+    const valueOf = (i: number) => this.valueOf(i);
+    try {
+      switch (spec.kind) {
+        case "electron":
+          void this.runElectron(node, prepared, electronArgs(this.inEdges[node] as InEdge[], valueOf), attempt);
+          return;
+        case "attribute":
+        case "index":
+          this.completeWith(node, access(sourceValue(this.inEdges[node] as InEdge[], valueOf), spec.key as string | number, spec.name));
+          return;
+        case "collection":
+          this.completeWith(node, fillCollection(spec.value, spec.holes ?? [], this.inEdges[node] as InEdge[], valueOf));
+          return;
+        case "sublattice":
+          void this.init.runChild(this, prepared, electronArgs(this.inEdges[node] as InEdge[], valueOf)).then((r) =>
+            r.ok ? this.completeWith(node, r.value) : this.failWith(node, r.error, "", ""),
+          );
+          return;
+        case "parameter":
+          this.completeWith(node, this.valueOf(node));
+          return;
+      }
+    } catch (error) {
+      this.failWith(node, error as Error, "", "");
+    }
+  }
+
+  private async runElectron(node: number, p: PreparedNode, args: unknown[], attempt: number): Promise<void> {
+    const executor = p.executor as Executor;
+    const controller = new AbortController();
+    this.controllers.set(node, controller);
+    const timeout = p.spec.timeout;
+    const timer = timeout ? setTimeout(() => controller.abort(new TaskTimeoutError(timeout)), timeout) : undefined;
+    let outcome: TaskOutcome;
+    try {
+      await this.setupOnce(executor);
+      const task: Task = {
+        meta: this.meta(node),
+        electronId: p.spec.electronId as Task["electronId"],
+        electronName: p.spec.name,
+        fn: p.fn as TaskFunction,
+        args,
+        kwargs: {},
+        bundlePath: this.init.bundlePath,
+        signal: controller.signal,
+      };
+      outcome = await executor.execute(task);
+    } catch (error) {
+      outcome = { ok: false, error: toError(error), stdout: "", stderr: "" };
+    } finally {
+      if (timer) clearTimeout(timer);
+      this.controllers.delete(node);
+    }
+    if (outcome.ok) {
+      let encoded = outcome.encoded;
+      if (encoded === undefined) {
+        try {
+          encoded = encode(outcome.value, `return value of ${this.nodeLabel(node)}`);
+        } catch (error) {
+          this.failWith(node, toError(error), outcome.stdout, outcome.stderr);
+          return;
+        }
+        this.setValue(node, outcome.value);
+      } else {
+        this.encoded[node] = encoded;
+      }
+      this.push({ event: { type: "completed", node }, outcome: { ...outcome, encoded } });
+    } else {
+      void attempt;
+      this.failWith(node, outcome.error, outcome.stdout, outcome.stderr);
+    }
+  }
+
+  private completeWith(node: number, value: unknown): void {
+    let encoded: string;
+    try {
+      encoded = encode(value, `output of ${this.nodeLabel(node)}`);
+    } catch (error) {
+      this.failWith(node, toError(error), "", "");
+      return;
+    }
+    this.setValue(node, value);
+    this.push({ event: { type: "completed", node }, outcome: { ok: true, value, encoded, stdout: "", stderr: "" } });
+  }
+
+  private failWith(node: number, error: Error, stdout: string, stderr: string): void {
+    const trimmed = trimStack(error);
+    this.push({ event: { type: "failed", node, error: trimmed.message }, outcome: { ok: false, error: trimmed, stdout, stderr } });
+  }
+
+  private setupOnce(executor: Executor): Promise<void> {
+    let p = this.setups.get(executor);
+    if (!p) {
+      p = executor.setup();
+      this.setups.set(executor, p);
+    }
+    return p;
+  }
+
+  private async finish(status: FinalStatus): Promise<void> {
+    const now = Date.now();
+    let value: unknown;
+    let error: Error | undefined;
+    let encodedOutput: string | undefined;
+    if (status === "COMPLETED") {
+      try {
+        value = this.fillOutput(this.init.output);
+        encodedOutput = encode(value, "lattice output");
+      } catch (e) {
+        error = toError(e);
+        status = "FAILED";
+      }
+    } else if (status === "FAILED" && this.firstFailure) {
+      const f = this.firstFailure;
+      error = new TaskFailedError(`node ${this.nodeLabel(f.node)} failed: ${f.error.message}`, { cause: f.error });
+    } else if (status === "CANCELLED") {
+      error = new TaskCancelledError("the dispatch was cancelled");
+    }
+    const fields: { output?: string; error?: string; ended: boolean } = { ended: true };
+    if (encodedOutput !== undefined) fields.output = encodedOutput;
+    if (error) fields.error = encodeError(error);
+    this.init.store.batch(() => {
+      this.init.store.dispatchStatus(this.id, status as Status, now, fields);
+      this.init.store.event(this.id, null, "finished", status, null, now);
+    });
+    await Promise.allSettled([...this.setups.keys()].map((ex) => ex.teardown()));
+    this.resolveDone({ status, value, error });
+  }
+
+  private fillOutput(t: OutputTemplate): unknown {
+    let out = t.holes.length && t.holes.every((h) => h.path.length) ? structuredClone(t.value) : t.value;
+    for (const h of t.holes) out = setAtPath(out, h.path, this.valueOf(h.nodeId));
+    return out;
+  }
+
+  private setValue(node: number, v: unknown): void {
+    this.values[node] = v;
+    this.hasValue[node] = 1;
+  }
+
+  valueOf(node: number): unknown {
+    if (this.hasValue[node]) return this.values[node];
+    const enc = this.encoded[node];
+    if (enc === undefined) throw new ValenceError(`internal: output of node ${node} is not available`);
+    const v = decode(enc);
+    this.setValue(node, v);
+    return v;
+  }
+
+  meta(node: number) {
+    return { dispatchId: this.id, nodeId: asNodeId(node), resultsDir: this.init.resultsDir };
+  }
+
+  nodeLabel(node: number): string {
+    return `"${this.init.nodes[node]?.spec.name}(${node})"`;
+  }
+}
+
+function toError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(typeof e === "string" ? e : `non-Error thrown: ${String(e)}`);
+}
+
+function encodeError(e: Error): string {
+  try {
+    return encode(e, "error");
+  } catch {
+    const plain = new Error(e.message);
+    plain.name = e.name;
+    plain.stack = e.stack ?? "";
+    return encode(plain, "error");
+  }
+}

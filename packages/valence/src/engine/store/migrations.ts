@@ -1,0 +1,94 @@
+/**
+ * The store's schema, as an ordered list of migrations. `PRAGMA user_version`
+ * records how many have run; a file from a newer Valence is refused rather
+ * than guessed at.
+ */
+import type Database from "better-sqlite3";
+import { StoreVersionError } from "../../errors.js";
+
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE dispatches (
+    id TEXT PRIMARY KEY,
+    parent_id TEXT,
+    parent_node INTEGER,
+    name TEXT NOT NULL,
+    lattice_id TEXT,
+    status TEXT NOT NULL,
+    inputs TEXT NOT NULL,
+    output TEXT,
+    output_template TEXT NOT NULL,
+    error TEXT,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    ended_at INTEGER,
+    results_dir TEXT NOT NULL,
+    bundle_path TEXT,
+    entry_file TEXT,
+    cwd TEXT NOT NULL,
+    owner_pid INTEGER,
+    owner_host TEXT,
+    node_count INTEGER NOT NULL,
+    nodes_done INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX dispatches_created ON dispatches (created_at DESC);
+  CREATE TABLE nodes (
+    dispatch_id TEXT NOT NULL,
+    node_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    electron_id TEXT,
+    status TEXT NOT NULL,
+    executor TEXT,
+    retries INTEGER NOT NULL DEFAULT 0,
+    timeout_ms REAL,
+    key TEXT,
+    holes TEXT,
+    value TEXT,
+    output TEXT,
+    output_file TEXT,
+    stdout TEXT,
+    stderr TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    started_at INTEGER,
+    ended_at INTEGER,
+    PRIMARY KEY (dispatch_id, node_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE edges (
+    dispatch_id TEXT NOT NULL,
+    source INTEGER NOT NULL,
+    target INTEGER NOT NULL,
+    param TEXT NOT NULL
+  );
+  CREATE INDEX edges_dispatch ON edges (dispatch_id);
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    dispatch_id TEXT NOT NULL,
+    node_id INTEGER,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT,
+    cause INTEGER
+  );
+  CREATE INDEX events_dispatch ON events (dispatch_id, id);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function migrate(db: Database.Database, file: string): void {
+  const version = db.pragma("user_version", { simple: true }) as number;
+  if (version > SCHEMA_VERSION) {
+    throw new StoreVersionError(
+      `the store ${file} has schema version ${version}, newer than this Valence understands (${SCHEMA_VERSION}): ` +
+        `upgrade Valence, or point VALENCE_DATA_DIR at another directory`,
+    );
+  }
+  for (let v = version; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v] as string);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

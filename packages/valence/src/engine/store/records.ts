@@ -1,0 +1,76 @@
+/** Rows of the store, in the shapes the engine reads and writes them. */
+import type { DispatchId } from "../../ids.js";
+import type { Status } from "../../status.js";
+
+export interface DispatchRecord {
+  readonly id: DispatchId;
+  readonly parentId: DispatchId | null;
+  readonly parentNode: number | null;
+  readonly name: string;
+  readonly latticeId: string | null;
+  readonly status: Status;
+  /** Encoded `{ args, kwargs }`. */
+  readonly inputs: string;
+  /** Encoded lattice output, or null until completed. */
+  readonly output: string | null;
+  /** JSON of the graph's OutputTemplate holes (the skeleton is in `outputSkeleton`). */
+  readonly outputTemplate: string;
+  /** Encoded Error, or null. */
+  readonly error: string | null;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly endedAt: number | null;
+  readonly resultsDir: string;
+  readonly bundlePath: string | null;
+  readonly entryFile: string | null;
+  readonly cwd: string;
+  readonly ownerPid: number | null;
+  readonly ownerHost: string | null;
+  readonly nodeCount: number;
+  readonly nodesDone: number;
+}
+
+export interface NodeRecord {
+  readonly nodeId: number;
+  readonly kind: string;
+  readonly name: string;
+  readonly electronId: string | null;
+  readonly status: Status;
+  /** JSON: an executor name, or an ExecutorSpec. */
+  readonly executor: string | null;
+  readonly retries: number;
+  readonly timeoutMs: number | null;
+  /** JSON of the attribute key / index. */
+  readonly key: string | null;
+  /** JSON of a collection's hole paths. */
+  readonly holes: string | null;
+  /** Encoded collection skeleton. */
+  readonly value: string | null;
+  /** Encoded output (parameters: their value). */
+  readonly output: string | null;
+  readonly outputFile: string | null;
+  readonly stdout: string | null;
+  readonly stderr: string | null;
+  /** Encoded Error. */
+  readonly error: string | null;
+  readonly attempts: number;
+  readonly startedAt: number | null;
+  readonly endedAt: number | null;
+}
+
+export interface EdgeRecord {
+  readonly source: number;
+  readonly target: number;
+  /** JSON of the EdgeParam. */
+  readonly param: string;
+}
+
+export interface EventRecord {
+  readonly id: number;
+  readonly dispatchId: DispatchId;
+  readonly nodeId: number | null;
+  readonly at: number;
+  readonly kind: string;
+  readonly detail: string | null;
+  readonly cause: number | null;
+}

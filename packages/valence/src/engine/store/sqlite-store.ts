@@ -1,0 +1,171 @@
+/**
+ * The store: one SQLite file (WAL) under the data dir, the source of truth
+ * for every dispatch. Writes that belong to one scheduler turn go in one
+ * transaction (`batch`), which is what keeps 10k-task dispatches cheap.
+ */
+import Database from "better-sqlite3";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { StoreError } from "../../errors.js";
+import type { DispatchId } from "../../ids.js";
+import type { Status } from "../../status.js";
+import { migrate } from "./migrations.js";
+import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "./records.js";
+
+/** Outputs larger than this live in a file under the dispatch's results dir, not in a row. */
+export const LARGE_VALUE_BYTES = 256 * 1024;
+
+type Row = Record<string, unknown>;
+
+const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+function fromRow<T>(row: Row | undefined): T | undefined {
+  if (!row) return undefined;
+  const out: Row = {};
+  for (const k in row) out[camel(k)] = row[k];
+  return out as T;
+}
+
+export class SqliteStore {
+  readonly db: Database.Database;
+  readonly file: string;
+  private readonly stmts;
+
+  constructor(readonly dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.file = join(dataDir, "valence.db");
+    try {
+      this.db = new Database(this.file);
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma("synchronous = NORMAL");
+      this.db.pragma("busy_timeout = 5000");
+      migrate(this.db, this.file);
+    } catch (error) {
+      if (error instanceof StoreError) throw error;
+      throw new StoreError(
+        `cannot open the store ${this.file}: ${(error as Error).message}. If the file is damaged, move it aside ` +
+          `(Valence creates a new one) or set VALENCE_DATA_DIR to another directory`,
+        { cause: error },
+      );
+    }
+    const db = this.db;
+    this.stmts = {
+      insertDispatch: db.prepare(
+        `INSERT INTO dispatches (id, parent_id, parent_node, name, lattice_id, status, inputs, output_template, created_at,
+           results_dir, bundle_path, entry_file, cwd, owner_pid, owner_host, node_count, nodes_done)
+         VALUES (@id, @parentId, @parentNode, @name, @latticeId, @status, @inputs, @outputTemplate, @createdAt,
+           @resultsDir, @bundlePath, @entryFile, @cwd, @ownerPid, @ownerHost, @nodeCount, @nodesDone)`,
+      ),
+      insertNode: db.prepare(
+        `INSERT INTO nodes (dispatch_id, node_id, kind, name, electron_id, status, executor, retries, timeout_ms, key, holes, value, output)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertEdge: db.prepare(`INSERT INTO edges (dispatch_id, source, target, param) VALUES (?, ?, ?, ?)`),
+      nodeRunning: db.prepare(
+        `UPDATE nodes SET status = 'RUNNING', attempts = ?, started_at = COALESCE(started_at, ?) WHERE dispatch_id = ? AND node_id = ?`,
+      ),
+      nodeCompleted: db.prepare(
+        `UPDATE nodes SET status = 'COMPLETED', output = ?, output_file = ?, stdout = ?, stderr = ?, error = NULL, ended_at = ?,
+           started_at = COALESCE(started_at, ?) WHERE dispatch_id = ? AND node_id = ?`,
+      ),
+      nodeFailed: db.prepare(
+        `UPDATE nodes SET status = ?, error = ?, stdout = COALESCE(?, stdout), stderr = COALESCE(?, stderr), ended_at = ?
+         WHERE dispatch_id = ? AND node_id = ?`,
+      ),
+      nodesDone: db.prepare(`UPDATE dispatches SET nodes_done = nodes_done + ? WHERE id = ?`),
+      dispatchStatus: db.prepare(
+        `UPDATE dispatches SET status = ?, started_at = COALESCE(started_at, ?), ended_at = ?, output = COALESCE(?, output),
+           error = COALESCE(?, error) WHERE id = ?`,
+      ),
+      event: db.prepare(`INSERT INTO events (dispatch_id, node_id, at, kind, detail, cause) VALUES (?, ?, ?, ?, ?, ?)`),
+      getDispatch: db.prepare(`SELECT * FROM dispatches WHERE id = ?`),
+      getNodes: db.prepare(`SELECT * FROM nodes WHERE dispatch_id = ? ORDER BY node_id`),
+      getEdges: db.prepare(`SELECT source, target, param FROM edges WHERE dispatch_id = ?`),
+      getEvents: db.prepare(`SELECT * FROM events WHERE dispatch_id = ? AND id > ? ORDER BY id`),
+      list: db.prepare(`SELECT * FROM dispatches WHERE parent_id IS NULL ORDER BY created_at DESC LIMIT ?`),
+      unfinished: db.prepare(`SELECT * FROM dispatches WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`),
+    };
+  }
+
+  /** Runs `fn` in one transaction (nested calls join the outer one). */
+  batch<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  insertDispatch(d: DispatchRecord, nodes: readonly NodeRecord[], edges: readonly EdgeRecord[]): void {
+    const { insertDispatch, insertNode, insertEdge } = this.stmts;
+    this.batch(() => {
+      insertDispatch.run(d);
+      for (const n of nodes) {
+        insertNode.run(d.id, n.nodeId, n.kind, n.name, n.electronId, n.status, n.executor, n.retries, n.timeoutMs, n.key, n.holes, n.value, n.output);
+      }
+      for (const e of edges) insertEdge.run(d.id, e.source, e.target, e.param);
+    });
+  }
+
+  nodeRunning(id: DispatchId, node: number, attempt: number, at: number): void {
+    this.stmts.nodeRunning.run(attempt, at, id, node);
+  }
+
+  /** Stores the encoded output, in a file when it is large. */
+  nodeCompleted(id: DispatchId, node: number, encoded: string, resultsDir: string, io: { stdout: string; stderr: string }, at: number): void {
+    let file: string | null = null;
+    let inline: string | null = encoded;
+    if (encoded.length > LARGE_VALUE_BYTES) {
+      mkdirSync(resultsDir, { recursive: true });
+      file = join(resultsDir, `node-${node}.out`);
+      writeFileSync(file, encoded);
+      inline = null;
+    }
+    this.stmts.nodeCompleted.run(inline, file, io.stdout || null, io.stderr || null, at, at, id, node);
+  }
+
+  nodeEnded(id: DispatchId, node: number, status: "FAILED" | "CANCELLED", encodedError: string, io: { stdout: string; stderr: string } | undefined, at: number): void {
+    this.stmts.nodeFailed.run(status, encodedError, io?.stdout || null, io?.stderr || null, at, id, node);
+  }
+
+  countDone(id: DispatchId, n: number): void {
+    if (n) this.stmts.nodesDone.run(n, id);
+  }
+
+  dispatchStatus(id: DispatchId, status: Status, at: number, fields: { output?: string; error?: string; ended?: boolean } = {}): void {
+    this.stmts.dispatchStatus.run(status, at, fields.ended ? at : null, fields.output ?? null, fields.error ?? null, id);
+  }
+
+  event(id: DispatchId, node: number | null, kind: string, detail: string | null, cause: number | null, at: number): void {
+    this.stmts.event.run(id, node, at, kind, detail, cause);
+  }
+
+  getDispatch(id: string): DispatchRecord | undefined {
+    return fromRow<DispatchRecord>(this.stmts.getDispatch.get(id) as Row | undefined);
+  }
+
+  getNodes(id: DispatchId): NodeRecord[] {
+    return (this.stmts.getNodes.all(id) as Row[]).map((r) => fromRow<NodeRecord>(r) as NodeRecord);
+  }
+
+  getEdges(id: DispatchId): EdgeRecord[] {
+    return this.stmts.getEdges.all(id) as EdgeRecord[];
+  }
+
+  getEvents(id: DispatchId, after = 0): EventRecord[] {
+    return (this.stmts.getEvents.all(id, after) as Row[]).map((r) => fromRow<EventRecord>(r) as EventRecord);
+  }
+
+  listDispatches(limit = 50): DispatchRecord[] {
+    return (this.stmts.list.all(limit) as Row[]).map((r) => fromRow<DispatchRecord>(r) as DispatchRecord);
+  }
+
+  unfinishedDispatches(): DispatchRecord[] {
+    return (this.stmts.unfinished.all() as Row[]).map((r) => fromRow<DispatchRecord>(r) as DispatchRecord);
+  }
+
+  /** A node's encoded output, from its row or its file. */
+  readOutput(n: Pick<NodeRecord, "output" | "outputFile">): string | null {
+    if (n.output !== null) return n.output;
+    return n.outputFile ? readFileSync(n.outputFile, "utf8") : null;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

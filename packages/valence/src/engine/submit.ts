@@ -1,0 +1,151 @@
+/**
+ * Turning a lattice call into a stored dispatch: trace, check every value can
+ * travel, resolve executors, bundle the code if any executor needs it, and
+ * write it all to the store before anything runs.
+ */
+import { mkdirSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { encode } from "../codec/index.js";
+import { ValenceError } from "../errors.js";
+import type { Executor } from "../executor/executor.js";
+import type { TaskFunction } from "../executor/task.js";
+import { newDispatchId, type DispatchId } from "../ids.js";
+import type { ExecutorRef, GraphNode, TransportGraph } from "../sdk/graph.js";
+import { globalRegistry } from "../sdk/global-registry.js";
+import { buildGraph, type LatticeInfo } from "../sdk/lattice.js";
+import type { NodeState } from "./scheduler/transitions.js";
+import type { EdgeRecord, NodeRecord } from "./store/records.js";
+import type { PreparedNode } from "./run/dispatch-run.js";
+
+export interface SubmitContext {
+  readonly dataDir: string;
+  resolveExecutor(ref: ExecutorRef | undefined): Promise<Executor>;
+  bundle(entryFile: string): Promise<string>;
+}
+
+export interface Submission {
+  readonly id: DispatchId;
+  readonly graph: TransportGraph;
+  readonly nodes: PreparedNode[];
+  readonly nodeRecords: NodeRecord[];
+  readonly edgeRecords: EdgeRecord[];
+  readonly limits: Record<string, number>;
+  readonly initial: Array<NodeState | undefined>;
+  readonly values: Map<number, unknown>;
+  readonly inputs: string;
+  readonly resultsDir: string;
+  readonly bundlePath: string | undefined;
+}
+
+export class MissingEntryError extends ValenceError {
+  override readonly code = "MISSING_ENTRY";
+}
+
+export async function prepareSubmission(
+  ctx: SubmitContext,
+  info: LatticeInfo,
+  args: readonly unknown[],
+  inherited: ExecutorRef | undefined,
+): Promise<Submission> {
+  const graph = buildGraph(info, args, inherited);
+  // Checked first so a bad lattice argument is reported by its path in the call (`args[1].config.handler`).
+  const inputs = encode([...args], "args");
+  const id = newDispatchId();
+  const resultsDir = join(ctx.dataDir, "results", id);
+
+  const pools = new Map<Executor, string>();
+  const limits: Record<string, number> = {};
+  const nodes: PreparedNode[] = [];
+  const nodeRecords: NodeRecord[] = [];
+  const initial: Array<NodeState | undefined> = [];
+  const values = new Map<number, unknown>();
+  const consumers = firstConsumers(graph);
+  const executorsByRef = new Map<ExecutorRef | undefined, Executor>();
+
+  for (const spec of graph.nodes) {
+    let executor: Executor | undefined;
+    let fn: TaskFunction | undefined;
+    let pool = "$builtin";
+    if (spec.kind === "electron") {
+      executor = executorsByRef.get(spec.executor);
+      if (!executor) {
+        executor = await ctx.resolveExecutor(spec.executor);
+        executor.validate();
+        executorsByRef.set(spec.executor, executor);
+      }
+      let key = pools.get(executor);
+      if (!key) {
+        key = `${executor.pluginName}#${pools.size}`;
+        pools.set(executor, key);
+        if (Number.isFinite(executor.maxConcurrency)) limits[key] = executor.maxConcurrency;
+      }
+      pool = key;
+      fn = globalRegistry().electrons.get(spec.electronId as never)?.fn as TaskFunction | undefined;
+    }
+    nodes.push({ spec, executor, pool, fn });
+    nodeRecords.push(nodeRecord(spec, executor, consumers));
+    if (spec.kind === "parameter") {
+      initial[spec.id] = "COMPLETED";
+      values.set(spec.id, spec.value);
+    }
+  }
+
+  let bundlePath: string | undefined;
+  if ([...pools.keys()].some((e) => e.needsBundle)) {
+    if (!info.file) {
+      throw new MissingEntryError(`cannot tell which module defined lattice "${info.name}", so its code cannot be bundled for the workers`);
+    }
+    bundlePath = await ctx.bundle(info.file);
+  }
+  const edgeRecords = graph.edges.map((e) => ({ source: e.source, target: e.target, param: JSON.stringify(e.param) }));
+  mkdirSync(resultsDir, { recursive: true });
+  return { id, graph, nodes, nodeRecords, edgeRecords, limits, initial, values, inputs, resultsDir, bundlePath };
+}
+
+function nodeRecord(spec: GraphNode, executor: Executor | undefined, consumers: Map<number, string>): NodeRecord {
+  const isParam = spec.kind === "parameter";
+  return {
+    nodeId: spec.id,
+    kind: spec.kind,
+    name: spec.name,
+    electronId: spec.electronId ?? null,
+    status: isParam ? "COMPLETED" : "NEW_OBJECT",
+    executor: executor ? executorJson(executor) : typeof spec.executor === "string" ? JSON.stringify(spec.executor) : null,
+    retries: spec.retries ?? 0,
+    timeoutMs: spec.timeout ?? null,
+    key: spec.key === undefined ? null : JSON.stringify(spec.key),
+    holes: spec.holes ? JSON.stringify(spec.holes) : null,
+    value: spec.kind === "collection" ? encode(spec.value, `${spec.name}(${spec.id})`) : null,
+    output: isParam ? encode(spec.value, consumers.get(spec.id) ?? `parameter ${spec.id}`) : null,
+    outputFile: null,
+    stdout: null,
+    stderr: null,
+    error: null,
+    attempts: 0,
+    startedAt: null,
+    endedAt: null,
+  };
+}
+
+/** For error paths: the argument a parameter feeds (`argument 1 of "add(0)"`). */
+function firstConsumers(graph: TransportGraph): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const e of graph.edges) {
+    if (out.has(e.source)) continue;
+    const target = graph.nodes[e.target] as GraphNode;
+    const where = e.param.kind === "arg" ? `argument ${e.param.index}` : "value";
+    out.set(e.source, `${where} of "${target.name}(${target.id})"`);
+  }
+  return out;
+}
+
+function executorJson(e: Executor): string {
+  try {
+    return JSON.stringify(e.toSpec());
+  } catch {
+    return JSON.stringify({ plugin: e.pluginName, state: {} });
+  }
+}
+
+export const ownerHost = hostname();

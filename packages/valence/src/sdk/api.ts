@@ -1,0 +1,62 @@
+/**
+ * `dispatch`, `dispatchSync`, `getResult`, `cancel`: the SDK's door to the engine.
+ *
+ * The engine (SQLite, esbuild, worker pools) is loaded on first use, by a URL
+ * the bundler cannot follow, so task bundles carry the SDK but never the engine.
+ */
+import { TracingError } from "../errors.js";
+import type { DispatchId } from "../ids.js";
+import { isTaskRunner } from "./global-registry.js";
+import { latticeInfo, type Lattice } from "./lattice.js";
+import type { Result } from "./result.js";
+import type { Engine, GetResultOptions } from "../engine/index.js";
+
+export type { GetResultOptions };
+
+const EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+let enginePromise: Promise<Engine> | undefined;
+
+function engine(): Promise<Engine> {
+  enginePromise ??= import(new URL(`../engine/index${EXT}`, import.meta.url).href).then(
+    (m: typeof import("../engine/index.js")) => m.Engine.current(),
+  );
+  return enginePromise;
+}
+
+/**
+ * Returns a function that dispatches `workflow` with the given arguments and
+ * resolves to its `DispatchId` once the dispatch is stored. With no server
+ * configured it runs embedded, in this process.
+ *
+ * @example
+ * const id = await dispatch(workflow)(3, 4);
+ * const result = await getResult(id, { wait: true });
+ */
+export function dispatch<A extends unknown[], R>(workflow: Lattice<A, R>): (...args: A) => Promise<DispatchId> {
+  const info = latticeInfo(workflow);
+  if (!info) throw new TracingError("dispatch(workflow): workflow must be a lattice (wrap the function with lattice(fn))");
+  return async (...args: A) => {
+    // Inside a task runner the user's module is being loaded for its electrons:
+    // its top-level dispatch must never run again, so it never settles.
+    if (isTaskRunner()) return new Promise<never>(() => undefined);
+    const run = await (await engine()).submit(info, args);
+    return run.id;
+  };
+}
+
+/** Dispatches and waits for the result. */
+export function dispatchSync<A extends unknown[], R>(workflow: Lattice<A, R>): (...args: A) => Promise<Result<Awaited<R>>> {
+  const go = dispatch(workflow);
+  return async (...args: A) => getResult<Awaited<R>>(await go(...args), { wait: true });
+}
+
+/** The result of a dispatch, from this process or any other on the same data dir. */
+export async function getResult<T = unknown>(id: DispatchId | string, options: GetResultOptions = {}): Promise<Result<T>> {
+  if (isTaskRunner()) return new Promise<never>(() => undefined);
+  return (await engine()).getResult<T>(id as DispatchId, options);
+}
+
+/** Cancels a running dispatch, or only some of its nodes (and what depends on them). */
+export async function cancel(id: DispatchId | string, nodeIds?: readonly number[]): Promise<void> {
+  (await engine()).cancel(id as DispatchId, nodeIds);
+}
