@@ -14,7 +14,7 @@ import type { LatticeInfo } from "../sdk/lattice.js";
 import type { Result } from "../sdk/result.js";
 import { isTerminal } from "../status.js";
 import { bundleEntry } from "./bundle/bundler.js";
-import { loadConfig, type EffectiveConfig } from "./config/load-config.js";
+import { loadConfig, type EffectiveConfig } from "./config/index.js";
 import { InlineExecutor } from "./executors/inline.js";
 import { LocalExecutor } from "./executors/local/local-executor.js";
 import { createRegistry, type ExecutorRegistry } from "./plugins/registry.js";

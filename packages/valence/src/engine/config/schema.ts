@@ -28,7 +28,13 @@ export const configFileSchema = z.strictObject(
   {
     data_dir: nonEmptyString("a directory path (a non-empty string)").optional(),
     executor_dirs: z
-      .array(z.string(mustBe("an array of strings (directory paths)")), mustBe("an array of strings (directory paths)"))
+      .array(
+        z.string({
+          error: (issue) =>
+            `must be an array of strings (directory paths); item ${String(issue.path?.at(-1))} is ${describeValue(issue.input)}`,
+        }),
+        mustBe("an array of strings (directory paths)"),
+      )
       .optional(),
     default_executor: nonEmptyString('an executor name such as "local" (a non-empty string)').optional(),
     server: z
@@ -66,11 +72,9 @@ export function validateConfigFile(table: unknown, source: string): ConfigFile {
     const key = parent ? `${parent}.${issue.keys[0]}` : String(issue.keys[0]);
     throw new UnknownConfigKeyError(source, key, knownKeys(parent));
   }
-  // An element of executor_dirs is reported against the array, with its index: the array is what the user fixes.
-  const index = issue.path.findIndex((p) => typeof p === "number");
-  const key = (index < 0 ? issue.path : issue.path.slice(0, index)).map(String).join(".");
-  const where = index < 0 ? "" : ` (item ${String(issue.path[index])})`;
-  throw new ConfigValueError(source, key, issue.message + where);
+  // An item of executor_dirs is reported against the array (its message names the item): the array is the key.
+  const key = issue.path.filter((p) => typeof p === "string").join(".");
+  throw new ConfigValueError(source, key, issue.message);
 }
 
 function knownKeys(parent: string): string[] {

@@ -4,14 +4,15 @@
  */
 import { fileURLToPath } from "node:url";
 
-// packages/valence/ (from src/engine/run or dist/engine/run): the SDK and engine, whichever copy ran.
+// packages/valence/{src,dist}/ (this file is in src/engine/run or dist/engine/run): the SDK and engine.
 const PACKAGE_DIR = fileURLToPath(new URL("../../../", import.meta.url));
+const OWN_DIRS = [`${PACKAGE_DIR}src/`, `${PACKAGE_DIR}dist/`, "/node_modules/valence/"];
 
 export function trimStack(error: Error): Error {
   if (!error.stack) return error;
   const [head, ...frames] = error.stack.split("\n");
   const kept = frames.filter(
-    (f) => !f.includes("node:internal") && !f.includes(PACKAGE_DIR) && !f.includes("/node_modules/valence/") && !/\bbundles\/[0-9a-f]{16,}\.mjs/.test(f),
+    (f) => !f.includes("(node:") && !/at node:/.test(f) && !OWN_DIRS.some((d) => f.includes(d)) && !/\bbundles\/[0-9a-f]{16,}\.mjs/.test(f),
   );
   try {
     error.stack = [head, ...kept].join("\n");

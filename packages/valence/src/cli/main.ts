@@ -1,0 +1,68 @@
+/**
+ * `valence` CLI entry. Commands return exit codes; only `main` exits, and it
+ * turns errors into one line that says what to fix (stack with VALENCE_DEBUG=1).
+ */
+import { readFileSync } from "node:fs";
+import { ValenceError } from "../errors.js";
+import { UsageError, wantsHelp, type Command } from "./command.js";
+import { configCommand } from "./commands/config.js";
+import { executorsCommand } from "./commands/executors.js";
+import { listCommand } from "./commands/list.js";
+import { resultCommand } from "./commands/result.js";
+import { runCommand } from "./commands/run.js";
+
+const COMMANDS: readonly Command[] = [runCommand, listCommand, resultCommand, executorsCommand, configCommand];
+
+function help(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    "valence: workflow orchestration for TypeScript",
+    "",
+    "Usage: valence COMMAND [options]",
+    "",
+    "Commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    "Run `valence COMMAND --help` for a command's options.",
+  ].join("\n");
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(help());
+    return name ? 0 : 1;
+  }
+  if (name === "--version" || name === "-v") {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    console.log(pkg.version);
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    console.error(`valence: unknown command "${name}"\n\n${help()}`);
+    return 2;
+  }
+  if (command.name !== "run" ? wantsHelp(rest) : wantsHelp(rest.slice(0, 1))) {
+    console.log(command.usage);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`valence ${command.name}: ${error.message}\n\n${error.usage}`);
+      return 2;
+    }
+    const e = error as Error;
+    const label = error instanceof ValenceError ? `${e.name} [${error.code}]` : e.name || "Error";
+    console.error(process.env.VALENCE_DEBUG ? e.stack : `valence ${command.name}: ${label}: ${e.message}`);
+    return 1;
+  }
+}
+
+export async function main(): Promise<void> {
+  const code = await runCli(process.argv.slice(2));
+  // Let pending output flush; the event loop may still hold finished pools briefly.
+  process.exitCode = code;
+}

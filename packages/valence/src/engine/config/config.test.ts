@@ -1,0 +1,271 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, test } from "node:test";
+import {
+  ConfigError,
+  ConfigReadError,
+  ConfigSyntaxError,
+  ConfigValueError,
+  UnknownConfigKeyError,
+} from "../../errors.js";
+import { executorSection, formatConfig, loadConfig } from "./index.js";
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), "valence-config-"));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+let n = 0;
+/** A fresh home directory, and an env that points everything at it. */
+function sandbox(): { home: string; env: NodeJS.ProcessEnv } {
+  const home = path.join(root, `home${++n}`);
+  fs.mkdirSync(home, { recursive: true });
+  return { home, env: { HOME: home } };
+}
+
+function writeConfig(home: string, toml: string, rel = ".config/valence/valence.toml"): string {
+  const file = path.join(home, rel);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, toml);
+  return file;
+}
+
+function expectError<E extends Error>(fn: () => unknown, cls: abstract new (...a: never[]) => E): E {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof cls, `expected ${cls.name}, got ${String(error)}`);
+    assert.ok(error instanceof ConfigError);
+    return error;
+  }
+  assert.fail(`expected ${cls.name}, nothing was thrown`);
+}
+
+describe("loadConfig: locations and defaults", () => {
+  test("no file and no env: XDG defaults under HOME, every origin 'default'", () => {
+    const { home, env } = sandbox();
+    const cfg = loadConfig({ env });
+    assert.deepEqual(cfg.file, {
+      path: path.join(home, ".config/valence/valence.toml"),
+      exists: false,
+      origin: "default",
+    });
+    assert.deepEqual(cfg.dataDir, { value: path.join(home, ".local/share/valence"), origin: "default" });
+    assert.deepEqual(cfg.executorDirs, { value: [], origin: "default" });
+    assert.deepEqual(cfg.defaultExecutor, { value: "local", origin: "default" });
+    assert.deepEqual(cfg.server.address, { value: undefined, origin: "default" });
+    assert.deepEqual(Object.keys(cfg.executors), []);
+  });
+
+  test("XDG_CONFIG_HOME and XDG_DATA_HOME move the file and data dir; relative XDG values are ignored", () => {
+    const { home, env } = sandbox();
+    const xdgConfig = path.join(home, "xc");
+    const file = writeConfig(xdgConfig, 'default_executor = "inline"\n', "valence/valence.toml");
+    const cfg = loadConfig({ env: { ...env, XDG_CONFIG_HOME: xdgConfig, XDG_DATA_HOME: path.join(home, "xd") } });
+    assert.equal(cfg.file.path, file);
+    assert.equal(cfg.file.exists, true);
+    assert.deepEqual(cfg.defaultExecutor, { value: "inline", origin: `file:${file}` });
+    assert.equal(cfg.dataDir.value, path.join(home, "xd", "valence"));
+
+    const relative = loadConfig({ env: { ...env, XDG_CONFIG_HOME: "rel", XDG_DATA_HOME: "rel" } });
+    assert.equal(relative.file.path, path.join(home, ".config/valence/valence.toml"));
+    assert.equal(relative.dataDir.value, path.join(home, ".local/share/valence"));
+  });
+
+  test("VALENCE_CONFIG names the file (relative to cwd); the path option beats it", () => {
+    const { home, env } = sandbox();
+    const a = writeConfig(home, 'default_executor = "a"\n', "a.toml");
+    const b = writeConfig(home, 'default_executor = "b"\n', "b.toml");
+    const viaEnv = loadConfig({ env: { ...env, VALENCE_CONFIG: "a.toml" }, cwd: home });
+    assert.deepEqual(viaEnv.file, { path: a, exists: true, origin: "env:VALENCE_CONFIG" });
+    assert.equal(viaEnv.defaultExecutor.value, "a");
+    const viaOption = loadConfig({ env: { ...env, VALENCE_CONFIG: a }, path: b });
+    assert.deepEqual(viaOption.file, { path: b, exists: true, origin: "option" });
+    assert.equal(viaOption.defaultExecutor.value, "b");
+  });
+
+  test("a missing file named explicitly is fine too: defaults, and exists: false", () => {
+    const { home, env } = sandbox();
+    const cfg = loadConfig({ env, path: path.join(home, "nope.toml") });
+    assert.equal(cfg.file.exists, false);
+    assert.equal(cfg.defaultExecutor.origin, "default");
+  });
+});
+
+describe("loadConfig: file values and env overrides", () => {
+  test("file values carry file:<abs path>; relative paths resolve against the file's directory, ~ against HOME", () => {
+    const { home, env } = sandbox();
+    const file = writeConfig(
+      home,
+      [
+        'data_dir = "data"',
+        'executor_dirs = ["executors", "/abs/executors", "~/mine"]',
+        'default_executor = "ssh"',
+        "[server]",
+        'address = "127.0.0.1:48008"',
+        "[executors.ssh]",
+        'hostname = "gpu1"',
+        "port = 2222",
+        "[executors.TimingExecutor]",
+        "",
+      ].join("\n"),
+    );
+    const origin = `file:${file}`;
+    const dir = path.dirname(file);
+    const cfg = loadConfig({ env });
+    assert.deepEqual(cfg.dataDir, { value: path.join(dir, "data"), origin });
+    assert.deepEqual(cfg.executorDirs, {
+      value: [path.join(dir, "executors"), "/abs/executors", path.join(home, "mine")],
+      origin,
+    });
+    assert.deepEqual(cfg.defaultExecutor, { value: "ssh", origin });
+    assert.deepEqual(cfg.server.address, { value: "127.0.0.1:48008", origin });
+    assert.deepEqual(executorSection(cfg, "ssh"), { hostname: "gpu1", port: 2222 });
+    assert.deepEqual(executorSection(cfg, "TimingExecutor"), {});
+    assert.deepEqual(executorSection(cfg, "dask"), {});
+    assert.deepEqual(executorSection(cfg, "constructor"), {}, "names are looked up as own keys only");
+    assert.equal(cfg.executors["ssh"]?.origin, origin);
+  });
+
+  test("env beats file beats default, and says so", () => {
+    const { home, env } = sandbox();
+    writeConfig(home, 'data_dir = "/from/file"\nexecutor_dirs = ["/file/dir"]\ndefault_executor = "ssh"\n');
+    const cfg = loadConfig({
+      env: {
+        ...env,
+        VALENCE_DATA_DIR: "/from/env",
+        VALENCE_EXECUTOR_DIRS: ["/e1", "", "rel"].join(path.delimiter),
+        VALENCE_DEFAULT_EXECUTOR: "inline",
+      },
+      cwd: "/work/dir",
+    });
+    assert.deepEqual(cfg.dataDir, { value: "/from/env", origin: "env:VALENCE_DATA_DIR" });
+    assert.deepEqual(cfg.executorDirs, { value: ["/e1", "/work/dir/rel"], origin: "env:VALENCE_EXECUTOR_DIRS" });
+    assert.deepEqual(cfg.defaultExecutor, { value: "inline", origin: "env:VALENCE_DEFAULT_EXECUTOR" });
+  });
+
+  test("an empty env variable counts as unset", () => {
+    const { env } = sandbox();
+    const cfg = loadConfig({ env: { ...env, VALENCE_DATA_DIR: "", VALENCE_DEFAULT_EXECUTOR: "", VALENCE_CONFIG: "" } });
+    assert.equal(cfg.dataDir.origin, "default");
+    assert.equal(cfg.defaultExecutor.origin, "default");
+    assert.equal(cfg.file.origin, "default");
+  });
+});
+
+describe("loadConfig: errors name the file, the place and the fix", () => {
+  test("invalid TOML: file:line:column: parser message", () => {
+    const { home, env } = sandbox();
+    const file = writeConfig(home, 'data_dir = "/d"\n\nfoo = = 1\n');
+    const error = expectError(() => loadConfig({ env }), ConfigSyntaxError);
+    assert.equal(error.file, file);
+    assert.equal(error.line, 3);
+    assert.equal(error.column, 7);
+    assert.match(error.message, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:3:7: invalid value`));
+    assert.doesNotMatch(error.message, /Invalid TOML document/);
+    assert.equal(error.code, "CONFIG_SYNTAX");
+  });
+
+  test("a redefined key is a syntax error too", () => {
+    const { home, env } = sandbox();
+    writeConfig(home, 'default_executor = "a"\ndefault_executor = "b"\n');
+    const error = expectError(() => loadConfig({ env }), ConfigSyntaxError);
+    assert.equal(error.line, 2);
+    assert.match(error.message, /valence\.toml:2:1: .*redefine/);
+  });
+
+  test("a directory where the file should be is unreadable", () => {
+    const { home, env } = sandbox();
+    fs.mkdirSync(path.join(home, ".config/valence/valence.toml"), { recursive: true });
+    const error = expectError(() => loadConfig({ env }), ConfigReadError);
+    assert.equal(error.file, path.join(home, ".config/valence/valence.toml"));
+    assert.match(error.message, /^cannot read config file .*valence\.toml: it is a directory$/);
+  });
+
+  test("a file that is not UTF-8 is unreadable", () => {
+    const { home } = sandbox();
+    const file = path.join(home, "latin1.toml");
+    fs.writeFileSync(file, Buffer.from([0x61, 0x20, 0x3d, 0x20, 0x22, 0xe9, 0x22, 0x0a]));
+    const error = expectError(() => loadConfig({ path: file, env: { HOME: home } }), ConfigReadError);
+    assert.match(error.message, /not valid UTF-8/);
+  });
+
+  test("a path through a regular file is unreadable (not silently 'missing')", () => {
+    const { home, env } = sandbox();
+    fs.writeFileSync(path.join(home, "plain"), "");
+    expectError(() => loadConfig({ env, path: path.join(home, "plain", "valence.toml") }), ConfigReadError);
+  });
+
+  const wrongTypes: Array<[string, string, RegExp]> = [
+    ["executor_dirs = \"/one/dir\"", "executor_dirs", /executor_dirs must be an array of strings.*not the string "\/one\/dir"$/],
+    ["executor_dirs = [\"/a\", 3]", "executor_dirs", /executor_dirs must be an array of strings \(directory paths\); item 1 is the number 3$/],
+    ["data_dir = 42", "data_dir", /data_dir must be a directory path .*not the number 42$/],
+    ['data_dir = ""', "data_dir", /data_dir must be a directory path .*not an empty string$/],
+    ["data_dir = 1979-05-27", "data_dir", /data_dir must be a directory path .*not a date$/],
+    ["default_executor = true", "default_executor", /default_executor must be an executor name .*not the boolean true$/],
+    ['server = "x"', "server", /server must be a table \(\[server\]\), not the string "x"$/],
+    ["[server]\naddress = 8080", "server.address", /server\.address must be an address .*not the number 8080$/],
+    ["executors = 1", "executors", /executors must be a table of tables.*not the number 1$/],
+    ["[executors]\nssh = \"host\"", "executors.ssh", /executors\.ssh must be a table of that executor's options.*not the string "host"$/],
+  ];
+  for (const [toml, key, message] of wrongTypes) {
+    test(`wrong type: ${toml.replace("\n", " ")}`, () => {
+      const { home, env } = sandbox();
+      const file = writeConfig(home, `${toml}\n`);
+      const error = expectError(() => loadConfig({ env }), ConfigValueError);
+      assert.equal(error.key, key);
+      assert.equal(error.source, file);
+      assert.ok(error.message.startsWith(`${file}: ${key} `), error.message);
+      assert.match(error.message, message);
+    });
+  }
+
+  test("an unknown top-level key names the key and the known ones", () => {
+    const { home, env } = sandbox();
+    const file = writeConfig(home, 'data_dir = "/d"\nexecutor_dir = ["/typo"]\n');
+    const error = expectError(() => loadConfig({ env }), UnknownConfigKeyError);
+    assert.equal(error.key, "executor_dir");
+    assert.deepEqual(error.known, ["data_dir", "executor_dirs", "default_executor", "server", "executors"]);
+    assert.equal(
+      error.message,
+      `${file}: unknown key "executor_dir". Known keys: data_dir, executor_dirs, default_executor, server, executors`,
+    );
+  });
+
+  test("an unknown key in [server] is named with its table", () => {
+    const { home, env } = sandbox();
+    writeConfig(home, '[server]\nadress = "x"\n');
+    const error = expectError(() => loadConfig({ env }), UnknownConfigKeyError);
+    assert.equal(error.key, "server.adress");
+    assert.deepEqual(error.known, ["server.address"]);
+  });
+});
+
+describe("formatConfig", () => {
+  test("shows every value with its origin and masks secrets", () => {
+    const { home, env } = sandbox();
+    const file = writeConfig(
+      home,
+      '[executors.ssh]\nhostname = "gpu1"\npassword = "hunter2"\nport = 22\n[executors.empty]\n',
+    );
+    const text = formatConfig(loadConfig({ env: { ...env, VALENCE_DEFAULT_EXECUTOR: "ssh" } }));
+    const lines = text.split("\n");
+    assert.equal(lines[0], `config file  ${file}`);
+    const line = (key: string) => lines.find((l) => l.startsWith(`${key} `)) ?? assert.fail(`no line for ${key}:\n${text}`);
+    assert.match(line("data_dir"), new RegExp(`"${path.join(home, ".local/share/valence")}"\\s+default$`));
+    assert.match(line("executor_dirs"), /\[\]\s+default$/);
+    assert.match(line("default_executor"), /"ssh"\s+env:VALENCE_DEFAULT_EXECUTOR$/);
+    assert.match(line("server.address"), /\(unset\)\s+default$/);
+    assert.match(line("executors.ssh.hostname"), new RegExp(`"gpu1"\\s+file:${file}$`));
+    assert.match(line("executors.ssh.port"), /\b22\s+file:/);
+    assert.match(line("executors.ssh.password"), /"\*\*\*\*\*\*\*\*"/);
+    assert.match(line("executors.empty"), /\{\}\s+file:/);
+    assert.doesNotMatch(text, /hunter2/);
+  });
+
+  test("says when the file was not found and why that path was used", () => {
+    const { home, env } = sandbox();
+    const text = formatConfig(loadConfig({ env: { ...env, VALENCE_CONFIG: path.join(home, "x.toml") } }));
+    assert.equal(text.split("\n")[0], `config file  ${path.join(home, "x.toml")} (not found: defaults apply) [env:VALENCE_CONFIG]`);
+  });
+});

@@ -1,0 +1,136 @@
+// Scenario tests of the embedded engine: real SQLite store in a temp dir, inline executor.
+import { dataDir } from "./fixtures/env.js";
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { dispatch, dispatchSync, getResult, lattice, electron } from "../src/index.js";
+import * as wf from "./fixtures/workflows.js";
+
+describe("embedded dispatch", () => {
+  it("runs a lattice and prints Covalent's Result text with Covalent's node numbering", async () => {
+    const id = await dispatch(wf.arith)(3, 4);
+    assert.match(id, /^dsp_/);
+    const result = await getResult<number>(id, { wait: true });
+    assert.equal(result.status, "COMPLETED");
+    assert.equal(result.result, 28);
+    const text = result.toString();
+    assert.match(text, /^Lattice Result\n==============\nstatus: COMPLETED\nresult: 28\ninput args: \[3, 4\]\ninput kwargs: \{\}\nerror: None\n/);
+    assert.ok(text.endsWith("Node Outputs\n------------\nadd(0): 7\n:parameter:3(1): 3\n:parameter:4(2): 4\nmultiply(3): 28\n:parameter:4(4): 4\n"), text);
+    assert.ok(result.resultsDir.startsWith(dataDir));
+  });
+
+  it("makes edges from attributes, indexes, destructuring and handles inside arrays and objects", async () => {
+    const r = await dispatchSync(wf.shapes)(2);
+    assert.equal(r.status, "COMPLETED");
+    assert.deepEqual(r.result, { total: 20 + 200 + 2 + 3, first: 20 });
+    assert.deepEqual(r.nodes.map((n) => n.name), ["pair", ":parameter:2", "pair.b", "pair.b[0]", "pair.b[1]", "pair.a", "sum", ":collection:list"]);
+  });
+
+  it("fails the node and the dispatch with the user's message while the independent branch finishes", async () => {
+    const r = await dispatchSync(wf.partial)(5);
+    assert.equal(r.status, "FAILED");
+    const failed = r.nodes.find((n) => n.name === "boom");
+    assert.equal(failed?.status, "FAILED");
+    assert.equal(failed?.error?.message, "boom: bad input");
+    assert.match(failed?.error?.stack ?? "", /fixtures\/workflows\.ts/);
+    assert.doesNotMatch(failed?.error?.stack ?? "", /node:internal|src\/engine/);
+    assert.equal(r.nodes.find((n) => n.name === "add")?.status, "FAILED");
+    assert.equal(r.nodes.find((n) => n.name === "slowOk")?.status, "COMPLETED");
+    assert.match(r.error?.message ?? "", /node "boom\(\d+\)" failed: boom: bad input/);
+    assert.match(r.toString(), /error: TaskFailedError: node "boom\(\d+\)" failed: boom: bad input/);
+  });
+
+  it("orders nodes with wait()", async () => {
+    wf.log.length = 0;
+    const r = await dispatchSync(wf.ordered)();
+    assert.equal(r.result, "second");
+    assert.deepEqual(wf.log, ["first", "second"]);
+  });
+
+  it("runs a sublattice whose electrons inherit its executor unless they name their own", async () => {
+    const r = await dispatchSync(wf.outer)(4);
+    assert.equal(r.status, "COMPLETED");
+    const sub = r.nodes.find((n) => n.kind === "sublattice");
+    assert.equal(sub?.name, ":sublattice:inner");
+    assert.equal(sub?.status, "COMPLETED");
+    // pidOf names no executor; inside `inner` (executor "inline") it ran in this process, not on the default pool.
+    assert.equal(r.result, process.pid);
+  });
+
+  it("retries a failing task", async () => {
+    const r = await dispatchSync(wf.flakyFlow)();
+    assert.equal(r.status, "COMPLETED");
+    assert.equal(r.result, 3);
+    assert.equal(r.nodes[0]?.attempts, 3);
+  });
+
+  it("times a task out", async () => {
+    const r = await dispatchSync(wf.timeoutFlow)();
+    assert.equal(r.status, "FAILED");
+    assert.equal(r.nodes[0]?.error?.name, "TaskTimeoutError");
+    assert.match(r.nodes[0]?.error?.message ?? "", /timed out after 100 ms/);
+  });
+
+  it("captures each task's stdout and stderr", async () => {
+    const r = await dispatchSync(wf.chattyFlow)(1);
+    const chatty = r.nodes.filter((n) => n.name === "chatty");
+    assert.deepEqual(chatty.map((n) => n.stdout), ["hello from 1\n", "hello from 2\n"]);
+    assert.deepEqual(chatty.map((n) => n.stderr), ["warn 1\n", "warn 2\n"]);
+  });
+
+  it("reads a result again from the store", async () => {
+    const id = await dispatch(wf.arith)(1, 2);
+    await getResult(id, { wait: true });
+    const again = await getResult<number>(id, { statusOnly: true });
+    assert.equal(again.status, "COMPLETED");
+    assert.equal(again.nodes.length, 0);
+  });
+});
+
+describe("bad input", () => {
+  it("refuses a non-serializable argument at dispatch, naming its path", async () => {
+    const takesConfig = lattice((n: number, cfg: { handler: () => void }) => wf.add(n, cfg as never));
+    await assert.rejects(dispatch(takesConfig)(1, { handler: () => undefined }), {
+      name: "UnsendableValueError",
+      message: /^args\[1\]\.handler: functions cannot be sent to a task/,
+    });
+  });
+
+  it("fails a node whose return value cannot be stored, naming it", async () => {
+    const r = await dispatchSync(wf.returnsFunction)();
+    assert.equal(r.status, "FAILED");
+    assert.match(r.nodes[0]?.error?.message ?? "", /return value of "makeFn\(0\)": functions cannot be sent/);
+  });
+
+  it("rejects an unknown executor name, listing the known ones", async () => {
+    const e = electron((x: number) => x, { executor: "no-such-executor" });
+    await assert.rejects(dispatch(lattice((x: number) => e(x)))(1), (err: Error) => {
+      assert.equal(err.name, "UnknownExecutorError");
+      assert.match(err.message, /unknown executor "no-such-executor"\. Known executors: .*inline.*local/);
+      return true;
+    });
+  });
+
+  it("rejects a lattice dispatched with the wrong number of arguments", async () => {
+    await assert.rejects(dispatch(wf.arith)(...([1] as unknown as [number, number])), {
+      name: "LatticeArgumentsError",
+      message: 'lattice "arith" takes 2 argument(s) (x, y), but was dispatched with 1',
+    });
+  });
+
+  it("explains that electrons return handles when one is used as a plain value", async () => {
+    const misuse = lattice((x: number) => wf.add(x, 1) > 3);
+    await assert.rejects(dispatch(misuse)(1), { name: "HandleMisuseError", message: /"add\(0\)" was used as a plain value.*handles/ });
+    const misuse2 = lattice((x: number) => `${wf.add(x, 1)}`);
+    await assert.rejects(dispatch(misuse2)(1), { name: "HandleMisuseError" });
+  });
+
+  it("rejects bad electron options where they are written", () => {
+    assert.throws(() => electron((x: number) => x, { retries: -1 }), { name: "OptionsError", message: /"retries" must be a whole number/ });
+    assert.throws(() => electron((x: number) => x, { executor: 42 as never }), { message: /"executor" must be an executor name/ });
+    assert.throws(() => electron((x: number) => x, { retry: 1 } as never), { message: /unknown option "retry"/ });
+  });
+
+  it("reports an unknown dispatch id", async () => {
+    await assert.rejects(getResult("dsp_nosuchthing"), { name: "DispatchNotFoundError", message: /no dispatch "dsp_nosuchthing" in the store at/ });
+  });
+});
