@@ -1,7 +1,8 @@
+import { types } from "node:util";
 import { UnsendableValueError } from "../errors.js";
 import { toBase64 } from "./binary.js";
 import * as F from "./format.js";
-import { classify, errorClassName } from "./kinds.js";
+import { Refusal, classify, errorClassName } from "./kinds.js";
 import { PathSteps, isPrintableMapKey } from "./paths.js";
 import { isPlainJsonSafe } from "./plain.js";
 
@@ -58,18 +59,16 @@ class TaggedEncoder {
         throw this.refuse("functions cannot be sent to a task");
       case "symbol":
         throw this.refuse("symbols cannot be sent to a task");
-      default:
-        throw this.refuse(`values of type ${typeof value} cannot be sent to a task`);
     }
   }
 
   private object(value: object): unknown {
     const seen = this.ids.get(value);
     if (seen !== undefined) return [F.REF, seen];
-    const classified = classify(value);
-    if ("refusal" in classified) throw this.refuse(classified.refusal);
+    const kind = classify(value);
+    if (kind instanceof Refusal) throw this.refuse(kind.reason);
     this.ids.set(value, this.ids.size);
-    switch (classified.kind) {
+    switch (kind) {
       case "object":
         return this.fields(value);
       case "null-proto-object":
@@ -86,7 +85,8 @@ class TaggedEncoder {
       }
       case "regexp": {
         const { source, flags, lastIndex } = value as RegExp;
-        return typeof lastIndex === "number" && lastIndex !== 0
+        // exec() reads lastIndex as a length, so only a positive integer means anything.
+        return Number.isSafeInteger(lastIndex) && lastIndex > 0
           ? [F.REGEXP, source, flags, lastIndex]
           : [F.REGEXP, source, flags];
       }
@@ -102,29 +102,26 @@ class TaggedEncoder {
       case "data-view":
         return [F.DATA_VIEW, toBase64(value as DataView)];
       default: {
-        const unknownKind: never = classified.kind;
+        const unknownKind: never = kind;
         throw new Error(`codec: unhandled kind ${String(unknownKind)}`);
       }
     }
   }
 
-  /** Own enumerable string-keyed properties; an enumerable symbol key is refused, since it would vanish. */
+  /** Own enumerable string-keyed properties; symbol keys are skipped, as `isPlainJsonSafe` explains. */
   private fields(value: object): Fields {
-    for (const symbol of Object.getOwnPropertySymbols(value)) {
-      if (!Object.prototype.propertyIsEnumerable.call(value, symbol)) continue;
-      this.steps.push("symbol", symbol);
-      throw this.refuse("symbol-keyed properties cannot be sent to a task; use a string key");
-    }
-    // Null prototype: a "__proto__" key stays an ordinary key instead of hitting the setter.
-    const out: Fields = Object.create(null) as Fields;
     const source = value as Fields;
-    for (const key of Object.keys(source)) out[key] = undefined;
-    // Walk in `out`'s key order, which is the order JSON.stringify writes and the decoder
-    // numbers references in; a Proxy's ownKeys may list keys in another order.
-    for (const key in out) {
+    const out: Fields = {};
+    for (const key of keyOrder(source)) {
       this.steps.push("prop", key);
-      out[key] = this.value(source[key]);
+      const item = this.value(source[key]);
       this.steps.pop();
+      // Assigning "__proto__" would call Object.prototype's setter instead of adding a key.
+      if (key === "__proto__") {
+        Object.defineProperty(out, key, { value: item, writable: true, enumerable: true, configurable: true });
+      } else {
+        out[key] = item;
+      }
     }
     return out;
   }
@@ -177,7 +174,7 @@ class TaggedEncoder {
   }
 
   private error(error: Error): unknown[] {
-    const hidden: Fields = Object.create(null) as Fields;
+    const hidden: Fields = {};
     for (const field of F.ERROR_HIDDEN_FIELDS) {
       const descriptor = Object.getOwnPropertyDescriptor(error, field);
       if (descriptor === undefined || descriptor.enumerable) continue;
@@ -192,4 +189,15 @@ class TaggedEncoder {
   private refuse(reason: string): UnsendableValueError {
     return new UnsendableValueError(this.steps.format(this.root), reason);
   }
+}
+
+/**
+ * Keys in the order JSON.stringify will write them, which is the order the
+ * decoder numbers references in. Object.keys gives that order for every
+ * ordinary object; a Proxy's ownKeys trap may not, so it is normalised.
+ */
+function keyOrder(value: Fields): string[] {
+  const keys = Object.keys(value);
+  if (!types.isProxy(value)) return keys;
+  return Object.keys(Object.fromEntries(keys.map((key) => [key, 0])));
 }

@@ -93,13 +93,16 @@ const REFUSAL_BY_PROTOTYPE = new Map<object, string>([
   ],
 ]);
 
-/** Classifies an object, or returns the reason it cannot be sent (a string). */
-export function classify(value: object): { kind: Kind } | { refusal: string } {
+/** Why an object cannot be sent; a class so the common, accepted case allocates nothing. */
+export class Refusal {
+  constructor(readonly reason: string) {}
+}
+
+/** Classifies an object, or says why it cannot be sent. */
+export function classify(value: object): Kind | Refusal {
   const proto: object | null = Object.getPrototypeOf(value);
-  if (proto === null) return { kind: "null-proto-object" };
-  const kind = KIND_BY_PROTOTYPE.get(proto);
-  if (kind !== undefined) return { kind };
-  return { refusal: REFUSAL_BY_PROTOTYPE.get(proto) ?? refuseInstance(value, proto) };
+  if (proto === null) return "null-proto-object";
+  return KIND_BY_PROTOTYPE.get(proto) ?? new Refusal(REFUSAL_BY_PROTOTYPE.get(proto) ?? refuseInstance(value, proto));
 }
 
 function refuseInstance(value: object, proto: object): string {

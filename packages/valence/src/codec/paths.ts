@@ -10,6 +10,7 @@
  */
 export type StepKind = "prop" | "symbol" | "index" | "get" | "key" | "value";
 
+/** The steps from the root to the value being encoded, pushed and popped as the walk goes. */
 export class PathSteps {
   private readonly kinds: StepKind[] = [];
   private readonly keys: unknown[] = [];

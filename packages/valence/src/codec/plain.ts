@@ -4,8 +4,10 @@
  * scheduler passes tens of thousands of small numbers, strings and records).
  * True for strings, booleans, null, finite numbers other than -0, arrays
  * without holes or `undefined`, and objects whose prototype is `Object.prototype`
- * with no symbol keys, built only of such values and holding no object twice
- * (JSON would split a shared reference into copies, and loop forever on a cycle).
+ * built only of such values and holding no object twice (JSON would split a
+ * shared reference into copies, and loop forever on a cycle). Symbol-keyed
+ * properties are ignored here as on every path of the codec (and by JSON and
+ * structuredClone): libraries hang private markers on objects that way.
  *
  * @example
  * isPlainJsonSafe({ a: [1, "x", null] }); // true
@@ -13,7 +15,7 @@
  */
 export function isPlainJsonSafe(value: unknown): boolean {
   if (typeof value !== "object" || value === null) return isPlainLeaf(value);
-  return isPlainTree(value, new Set());
+  return isPlainTree(value, new Seen());
 }
 
 function isPlainLeaf(value: unknown): boolean {
@@ -31,9 +33,8 @@ function isPlainLeaf(value: unknown): boolean {
   }
 }
 
-function isPlainTree(node: object, seen: Set<object>): boolean {
-  if (seen.has(node)) return false;
-  seen.add(node);
+function isPlainTree(node: object, seen: Seen): boolean {
+  if (!seen.add(node)) return false;
   const proto = Object.getPrototypeOf(node);
   if (proto === Array.prototype) {
     const items = node as unknown[];
@@ -47,13 +48,36 @@ function isPlainTree(node: object, seen: Set<object>): boolean {
     return true;
   }
   if (proto !== Object.prototype) return false;
-  if (Object.getOwnPropertySymbols(node).length !== 0) return false;
   const record = node as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
+  // for-in walks V8's enum cache without allocating a key array; on a plain object it
+  // meets only own keys, unless Object.prototype is polluted, which just costs the fast path.
+  for (const key in record) {
     const item = record[key];
     if (typeof item === "object" && item !== null) {
       if (!isPlainTree(item, seen)) return false;
     } else if (!isPlainLeaf(item)) return false;
   }
   return true;
+}
+
+/**
+ * The objects met so far. Most values on the hot path hold a handful of objects,
+ * for which scanning a short array beats creating and hashing into a Set.
+ */
+class Seen {
+  private few: object[] = [];
+  private many: Set<object> | undefined;
+
+  /** Adds `node`; false when it was already there. */
+  add(node: object): boolean {
+    if (this.many !== undefined) {
+      if (this.many.has(node)) return false;
+      this.many.add(node);
+      return true;
+    }
+    if (this.few.includes(node)) return false;
+    this.few.push(node);
+    if (this.few.length === 16) this.many = new Set(this.few);
+    return true;
+  }
 }
