@@ -1,0 +1,50 @@
+// One Valence benchmark scenario per process, so its peak RSS is its own.
+//   node --import tsx bench/valence-scenario.ts inline_10k
+// Prints one JSON line: { scenario, seconds, maxRssMb, tasks }. Uses the public API only.
+import { dispatch, electron, getResult, lattice } from "valence";
+
+export const incInline = electron((i: number) => i + 1, { executor: "inline" });
+export const incLocal = electron((i: number) => i + 1, { executor: "local" });
+
+export const wideInline = lattice((n: number) => Array.from({ length: n }, (_, i) => incInline(i)));
+export const wideLocal = lattice((n: number) => Array.from({ length: n }, (_, i) => incLocal(i)));
+export const chainLocal = lattice((n: number) => {
+  let x = incLocal(0);
+  for (let i = 1; i < n; i++) x = incLocal(x);
+  return x;
+});
+
+const SCENARIOS = {
+  inline_10k: { workflow: wideInline, n: 10_000, check: (r: unknown) => (r as number[])[9_999] === 10_000 },
+  inline_100k: { workflow: wideInline, n: 100_000, check: (r: unknown) => (r as number[])[99_999] === 100_000 },
+  local_10k: { workflow: wideLocal, n: 10_000, check: (r: unknown) => (r as number[])[9_999] === 10_000 },
+  local_chain_1k: { workflow: chainLocal, n: 1_000, check: (r: unknown) => r === 1_000 },
+} as const;
+
+async function timeOnce(name: keyof typeof SCENARIOS): Promise<number> {
+  const s = SCENARIOS[name];
+  const t0 = performance.now();
+  const id = await dispatch(s.workflow)(s.n);
+  const result = await getResult(id, { wait: true });
+  const seconds = (performance.now() - t0) / 1000;
+  if (result.status !== "COMPLETED" || !s.check(result.result)) {
+    throw new Error(`${name}: wrong result (status ${result.status}${result.error ? `: ${result.error.message}` : ""})`);
+  }
+  return seconds;
+}
+
+const name = process.argv[2] as keyof typeof SCENARIOS | undefined;
+if (name) {
+  if (!(name in SCENARIOS)) {
+    console.error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(", ")}`);
+    process.exitCode = 2;
+  } else {
+    const runs = Number(process.argv[3] ?? 3);
+    const times: number[] = [];
+    // The first run includes bundling and worker start-up; the median of several is reported, all are printed.
+    for (let i = 0; i < runs; i++) times.push(await timeOnce(name));
+    const sorted = [...times].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)] as number;
+    console.log(JSON.stringify({ scenario: name, seconds: median, first: times[0], all: times, tasks: SCENARIOS[name].n, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }));
+  }
+}
