@@ -19,7 +19,7 @@ export function readDispatch(store: SqliteStore, id: string): DispatchRecord {
 /** The full result; with `statusOnly`, without inputs, outputs and nodes (cheap to poll). */
 export function readResult<T>(store: SqliteStore, id: DispatchId, statusOnly = false): Result<T> {
   const d = readDispatch(store, id);
-  const nodes = statusOnly ? [] : store.getNodes(id).map((n) => nodeResult(store, n));
+  const loadNodes = () => (statusOnly ? [] : store.getNodes(id).map((n) => nodeResult(store, n)));
   return new Result<T>({
     dispatchId: d.id,
     latticeName: d.name,
@@ -30,7 +30,7 @@ export function readResult<T>(store: SqliteStore, id: DispatchId, statusOnly = f
     startTime: date(d.startedAt),
     endTime: date(d.endedAt),
     resultsDir: d.resultsDir,
-    nodes,
+    loadNodes,
     nodesDone: d.nodesDone,
     nodeCount: d.nodeCount,
   });

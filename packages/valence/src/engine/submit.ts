@@ -62,6 +62,7 @@ export async function prepareSubmission(
   const values = new Map<number, unknown>();
   const consumers = firstConsumers(graph);
   const executorsByRef = new Map<ExecutorRef | undefined, Executor>();
+  const specJson = new Map<Executor, string>();
 
   for (const spec of graph.nodes) {
     let executor: Executor | undefined;
@@ -84,7 +85,14 @@ export async function prepareSubmission(
       fn = globalRegistry().electrons.get(spec.electronId as never)?.fn as TaskFunction | undefined;
     }
     nodes.push({ spec, executor, pool, fn });
-    nodeRecords.push(nodeRecord(spec, executor, consumers));
+    let json: string | null = null;
+    if (executor) {
+      json = specJson.get(executor) ?? executorJson(executor);
+      specJson.set(executor, json);
+    } else if (typeof spec.executor === "string") {
+      json = JSON.stringify(spec.executor);
+    }
+    nodeRecords.push(nodeRecord(spec, json, consumers));
     if (spec.kind === "parameter") {
       initial[spec.id] = "COMPLETED";
       values.set(spec.id, spec.value);
@@ -103,7 +111,7 @@ export async function prepareSubmission(
   return { id, graph, nodes, nodeRecords, edgeRecords, limits, initial, values, inputs, resultsDir, bundlePath };
 }
 
-function nodeRecord(spec: GraphNode, executor: Executor | undefined, consumers: Map<number, string>): NodeRecord {
+function nodeRecord(spec: GraphNode, executorJson: string | null, consumers: Map<number, string>): NodeRecord {
   const isParam = spec.kind === "parameter";
   return {
     nodeId: spec.id,
@@ -111,7 +119,7 @@ function nodeRecord(spec: GraphNode, executor: Executor | undefined, consumers: 
     name: spec.name,
     electronId: spec.electronId ?? null,
     status: isParam ? "COMPLETED" : "NEW_OBJECT",
-    executor: executor ? executorJson(executor) : typeof spec.executor === "string" ? JSON.stringify(spec.executor) : null,
+    executor: executorJson,
     retries: spec.retries ?? 0,
     timeoutMs: spec.timeout ?? null,
     key: spec.key === undefined ? null : JSON.stringify(spec.key),

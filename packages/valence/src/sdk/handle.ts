@@ -41,50 +41,61 @@ function misuse(label: string, what: string): HandleMisuseError {
   );
 }
 
-export function makeHandle(info: HandleInfo): unknown {
-  const children = new Map<string | number, unknown>();
-  const child = (key: string | number): unknown => {
-    let h = children.get(key);
-    if (h === undefined) {
-      h = info.trace.addAccessor(info, key);
-      children.set(key, h);
-    }
-    return h;
-  };
-  const thrower = (what: string) => () => {
-    throw misuse(info.label, what);
-  };
-  return new Proxy(Object.create(null) as object, {
-    get(_t, prop) {
-      if (prop === HANDLE) return info;
-      if (typeof prop === "symbol") {
-        if (prop === Symbol.toPrimitive) return thrower("a plain value (in arithmetic, a comparison or a string)");
-        if (prop === Symbol.iterator) {
-          return function* () {
-            for (let i = 0; i < MAX_ITERATION; i++) yield child(i);
-            throw misuse(info.label, "an iterable of unknown length (spread or for…of)");
-          };
-        }
-        if (prop === Symbol.for("nodejs.util.inspect.custom")) return () => `[handle ${info.label}]`;
-        return undefined;
+interface HandleTarget {
+  readonly info: HandleInfo;
+  /** Accessor handles already made (`h.x` twice is one node), created on first access. */
+  children: Map<string | number, unknown> | undefined;
+}
+
+function child(t: HandleTarget, key: string | number): unknown {
+  t.children ??= new Map();
+  let h = t.children.get(key);
+  if (h === undefined) {
+    h = t.info.trace.addAccessor(t.info, key);
+    t.children.set(key, h);
+  }
+  return h;
+}
+
+const thrower = (t: HandleTarget, what: string) => () => {
+  throw misuse(t.info.label, what);
+};
+
+// One handler for every handle: a dispatch of 100k electrons makes 100k handles.
+const HANDLER: ProxyHandler<HandleTarget> = {
+  get(t, prop) {
+    if (prop === HANDLE) return t.info;
+    if (typeof prop === "symbol") {
+      if (prop === Symbol.toPrimitive) return thrower(t, "a plain value (in arithmetic, a comparison or a string)");
+      if (prop === Symbol.iterator) {
+        return function* () {
+          for (let i = 0; i < MAX_ITERATION; i++) yield child(t, i);
+          throw misuse(t.info.label, "an iterable of unknown length (spread or for…of)");
+        };
       }
-      // Promise resolution probes `then`; a handle is not a thenable.
-      if (prop === "then") return undefined;
-      if (prop === "valueOf" || prop === "toString") return thrower("a plain value");
-      if (prop === "toJSON") return thrower("a JSON value");
-      return child(/^(?:0|[1-9]\d*)$/.test(prop) ? Number(prop) : prop);
-    },
-    set() {
-      throw misuse(info.label, "an object to assign to");
-    },
-    deleteProperty() {
-      throw misuse(info.label, "an object to delete from");
-    },
-    ownKeys() {
-      throw misuse(info.label, "an object whose keys are listed (spread or Object.keys)");
-    },
-    has() {
-      throw misuse(info.label, "an object tested with `in`");
-    },
-  });
+      if (prop === Symbol.for("nodejs.util.inspect.custom")) return () => `[handle ${t.info.label}]`;
+      return undefined;
+    }
+    // Promise resolution probes `then`; a handle is not a thenable.
+    if (prop === "then") return undefined;
+    if (prop === "valueOf" || prop === "toString") return thrower(t, "a plain value");
+    if (prop === "toJSON") return thrower(t, "a JSON value");
+    return child(t, /^(?:0|[1-9]\d*)$/.test(prop) ? Number(prop) : prop);
+  },
+  set(t) {
+    throw misuse(t.info.label, "an object to assign to");
+  },
+  deleteProperty(t) {
+    throw misuse(t.info.label, "an object to delete from");
+  },
+  ownKeys(t) {
+    throw misuse(t.info.label, "an object whose keys are listed (spread or Object.keys)");
+  },
+  has(t) {
+    throw misuse(t.info.label, "an object tested with `in`");
+  },
+};
+
+export function makeHandle(info: HandleInfo): unknown {
+  return new Proxy<HandleTarget>({ info, children: undefined }, HANDLER);
 }

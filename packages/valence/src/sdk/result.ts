@@ -36,6 +36,9 @@ export interface ResultData<T> {
   readonly nodeCount: number;
 }
 
+/** What `Result` is built from: the nodes are read on first use (a dispatch may have 100k). */
+export type ResultInit<T> = Omit<ResultData<T>, "nodes"> & { readonly loadNodes: () => readonly NodeResult[] };
+
 export class Result<T = unknown> implements ResultData<T> {
   readonly dispatchId!: DispatchId;
   readonly latticeName!: string;
@@ -46,12 +49,21 @@ export class Result<T = unknown> implements ResultData<T> {
   readonly startTime!: Date | undefined;
   readonly endTime!: Date | undefined;
   readonly resultsDir!: string;
-  readonly nodes!: readonly NodeResult[];
   readonly nodesDone!: number;
   readonly nodeCount!: number;
+  #loadNodes: () => readonly NodeResult[];
+  #nodes: readonly NodeResult[] | undefined;
 
-  constructor(data: ResultData<T>) {
+  constructor(init: ResultInit<T>) {
+    const { loadNodes, ...data } = init;
     Object.assign(this, data);
+    this.#loadNodes = loadNodes;
+  }
+
+  /** Every node of the dispatch, in node id order. */
+  get nodes(): readonly NodeResult[] {
+    this.#nodes ??= this.#loadNodes();
+    return this.#nodes;
   }
 
   /** The node with this id. */

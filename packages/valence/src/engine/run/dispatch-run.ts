@@ -74,6 +74,15 @@ export class DispatchRun {
   private readonly setups = new Map<Executor, Promise<void>>();
   private queue: Queued[] = [];
   private scheduled = false;
+  private turnNumber = 0;
+  /**
+   * Nodes started whose RUNNING mark is not written yet, with the turn that
+   * started them. Most tasks finish before the next turn, and their single
+   * COMPLETED write carries the start time; the rest are marked RUNNING one
+   * turn later. A dispatcher stopped in between re-runs them either way.
+   */
+  private readonly unwrittenRunning = new Map<number, { attempt: number; turn: number }>();
+  private readonly startedAt: Float64Array;
   private firstFailure: { node: number; error: Error } | undefined;
 
   constructor(private readonly init: DispatchRunInit) {
@@ -85,6 +94,7 @@ export class DispatchRun {
     this.values = new Array<unknown>(n);
     this.hasValue = new Uint8Array(n);
     this.encoded = new Array<string | undefined>(n);
+    this.startedAt = new Float64Array(n);
     for (const [k, v] of init.values) this.setValue(k, v);
     for (const [k, v] of init.encodedOutputs) this.encoded[k] = v;
     this.sched = initialState({
@@ -120,15 +130,23 @@ export class DispatchRun {
     const actions: Effect[] = [];
     const store = this.init.store;
     const now = Date.now();
+    const turn = ++this.turnNumber;
     store.batch(() => {
       let done = 0;
       for (const q of batch) {
         const ev = q.event;
         if ((ev.type === "completed" || ev.type === "failed") && this.sched.state[ev.node] !== "RUNNING") continue;
         if (ev.type === "completed" && q.outcome) {
-          store.nodeCompleted(this.id, ev.node, q.outcome.encoded as string, this.init.resultsDir, q.outcome, now);
+          const attempt = this.unwrittenRunning.get(ev.node)?.attempt ?? null;
+          this.unwrittenRunning.delete(ev.node);
+          store.nodeCompleted(this.id, ev.node, q.outcome.encoded as string, this.init.resultsDir, q.outcome, {
+            at: now,
+            startedAt: this.startedAt[ev.node] as number,
+            attempt,
+          });
           done++;
         }
+        if (ev.type === "failed") this.writeRunning(ev.node);
         const effects = transition(this.sched, ev);
         if (ev.type === "failed" && q.outcome && !q.outcome.ok) {
           if (this.sched.state[ev.node] === "FAILED") {
@@ -142,7 +160,8 @@ export class DispatchRun {
         for (const e of effects) {
           switch (e.type) {
             case "run":
-              store.nodeRunning(this.id, e.node, e.attempt, now);
+              this.startedAt[e.node] = now;
+              this.unwrittenRunning.set(e.node, { attempt: e.attempt, turn });
               actions.push(e);
               break;
             case "status":
@@ -157,9 +176,22 @@ export class DispatchRun {
           }
         }
       }
+      for (const [node, u] of this.unwrittenRunning) if (u.turn < turn) this.writeRunning(node);
       store.countDone(this.id, done);
     });
     for (const a of actions) this.perform(a);
+    // Tasks still running next turn get their RUNNING mark then, even if no other event comes.
+    if (this.unwrittenRunning.size && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.turn());
+    }
+  }
+
+  private writeRunning(node: number): void {
+    const u = this.unwrittenRunning.get(node);
+    if (!u) return;
+    this.unwrittenRunning.delete(node);
+    this.init.store.nodeRunning(this.id, node, u.attempt, this.startedAt[node] as number);
   }
 
   private perform(e: Effect): void {
@@ -299,6 +331,9 @@ export class DispatchRun {
     } else if (status === "FAILED" && this.firstFailure) {
       const f = this.firstFailure;
       error = new TaskFailedError(`node ${this.nodeLabel(f.node)} failed: ${f.error.message}`, { cause: f.error });
+      // The user's frames say where it went wrong; the dispatcher's own say nothing.
+      const userFrames = (f.error.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l));
+      error.stack = [`${error.name}: ${error.message}`, ...userFrames].join("\n");
     } else if (status === "CANCELLED") {
       error = new TaskCancelledError("the dispatch was cancelled");
     }

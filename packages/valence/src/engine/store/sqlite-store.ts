@@ -15,15 +15,23 @@ import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "./reco
 /** Outputs larger than this live in a file under the dispatch's results dir, not in a row. */
 export const LARGE_VALUE_BYTES = 256 * 1024;
 
-type Row = Record<string, unknown>;
-
-const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-function fromRow<T>(row: Row | undefined): T | undefined {
-  if (!row) return undefined;
-  const out: Row = {};
-  for (const k in row) out[camel(k)] = row[k];
-  return out as T;
+/** `a_b AS aB, …`: rows come out of SQLite already in the records' shape (no per-row copying). */
+function aliased(columns: string): string {
+  return columns
+    .split(",")
+    .map((c) => c.trim())
+    .map((c) => `${c} AS ${c.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase())}`)
+    .join(", ");
 }
+
+const DISPATCH_COLUMNS = aliased(
+  "id, parent_id, parent_node, name, lattice_id, status, inputs, output, output_template, error, created_at, started_at, " +
+    "ended_at, results_dir, bundle_path, entry_file, cwd, owner_pid, owner_host, node_count, nodes_done",
+);
+const NODE_COLUMNS = aliased(
+  "node_id, kind, name, electron_id, status, executor, retries, timeout_ms, key, holes, value, output, output_file, stdout, " +
+    "stderr, error, attempts, started_at, ended_at",
+);
 
 export class SqliteStore {
   readonly db: Database.Database;
@@ -55,17 +63,12 @@ export class SqliteStore {
          VALUES (@id, @parentId, @parentNode, @name, @latticeId, @status, @inputs, @outputTemplate, @createdAt,
            @resultsDir, @bundlePath, @entryFile, @cwd, @ownerPid, @ownerHost, @nodeCount, @nodesDone)`,
       ),
-      insertNode: db.prepare(
-        `INSERT INTO nodes (dispatch_id, node_id, kind, name, electron_id, status, executor, retries, timeout_ms, key, holes, value, output)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      insertEdge: db.prepare(`INSERT INTO edges (dispatch_id, source, target, param) VALUES (?, ?, ?, ?)`),
       nodeRunning: db.prepare(
         `UPDATE nodes SET status = 'RUNNING', attempts = ?, started_at = COALESCE(started_at, ?) WHERE dispatch_id = ? AND node_id = ?`,
       ),
       nodeCompleted: db.prepare(
         `UPDATE nodes SET status = 'COMPLETED', output = ?, output_file = ?, stdout = ?, stderr = ?, error = NULL, ended_at = ?,
-           started_at = COALESCE(started_at, ?) WHERE dispatch_id = ? AND node_id = ?`,
+           started_at = COALESCE(started_at, ?), attempts = COALESCE(?, attempts) WHERE dispatch_id = ? AND node_id = ?`,
       ),
       nodeFailed: db.prepare(
         `UPDATE nodes SET status = ?, error = ?, stdout = COALESCE(?, stdout), stderr = COALESCE(?, stderr), ended_at = ?
@@ -77,12 +80,14 @@ export class SqliteStore {
            error = COALESCE(?, error) WHERE id = ?`,
       ),
       event: db.prepare(`INSERT INTO events (dispatch_id, node_id, at, kind, detail, cause) VALUES (?, ?, ?, ?, ?, ?)`),
-      getDispatch: db.prepare(`SELECT * FROM dispatches WHERE id = ?`),
-      getNodes: db.prepare(`SELECT * FROM nodes WHERE dispatch_id = ? ORDER BY node_id`),
+      getDispatch: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE id = ?`),
+      getNodes: db.prepare(`SELECT ${NODE_COLUMNS} FROM nodes WHERE dispatch_id = ? ORDER BY node_id`),
       getEdges: db.prepare(`SELECT source, target, param FROM edges WHERE dispatch_id = ?`),
-      getEvents: db.prepare(`SELECT * FROM events WHERE dispatch_id = ? AND id > ? ORDER BY id`),
-      list: db.prepare(`SELECT * FROM dispatches WHERE parent_id IS NULL ORDER BY created_at DESC LIMIT ?`),
-      unfinished: db.prepare(`SELECT * FROM dispatches WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`),
+      getEvents: db.prepare(
+        `SELECT id, dispatch_id AS dispatchId, node_id AS nodeId, at, kind, detail, cause FROM events WHERE dispatch_id = ? AND id > ? ORDER BY id`,
+      ),
+      list: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE parent_id IS NULL ORDER BY created_at DESC LIMIT ?`),
+      unfinished: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`),
     };
   }
 
@@ -92,22 +97,55 @@ export class SqliteStore {
   }
 
   insertDispatch(d: DispatchRecord, nodes: readonly NodeRecord[], edges: readonly EdgeRecord[]): void {
-    const { insertDispatch, insertNode, insertEdge } = this.stmts;
+    const nodeValues = (n: NodeRecord) =>
+      [d.id, n.nodeId, n.kind, n.name, n.electronId, n.status, n.executor, n.retries, n.timeoutMs, n.key, n.holes, n.value, n.output] as const;
+    const edgeValues = (e: EdgeRecord) => [d.id, e.source, e.target, e.param] as const;
     this.batch(() => {
-      insertDispatch.run(d);
-      for (const n of nodes) {
-        insertNode.run(d.id, n.nodeId, n.kind, n.name, n.electronId, n.status, n.executor, n.retries, n.timeoutMs, n.key, n.holes, n.value, n.output);
-      }
-      for (const e of edges) insertEdge.run(d.id, e.source, e.target, e.param);
+      this.stmts.insertDispatch.run(d);
+      this.insertMany("nodes", "dispatch_id, node_id, kind, name, electron_id, status, executor, retries, timeout_ms, key, holes, value, output", 13, nodes, nodeValues);
+      this.insertMany("edges", "dispatch_id, source, target, param", 4, edges, edgeValues);
     });
+  }
+
+  private readonly chunkStatements = new Map<string, Database.Statement>();
+
+  /** Inserts rows CHUNK at a time: one statement call per chunk costs far less than one per row. */
+  private insertMany<T>(table: string, columns: string, width: number, rows: readonly T[], values: (r: T) => readonly unknown[]): void {
+    const CHUNK = 100;
+    const statement = (n: number) => {
+      const key = `${table}:${n}`;
+      let st = this.chunkStatements.get(key);
+      if (!st) {
+        const one = `(${new Array(width).fill("?").join(",")})`;
+        st = this.db.prepare(`INSERT INTO ${table} (${columns}) VALUES ${new Array(n).fill(one).join(",")}`);
+        this.chunkStatements.set(key, st);
+      }
+      return st;
+    };
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      const slice = rows.slice(i, i + CHUNK);
+      const params: unknown[] = [];
+      for (const r of slice) params.push(...values(r));
+      statement(slice.length).run(...params);
+    }
   }
 
   nodeRunning(id: DispatchId, node: number, attempt: number, at: number): void {
     this.stmts.nodeRunning.run(attempt, at, id, node);
   }
 
-  /** Stores the encoded output, in a file when it is large. */
-  nodeCompleted(id: DispatchId, node: number, encoded: string, resultsDir: string, io: { stdout: string; stderr: string }, at: number): void {
+  /**
+   * Stores the encoded output, in a file when it is large. `attempt` is set
+   * when the node's RUNNING mark was never written (it finished within a turn).
+   */
+  nodeCompleted(
+    id: DispatchId,
+    node: number,
+    encoded: string,
+    resultsDir: string,
+    io: { stdout: string; stderr: string },
+    times: { at: number; startedAt: number; attempt: number | null },
+  ): void {
     let file: string | null = null;
     let inline: string | null = encoded;
     if (encoded.length > LARGE_VALUE_BYTES) {
@@ -116,7 +154,7 @@ export class SqliteStore {
       writeFileSync(file, encoded);
       inline = null;
     }
-    this.stmts.nodeCompleted.run(inline, file, io.stdout || null, io.stderr || null, at, at, id, node);
+    this.stmts.nodeCompleted.run(inline, file, io.stdout || null, io.stderr || null, times.at, times.startedAt, times.attempt, id, node);
   }
 
   nodeEnded(id: DispatchId, node: number, status: "FAILED" | "CANCELLED", encodedError: string, io: { stdout: string; stderr: string } | undefined, at: number): void {
@@ -136,11 +174,11 @@ export class SqliteStore {
   }
 
   getDispatch(id: string): DispatchRecord | undefined {
-    return fromRow<DispatchRecord>(this.stmts.getDispatch.get(id) as Row | undefined);
+    return this.stmts.getDispatch.get(id) as DispatchRecord | undefined;
   }
 
   getNodes(id: DispatchId): NodeRecord[] {
-    return (this.stmts.getNodes.all(id) as Row[]).map((r) => fromRow<NodeRecord>(r) as NodeRecord);
+    return this.stmts.getNodes.all(id) as NodeRecord[];
   }
 
   getEdges(id: DispatchId): EdgeRecord[] {
@@ -148,15 +186,15 @@ export class SqliteStore {
   }
 
   getEvents(id: DispatchId, after = 0): EventRecord[] {
-    return (this.stmts.getEvents.all(id, after) as Row[]).map((r) => fromRow<EventRecord>(r) as EventRecord);
+    return this.stmts.getEvents.all(id, after) as EventRecord[];
   }
 
   listDispatches(limit = 50): DispatchRecord[] {
-    return (this.stmts.list.all(limit) as Row[]).map((r) => fromRow<DispatchRecord>(r) as DispatchRecord);
+    return this.stmts.list.all(limit) as DispatchRecord[];
   }
 
   unfinishedDispatches(): DispatchRecord[] {
-    return (this.stmts.unfinished.all() as Row[]).map((r) => fromRow<DispatchRecord>(r) as DispatchRecord);
+    return this.stmts.unfinished.all() as DispatchRecord[];
   }
 
   /** A node's encoded output, from its row or its file. */
