@@ -1,0 +1,107 @@
+// The `valence` CLI as a user runs it: the built bin, a real store in a temp dir.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const repo = fileURLToPath(new URL("../../../", import.meta.url));
+const bin = join(repo, "packages/valence/bin/valence.js");
+const dataDir = mkdtempSync(join(tmpdir(), "valence-cli-"));
+const env = { ...process.env, VALENCE_DATA_DIR: dataDir, VALENCE_CONFIG: join(dataDir, "valence.toml") };
+
+function valence(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: opts.cwd ?? repo, env: opts.env ?? env, encoding: "utf8", timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("valence CLI", () => {
+  let dispatchId = "";
+
+  it("runs the TimingExecutor example: Covalent's Result text and a CPU-time log in the user's directory", () => {
+    const work = mkdtempSync(join(tmpdir(), "valence-example-"));
+    const r = valence(["run", join(repo, "examples/timing-executor/workflow.ts")], { cwd: work });
+    assert.equal(r.code, 0, r.stderr);
+    const expectedNodes = "Node Outputs\n------------\nadd(0): 7\n:parameter:3(1): 3\n:parameter:4(2): 4\nmultiply(3): 28\n:parameter:4(4): 4\n";
+    assert.match(r.stdout, /^Lattice Result\n==============\nstatus: COMPLETED\nresult: 28\ninput args: \[3, 4\]\ninput kwargs: \{\}\nerror: None\n/);
+    assert.ok(r.stdout.includes(expectedNodes), r.stdout);
+    dispatchId = /dispatch_id: (dsp_\w+)/.exec(r.stdout)?.[1] ?? "";
+    assert.match(dispatchId, /^dsp_/);
+    const log = readFileSync(join(work, "cpu_timing.log"), "utf8").trim().split("\n");
+    assert.equal(log.length, 2);
+    assert.match(log[0] as string, new RegExp(`^Node 0 in dispatch ${dispatchId} took [\\d.e-]+s of CPU time\\.$`));
+    assert.match(log[1] as string, new RegExp(`^Node 3 in dispatch ${dispatchId} took`));
+  });
+
+  it("lists dispatches and prints a result again, as text and JSON, from another process", () => {
+    const list = valence(["list"]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^DISPATCH\s+STATUS\s+LATTICE\s+NODES/);
+    assert.match(list.stdout, new RegExp(`${dispatchId}\\s+COMPLETED\\s+workflow\\s+5/5`));
+    const text = valence(["result", dispatchId]);
+    assert.match(text.stdout, /result: 28/);
+    const json = JSON.parse(valence(["result", dispatchId, "--json"]).stdout) as { result: number; nodes: Array<{ name: string; executor: string }> };
+    assert.equal(json.result, 28);
+    assert.deepEqual(json.nodes.map((n) => n.name), ["add", ":parameter:3", ":parameter:4", "multiply", ":parameter:4"]);
+    assert.equal(json.nodes[0]?.executor, "TimingExecutor");
+  });
+
+  it("lists executors with their origin, and the effective config with origins", () => {
+    const ex = valence(["executors"]);
+    assert.equal(ex.code, 0, ex.stderr);
+    assert.match(ex.stdout, /^inline\s+builtin/m);
+    assert.match(ex.stdout, /^local\s+builtin/m);
+    const cfg = valence(["config"]);
+    assert.equal(cfg.code, 0, cfg.stderr);
+    assert.ok(cfg.stdout.includes(dataDir), cfg.stdout);
+    assert.match(cfg.stdout, /env:VALENCE_DATA_DIR/);
+  });
+
+  it("has --help for every command", () => {
+    for (const c of ["run", "list", "result", "executors", "config"]) {
+      const r = valence([c, "--help"]);
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, new RegExp(`^valence ${c}`));
+    }
+    assert.match(valence(["--help"]).stdout, /Commands:/);
+  });
+
+  it("says what to fix: unknown command, missing file, unknown dispatch, bad config", () => {
+    const unknown = valence(["frobnicate"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command "frobnicate"/);
+    const missing = valence(["run", "does-not-exist.ts"]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /no such file: .*does-not-exist\.ts/);
+    const nodispatch = valence(["result", "dsp_nosuch"]);
+    assert.equal(nodispatch.code, 1);
+    assert.match(nodispatch.stderr, /DispatchNotFoundError.*no dispatch "dsp_nosuch"/);
+    const badConfig = join(dataDir, "bad.toml");
+    writeFileSync(badConfig, 'data_dir = "x"\nexecutor_dirs = [1,\n');
+    const r = valence(["config"], { env: { ...env, VALENCE_CONFIG: badConfig } });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /bad\.toml:\d+:\d+/);
+  });
+
+  it("fails a dispatch cleanly when a task kills its worker, and the script still exits", () => {
+    // Inside the repo, so `import "valence"` resolves as in a user's project.
+    const script = join(mkdtempSync(join(repo, "packages/valence/tests/.tmp-")), "crash.mts");
+    writeFileSync(
+      script,
+      `import { dispatchSync, electron, lattice } from "valence";
+const die = electron((): number => process.exit(7));
+const ok = electron((x: number) => x * 2);
+const r = await dispatchSync(lattice(() => ({ a: die(), b: ok(21) })))();
+console.log(r.status, r.nodes.map((n) => n.name + "=" + n.status).join(","));
+console.log(r.nodes[0]?.error?.message);`,
+    );
+    const r = valence(["run", script], { cwd: repo });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^FAILED die=FAILED,ok=COMPLETED,:parameter:21=COMPLETED/);
+    assert.match(r.stdout, /exited with code 7/);
+    assert.ok(existsSync(join(dataDir, "valence.db")));
+    rmSync(dirname(script), { recursive: true, force: true });
+  });
+});
