@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import Database from "better-sqlite3";
+import type { DispatchId } from "../../ids.js";
+import { SCHEMA_VERSION } from "./migrations.js";
+import type { DispatchRecord, NodeRecord } from "./records.js";
+import { LARGE_VALUE_BYTES, SqliteStore } from "./sqlite-store.js";
+
+const dir = () => mkdtempSync(join(tmpdir(), "valence-store-"));
+const id = "dsp_test0000001" as DispatchId;
+
+function dispatch(resultsDir: string, nodeCount = 250): DispatchRecord {
+  return {
+    id, parentId: null, parentNode: null, name: "wf", latticeId: "wf.ts:1", status: "NEW_OBJECT", inputs: "[]", output: null,
+    outputTemplate: "[]", error: null, createdAt: 1, startedAt: null, endedAt: null, resultsDir, bundlePath: null, entryFile: null,
+    cwd: "/", ownerPid: 1, ownerHost: "h", nodeCount, nodesDone: 0,
+  };
+}
+function node(i: number): NodeRecord {
+  return {
+    nodeId: i, kind: "electron", name: `n${i}`, electronId: "e", status: "NEW_OBJECT", executor: '"inline"', retries: 0, timeoutMs: null,
+    key: null, holes: null, value: null, output: null, outputFile: null, stdout: null, stderr: null, error: null, attempts: 0,
+    startedAt: null, endedAt: null,
+  };
+}
+
+describe("SqliteStore", () => {
+  it("stores a dispatch with its nodes and edges (more than one insert chunk) and reads them back", () => {
+    const d = dir();
+    const store = new SqliteStore(d);
+    const nodes = Array.from({ length: 250 }, (_, i) => node(i));
+    const edges = Array.from({ length: 249 }, (_, i) => ({ source: i, target: i + 1, param: '{"kind":"arg","index":0}' }));
+    store.insertDispatch(dispatch(join(d, "r")), nodes, edges);
+    assert.equal(store.getNodes(id).length, 250);
+    assert.equal(store.getNodes(id)[249]?.name, "n249");
+    assert.equal(store.getEdges(id).length, 249);
+    assert.equal(store.getDispatch(id)?.nodeCount, 250);
+    assert.equal(store.db.pragma("journal_mode", { simple: true }), "wal");
+    store.close();
+  });
+
+  it("keeps large outputs in a file under the results dir, not in the row", () => {
+    const d = dir();
+    const store = new SqliteStore(d);
+    store.insertDispatch(dispatch(join(d, "r"), 1), [node(0)], []);
+    const big = JSON.stringify("x".repeat(LARGE_VALUE_BYTES + 10));
+    store.nodeCompleted(id, 0, big, join(d, "r"), { stdout: "", stderr: "" }, { at: 2, startedAt: 1, attempt: 1 });
+    const row = store.getNodes(id)[0] as NodeRecord;
+    assert.equal(row.output, null);
+    assert.equal(row.outputFile, join(d, "r", "node-0.out"));
+    assert.equal(readFileSync(row.outputFile as string, "utf8"), big);
+    assert.equal(store.readOutput(row), big);
+    assert.equal(row.status, "COMPLETED");
+    assert.equal(row.attempts, 1);
+    store.close();
+  });
+
+  it("refuses a file that is not a SQLite database, saying what to do", () => {
+    const d = dir();
+    writeFileSync(join(d, "valence.db"), "this is not a database, it is a shopping list\n".repeat(100));
+    assert.throws(() => new SqliteStore(d), {
+      name: "StoreError",
+      message: /cannot open the store .*valence\.db: file is not a database\. If the file is damaged, move it aside/,
+    });
+  });
+
+  it("refuses a store written by a newer Valence", () => {
+    const d = dir();
+    const db = new Database(join(d, "valence.db"));
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    assert.throws(() => new SqliteStore(d), {
+      name: "StoreVersionError",
+      message: new RegExp(`schema version ${SCHEMA_VERSION + 1}, newer than this Valence understands \\(${SCHEMA_VERSION}\\)`),
+    });
+  });
+
+  it("migrates a new file to the current schema version", () => {
+    const store = new SqliteStore(dir());
+    assert.equal(store.db.pragma("user_version", { simple: true }), SCHEMA_VERSION);
+    store.close();
+  });
+});
