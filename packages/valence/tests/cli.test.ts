@@ -35,6 +35,30 @@ describe("valence CLI", () => {
     assert.match(log[1] as string, new RegExp(`^Node 3 in dispatch ${dispatchId} took`));
   });
 
+  it("runs the same example with `npx tsx file.ts`, and a plain .mjs workflow on the local pool with `node file.mjs`", () => {
+    const work = mkdtempSync(join(tmpdir(), "valence-example-"));
+    const tsx = spawnSync(join(repo, "node_modules/.bin/tsx"), [join(repo, "examples/timing-executor/workflow.ts")], { cwd: work, env, encoding: "utf8", timeout: 60_000 });
+    assert.equal(tsx.status, 0, tsx.stderr);
+    assert.match(tsx.stdout, /status: COMPLETED\nresult: 28\n/);
+    assert.equal(readFileSync(join(work, "cpu_timing.log"), "utf8").trim().split("\n").length, 2);
+
+    const dir = mkdtempSync(join(repo, "packages/valence/tests/.tmp-"));
+    const script = join(dir, "plain.mjs");
+    writeFileSync(
+      script,
+      `import { dispatchSync, electron, lattice } from "valence";
+const square = electron((x) => x * x, { executor: "local" });
+const total = electron((xs) => xs.reduce((a, b) => a + b, 0), { executor: "local" });
+const wf = lattice((n) => total(Array.from({ length: n }, (_, i) => square(i))));
+const r = await dispatchSync(wf)(10);
+console.log(r.status, r.result, r.nodes.find((n) => n.name === "square").executor);`,
+    );
+    const node = spawnSync(process.execPath, [script], { cwd: dir, env, encoding: "utf8", timeout: 60_000 });
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(node.status, 0, node.stderr);
+    assert.equal(node.stdout.trim(), "COMPLETED 285 local");
+  });
+
   it("lists dispatches and prints a result again, as text and JSON, from another process", () => {
     const list = valence(["list"]);
     assert.equal(list.code, 0, list.stderr);

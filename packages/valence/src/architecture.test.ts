@@ -1,0 +1,37 @@
+// The package table of DESIGN.md as a test: arrows only point down.
+// SDK (sdk, codec, executor, ids, errors, status) never imports the engine or the CLI at run time;
+// the engine never imports the CLI. Type-only imports carry no code and are allowed.
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { it } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const src = dirname(fileURLToPath(import.meta.url));
+const LAYER: Record<string, number> = { sdk: 0, codec: 0, executor: 0, engine: 1, cli: 2 };
+const layerOf = (file: string) => {
+  const top = relative(src, file).split(/[\\/]/)[0] as string;
+  return LAYER[top] ?? 0; // ids.ts, errors.ts, status.ts, index.ts: the SDK
+};
+
+function files(dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) files(p, out);
+    else if (name.endsWith(".ts") && !name.endsWith(".test.ts") && !p.includes("test-support")) out.push(p);
+  }
+  return out;
+}
+
+it("keeps the dependency arrows pointing down (SDK → nothing, engine → SDK, CLI → engine)", () => {
+  const violations: string[] = [];
+  for (const file of files(src)) {
+    const text = readFileSync(file, "utf8");
+    for (const m of text.matchAll(/^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+["'](\.[^"']+)["']/gm)) {
+      if (m[2]) continue;
+      const target = resolve(dirname(file), m[3] as string);
+      if (layerOf(target) > layerOf(file)) violations.push(`${relative(src, file)} imports ${m[3]}`);
+    }
+  }
+  assert.deepEqual(violations, []);
+});
