@@ -3,6 +3,7 @@ import { dataDir } from "./fixtures/env.js";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { dispatch, dispatchSync, getResult, lattice, electron } from "../src/index.js";
+import { AsyncBaseExecutor, BaseExecutor, type TaskFunction, type TaskMetadata } from "../src/executor/index.js";
 import * as wf from "./fixtures/workflows.js";
 
 describe("embedded dispatch", () => {
@@ -83,6 +84,47 @@ describe("embedded dispatch", () => {
     const again = await getResult<number>(id, { statusOnly: true });
     assert.equal(again.status, "COMPLETED");
     assert.equal(again.nodes.length, 0);
+  });
+});
+
+describe("user-written executors", () => {
+  class Recording extends AsyncBaseExecutor {
+    readonly seen: string[] = [];
+    async run(fn: TaskFunction, args: unknown[], _kwargs: Record<string, unknown>, meta: TaskMetadata) {
+      await new Promise((r) => setTimeout(r, 1));
+      this.seen.push(`${meta.dispatchId}:${meta.nodeId}`);
+      return (fn as (...a: unknown[]) => unknown)(...args);
+    }
+  }
+
+  it("runs tasks through an AsyncBaseExecutor's async run with the task metadata", async () => {
+    const ex = new Recording();
+    const twice = electron((x: number) => 2 * x, { executor: ex });
+    const r = await dispatchSync(lattice((x: number) => twice(twice(x))))(5);
+    assert.equal(r.result, 20);
+    assert.deepEqual(ex.seen, [`${r.dispatchId}:0`, `${r.dispatchId}:2`]);
+    assert.equal(r.nodes[0]?.executor, "Recording");
+  });
+
+  it("rejects an executor class without run at dispatch", async () => {
+    class NoRun extends BaseExecutor {}
+    const e = electron((x: number) => x, { executor: new (NoRun as unknown as new () => BaseExecutor)() });
+    await assert.rejects(dispatch(lattice((x: number) => e(x)))(1), {
+      name: "ExecutorDefinitionError",
+      message: /NoRun has no run\(fn, args, kwargs, taskMetadata\) method/,
+    });
+  });
+
+  it("fails the node when an executor's run throws", async () => {
+    class Broken extends BaseExecutor {
+      run(): unknown {
+        throw new Error("executor exploded");
+      }
+    }
+    const e = electron((x: number) => x, { executor: new Broken() });
+    const r = await dispatchSync(lattice((x: number) => e(x)))(1);
+    assert.equal(r.status, "FAILED");
+    assert.equal(r.nodes[0]?.error?.message, "executor exploded");
   });
 });
 
