@@ -55,3 +55,28 @@ export function runCaptured<T>(fn: () => T | Promise<T>): Captured<T> {
     output: () => ({ stdout: buffers.stdout.join(""), stderr: buffers.stderr.join("") }),
   };
 }
+
+/** What `callCaptured` saw: the value `fn` returned (maybe a promise), or what it threw. */
+export interface CapturedCall {
+  readonly threw: boolean;
+  /** The return value, or the thrown value when `threw`. */
+  readonly value: unknown;
+  /** Output so far; complete once a returned promise settles. */
+  output(): { stdout: string; stderr: string };
+}
+
+/**
+ * Calls `fn` with its stdout/stderr captured, without wrapping the call in a
+ * promise: for hot paths (the local worker runs thousands of trivial tasks a
+ * second) where a synchronous result can be used at once. Output written by
+ * the async continuations of a returned promise is captured too.
+ */
+export function callCaptured(fn: () => unknown): CapturedCall {
+  const buffers: Buffers = { stdout: [], stderr: [] };
+  const output = () => ({ stdout: buffers.stdout.join(""), stderr: buffers.stderr.join("") });
+  try {
+    return { threw: false, value: shared().als.run(buffers, fn), output };
+  } catch (error) {
+    return { threw: true, value: error, output };
+  }
+}

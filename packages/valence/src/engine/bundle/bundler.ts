@@ -125,7 +125,12 @@ async function buildBundle(entry: string, dir: string, key: string): Promise<Bun
     if (Array.isArray(errors) && errors.length > 0) {
       throw new BundleError(
         entry,
-        errors.map((m) => ({ file: m.location?.file, line: m.location?.line, column: m.location?.column, text: m.text })),
+        errors.map((m) => ({
+          file: m.location ? readablePath(cwd, m.location.file) : undefined,
+          line: m.location?.line,
+          column: m.location?.column,
+          text: m.text,
+        })),
         { cause: error },
       );
     }
@@ -164,6 +169,11 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** esbuild names files relative to the working directory: fine below it, confusing as `../../tmp/x.ts`. */
+function readablePath(cwd: string, file: string): string {
+  return file.startsWith("..") ? resolve(cwd, file) : file;
 }
 
 async function inputStats(cwd: string, inputs: string[]): Promise<CacheEntry["inputs"]> {

@@ -1,0 +1,10 @@
+/** The built-in executors against the shared executor contract. */
+import { after } from "node:test";
+import { executorContract } from "../../executor/test-support/contract.js";
+import { InlineExecutor } from "./inline.js";
+import { LocalExecutor, closeLocalPools } from "./local/local-executor.js";
+
+executorContract("inline", () => new InlineExecutor());
+executorContract("local", () => new LocalExecutor({ workers: 2 }));
+
+after(() => closeLocalPools());

@@ -1,0 +1,31 @@
+/**
+ * Electrons for the pool's own tests: the ways a task can take its worker
+ * down or misbehave. Only bundled, never imported by the tests (an `exit`
+ * run in the test process would end it).
+ */
+import { registerElectron } from "../../../../sdk/global-registry.js";
+
+registerElectron("pool.add", (a: number, b: number) => a + b);
+
+registerElectron("pool.pid", () => process.pid);
+
+registerElectron("pool.exit", (code: number) => process.exit(code));
+
+/** Throws from a timer, outside any await: node prints it and the worker dies. */
+registerElectron("pool.uncaught", (message: string) => {
+  setTimeout(() => {
+    throw new Error(message);
+  }, 0);
+  return new Promise(() => {});
+});
+
+registerElectron("pool.sleep", (ms: number) => new Promise((resolve) => setTimeout(() => resolve(ms), ms)));
+
+/** Blocks its worker's event loop: only killing the process stops it. */
+registerElectron("pool.spin", () => {
+  for (;;) {
+    // busy
+  }
+});
+
+registerElectron("pool.returnsFunction", () => () => 1);
