@@ -18,7 +18,9 @@ function executeRun(
   executor: { run: (fn: TaskFunction, args: unknown[], kwargs: Kwargs, meta: TaskMetadata) => unknown },
   task: Task,
 ): Promise<TaskOutcome> {
-  if (task.signal.aborted) return Promise.resolve({ ok: false, error: abortError(task.signal), stdout: "", stderr: "" });
+  if (task.isAborted ? task.isAborted() : task.signal.aborted) {
+    return Promise.resolve({ ok: false, error: abortError(task.signal), stdout: "", stderr: "" });
+  }
   const call = callCaptured(() => executor.run(task.fn, [...task.args], { ...task.kwargs }, task.meta));
   if (call.threw) return Promise.resolve({ ok: false, error: toError(call.value), ...call.output() });
   if (!isThenable(call.value)) return Promise.resolve({ ok: true, value: call.value, ...call.output() });

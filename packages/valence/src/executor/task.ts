@@ -23,6 +23,11 @@ export interface Task {
   readonly bundlePath: string | undefined;
   /** Aborted on cancel or timeout; executors stop the task when it fires. */
   readonly signal: AbortSignal;
+  /**
+   * Whether the task was cancelled, without making `signal` (which the
+   * dispatcher creates lazily): for in-process executors' hot path.
+   */
+  readonly isAborted?: () => boolean;
 }
 
 /**

@@ -35,6 +35,12 @@ describe("SqliteStore", () => {
     const edges = Array.from({ length: 249 }, (_, i) => ({ source: i, target: i + 1, param: '{"kind":"arg","index":0}' }));
     store.insertDispatch(dispatch(join(d, "r")), nodes, edges);
     assert.equal(store.getNodes(id).length, 250);
+    // Completing more than one UPDATE chunk, with a RUNNING mark written for one of them.
+    store.nodeRunning(id, 7, 2, 5);
+    store.nodesCompleted(id, join(d, "r"), nodes.map((n) => ({ node: n.nodeId, encoded: `${n.nodeId}`, stdout: "o", stderr: "", at: 9, startedAt: 6, attempt: n.nodeId === 7 ? null : 1 })));
+    const done = store.getNodes(id);
+    assert.ok(done.every((n) => n.status === "COMPLETED" && n.output === `${n.nodeId}` && n.stdout === "o" && n.stderr === null));
+    assert.deepEqual([done[7]?.attempts, done[7]?.startedAt, done[8]?.attempts, done[8]?.startedAt], [2, 5, 1, 6]);
     assert.equal(store.getNodes(id)[249]?.name, "n249");
     assert.equal(store.getEdges(id).length, 249);
     assert.equal(store.getDispatch(id)?.nodeCount, 250);
@@ -47,7 +53,7 @@ describe("SqliteStore", () => {
     const store = new SqliteStore(d);
     store.insertDispatch(dispatch(join(d, "r"), 1), [node(0)], []);
     const big = JSON.stringify("x".repeat(LARGE_VALUE_BYTES + 10));
-    store.nodeCompleted(id, 0, big, join(d, "r"), { stdout: "", stderr: "" }, { at: 2, startedAt: 1, attempt: 1 });
+    store.nodesCompleted(id, join(d, "r"), [{ node: 0, encoded: big, stdout: "", stderr: "", at: 2, startedAt: 1, attempt: 1 }]);
     const row = store.getNodes(id)[0] as NodeRecord;
     assert.equal(row.output, null);
     assert.equal(row.outputFile, join(d, "r", "node-0.out"));

@@ -12,6 +12,17 @@ import type { Status } from "../../status.js";
 import { migrate } from "./migrations.js";
 import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "./records.js";
 
+/** One finished node for `nodesCompleted`; `attempt` is set when its RUNNING mark was never written. */
+export interface CompletedNode {
+  readonly node: number;
+  readonly encoded: string;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly at: number;
+  readonly startedAt: number;
+  readonly attempt: number | null;
+}
+
 /** Outputs larger than this live in a file under the dispatch's results dir, not in a row. */
 export const LARGE_VALUE_BYTES = 256 * 1024;
 
@@ -65,10 +76,6 @@ export class SqliteStore {
       ),
       nodeRunning: db.prepare(
         `UPDATE nodes SET status = 'RUNNING', attempts = ?, started_at = COALESCE(started_at, ?) WHERE dispatch_id = ? AND node_id = ?`,
-      ),
-      nodeCompleted: db.prepare(
-        `UPDATE nodes SET status = 'COMPLETED', output = ?, output_file = ?, stdout = ?, stderr = ?, error = NULL, ended_at = ?,
-           started_at = COALESCE(started_at, ?), attempts = COALESCE(?, attempts) WHERE dispatch_id = ? AND node_id = ?`,
       ),
       nodeFailed: db.prepare(
         `UPDATE nodes SET status = ?, error = ?, stdout = COALESCE(?, stdout), stderr = COALESCE(?, stderr), ended_at = ?
@@ -135,26 +142,45 @@ export class SqliteStore {
   }
 
   /**
-   * Stores the encoded output, in a file when it is large. `attempt` is set
-   * when the node's RUNNING mark was never written (it finished within a turn).
+   * Marks nodes COMPLETED with their encoded outputs (large ones in files
+   * under the results dir). One multi-row UPDATE per chunk: a wide dispatch
+   * completes thousands of nodes per scheduler turn.
    */
-  nodeCompleted(
-    id: DispatchId,
-    node: number,
-    encoded: string,
-    resultsDir: string,
-    io: { stdout: string; stderr: string },
-    times: { at: number; startedAt: number; attempt: number | null },
-  ): void {
-    let file: string | null = null;
-    let inline: string | null = encoded;
-    if (encoded.length > LARGE_VALUE_BYTES) {
-      mkdirSync(resultsDir, { recursive: true });
-      file = join(resultsDir, `node-${node}.out`);
-      writeFileSync(file, encoded);
-      inline = null;
+  nodesCompleted(id: DispatchId, resultsDir: string, items: readonly CompletedNode[]): void {
+    const CHUNK = 100;
+    for (let i = 0; i < items.length; i += CHUNK) {
+      const slice = items.slice(i, i + CHUNK);
+      const params: unknown[] = [];
+      for (const c of slice) {
+        let inline: string | null = c.encoded;
+        let file: string | null = null;
+        if (c.encoded.length > LARGE_VALUE_BYTES) {
+          mkdirSync(resultsDir, { recursive: true });
+          file = join(resultsDir, `node-${c.node}.out`);
+          writeFileSync(file, c.encoded);
+          inline = null;
+        }
+        params.push(c.node, inline, file, c.stdout || null, c.stderr || null, c.at, c.startedAt, c.attempt);
+      }
+      params.push(id);
+      this.completedStatement(slice.length).run(...params);
     }
-    this.stmts.nodeCompleted.run(inline, file, io.stdout || null, io.stderr || null, times.at, times.startedAt, times.attempt, id, node);
+  }
+
+  private completedStatement(n: number): Database.Statement {
+    const key = `completed:${n}`;
+    let st = this.chunkStatements.get(key);
+    if (!st) {
+      st = this.db.prepare(
+        `WITH v(node_id, output, output_file, stdout, stderr, ended_at, started_at, attempts) AS (VALUES ${new Array(n).fill("(?,?,?,?,?,?,?,?)").join(",")})
+         UPDATE nodes SET status = 'COMPLETED', output = v.output, output_file = v.output_file, stdout = v.stdout, stderr = v.stderr,
+           error = NULL, ended_at = v.ended_at, started_at = COALESCE(nodes.started_at, v.started_at),
+           attempts = COALESCE(v.attempts, nodes.attempts)
+         FROM v WHERE nodes.dispatch_id = ? AND nodes.node_id = v.node_id`,
+      );
+      this.chunkStatements.set(key, st);
+    }
+    return st;
   }
 
   nodeEnded(id: DispatchId, node: number, status: "FAILED" | "CANCELLED", encodedError: string, io: { stdout: string; stderr: string } | undefined, at: number): void {
