@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { build, type Message } from "esbuild";
+import type { Message } from "esbuild";
 import { BundleError } from "./bundle-error.js";
 
 export interface BundleResult {
@@ -101,6 +101,8 @@ async function buildBundle(entry: string, dir: string, key: string): Promise<Bun
   stats.builds++;
   let output;
   try {
+    // Loaded on first bundle: dispatches that run only in-process never pay for esbuild.
+    const { build } = await import("esbuild");
     output = await build({
       entryPoints: [entry],
       absWorkingDir: cwd,
