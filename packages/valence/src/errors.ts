@@ -92,6 +92,11 @@ export class DispatchNotFoundError extends ValenceError {
   }
 }
 
+/** Cancel (or another action on a live run) asked of a dispatch that is not running here. */
+export class DispatchNotRunningError extends ValenceError {
+  override readonly code = "DISPATCH_NOT_RUNNING";
+}
+
 /** The store file is damaged, or was written by a newer Valence. */
 export class StoreError extends ValenceError {
   override readonly code: string = "STORE_ERROR";

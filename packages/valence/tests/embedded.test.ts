@@ -2,7 +2,7 @@
 import { dataDir } from "./fixtures/env.js";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { dispatch, dispatchSync, getResult, lattice, electron } from "../src/index.js";
+import { cancel, dispatch, dispatchSync, getResult, lattice, electron } from "../src/index.js";
 import { AsyncBaseExecutor, BaseExecutor, type TaskFunction, type TaskMetadata } from "../src/executor/index.js";
 import * as wf from "./fixtures/workflows.js";
 
@@ -76,6 +76,34 @@ describe("embedded dispatch", () => {
     const chatty = r.nodes.filter((n) => n.name === "chatty");
     assert.deepEqual(chatty.map((n) => n.stdout), ["hello from 1\n", "hello from 2\n"]);
     assert.deepEqual(chatty.map((n) => n.stderr), ["warn 1\n", "warn 2\n"]);
+  });
+
+  it("cancels a running dispatch: the running task is stopped, pending ones never start, outputs so far are kept", async () => {
+    const started: string[] = [];
+    const quick = electron((x: number) => x + 1, { executor: "inline" });
+    const slow = electron(async (x: number) => {
+      started.push("slow");
+      await new Promise((r) => setTimeout(r, 10_000));
+      return x;
+    }, { executor: "inline" });
+    const after = electron((x: number) => {
+      started.push("after");
+      return x;
+    }, { executor: "inline" });
+    const id = await dispatch(lattice((x: number) => after(slow(quick(x)))))(1);
+    for (let i = 0; (await getResult(id)).nodes.find((n) => n.name === "slow")?.status !== "RUNNING"; i++) {
+      assert.ok(i < 1000, "slow never showed RUNNING");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const t0 = Date.now();
+    await cancel(id);
+    const r = await getResult(id, { wait: true });
+    assert.ok(Date.now() - t0 < 5_000, "cancel did not wait for the slow task");
+    assert.equal(r.status, "CANCELLED");
+    assert.deepEqual(r.nodes.map((n) => `${n.name}:${n.status}`), ["quick:COMPLETED", ":parameter:1:COMPLETED", "slow:CANCELLED", "after:CANCELLED"]);
+    assert.equal(r.nodes[0]?.output, 2);
+    assert.deepEqual(started, ["slow"]);
+    await assert.rejects(cancel(id), { name: "DispatchNotRunningError", message: /is CANCELLED and not running in this process/ });
   });
 
   it("reads a result again from the store", async () => {

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DispatcherGoneError, TaskCancelledError } from "../errors.js";
+import { DispatcherGoneError, DispatchNotRunningError } from "../errors.js";
 import type { Executor } from "../executor/executor.js";
 import type { DispatchId } from "../ids.js";
 import type { ExecutorRef } from "../sdk/graph.js";
@@ -178,7 +178,7 @@ export class Engine {
     const run = this.runs.get(id);
     if (!run) {
       const d = readDispatch(this.store, id);
-      throw new TaskCancelledError(`dispatch ${id} is ${d.status} and not running in this process; nothing to cancel here`);
+      throw new DispatchNotRunningError(`dispatch ${id} is ${d.status} and not running in this process; nothing to cancel here`);
     }
     run.cancel(nodes);
   }
