@@ -109,6 +109,34 @@ console.log(r.status, r.result, r.nodes.find((n) => n.name === "square").executo
     assert.match(r.stderr, /bad\.toml:\d+:\d+/);
   });
 
+  it("shows nodes done / total on a terminal, and clears the line before the script prints", () => {
+    const dir = mkdtempSync(join(repo, "packages/valence/tests/.tmp-"));
+    const script = join(dir, "progress.mts");
+    writeFileSync(
+      script,
+      `import { dispatchSync, electron, lattice } from "valence";
+const nap = electron(async (i: number) => { await new Promise((r) => setTimeout(r, 20)); return i + 1; }, { executor: "inline" });
+const chain = lattice((n: number) => { let x = nap(0); for (let i = 1; i < n; i++) x = nap(x); return x; });
+const r = await dispatchSync(chain)(40);
+console.log(`done ${r.status} ${r.result}`);`,
+    );
+    // util-linux's `script` gives the CLI a pseudo-terminal, as a user's shell would.
+    const r = spawnSync("script", ["-qec", `${process.execPath} ${bin} run ${script}`, "/dev/null"], { cwd: dir, env, encoding: "utf8", timeout: 60_000 });
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /\[valence\] chain \d+\/41 nodes/);
+    assert.match(r.stdout, /\r\x1b\[2Kdone COMPLETED 40/);
+  });
+
+  it("explains that a .ts script with top-level await needs an ES module package", () => {
+    const dir = mkdtempSync(join(tmpdir(), "valence-cjs-"));
+    writeFileSync(join(dir, "package.json"), '{ "name": "plain-project" }');
+    writeFileSync(join(dir, "wf.ts"), "const x = await Promise.resolve(1);\nconsole.log(x);\n");
+    const r = valence(["run", "wf.ts"], { cwd: dir });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /ScriptLoadError .*wf\.ts was loaded as CommonJS .*Add "type": "module" to the package\.json, or rename the file to \.mts/);
+  });
+
   it("fails a dispatch cleanly when a task kills its worker, and the script still exits", () => {
     // Inside the repo, so `import "valence"` resolves as in a user's project.
     const script = join(mkdtempSync(join(repo, "packages/valence/tests/.tmp-")), "crash.mts");

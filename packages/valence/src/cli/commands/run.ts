@@ -1,5 +1,6 @@
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { ValenceError } from "../../errors.js";
 import { pathToFileURL } from "node:url";
 import { Engine } from "../../engine/index.js";
 import { UsageError, type Command } from "../command.js";
@@ -28,7 +29,11 @@ export const runCommand: Command = {
     process.argv = [process.argv[0] as string, file, ...rest];
     const stopProgress = process.stderr.isTTY ? showProgress() : () => undefined;
     try {
-      await import(pathToFileURL(file).href);
+      try {
+        await import(pathToFileURL(file).href);
+      } catch (error) {
+        throw withModuleHint(file, error);
+      }
       // Dispatches the script started but did not await still finish before we exit.
       const engine = await Engine.current();
       await Promise.all([...engine.runs.values()].map((r) => r.done));
@@ -39,8 +44,55 @@ export const runCommand: Command = {
   },
 };
 
+export class ScriptLoadError extends ValenceError {
+  override readonly code = "SCRIPT_LOAD";
+}
+
+/**
+ * A `.ts`/`.js` file in a package without `"type": "module"` loads as
+ * CommonJS, where top-level `await dispatch(...)` fails with an error about
+ * require cycles or the "cjs" output format. Say what to change instead.
+ */
+function withModuleHint(file: string, error: unknown): unknown {
+  if (!/\.(ts|tsx|js)$/.test(file) || packageType(dirname(file)) === "module") return error;
+  const message = error instanceof Error ? error.message : String(error);
+  if (!/top-level await|require\(\) ES Module|ERR_REQUIRE_ASYNC_MODULE|cjs/i.test(message)) return error;
+  return new ScriptLoadError(
+    `${file} was loaded as CommonJS (its package.json has no "type": "module"), so top-level await cannot work. ` +
+      `Add "type": "module" to the package.json, or rename the file to .mts. (${message.split("\n")[0]})`,
+    { cause: error },
+  );
+}
+
+function packageType(dir: string): string | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    const p = join(d, "package.json");
+    if (existsSync(p)) {
+      try {
+        return (JSON.parse(readFileSync(p, "utf8")) as { type?: string }).type;
+      } catch {
+        return undefined;
+      }
+    }
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+/** A one-line "nodes done / total" status on stderr, cleared before anything else is printed. */
 function showProgress(): () => void {
   let shown = false;
+  const clear = () => {
+    if (shown) {
+      shown = false;
+      originalErr("\r\x1b[2K");
+    }
+  };
+  const originalOut = process.stdout.write.bind(process.stdout) as (...a: unknown[]) => boolean;
+  const originalErr = process.stderr.write.bind(process.stderr) as (...a: unknown[]) => boolean;
+  const out = ((...a: unknown[]) => (clear(), originalOut(...a))) as typeof process.stdout.write;
+  const err = ((...a: unknown[]) => (clear(), originalErr(...a))) as typeof process.stderr.write;
+  process.stdout.write = out;
+  process.stderr.write = err;
   const timer = setInterval(() => {
     void Engine.current().then((engine) => {
       const parts: string[] = [];
@@ -48,8 +100,9 @@ function showProgress(): () => void {
         const d = engine.store.getDispatch(id);
         if (d && !d.parentId) parts.push(`${d.name} ${d.nodesDone}/${d.nodeCount} nodes`);
       }
+      clear();
       if (parts.length) {
-        process.stderr.write(`\r\x1b[2K[valence] ${parts.join(", ")}`);
+        originalErr(`[valence] ${parts.join(", ")}`);
         shown = true;
       }
     });
@@ -57,6 +110,9 @@ function showProgress(): () => void {
   timer.unref();
   return () => {
     clearInterval(timer);
-    if (shown) process.stderr.write("\r\x1b[2K");
+    clear();
+    // Only if nobody (per-task capture) wrapped them since.
+    if (process.stdout.write === out) process.stdout.write = originalOut as typeof process.stdout.write;
+    if (process.stderr.write === err) process.stderr.write = originalErr as typeof process.stderr.write;
   };
 }
