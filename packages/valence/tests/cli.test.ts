@@ -118,7 +118,7 @@ console.log(r.status, r.result, r.nodes.find((n) => n.name === "square").executo
 const nap = electron(async (i: number) => { await new Promise((r) => setTimeout(r, 20)); return i + 1; }, { executor: "inline" });
 const chain = lattice((n: number) => { let x = nap(0); for (let i = 1; i < n; i++) x = nap(x); return x; });
 const r = await dispatchSync(chain)(40);
-console.log(`done ${r.status} ${r.result}`);`,
+console.log("done " + r.status + " " + String(r.result));`,
     );
     // util-linux's `script` gives the CLI a pseudo-terminal, as a user's shell would.
     const r = spawnSync("script", ["-qec", `${process.execPath} ${bin} run ${script}`, "/dev/null"], { cwd: dir, env, encoding: "utf8", timeout: 60_000 });
