@@ -205,7 +205,7 @@ export class DispatchRun {
   private perform(e: Effect): void {
     switch (e.type) {
       case "run":
-        this.runNode(e.node, e.attempt);
+        this.runNode(e.node);
         break;
       case "abort": {
         this.controllers.get(e.node)?.abort(new TaskCancelledError(`task ${this.nodeLabel(e.node)} was cancelled`));
@@ -221,14 +221,14 @@ export class DispatchRun {
     }
   }
 
-  private runNode(node: number, attempt: number): void {
+  private runNode(node: number): void {
     const prepared = this.init.nodes[node] as PreparedNode;
     const spec = prepared.spec;
     const valueOf = (i: number) => this.valueOf(i);
     try {
       switch (spec.kind) {
         case "electron":
-          void this.runElectron(node, prepared, electronArgs(this.inEdges[node] as InEdge[], valueOf), attempt);
+          this.runElectron(node, prepared, electronArgs(this.inEdges[node] as InEdge[], valueOf));
           return;
         case "attribute":
         case "index":
@@ -251,7 +251,7 @@ export class DispatchRun {
     }
   }
 
-  private runElectron(node: number, p: PreparedNode, args: unknown[], _attempt: number): void {
+  private runElectron(node: number, p: PreparedNode, args: unknown[]): void {
     const executor = p.executor as Executor;
     const abort = new LazyAbort();
     this.controllers.set(node, abort);
