@@ -3,7 +3,8 @@
  * inferred from it. Messages are written for the person editing the file:
  * each says which key and what it must be.
  */
-import { z } from "zod";
+import type { z as Z } from "zod";
+import { lazySchema } from "../lazy-zod.js";
 import { ConfigValueError, UnknownConfigKeyError } from "../../errors.js";
 
 /** A zod error option that says what the value must be and what it was. */
@@ -22,40 +23,42 @@ function tableMustBe(what: string) {
   };
 }
 
-const nonEmptyString = (what: string) => z.string(mustBe(what)).min(1, mustBe(what));
-
-export const configFileSchema = z.strictObject(
-  {
-    data_dir: nonEmptyString("a directory path (a non-empty string)").optional(),
-    executor_dirs: z
-      .array(
-        z.string({
-          error: (issue) =>
-            `must be an array of strings (directory paths); item ${String(issue.path?.at(-1))} is ${describeValue(issue.input)}`,
-        }),
-        mustBe("an array of strings (directory paths)"),
-      )
-      .optional(),
-    default_executor: nonEmptyString('an executor name such as "local" (a non-empty string)').optional(),
-    server: z
-      .strictObject(
-        { address: nonEmptyString('an address such as "127.0.0.1:48008" (a non-empty string)').optional() },
-        tableMustBe("a table ([server])"),
-      )
-      .optional(),
-    executors: z
-      .record(
-        z.string(),
-        z.record(z.string(), z.unknown(), mustBe("a table of that executor's options ([executors.NAME])")),
-        tableMustBe("a table of tables ([executors.NAME] sections)"),
-      )
-      .optional(),
-  },
-  tableMustBe("a table"),
-);
+/** The schema, built (and zod loaded) on first use. */
+export const configFileSchema = lazySchema((z) => {
+  const nonEmptyString = (what: string) => z.string(mustBe(what)).min(1, mustBe(what));
+  return z.strictObject(
+    {
+      data_dir: nonEmptyString("a directory path (a non-empty string)").optional(),
+      executor_dirs: z
+        .array(
+          z.string({
+            error: (issue) =>
+              `must be an array of strings (directory paths); item ${String(issue.path?.at(-1))} is ${describeValue(issue.input)}`,
+          }),
+          mustBe("an array of strings (directory paths)"),
+        )
+        .optional(),
+      default_executor: nonEmptyString('an executor name such as "local" (a non-empty string)').optional(),
+      server: z
+        .strictObject(
+          { address: nonEmptyString('an address such as "127.0.0.1:48008" (a non-empty string)').optional() },
+          tableMustBe("a table ([server])"),
+        )
+        .optional(),
+      executors: z
+        .record(
+          z.string(),
+          z.record(z.string(), z.unknown(), mustBe("a table of that executor's options ([executors.NAME])")),
+          tableMustBe("a table of tables ([executors.NAME] sections)"),
+        )
+        .optional(),
+    },
+    tableMustBe("a table"),
+  );
+});
 
 /** The config file's contents once validated. */
-export type ConfigFile = z.infer<typeof configFileSchema>;
+export type ConfigFile = Z.infer<ReturnType<typeof configFileSchema>>;
 
 /**
  * Validates a parsed TOML table, throwing `ConfigValueError` or
@@ -63,7 +66,7 @@ export type ConfigFile = z.infer<typeof configFileSchema>;
  * the schema; fixing problems one at a time is how people edit config files).
  */
 export function validateConfigFile(table: unknown, source: string): ConfigFile {
-  const result = configFileSchema.safeParse(table);
+  const result = configFileSchema().safeParse(table);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   if (!issue) throw new ConfigValueError(source, "(file)", "is invalid");
@@ -78,7 +81,8 @@ export function validateConfigFile(table: unknown, source: string): ConfigFile {
 }
 
 function knownKeys(parent: string): string[] {
-  const shape = parent === "server" ? configFileSchema.shape.server.unwrap().shape : configFileSchema.shape;
+  const schema = configFileSchema();
+  const shape = parent === "server" ? schema.shape.server.unwrap().shape : schema.shape;
   return Object.keys(shape).map((k) => (parent ? `${parent}.${k}` : k));
 }
 

@@ -9,16 +9,18 @@
  */
 import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import { z } from "zod";
+import { lazySchema } from "../lazy-zod.js";
 import { ExecutorPluginError } from "../../errors.js";
 import { readPlugin } from "./executor-class.js";
 import { importPluginModule } from "./import-module.js";
 import type { LoadedPlugin, PluginCandidate } from "./types.js";
 
-const declarationSchema = z.object({
-  name: z.string().min(1),
-  entry: z.string().min(1),
-});
+const declarationSchema = lazySchema((z) =>
+  z.object({
+    name: z.string().min(1),
+    entry: z.string().min(1),
+  }),
+);
 
 /**
  * Scans `node_modules` in `cwd` and every directory above it, as Node
@@ -81,7 +83,7 @@ async function readDeclaration(packageDir: string): Promise<PluginCandidate | un
   if (executor === undefined) return undefined;
   const packageName = typeof pkg.name === "string" ? pkg.name : path.basename(packageDir);
   const origin = `npm:${packageName}${typeof pkg.version === "string" ? `@${pkg.version}` : ""}` as const;
-  const parsed = declarationSchema.safeParse(executor);
+  const parsed = declarationSchema().safeParse(executor);
   if (!parsed.success) {
     const name = (executor as { name?: unknown } | null)?.name;
     return broken(
