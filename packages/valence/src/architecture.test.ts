@@ -27,10 +27,15 @@ it("keeps the dependency arrows pointing down (SDK → nothing, engine → SDK, 
   const violations: string[] = [];
   for (const file of files(src)) {
     const text = readFileSync(file, "utf8");
-    for (const m of text.matchAll(/^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+["'](\.[^"']+)["']/gm)) {
-      if (m[2]) continue;
-      const target = resolve(dirname(file), m[3] as string);
-      if (layerOf(target) > layerOf(file)) violations.push(`${relative(src, file)} imports ${m[3]}`);
+    const specifiers = [
+      // import/export … from "x" (not `import type`), bare `import "x"`, and literal dynamic `import("x")`
+      ...[...text.matchAll(/^\s*(?:import|export)\s+(type\s+)?[^'"]*?from\s+["'](\.[^"']+)["']/gm)].filter((m) => !m[1]).map((m) => m[2]),
+      ...[...text.matchAll(/^\s*import\s+["'](\.[^"']+)["']/gm)].map((m) => m[1]),
+      ...[...text.matchAll(/(?<!typeof\s)import\(\s*["'](\.[^"']+)["']\s*\)/g)].map((m) => m[1]),
+    ];
+    for (const spec of specifiers) {
+      const target = resolve(dirname(file), spec as string);
+      if (layerOf(target) > layerOf(file)) violations.push(`${relative(src, file)} imports ${spec}`);
     }
   }
   assert.deepEqual(violations, []);

@@ -97,6 +97,16 @@ export class DispatchNotRunningError extends ValenceError {
   override readonly code = "DISPATCH_NOT_RUNNING";
 }
 
+/** A node id that the dispatch does not have. */
+export class NodeNotFoundError extends ValenceError {
+  override readonly code = "NODE_NOT_FOUND";
+}
+
+/** A node that did not run because a node it depends on failed. */
+export class UpstreamFailedError extends ValenceError {
+  override readonly code = "UPSTREAM_FAILED";
+}
+
 /** The store file is damaged, or was written by a newer Valence. */
 export class StoreError extends ValenceError {
   override readonly code: string = "STORE_ERROR";

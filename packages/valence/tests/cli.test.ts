@@ -96,6 +96,10 @@ console.log(r.status, r.result, r.nodes.find((n) => n.name === "square").executo
     const unknown = valence(["frobnicate"]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown command "frobnicate"/);
+    const badFlag = valence(["list", "--foo"]);
+    assert.equal(badFlag.code, 2);
+    assert.match(badFlag.stderr, /valence list: Unknown option '--foo'[\s\S]*valence list \[--limit N\]/);
+    assert.equal(valence(["config", "extra"]).code, 2);
     const missing = valence(["run", "does-not-exist.ts"]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /no such file: .*does-not-exist\.ts/);

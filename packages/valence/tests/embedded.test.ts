@@ -5,6 +5,13 @@ import { describe, it } from "node:test";
 import { cancel, dispatch, dispatchSync, getResult, lattice, electron } from "../src/index.js";
 import { AsyncBaseExecutor, BaseExecutor, type TaskFunction, type TaskMetadata } from "../src/executor/index.js";
 import * as wf from "./fixtures/workflows.js";
+import { Engine } from "../src/engine/index.js";
+
+const slowly = electron(async (x: number) => {
+  await new Promise((r) => setTimeout(r, 2_000));
+  return x;
+}, { executor: "inline" });
+const sleepTurns = () => new Promise((r) => setTimeout(r, 30));
 
 describe("embedded dispatch", () => {
   it("runs a lattice and prints Covalent's Result text with Covalent's node numbering", async () => {
@@ -58,6 +65,7 @@ describe("embedded dispatch", () => {
   });
 
   it("retries a failing task", async () => {
+    wf.resetFlaky();
     const r = await dispatchSync(wf.flakyFlow)();
     assert.equal(r.status, "COMPLETED");
     assert.equal(r.result, 3);
@@ -104,6 +112,76 @@ describe("embedded dispatch", () => {
     assert.equal(r.nodes[0]?.output, 2);
     assert.deepEqual(started, ["slow"]);
     await assert.rejects(cancel(id), { name: "DispatchNotRunningError", message: /is CANCELLED and not running in this process/ });
+  });
+
+  for (const when of ["in the turn it starts", "one turn after it starts"]) {
+    it(`cancel ${when} leaves no node RUNNING and runs nothing more`, async () => {
+      const ran: string[] = [];
+      const after = electron((x: number) => (ran.push("after"), x), { executor: "inline" });
+      const id = await dispatch(lattice((x: number) => after(slowly(x))))(1);
+      if (when.startsWith("one")) await new Promise((r) => setImmediate(r));
+      await cancel(id);
+      const r = await getResult(id, { wait: true });
+      await sleepTurns();
+      const again = await getResult(id);
+      assert.equal(r.status, "CANCELLED");
+      assert.deepEqual(again.nodes.map((n) => `${n.name}:${n.status}`), ["slowly:CANCELLED", ":parameter:1:COMPLETED", "after:CANCELLED"]);
+      assert.equal(again.nodes[0]?.error?.name, "TaskCancelledError");
+      assert.deepEqual(ran, []);
+    });
+  }
+
+  it("cancelling a sublattice's parent cancels the child dispatch", async () => {
+    const steps: number[] = [];
+    const step = electron(async (i: number) => {
+      await new Promise((r) => setTimeout(r, 40));
+      steps.push(i);
+      return i;
+    }, { executor: "inline" });
+    const innerChain = lattice((n: number) => step(step(step(n))));
+    const id = await dispatch(lattice((n: number) => innerChain(n)))(1);
+    await new Promise((r) => setTimeout(r, 60));
+    await cancel(id);
+    const r = await getResult(id, { wait: true });
+    await new Promise((r2) => setTimeout(r2, 200));
+    assert.equal(r.status, "CANCELLED");
+    assert.ok(steps.length < 3, `child kept running: ${steps.join(",")}`);
+  });
+
+  it("rejects cancelling node ids the dispatch does not have", async () => {
+    const id = await dispatch(lattice((x: number) => slowly(x)))(1);
+    await assert.rejects(cancel(id, [99]), { name: "NodeNotFoundError", message: /has nodes 0 to 1; no such node: 99/ });
+    await assert.rejects(cancel(id, ["x" as unknown as number]), { name: "NodeNotFoundError", message: /no such node: "x"/ });
+    await cancel(id);
+    assert.equal((await getResult(id, { wait: true })).status, "CANCELLED");
+  });
+
+  it("sets up an executor shared by a lattice and its sublattice once, and tears it down once after both", async () => {
+    const log: string[] = [];
+    class Logged extends BaseExecutor {
+      override async setup() {
+        log.push("setup");
+      }
+      override async teardown() {
+        log.push("teardown");
+      }
+      run(fn: TaskFunction, args: unknown[]) {
+        log.push("run");
+        return (fn as (...a: unknown[]) => unknown)(...args);
+      }
+    }
+    const ex = new Logged();
+    const one = electron((x: number) => x + 1, { executor: ex });
+    const sub = lattice((x: number) => one(x));
+    const r = await dispatchSync(lattice((x: number) => one(sub(x)), { executor: ex }))(1);
+    await sleepTurns();
+    assert.equal(r.result, 3);
+    assert.deepEqual(log, ["setup", "run", "run", "teardown"]);
+  });
+
+  it("creates one engine per data dir even when asked concurrently", async () => {
+    const [a, b] = await Promise.all([Engine.current(), Engine.current()]);
+    assert.equal(a, b);
   });
 
   it("reads a result again from the store", async () => {
@@ -162,6 +240,29 @@ describe("bad input", () => {
     await assert.rejects(dispatch(takesConfig)(1, { handler: () => undefined }), {
       name: "UnsendableValueError",
       message: /^args\[1\]\.handler: functions cannot be sent to a task/,
+    });
+  });
+
+  it("refuses a lattice whose return value cannot be stored, before running anything", async () => {
+    const ran: number[] = [];
+    const work = electron((x: number) => (ran.push(x), x), { executor: "inline" });
+    await assert.rejects(dispatch(lattice((x: number) => ({ r: work(x), cb: () => 1 })))(1), {
+      name: "UnsendableValueError",
+      message: /^lattice output\.cb: functions cannot be sent/,
+    });
+    assert.deepEqual(ran, []);
+  });
+
+  it("reports a lattice function that throws while traced as a TracingError with the cause", async () => {
+    const throwing = lattice((x: number): number => {
+      if (x > 0) throw new RangeError("x must be ≤ 0");
+      return x;
+    });
+    await assert.rejects(dispatch(throwing)(1), (e: Error) => {
+      assert.equal(e.name, "TracingError");
+      assert.equal(e.message, 'lattice "throwing" threw while being traced: x must be ≤ 0');
+      assert.ok(e.cause instanceof RangeError);
+      return true;
     });
   });
 

@@ -1,3 +1,6 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ValenceError } from "../errors.js";
+
 /** The shape every CLI command has; `main` is the only place that exits the process. */
 export interface Command {
   readonly name: string;
@@ -7,9 +10,19 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-export class UsageError extends Error {
+export class UsageError extends ValenceError {
+  override readonly code = "USAGE";
   constructor(message: string, readonly usage: string) {
     super(message);
+  }
+}
+
+/** `util.parseArgs`, with its errors (unknown option, missing value) turned into a UsageError. */
+export function parseOrUsage<T extends ParseArgsConfig>(config: T, usage: string): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    throw new UsageError((error as Error).message, usage);
   }
 }
 

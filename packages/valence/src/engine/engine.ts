@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DispatcherGoneError, DispatchNotRunningError } from "../errors.js";
+import { DispatcherGoneError, DispatchNotRunningError, NodeNotFoundError } from "../errors.js";
 import type { Executor } from "../executor/executor.js";
 import type { DispatchId } from "../ids.js";
 import type { ExecutorRef } from "../sdk/graph.js";
@@ -20,6 +20,7 @@ import { LocalExecutor } from "./executors/local/local-executor.js";
 import { createRegistry, type ExecutorRegistry } from "./plugins/registry.js";
 import { readDispatch, readResult } from "./read-result.js";
 import { DispatchRun, type ChildRunner } from "./run/dispatch-run.js";
+import { ExecutorLeases } from "./run/executor-leases.js";
 import { SqliteStore } from "./store/sqlite-store.js";
 import { ownerHost, prepareSubmission } from "./submit.js";
 
@@ -38,22 +39,24 @@ export const BUILTIN_EXECUTORS = [
 ];
 
 export class Engine {
-  private static readonly engines = new Map<string, Engine>();
+  private static readonly engines = new Map<string, Promise<Engine>>();
 
-  /** The engine for the effective config's data dir (created on first use). */
-  static async current(): Promise<Engine> {
+  /** The engine for the effective config's data dir (created once, even when asked for concurrently). */
+  static current(): Promise<Engine> {
     const config = loadConfig();
     const dir = config.dataDir.value;
     let engine = Engine.engines.get(dir);
     if (!engine) {
-      engine = new Engine(config, await createRegistry({ config, builtins: BUILTIN_EXECUTORS }));
+      engine = createRegistry({ config, builtins: BUILTIN_EXECUTORS }).then((registry) => new Engine(config, registry));
       Engine.engines.set(dir, engine);
+      engine.catch(() => Engine.engines.delete(dir));
     }
     return engine;
   }
 
   readonly store: SqliteStore;
   readonly runs = new Map<DispatchId, DispatchRun>();
+  private readonly leases = new ExecutorLeases();
   private readonly byName = new Map<string, Promise<Executor>>();
 
   constructor(
@@ -98,7 +101,7 @@ export class Engine {
         status: "NEW_OBJECT",
         inputs: s.inputs,
         output: null,
-        outputTemplate: JSON.stringify(s.graph.output.holes),
+        outputTemplate: s.outputTemplate,
         error: null,
         createdAt: now,
         startedAt: null,
@@ -128,6 +131,7 @@ export class Engine {
       values: s.values,
       encodedOutputs: new Map(),
       runChild: this.runChild,
+      leases: this.leases,
     });
     this.runs.set(s.id, run);
     void run.done.then(() => this.runs.delete(s.id));
@@ -135,11 +139,14 @@ export class Engine {
     return run;
   }
 
-  private readonly runChild: ChildRunner = async (parent, node, args) => {
+  private readonly runChild: ChildRunner = async (parent, node, args, abort) => {
     const info = globalRegistry().lattices.get(node.spec.electronId as never) as LatticeInfo | undefined;
     if (!info) return { ok: false, error: new Error(`lattice ${node.spec.electronId} is not loaded in this process`) };
     try {
       const child = await this.submit(info, args, { run: parent, node: node.spec.id, inherited: node.spec.executor });
+      // Cancelling the sublattice node cancels the child dispatch; it may have been cancelled while being stored.
+      if (abort.aborted) child.cancel();
+      else abort.signal.addEventListener("abort", () => child.cancel(), { once: true });
       const end = await child.done;
       if (end.status === "COMPLETED") return { ok: true, value: end.value };
       return { ok: false, error: end.error ?? new Error(`sublattice ${info.name} ${end.status}`) };
@@ -176,6 +183,13 @@ export class Engine {
   /** Cancels a dispatch running in this process (or some of its nodes). */
   cancel(id: DispatchId, nodes?: readonly number[]): void {
     const run = this.runs.get(id);
+    if (nodes) {
+      const count = readDispatch(this.store, id).nodeCount;
+      const bad = nodes.filter((n) => !Number.isInteger(n) || n < 0 || n >= count);
+      if (bad.length) {
+        throw new NodeNotFoundError(`dispatch ${id} has nodes 0 to ${count - 1}; no such node: ${bad.map((b) => JSON.stringify(b)).join(", ")}`);
+      }
+    }
     if (!run) {
       const d = readDispatch(this.store, id);
       throw new DispatchNotRunningError(`dispatch ${id} is ${d.status} and not running in this process; nothing to cancel here`);

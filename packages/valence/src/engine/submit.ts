@@ -34,6 +34,8 @@ export interface Submission {
   readonly initial: Array<NodeState | undefined>;
   readonly values: Map<number, unknown>;
   readonly inputs: string;
+  /** Encoded OutputTemplate. */
+  readonly outputTemplate: string;
   readonly resultsDir: string;
   readonly bundlePath: string | undefined;
 }
@@ -51,6 +53,9 @@ export async function prepareSubmission(
   const graph = buildGraph(info, args, inherited);
   // Checked first so a bad lattice argument is reported by its path in the call (`args[1].config.handler`).
   const inputs = encode([...args], "args");
+  // The lattice's return value, less its handles, is stored now: refuse what cannot be, before any work runs.
+  encode(graph.output.value, "lattice output");
+  const outputTemplate = encode(graph.output, "lattice output template");
   const id = newDispatchId();
   const resultsDir = join(ctx.dataDir, "results", id);
 
@@ -108,7 +113,7 @@ export async function prepareSubmission(
   }
   const edgeRecords = graph.edges.map((e) => ({ source: e.source, target: e.target, param: JSON.stringify(e.param) }));
   mkdirSync(resultsDir, { recursive: true });
-  return { id, graph, nodes, nodeRecords, edgeRecords, limits, initial, values, inputs, resultsDir, bundlePath };
+  return { id, graph, nodes, nodeRecords, edgeRecords, limits, initial, values, inputs, outputTemplate, resultsDir, bundlePath };
 }
 
 function nodeRecord(spec: GraphNode, executorJson: string | null, consumers: Map<number, string>): NodeRecord {

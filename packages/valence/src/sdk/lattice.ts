@@ -1,7 +1,7 @@
 /**
  * `lattice(fn, options?)`: marks a function as a workflow, and `wait`.
  */
-import { LatticeArgumentsError, TracingError } from "../errors.js";
+import { LatticeArgumentsError, TracingError, ValenceError } from "../errors.js";
 import type { ElectronId } from "../ids.js";
 import { arityOf } from "./arity.js";
 import { boundName, callerOf, siteKey } from "./call-site.js";
@@ -104,7 +104,14 @@ export function buildGraph(info: LatticeInfo, args: readonly unknown[], inherite
     throw new LatticeArgumentsError(`lattice "${info.name}" takes ${expected} argument(s)${names}, but was dispatched with ${args.length}`);
   }
   const trace = new Trace(info.options.executor ?? inherited);
-  const out = withTrace(trace, () => (info.fn as (...a: unknown[]) => unknown)(...args));
+  let out: unknown;
+  try {
+    out = withTrace(trace, () => (info.fn as (...a: unknown[]) => unknown)(...args));
+  } catch (error) {
+    if (error instanceof ValenceError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new TracingError(`lattice "${info.name}" threw while being traced: ${message}`, { cause: error });
+  }
   if (typeof out === "object" && out !== null && typeof (out as PromiseLike<unknown>).then === "function") {
     throw new TracingError(
       `lattice "${info.name}" returned a promise: a lattice function must be synchronous (it only wires electrons together; do async work inside electrons)`,

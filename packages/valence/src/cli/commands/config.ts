@@ -1,5 +1,5 @@
 import { formatConfig, loadConfig } from "../../engine/config/index.js";
-import type { Command } from "../command.js";
+import { UsageError, type Command } from "../command.js";
 
 export const configCommand: Command = {
   name: "config",
@@ -10,7 +10,7 @@ Prints the effective configuration: defaults, overlaid by the config file
 ($VALENCE_CONFIG or ~/.config/valence/valence.toml), overlaid by VALENCE_* variables,
 with the origin of every value.`,
   async run(argv) {
-    if (argv.length) throw new Error(`valence config takes no arguments, got ${argv.join(" ")}`);
+    if (argv.length) throw new UsageError(`takes no arguments, got ${argv.join(" ")}`, this.usage);
     process.stdout.write(formatConfig(loadConfig()).replace(/\n?$/, "\n"));
     return 0;
   },

@@ -1,5 +1,5 @@
 import { Engine } from "../../engine/index.js";
-import type { Command } from "../command.js";
+import { UsageError, type Command } from "../command.js";
 import { printTable } from "./list.js";
 
 export const executorsCommand: Command = {
@@ -13,7 +13,7 @@ with their origin and default options.`,
   async run(argv) {
     const json = argv.includes("--json");
     const extra = argv.filter((a) => a !== "--json");
-    if (extra.length) throw new Error(`unknown arguments: ${extra.join(" ")}`);
+    if (extra.length) throw new UsageError(`unknown arguments: ${extra.join(" ")}`, this.usage);
     const engine = await Engine.current();
     const rows = engine.registry.list();
     if (json) {

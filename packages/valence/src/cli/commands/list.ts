@@ -1,6 +1,5 @@
-import { parseArgs } from "node:util";
 import { Engine } from "../../engine/index.js";
-import type { Command } from "../command.js";
+import { parseOrUsage, UsageError, type Command } from "../command.js";
 
 const usage = `valence list [--limit N] [--json]
 
@@ -11,9 +10,9 @@ export const listCommand: Command = {
   summary: "list recent dispatches",
   usage,
   async run(argv) {
-    const { values } = parseArgs({ args: argv, options: { limit: { type: "string", default: "20" }, json: { type: "boolean" } } });
+    const { values } = parseOrUsage({ args: argv, options: { limit: { type: "string", default: "20" }, json: { type: "boolean" } } }, usage);
     const limit = Number(values.limit);
-    if (!Number.isInteger(limit) || limit <= 0) throw new Error(`--limit must be a positive whole number, got "${values.limit}"`);
+    if (!Number.isInteger(limit) || limit <= 0) throw new UsageError(`--limit must be a positive whole number, got "${values.limit}"`, usage);
     const engine = await Engine.current();
     const rows = engine.store.listDispatches(limit);
     if (values.json) {

@@ -1,7 +1,6 @@
-import { parseArgs } from "node:util";
 import { Engine } from "../../engine/index.js";
 import type { DispatchId } from "../../ids.js";
-import { UsageError, type Command } from "../command.js";
+import { parseOrUsage, UsageError, type Command } from "../command.js";
 
 const usage = `valence result ID [--wait] [--json]
 
@@ -13,7 +12,7 @@ export const resultCommand: Command = {
   summary: "print a dispatch's result",
   usage,
   async run(argv) {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: "boolean" }, wait: { type: "boolean" } } });
+    const { values, positionals } = parseOrUsage({ args: argv, allowPositionals: true, options: { json: { type: "boolean" }, wait: { type: "boolean" } } }, usage);
     if (positionals.length !== 1) throw new UsageError("expected one dispatch ID", usage);
     const engine = await Engine.current();
     const result = await engine.getResult(positionals[0] as DispatchId, { wait: values.wait ?? false });

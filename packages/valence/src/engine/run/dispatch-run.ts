@@ -8,7 +8,7 @@
  * any moment therefore leaves a store it can resume from.
  */
 import { decode, encode } from "../../codec/index.js";
-import { TaskCancelledError, TaskFailedError, TaskTimeoutError, ValenceError } from "../../errors.js";
+import { StoreError, TaskCancelledError, TaskFailedError, TaskTimeoutError, UpstreamFailedError, ValenceError } from "../../errors.js";
 import type { Executor } from "../../executor/executor.js";
 import type { Task, TaskFunction, TaskOutcome } from "../../executor/task.js";
 import { asNodeId, type DispatchId } from "../../ids.js";
@@ -18,6 +18,7 @@ import type { Status } from "../../status.js";
 import { initialState, transition, type Effect, type FinalStatus, type NodeState, type SchedulerEvent, type SchedulerState } from "../scheduler/transitions.js";
 import type { CompletedNode, SqliteStore } from "../store/sqlite-store.js";
 import { access, electronArgs, fillCollection, sourceValue, type InEdge } from "./node-inputs.js";
+import type { ExecutorLeases } from "./executor-leases.js";
 import { LazyAbort } from "./lazy-abort.js";
 import { trimStack } from "./stack.js";
 
@@ -31,7 +32,12 @@ export interface PreparedNode {
 }
 
 /** Runs a sublattice node as a child dispatch and returns its output. */
-export type ChildRunner = (parent: DispatchRun, node: PreparedNode, args: unknown[]) => Promise<{ ok: true; value: unknown } | { ok: false; error: Error }>;
+export type ChildRunner = (
+  parent: DispatchRun,
+  node: PreparedNode,
+  args: unknown[],
+  abort: LazyAbort,
+) => Promise<{ ok: true; value: unknown } | { ok: false; error: Error }>;
 
 export interface DispatchRunInit {
   readonly id: DispatchId;
@@ -48,6 +54,8 @@ export interface DispatchRunInit {
   readonly values: ReadonlyMap<number, unknown>;
   readonly encodedOutputs: ReadonlyMap<number, string>;
   readonly runChild: ChildRunner;
+  /** Shared by every dispatch of the engine: set-up/tear-down per executor, not per dispatch. */
+  readonly leases: ExecutorLeases;
 }
 
 interface Queued {
@@ -76,6 +84,7 @@ export class DispatchRun {
   private readonly ready = new Set<Executor>();
   private queue: Queued[] = [];
   private scheduled = false;
+  private crashed = false;
   private turnNumber = 0;
   /**
    * Nodes started whose RUNNING mark is not written yet, with the turn that
@@ -108,6 +117,9 @@ export class DispatchRun {
   }
 
   start(): void {
+    // Every executor is leased for the whole dispatch from the start, so a sublattice
+    // (a child dispatch) that finishes first cannot tear down one its parent still needs.
+    for (const p of this.init.nodes) if (p.executor) this.setupOnce(p.executor).catch(() => undefined);
     this.init.store.dispatchStatus(this.id, "RUNNING", Date.now());
     this.push({ event: { type: "start" } });
   }
@@ -126,6 +138,34 @@ export class DispatchRun {
   }
 
   private turn(): void {
+    try {
+      this.turnInner();
+    } catch (error) {
+      this.crash(error);
+    }
+  }
+
+  /**
+   * The shell itself failed (the store refused a write: disk full, locked
+   * past its timeout). Nothing can be recorded reliably any more: stop every
+   * task, try to mark the dispatch FAILED, and settle `done` so no one waits forever.
+   */
+  private crash(error: unknown): void {
+    if (this.crashed) return;
+    this.crashed = true;
+    const reason = new StoreError(`dispatch ${this.id} stopped: ${toError(error).message}`, { cause: error });
+    this.queue = [];
+    for (const abort of this.controllers.values()) abort.abort(reason);
+    try {
+      this.init.store.dispatchStatus(this.id, "FAILED", Date.now(), { error: encodeError(reason), ended: true });
+    } catch {
+      /* the store is what failed; the caller still learns why from `done` */
+    }
+    this.resolveDone({ status: "FAILED", value: undefined, error: reason });
+  }
+
+  private turnInner(): void {
+    if (this.crashed) return;
     this.scheduled = false;
     const batch = this.queue;
     this.queue = [];
@@ -138,7 +178,10 @@ export class DispatchRun {
       let done = 0;
       for (const q of batch) {
         const ev = q.event;
-        if ((ev.type === "completed" || ev.type === "failed") && this.sched.state[ev.node] !== "RUNNING") continue;
+        if ((ev.type === "completed" || ev.type === "failed") && this.sched.state[ev.node] !== "RUNNING") {
+          this.unwrittenRunning.delete(ev.node); // cancelled meanwhile: its CANCELLED row stands
+          continue;
+        }
         if (ev.type === "completed" && q.outcome) {
           const attempt = this.unwrittenRunning.get(ev.node)?.attempt ?? null;
           this.unwrittenRunning.delete(ev.node);
@@ -172,7 +215,8 @@ export class DispatchRun {
               actions.push(e);
               break;
             case "status":
-              store.nodeEnded(this.id, e.node, e.status, encodeError(new ValenceError(e.reason)), undefined, now);
+              this.unwrittenRunning.delete(e.node);
+              store.nodeEnded(this.id, e.node, e.status, encodeError(notRunError(e.status, e.reason)), undefined, now);
               if (e.status === "CANCELLED" || e.cause !== e.node) store.event(this.id, e.node, e.status.toLowerCase(), e.reason, e.cause, now);
               done++;
               break;
@@ -205,7 +249,8 @@ export class DispatchRun {
   private perform(e: Effect): void {
     switch (e.type) {
       case "run":
-        this.runNode(e.node);
+        // A cancel later in the same turn may have settled it already.
+        if (this.sched.state[e.node] === "RUNNING") this.runNode(e.node);
         break;
       case "abort": {
         this.controllers.get(e.node)?.abort(new TaskCancelledError(`task ${this.nodeLabel(e.node)} was cancelled`));
@@ -214,7 +259,7 @@ export class DispatchRun {
         break;
       }
       case "finished":
-        void this.finish(e.status);
+        this.finish(e.status).catch((error: unknown) => this.crash(error));
         break;
       case "status":
         break;
@@ -237,11 +282,16 @@ export class DispatchRun {
         case "collection":
           this.completeWith(node, fillCollection(spec.value, spec.holes ?? [], this.inEdges[node] as InEdge[], valueOf));
           return;
-        case "sublattice":
-          void this.init.runChild(this, prepared, electronArgs(this.inEdges[node] as InEdge[], valueOf)).then((r) =>
-            r.ok ? this.completeWith(node, r.value) : this.failWith(node, r.error, "", ""),
-          );
+        case "sublattice": {
+          const abort = new LazyAbort();
+          this.controllers.set(node, abort);
+          void this.init.runChild(this, prepared, electronArgs(this.inEdges[node] as InEdge[], valueOf), abort).then((r) => {
+            this.controllers.delete(node);
+            if (r.ok) this.completeWith(node, r.value);
+            else this.failWith(node, r.error, "", "");
+          });
           return;
+        }
         case "parameter":
           this.completeWith(node, this.valueOf(node));
           return;
@@ -325,7 +375,7 @@ export class DispatchRun {
   private setupOnce(executor: Executor): Promise<void> {
     let p = this.setups.get(executor);
     if (!p) {
-      p = executor.setup().then(() => void this.ready.add(executor));
+      p = this.init.leases.acquire(executor).then(() => void this.ready.add(executor));
       this.setups.set(executor, p);
     }
     return p;
@@ -360,8 +410,9 @@ export class DispatchRun {
       this.init.store.dispatchStatus(this.id, status as Status, now, fields);
       this.init.store.event(this.id, null, "finished", status, null, now);
     });
-    await Promise.allSettled([...this.setups.keys()].map((ex) => ex.teardown()));
     this.resolveDone({ status, value, error });
+    // After `done`: a slow teardown must not hold back the result.
+    await Promise.allSettled([...this.setups.keys()].map((ex) => this.init.leases.release(ex)));
   }
 
   private fillOutput(t: OutputTemplate): unknown {
@@ -391,6 +442,10 @@ export class DispatchRun {
   nodeLabel(node: number): string {
     return `"${this.init.nodes[node]?.spec.name}(${node})"`;
   }
+}
+
+function notRunError(status: "FAILED" | "CANCELLED", reason: string): Error {
+  return status === "CANCELLED" ? new TaskCancelledError(reason) : new UpstreamFailedError(reason);
 }
 
 function toError(e: unknown): Error {

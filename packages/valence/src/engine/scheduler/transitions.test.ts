@@ -61,6 +61,15 @@ describe("scheduler transitions", () => {
     assert.deepEqual(transition(s, { type: "completed", node: 2 }), [{ type: "finished", status: "CANCELLED" }]);
   });
 
+  it("cancelling only nodes that already finished changes nothing", () => {
+    const s = initialState({ nodes: [node(), node()], edges: [] });
+    transition(s, { type: "start" });
+    transition(s, { type: "completed", node: 0 });
+    assert.deepEqual(transition(s, { type: "cancel", nodes: [0] }), []);
+    assert.deepEqual(transition(s, { type: "cancel", nodes: [] }), []);
+    assert.deepEqual(transition(s, { type: "completed", node: 1 }), [{ type: "finished", status: "COMPLETED" }]);
+  });
+
   it("resumes: completed nodes are not run again, running ones are", () => {
     const initial: NodeState[] = ["COMPLETED", "RUNNING", "PENDING"];
     const s = initialState({ nodes: [node(), node(), node()], edges: [[0, 1], [1, 2]], initial });

@@ -206,13 +206,16 @@ function failDescendants(s: SchedulerState, from: number, effects: Effect[]): vo
 function cancel(s: SchedulerState, nodes: readonly number[] | undefined, effects: Effect[]): void {
   const targets = nodes ?? s.state.map((_, i) => i);
   if (!nodes) s.cancelRequested = true;
+  let changed = false;
   for (const n of targets) {
     const st = s.state[n];
     if (st === "PENDING") {
+      changed = true;
       s.state[n] = "CANCELLED";
       s.open--;
       effects.push({ type: "status", node: n, status: "CANCELLED", reason: "cancelled before it started", cause: n });
     } else if (st === "RUNNING") {
+      changed = true;
       s.state[n] = "CANCELLED";
       s.open--;
       (s.pools.get((s.specs[n] as NodeSpec).pool) as Pool).running--;
@@ -220,8 +223,9 @@ function cancel(s: SchedulerState, nodes: readonly number[] | undefined, effects
       effects.push({ type: "status", node: n, status: "CANCELLED", reason: "cancelled while running", cause: n });
     }
   }
-  if (nodes) {
-    // Cancelling some nodes: what depends on them cannot run either.
+  if (nodes && changed) {
+    // Cancelling some nodes: what depends on them cannot run either. Cancelling
+    // only nodes that already finished changes nothing.
     s.anyCancelled = true;
     for (const n of nodes) cancelDescendants(s, n, effects);
   }

@@ -9,11 +9,11 @@ export interface DispatchRecord {
   readonly name: string;
   readonly latticeId: string | null;
   readonly status: Status;
-  /** Encoded `{ args, kwargs }`. */
+  /** Encoded array of the lattice's positional arguments. */
   readonly inputs: string;
   /** Encoded lattice output, or null until completed. */
   readonly output: string | null;
-  /** JSON of the graph's OutputTemplate holes (the skeleton is in `outputSkeleton`). */
+  /** Encoded OutputTemplate: the lattice's return value with each handle's place and node. */
   readonly outputTemplate: string;
   /** Encoded Error, or null. */
   readonly error: string | null;
