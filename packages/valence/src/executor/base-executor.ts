@@ -2,6 +2,7 @@ import { ExecutorDefinitionError } from "../errors.js";
 import { abortError } from "./abort-error.js";
 import { onAbort } from "./abort-watch.js";
 import { callCaptured } from "./capture.js";
+import { isThenable, toError } from "../values.js";
 import { Executor } from "./executor.js";
 import type { Task, TaskFunction, TaskMetadata, TaskOutcome } from "./task.js";
 
@@ -41,13 +42,7 @@ async function settleAsync(value: PromiseLike<unknown>, output: () => { stdout: 
   }
 }
 
-function isThenable(x: unknown): x is PromiseLike<unknown> {
-  return typeof x === "object" && x !== null && typeof (x as PromiseLike<unknown>).then === "function";
-}
 
-function toError(e: unknown): Error {
-  return e instanceof Error ? e : new Error(String(e));
-}
 
 function checkRun(executor: Executor & { run?: unknown }): void {
   if (typeof executor.run !== "function") {

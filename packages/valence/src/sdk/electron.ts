@@ -7,6 +7,7 @@ import type { ExecutorRef } from "./graph.js";
 import { registerElectron } from "./global-registry.js";
 import { checkCount, checkDuration, checkExecutorRef, checkKnownKeys, checkName } from "./options.js";
 import { currentTrace } from "./trace.js";
+import { isThenable } from "../values.js";
 
 export interface ElectronOptions {
   /** An executor instance, or a name resolved through the plugin registry ("local", "inline", …). */
@@ -80,9 +81,6 @@ export function electron<A extends unknown[], R>(fn: (...args: A) => R, options:
   return call as Electron<A, R>;
 }
 
-function isThenable(x: unknown): boolean {
-  return typeof x === "object" && x !== null && typeof (x as PromiseLike<unknown>).then === "function";
-}
 
 export function electronInfo(x: unknown): ElectronInfo | undefined {
   return typeof x === "function" ? (x as { [ELECTRON]?: ElectronInfo })[ELECTRON] : undefined;

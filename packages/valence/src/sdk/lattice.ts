@@ -9,6 +9,7 @@ import type { ExecutorRef, TransportGraph } from "./graph.js";
 import { globalRegistry, registerElectron } from "./global-registry.js";
 import { checkExecutorRef, checkKnownKeys, checkName } from "./options.js";
 import { Trace, currentTrace, withTrace } from "./trace.js";
+import { isThenable } from "../values.js";
 
 export interface LatticeOptions {
   /** Default executor for this lattice's electrons (an electron's own option wins). */
@@ -112,7 +113,7 @@ export function buildGraph(info: LatticeInfo, args: readonly unknown[], inherite
     const message = error instanceof Error ? error.message : String(error);
     throw new TracingError(`lattice "${info.name}" threw while being traced: ${message}`, { cause: error });
   }
-  if (typeof out === "object" && out !== null && typeof (out as PromiseLike<unknown>).then === "function") {
+  if (isThenable(out)) {
     throw new TracingError(
       `lattice "${info.name}" returned a promise: a lattice function must be synchronous (it only wires electrons together; do async work inside electrons)`,
     );

@@ -20,6 +20,7 @@ import type { CompletedNode, SqliteStore } from "../store/sqlite-store.js";
 import { access, electronArgs, fillCollection, sourceValue, type InEdge } from "./node-inputs.js";
 import type { ExecutorLeases } from "./executor-leases.js";
 import { LazyAbort } from "./lazy-abort.js";
+import { toError } from "../../values.js";
 import { trimStack } from "./stack.js";
 
 /** A node ready to run: its graph data plus what the engine resolved for it. */
@@ -448,9 +449,6 @@ function notRunError(status: "FAILED" | "CANCELLED", reason: string): Error {
   return status === "CANCELLED" ? new TaskCancelledError(reason) : new UpstreamFailedError(reason);
 }
 
-function toError(e: unknown): Error {
-  return e instanceof Error ? e : new Error(typeof e === "string" ? e : `non-Error thrown: ${String(e)}`);
-}
 
 function encodeError(e: Error): string {
   try {

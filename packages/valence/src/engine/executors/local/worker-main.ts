@@ -10,6 +10,7 @@
 import { pathToFileURL } from "node:url";
 import { decode, encode } from "../../../codec/index.js";
 import { callCaptured, type CapturedCall } from "../../../executor/capture.js";
+import { isThenable } from "../../../values.js";
 import type { ElectronId } from "../../../ids.js";
 import {
   globalRegistry,
@@ -137,9 +138,6 @@ function run(task: WireTask, electron: RegisteredElectron): void {
   }
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return typeof (v as { then?: unknown } | null)?.then === "function";
-}
 
 function succeed(id: number, value: unknown, call: CapturedCall): void {
   let encoded: string;
