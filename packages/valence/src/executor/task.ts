@@ -28,6 +28,8 @@ export interface Task {
    * dispatcher creates lazily): for in-process executors' hot path.
    */
   readonly isAborted?: () => boolean;
+  /** Calls `onAbort` when the task is aborted, without making `signal`; returns a function that stops watching. */
+  readonly watchAbort?: (onAbort: () => void) => () => void;
 }
 
 /**

@@ -320,6 +320,7 @@ export class DispatchRun {
         return abort.signal;
       },
       isAborted: () => abort.aborted,
+      watchAbort: (onAbort) => abort.watch(onAbort),
     };
     let pending: Promise<TaskOutcome>;
     try {

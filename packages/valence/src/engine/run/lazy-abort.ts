@@ -7,6 +7,7 @@ export class LazyAbort {
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;
+  #watchers: Set<() => void> | undefined;
 
   get aborted(): boolean {
     return this.#aborted;
@@ -25,5 +26,13 @@ export class LazyAbort {
     this.#aborted = true;
     this.#reason = reason;
     this.#controller?.abort(reason);
+    if (this.#watchers) for (const w of this.#watchers) w();
+  }
+
+  /** Calls `onAbort` once if the task is aborted; the returned function stops watching. */
+  watch(onAbort: () => void): () => void {
+    this.#watchers ??= new Set();
+    this.#watchers.add(onAbort);
+    return () => void this.#watchers?.delete(onAbort);
   }
 }
