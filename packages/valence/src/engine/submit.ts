@@ -11,7 +11,7 @@ import { ValenceError } from "../errors.js";
 import type { Executor } from "../executor/executor.js";
 import type { TaskFunction } from "../executor/task.js";
 import { newDispatchId, type DispatchId } from "../ids.js";
-import type { ExecutorRef, GraphNode, TransportGraph } from "../sdk/graph.js";
+import type { ExecutorRef, GraphEdge, GraphNode, TransportGraph } from "../sdk/graph.js";
 import { globalRegistry } from "../sdk/global-registry.js";
 import { buildGraph, type LatticeInfo } from "../sdk/lattice.js";
 import type { NodeState } from "./scheduler/transitions.js";
@@ -65,7 +65,9 @@ export async function prepareSubmission(
   const nodeRecords: NodeRecord[] = [];
   const initial: Array<NodeState | undefined> = [];
   const values = new Map<number, unknown>();
-  const consumers = firstConsumers(graph);
+  // Error paths for parameters are worked out only if one cannot be encoded.
+  let consumers: Map<number, string> | undefined;
+  const whereUsed = (id: number) => (consumers ??= firstConsumers(graph)).get(id) ?? `parameter ${id}`;
   const executorsByRef = new Map<ExecutorRef | undefined, Executor>();
   const specJson = new Map<Executor, string>();
 
@@ -97,7 +99,7 @@ export async function prepareSubmission(
     } else if (typeof spec.executor === "string") {
       json = JSON.stringify(spec.executor);
     }
-    nodeRecords.push(nodeRecord(spec, json, consumers));
+    nodeRecords.push(nodeRecord(spec, json, whereUsed));
     if (spec.kind === "parameter") {
       initial[spec.id] = "COMPLETED";
       values.set(spec.id, spec.value);
@@ -111,12 +113,20 @@ export async function prepareSubmission(
     }
     bundlePath = await ctx.bundle(info.file);
   }
-  const edgeRecords = graph.edges.map((e) => ({ source: e.source, target: e.target, param: JSON.stringify(e.param) }));
+  // Wide graphs repeat a handful of edge labels thousands of times: one string each.
+  const labels = new Map<string, string>();
+  const label = (p: GraphEdge["param"]) => {
+    const key = p.kind === "arg" ? `a${p.index}` : p.kind === "item" ? `i${p.slot}` : p.kind;
+    let json = labels.get(key);
+    if (json === undefined) labels.set(key, (json = JSON.stringify(p)));
+    return json;
+  };
+  const edgeRecords = graph.edges.map((e) => ({ source: e.source, target: e.target, param: label(e.param) }));
   mkdirSync(resultsDir, { recursive: true });
   return { id, graph, nodes, nodeRecords, edgeRecords, limits, initial, values, inputs, outputTemplate, resultsDir, bundlePath };
 }
 
-function nodeRecord(spec: GraphNode, executorJson: string | null, consumers: Map<number, string>): NodeRecord {
+function nodeRecord(spec: GraphNode, executorJson: string | null, whereUsed: (id: number) => string): NodeRecord {
   const isParam = spec.kind === "parameter";
   return {
     nodeId: spec.id,
@@ -130,7 +140,7 @@ function nodeRecord(spec: GraphNode, executorJson: string | null, consumers: Map
     key: spec.key === undefined ? null : JSON.stringify(spec.key),
     holes: spec.holes ? JSON.stringify(spec.holes) : null,
     value: spec.kind === "collection" ? encode(spec.value, `${spec.name}(${spec.id})`) : null,
-    output: isParam ? encode(spec.value, consumers.get(spec.id) ?? `parameter ${spec.id}`) : null,
+    output: isParam ? encodeParameter(spec, whereUsed) : null,
     outputFile: null,
     stdout: null,
     stderr: null,
@@ -139,6 +149,15 @@ function nodeRecord(spec: GraphNode, executorJson: string | null, consumers: Map
     startedAt: null,
     endedAt: null,
   };
+}
+
+/** A parameter's value, encoded; a refusal names the argument it feeds. */
+function encodeParameter(spec: GraphNode, whereUsed: (id: number) => string): string {
+  try {
+    return encode(spec.value, "parameter");
+  } catch {
+    return encode(spec.value, whereUsed(spec.id));
+  }
 }
 
 /** For error paths: the argument a parameter feeds (`argument 1 of "add(0)"`). */

@@ -120,7 +120,9 @@ export class DispatchRun {
   start(): void {
     // Every executor is leased for the whole dispatch from the start, so a sublattice
     // (a child dispatch) that finishes first cannot tear down one its parent still needs.
-    for (const p of this.init.nodes) if (p.executor) this.setupOnce(p.executor).catch(() => undefined);
+    const executors = new Set<Executor>();
+    for (const p of this.init.nodes) if (p.executor) executors.add(p.executor);
+    for (const ex of executors) this.setupOnce(ex).catch(() => undefined);
     this.init.store.dispatchStatus(this.id, "RUNNING", Date.now());
     this.push({ event: { type: "start" } });
   }
@@ -412,6 +414,7 @@ export class DispatchRun {
       this.init.store.dispatchStatus(this.id, status as Status, now, fields);
       this.init.store.event(this.id, null, "finished", status, null, now);
     });
+    this.init.store.checkpointSoon();
     this.resolveDone({ status, value, error });
     // After `done`: a slow teardown must not hold back the result.
     await Promise.allSettled([...this.setups.keys()].map((ex) => this.init.leases.release(ex)));

@@ -57,6 +57,9 @@ export class SqliteStore {
       this.db.pragma("journal_mode = WAL");
       this.db.pragma("synchronous = NORMAL");
       this.db.pragma("busy_timeout = 5000");
+      // Checkpoints run after a dispatch finishes (checkpointSoon), not inside the commit
+      // of the dispatch that happens to cross SQLite's default 1,000-page mark; this is a cap.
+      this.db.pragma("wal_autocheckpoint = 10000");
       migrate(this.db, this.file);
     } catch (error) {
       if (error instanceof StoreError) throw error;
@@ -230,7 +233,24 @@ export class SqliteStore {
     return n.outputFile ? readFileSync(n.outputFile, "utf8") : null;
   }
 
+  private checkpointTimer: NodeJS.Timeout | undefined;
+
+  /** Moves the WAL into the database file once the current work is done, off the dispatch's path. */
+  checkpointSoon(): void {
+    if (this.checkpointTimer) return;
+    this.checkpointTimer = setTimeout(() => {
+      this.checkpointTimer = undefined;
+      try {
+        this.db.pragma("wal_checkpoint(PASSIVE)");
+      } catch {
+        /* a busy or closed store checkpoints next time */
+      }
+    }, 0);
+    this.checkpointTimer.unref();
+  }
+
   close(): void {
+    if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
     this.db.close();
   }
 }
