@@ -10,8 +10,8 @@
 import { decode, encode } from "../../codec/index.js";
 import { StoreError, TaskCancelledError, TaskFailedError, TaskTimeoutError, UpstreamFailedError, ValenceError } from "../../errors.js";
 import type { Executor } from "../../executor/executor.js";
-import type { Task, TaskFunction, TaskOutcome } from "../../executor/task.js";
-import { asNodeId, type DispatchId } from "../../ids.js";
+import type { TaskFunction, TaskOutcome } from "../../executor/task.js";
+import { asNodeId, type DispatchId, type ElectronId } from "../../ids.js";
 import type { GraphEdge, GraphNode, OutputTemplate } from "../../sdk/graph.js";
 import { setAtPath } from "../../sdk/graph.js";
 import type { Status } from "../../status.js";
@@ -20,6 +20,7 @@ import type { CompletedNode, SqliteStore } from "../store/sqlite-store.js";
 import { access, electronArgs, fillCollection, sourceValue, type InEdge } from "./node-inputs.js";
 import type { ExecutorLeases } from "./executor-leases.js";
 import { LazyAbort } from "./lazy-abort.js";
+import { RunningTask } from "./running-task.js";
 import { toError } from "../../values.js";
 import { trimStack } from "./stack.js";
 
@@ -306,24 +307,18 @@ export class DispatchRun {
 
   private runElectron(node: number, p: PreparedNode, args: unknown[]): void {
     const executor = p.executor as Executor;
-    const abort = new LazyAbort();
-    this.controllers.set(node, abort);
-    const timeout = p.spec.timeout;
-    const timer = timeout ? setTimeout(() => abort.abort(new TaskTimeoutError(timeout)), timeout) : undefined;
-    const task: Task = {
-      meta: this.meta(node),
-      electronId: p.spec.electronId as Task["electronId"],
-      electronName: p.spec.name,
-      fn: p.fn as TaskFunction,
+    const task = new RunningTask(
+      node,
+      this.meta(node),
+      p.spec.electronId as ElectronId,
+      p.spec.name,
+      p.fn as TaskFunction,
       args,
-      kwargs: {},
-      bundlePath: this.init.bundlePath,
-      get signal() {
-        return abort.signal;
-      },
-      isAborted: () => abort.aborted,
-      watchAbort: (onAbort) => abort.watch(onAbort),
-    };
+      this.init.bundlePath,
+    );
+    this.controllers.set(node, task);
+    const timeout = p.spec.timeout;
+    if (timeout) task.timer = setTimeout(() => task.abort(new TaskTimeoutError(timeout)), timeout);
     let pending: Promise<TaskOutcome>;
     try {
       // No extra promise hop once the executor is set up: this runs 10k times per wide dispatch.
@@ -332,13 +327,14 @@ export class DispatchRun {
       pending = Promise.resolve({ ok: false, error: toError(error), stdout: "", stderr: "" });
     }
     pending.then(
-      (outcome) => this.settleElectron(node, outcome, timer),
-      (error: unknown) => this.settleElectron(node, { ok: false, error: toError(error), stdout: "", stderr: "" }, timer),
+      (outcome) => this.settleElectron(task, outcome),
+      (error: unknown) => this.settleElectron(task, { ok: false, error: toError(error), stdout: "", stderr: "" }),
     );
   }
 
-  private settleElectron(node: number, outcome: TaskOutcome, timer: NodeJS.Timeout | undefined): void {
-    if (timer) clearTimeout(timer);
+  private settleElectron(task: RunningTask, outcome: TaskOutcome): void {
+    const node = task.node;
+    if (task.timer) clearTimeout(task.timer);
     this.controllers.delete(node);
     if (!outcome.ok) {
       this.failWith(node, outcome.error, outcome.stdout, outcome.stderr);
