@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { buildSync } from "esbuild";
 
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
 const bin = join(repo, "packages/valence/bin/valence.js");
@@ -57,6 +58,28 @@ console.log(r.status, r.result, r.nodes.find((n) => n.name === "square").executo
     rmSync(dir, { recursive: true, force: true });
     assert.equal(node.status, 0, node.stderr);
     assert.equal(node.stdout.trim(), "COMPLETED 285 local");
+  });
+
+  it("runs a workflow compiled to JS with a source map, with plain node, on the local pool", () => {
+    const dir = mkdtempSync(join(repo, "packages/valence/tests/.tmp-"));
+    const source = join(dir, "compiled.ts");
+    writeFileSync(
+      source,
+      `import { dispatchSync, electron, lattice } from "valence";
+
+// Blank lines and type-only code shift the compiled lines away from the source's.
+type Pair = { a: number; b: number };
+const sum = electron((p: Pair) => p.a + p.b, { executor: "local" });
+const wf = lattice((a: number, b: number) => sum({ a, b }));
+const r = await dispatchSync(wf)(20, 22);
+console.log(r.status, r.result);`,
+    );
+    const out = join(dir, "compiled.mjs");
+    buildSync({ entryPoints: [source], outfile: out, bundle: true, external: ["valence"], format: "esm", platform: "node", sourcemap: "inline" });
+    const node = spawnSync(process.execPath, [out], { cwd: dir, env, encoding: "utf8", timeout: 60_000 });
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(node.status, 0, node.stderr);
+    assert.equal(node.stdout.trim(), "COMPLETED 42");
   });
 
   it("lists dispatches and prints a result again, as text and JSON, from another process", () => {

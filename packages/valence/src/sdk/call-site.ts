@@ -9,6 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { originalSite } from "./source-map.js";
 
 export interface CallSite {
   readonly file: string;
@@ -30,7 +31,7 @@ export function callerOf(fn: (...a: never[]) => unknown): CallSite | undefined {
   if (!m) return undefined;
   const raw = m[1] as string;
   const file = raw.startsWith("file://") ? fileURLToPath(raw) : raw;
-  return { file, line: Number(m[2]), column: Number(m[3]) };
+  return originalSite({ file, line: Number(m[2]), column: Number(m[3]) });
 }
 
 /** `dir/file.ts:LINE`: short, host-independent, stable across source-mapped bundles. */
