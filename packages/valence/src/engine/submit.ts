@@ -106,6 +106,7 @@ export async function prepareSubmission(
     }
   }
 
+  for (const e of pools.keys()) e.warmUp();
   let bundlePath: string | undefined;
   if ([...pools.keys()].some((e) => e.needsBundle)) {
     if (!info.file) {

@@ -50,6 +50,13 @@ export abstract class Executor {
     return false;
   }
 
+  /**
+   * A hint that tasks are coming: start slow resources (worker processes,
+   * connections) now, while the dispatch is still being bundled and stored.
+   * Idempotent and cheap to call; `setup` still runs before the first task.
+   */
+  warmUp(): void {}
+
   /** Called once per dispatch before the first task on this executor. */
   async setup(): Promise<void> {}
   /** Called once per dispatch after the last task on this executor. */

@@ -53,7 +53,11 @@ export class LocalExecutor extends Executor {
     }
   }
 
-  /** Forks the workers while the dispatcher does its own set-up, so the first tasks need not wait. */
+  /** Forks the workers while the dispatch is bundled and stored, so the first tasks need not wait. */
+  override warmUp(): void {
+    this.pool().warm();
+  }
+
   override async setup(): Promise<void> {
     this.pool().warm();
   }
