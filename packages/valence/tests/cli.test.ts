@@ -106,6 +106,18 @@ console.log(r.status, r.result);`,
     assert.match(cfg.stdout, /env:VALENCE_DATA_DIR/);
   });
 
+  it("exits quietly when the reader of its output stops early (valence run … | head)", () => {
+    const r = spawnSync("bash", ["-c", `${process.execPath} ${bin} run ${join(repo, "examples/timing-executor/workflow.ts")} | head -2; exit \${PIPESTATUS[0]}`], {
+      cwd: mkdtempSync(join(tmpdir(), "valence-pipe-")),
+      env,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(r.stdout, "Lattice Result\n==============\n");
+    assert.doesNotMatch(r.stderr, /EPIPE/);
+    assert.equal(r.status, 0);
+  });
+
   it("has --help for every command", () => {
     for (const c of ["run", "list", "result", "executors", "config"]) {
       const r = valence([c, "--help"]);

@@ -62,6 +62,13 @@ export async function runCli(argv: string[]): Promise<number> {
 }
 
 export async function main(): Promise<void> {
+  // `valence list | head`: a reader that stops early is not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
   const code = await runCli(process.argv.slice(2));
   // Let pending output flush; the event loop may still hold finished pools briefly.
   process.exitCode = code;
