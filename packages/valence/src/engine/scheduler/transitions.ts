@@ -135,7 +135,7 @@ export function transition(s: SchedulerState, event: SchedulerEvent): Effect[] {
       s.state[event.node] = "FAILED";
       s.open--;
       s.anyFailed = true;
-      failDescendants(s, event.node, effects);
+      settleDescendants(s, event.node, "FAILED", effects);
       drain(s, pool, effects);
       break;
     }
@@ -190,15 +190,16 @@ function drain(s: SchedulerState, pool: Pool, effects: Effect[]): void {
   }
 }
 
-/** Every node downstream of `from` can never run: FAILED, naming the node that caused it. */
-function failDescendants(s: SchedulerState, from: number, effects: Effect[]): void {
+/** Every pending node downstream of `from` can never run: settle it, naming the node that caused it. */
+function settleDescendants(s: SchedulerState, from: number, status: "FAILED" | "CANCELLED", effects: Effect[]): void {
+  const reason = status === "FAILED" ? `not run: upstream node ${from} failed` : `not run: upstream node ${from} was cancelled`;
   const stack = [...(s.children[from] as number[])];
   while (stack.length) {
     const n = stack.pop() as number;
     if (s.state[n] !== "PENDING") continue;
-    s.state[n] = "FAILED";
+    s.state[n] = status;
     s.open--;
-    effects.push({ type: "status", node: n, status: "FAILED", reason: `not run: upstream node ${from} failed`, cause: from });
+    effects.push({ type: "status", node: n, status, reason, cause: from });
     for (const c of s.children[n] as number[]) stack.push(c);
   }
 }
@@ -227,19 +228,7 @@ function cancel(s: SchedulerState, nodes: readonly number[] | undefined, effects
     // Cancelling some nodes: what depends on them cannot run either. Cancelling
     // only nodes that already finished changes nothing.
     s.anyCancelled = true;
-    for (const n of nodes) cancelDescendants(s, n, effects);
+    for (const n of nodes) settleDescendants(s, n, "CANCELLED", effects);
   }
   for (const pool of s.pools.values()) drain(s, pool, effects);
-}
-
-function cancelDescendants(s: SchedulerState, from: number, effects: Effect[]): void {
-  const stack = [...(s.children[from] as number[])];
-  while (stack.length) {
-    const n = stack.pop() as number;
-    if (s.state[n] !== "PENDING") continue;
-    s.state[n] = "CANCELLED";
-    s.open--;
-    effects.push({ type: "status", node: n, status: "CANCELLED", reason: `not run: upstream node ${from} was cancelled`, cause: from });
-    for (const c of s.children[n] as number[]) stack.push(c);
-  }
 }
