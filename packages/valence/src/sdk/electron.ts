@@ -4,7 +4,7 @@
 import type { ElectronId } from "../ids.js";
 import { boundName, callerOf, siteKey } from "./call-site.js";
 import type { ExecutorRef } from "./graph.js";
-import { registerElectron } from "./global-registry.js";
+import { registerElectron, registerExecutorClass, type ExecutorClass } from "./global-registry.js";
 import { checkCount, checkDuration, checkExecutorRef, checkKnownKeys, checkName } from "./options.js";
 import { currentTrace } from "./trace.js";
 import { isThenable } from "../values.js";
@@ -62,6 +62,11 @@ export function electron<A extends unknown[], R>(fn: (...args: A) => R, options:
     name,
   };
   const registered = registerElectron(name, fn as (...a: never[]) => unknown, siteKey(site));
+  // The class of an executor instance is known by name in this process from now on
+  // (the registry lists it as "runtime" and can rebuild stored executors of it).
+  if (typeof checked.executor === "object") {
+    registerExecutorClass(checked.executor.pluginName, checked.executor.constructor as ExecutorClass);
+  }
   const info: ElectronInfo = { id: registered.id, name, fn: registered.fn, options: checked };
 
   const call = (...args: unknown[]): unknown => {

@@ -29,10 +29,6 @@ export function handleInfo(x: unknown): HandleInfo | undefined {
   return undefined;
 }
 
-export function isHandle(x: unknown): boolean {
-  return handleInfo(x) !== undefined;
-}
-
 function misuse(label: string, what: string): HandleMisuseError {
   return new HandleMisuseError(
     `${label} was used as ${what} while the lattice was being traced. Inside a lattice, electrons return ` +

@@ -45,6 +45,14 @@ describe("SqliteStore", () => {
     assert.equal(store.getEdges(id).length, 249);
     assert.equal(store.getDispatch(id)?.nodeCount, 250);
     assert.equal(store.db.pragma("journal_mode", { simple: true }), "wal");
+    assert.deepEqual(store.unfinishedDispatches().map((x) => x.id), [id]);
+    store.event(id, 3, "retry", "boom", 3, 7);
+    store.event(id, null, "finished", "COMPLETED", null, 8);
+    const events = store.getEvents(id);
+    assert.deepEqual(events.map((e) => [e.nodeId, e.kind, e.detail, e.cause, e.at]), [[3, "retry", "boom", 3, 7], [null, "finished", "COMPLETED", null, 8]]);
+    assert.deepEqual(store.getEvents(id, events[0]?.id).map((e) => e.kind), ["finished"]);
+    store.dispatchStatus(id, "COMPLETED", 9, { ended: true, output: "1" });
+    assert.deepEqual(store.unfinishedDispatches(), []);
     store.close();
   });
 
