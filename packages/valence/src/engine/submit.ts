@@ -16,7 +16,7 @@ import { globalRegistry } from "../sdk/global-registry.js";
 import { buildGraph, type LatticeInfo } from "../sdk/lattice.js";
 import type { NodeState } from "./scheduler/transitions.js";
 import type { EdgeRecord, NodeRecord } from "./store/records.js";
-import type { PreparedNode } from "./run/dispatch-run.js";
+import type { PreparedNode } from "./run/run-types.js";
 
 export interface SubmitContext {
   readonly dataDir: string;

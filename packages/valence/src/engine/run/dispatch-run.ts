@@ -8,68 +8,27 @@
  * any moment therefore leaves a store it can resume from.
  */
 import { decode, encode } from "../../codec/index.js";
-import { StoreError, TaskCancelledError, TaskFailedError, TaskTimeoutError, UpstreamFailedError, ValenceError } from "../../errors.js";
+import { StoreError, TaskCancelledError, TaskFailedError, TaskTimeoutError, ValenceError } from "../../errors.js";
 import type { Executor } from "../../executor/executor.js";
 import type { TaskFunction, TaskOutcome } from "../../executor/task.js";
 import { asNodeId, type DispatchId, type ElectronId } from "../../ids.js";
-import type { GraphEdge, GraphNode, OutputTemplate } from "../../sdk/graph.js";
+import type { OutputTemplate } from "../../sdk/graph.js";
 import { setAtPath } from "../../sdk/graph.js";
 import type { Status } from "../../status.js";
-import { initialState, transition, type Effect, type FinalStatus, type NodeState, type SchedulerEvent, type SchedulerState } from "../scheduler/transitions.js";
-import type { CompletedNode, SqliteStore } from "../store/sqlite-store.js";
+import { initialState, transition, type Effect, type FinalStatus, type SchedulerEvent, type SchedulerState } from "../scheduler/transitions.js";
+import type { CompletedNode } from "../store/sqlite-store.js";
+import type { DispatchEnd, DispatchRunInit, PreparedNode } from "./run-types.js";
+import { encodeError, notRunError } from "./stored-error.js";
 import { access, electronArgs, fillCollection, sourceValue, type InEdge } from "./node-inputs.js";
-import type { ExecutorLeases } from "./executor-leases.js";
 import { LazyAbort } from "./lazy-abort.js";
 import { RunningTask } from "./running-task.js";
 import { toError } from "../../values.js";
 import { trimStack } from "./stack.js";
 
-/** A node ready to run: its graph data plus what the engine resolved for it. */
-export interface PreparedNode {
-  readonly spec: GraphNode;
-  readonly executor: Executor | undefined;
-  /** Concurrency pool key: one per executor instance; "$builtin" for accessor/collection nodes. */
-  readonly pool: string;
-  readonly fn: TaskFunction | undefined;
-}
-
-/** Runs a sublattice node as a child dispatch and returns its output. */
-export type ChildRunner = (
-  parent: DispatchRun,
-  node: PreparedNode,
-  args: unknown[],
-  abort: LazyAbort,
-) => Promise<{ ok: true; value: unknown } | { ok: false; error: Error }>;
-
-export interface DispatchRunInit {
-  readonly id: DispatchId;
-  readonly store: SqliteStore;
-  readonly resultsDir: string;
-  readonly bundlePath: string | undefined;
-  readonly nodes: readonly PreparedNode[];
-  readonly edges: readonly GraphEdge[];
-  readonly output: OutputTemplate;
-  readonly limits: Readonly<Record<string, number>>;
-  /** Settled states (parameters are COMPLETED from the start; resume passes the store's). */
-  readonly initial: ReadonlyArray<NodeState | undefined>;
-  /** Known values by node (parameters), and encoded outputs of completed nodes (resume). */
-  readonly values: ReadonlyMap<number, unknown>;
-  readonly encodedOutputs: ReadonlyMap<number, string>;
-  readonly runChild: ChildRunner;
-  /** Shared by every dispatch of the engine: set-up/tear-down per executor, not per dispatch. */
-  readonly leases: ExecutorLeases;
-}
-
 interface Queued {
   readonly event: SchedulerEvent;
   /** Store write for a completion/failure; runs in the turn's transaction if the transition accepts it. */
   readonly outcome?: TaskOutcome & { encoded?: string };
-}
-
-export interface DispatchEnd {
-  readonly status: FinalStatus;
-  readonly value: unknown;
-  readonly error: Error | undefined;
 }
 
 export class DispatchRun {
@@ -442,21 +401,5 @@ export class DispatchRun {
 
   nodeLabel(node: number): string {
     return `"${this.init.nodes[node]?.spec.name}(${node})"`;
-  }
-}
-
-function notRunError(status: "FAILED" | "CANCELLED", reason: string): Error {
-  return status === "CANCELLED" ? new TaskCancelledError(reason) : new UpstreamFailedError(reason);
-}
-
-
-function encodeError(e: Error): string {
-  try {
-    return encode(e, "error");
-  } catch {
-    const plain = new Error(e.message);
-    plain.name = e.name;
-    plain.stack = e.stack ?? "";
-    return encode(plain, "error");
   }
 }

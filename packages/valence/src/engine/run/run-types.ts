@@ -1,0 +1,52 @@
+/** The shapes a dispatch run is built from and settles with. */
+import type { Executor } from "../../executor/executor.js";
+import type { TaskFunction } from "../../executor/task.js";
+import type { DispatchId } from "../../ids.js";
+import type { GraphEdge, GraphNode, OutputTemplate } from "../../sdk/graph.js";
+import type { FinalStatus, NodeState } from "../scheduler/transitions.js";
+import type { SqliteStore } from "../store/sqlite-store.js";
+import type { DispatchRun } from "./dispatch-run.js";
+import type { ExecutorLeases } from "./executor-leases.js";
+import type { LazyAbort } from "./lazy-abort.js";
+
+/** A node ready to run: its graph data plus what the engine resolved for it. */
+export interface PreparedNode {
+  readonly spec: GraphNode;
+  readonly executor: Executor | undefined;
+  /** Concurrency pool key: one per executor instance; "$builtin" for accessor/collection nodes. */
+  readonly pool: string;
+  readonly fn: TaskFunction | undefined;
+}
+
+/** Runs a sublattice node as a child dispatch and returns its output. */
+export type ChildRunner = (
+  parent: DispatchRun,
+  node: PreparedNode,
+  args: unknown[],
+  abort: LazyAbort,
+) => Promise<{ ok: true; value: unknown } | { ok: false; error: Error }>;
+
+export interface DispatchRunInit {
+  readonly id: DispatchId;
+  readonly store: SqliteStore;
+  readonly resultsDir: string;
+  readonly bundlePath: string | undefined;
+  readonly nodes: readonly PreparedNode[];
+  readonly edges: readonly GraphEdge[];
+  readonly output: OutputTemplate;
+  readonly limits: Readonly<Record<string, number>>;
+  /** Settled states (parameters are COMPLETED from the start; resume passes the store's). */
+  readonly initial: ReadonlyArray<NodeState | undefined>;
+  /** Known values by node (parameters), and encoded outputs of completed nodes (resume). */
+  readonly values: ReadonlyMap<number, unknown>;
+  readonly encodedOutputs: ReadonlyMap<number, string>;
+  readonly runChild: ChildRunner;
+  /** Shared by every dispatch of the engine: set-up/tear-down per executor, not per dispatch. */
+  readonly leases: ExecutorLeases;
+}
+
+export interface DispatchEnd {
+  readonly status: FinalStatus;
+  readonly value: unknown;
+  readonly error: Error | undefined;
+}
