@@ -79,6 +79,28 @@ export class WorkerCrashedError extends ValenceError {
   override readonly code = "WORKER_CRASHED";
 }
 
+/**
+ * A remote executor's own step failed (credentials, upload, submit, poll,
+ * fetching the result): the task may never have run. `stage` names the step
+ * and `cause` holds what the transport said.
+ */
+export class RemoteExecutorError extends ValenceError {
+  override readonly code = "REMOTE_EXECUTOR";
+  constructor(
+    readonly executorName: string,
+    readonly stage: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${executorName} executor, ${stage}: ${message}`, options);
+  }
+}
+
+/** A remote task's process ended without writing its result: it crashed, was killed, or never started. */
+export class RemoteTaskError extends ValenceError {
+  override readonly code = "REMOTE_TASK";
+}
+
 /** The task was cancelled. */
 export class TaskCancelledError extends ValenceError {
   override readonly code = "TASK_CANCELLED";

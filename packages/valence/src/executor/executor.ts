@@ -23,6 +23,8 @@ export interface ExecutorSpec {
   readonly state: Readonly<Record<string, unknown>>;
 }
 
+const runtimeStates = new WeakMap<Executor, Map<string, unknown>>();
+
 export abstract class Executor {
   /** Registry name; defaults to the class name (which matches `executorPluginName` in the usual case). */
   static pluginName?: string;
@@ -69,6 +71,30 @@ export abstract class Executor {
 
   /** Throws `ExecutorDefinitionError` if this executor cannot run tasks as written. */
   validate(): void {}
+
+  /**
+   * State of this instance that must not travel with it: connections,
+   * caches, child processes. It is kept outside the instance's fields, so
+   * `toSpec` leaves it out and an executor rebuilt from its spec (without its
+   * constructor, so without `#private` fields either) makes its own on first use.
+   *
+   * @example
+   * private get client() { return this.runtimeState("client", () => new Client(this.hostname)); }
+   */
+  protected runtimeState<T>(key: string, make: () => T): T {
+    let state = runtimeStates.get(this);
+    if (!state) {
+      state = new Map();
+      runtimeStates.set(this, state);
+    }
+    if (!state.has(key)) state.set(key, make());
+    return state.get(key) as T;
+  }
+
+  /** Forgets one entry of `runtimeState` (a closed connection), so the next use makes a new one. */
+  protected clearRuntimeState(key: string): void {
+    runtimeStates.get(this)?.delete(key);
+  }
 
   toSpec(): ExecutorSpec {
     const state: Record<string, unknown> = {};

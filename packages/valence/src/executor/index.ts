@@ -5,3 +5,18 @@ export { BaseExecutor, AsyncBaseExecutor } from "./base-executor.js";
 export type { Kwargs } from "./base-executor.js";
 export type { Task, TaskMetadata, TaskOutcome, TaskFunction } from "./task.js";
 export { runCaptured } from "./capture.js";
+export { RemoteExecutor, outcomeOf } from "./remote/remote-executor.js";
+export type { RemoteExecutorOptions, RemoteResult, RemoteStatus } from "./remote/remote-executor.js";
+export { makeTaskPackage, runnerFile, shellQuote, taskCommand, taskFiles, writeTaskPackage } from "./remote/task-package.js";
+export type { SharedFile, TaskPackage } from "./remote/task-package.js";
+export { EncodedOutcome } from "./encoded-outcome.js";
+export { abortError } from "./abort-error.js";
+export { onAbort } from "./abort-watch.js";
+export {
+  ExecutorDefinitionError,
+  RemoteExecutorError,
+  RemoteTaskError,
+  TaskCancelledError,
+  TaskTimeoutError,
+  ValenceError,
+} from "../errors.js";

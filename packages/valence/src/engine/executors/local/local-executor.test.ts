@@ -10,7 +10,7 @@ import type { Task } from "../../../executor/task.js";
 import { asElectronId, asNodeId, type DispatchId } from "../../../ids.js";
 import { bundleEntry } from "../../bundle/bundler.js";
 import { LocalExecutor, closeLocalPools } from "./local-executor.js";
-import { NoBundleError } from "./no-bundle-error.js";
+import { NoBundleError } from "../../../executor/no-bundle-error.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 let dir: string;

@@ -3,13 +3,14 @@
  * machine, loaded from the dispatch's code bundle.
  */
 import { availableParallelism } from "node:os";
-import { decode, encode } from "../../../codec/index.js";
+import { encode } from "../../../codec/index.js";
 import { ExecutorDefinitionError } from "../../../errors.js";
 import { abortError } from "../../../executor/abort-error.js";
 import { onAbort } from "../../../executor/abort-watch.js";
+import { EncodedOutcome } from "../../../executor/encoded-outcome.js";
 import { Executor, type ExecutorOptions } from "../../../executor/executor.js";
 import type { Task, TaskOutcome } from "../../../executor/task.js";
-import { NoBundleError } from "./no-bundle-error.js";
+import { NoBundleError } from "../../../executor/no-bundle-error.js";
 import { WorkerPool } from "./pool.js";
 
 export interface LocalExecutorOptions extends ExecutorOptions {
@@ -128,25 +129,4 @@ export async function closeLocalPools(): Promise<void> {
 
 function failed(error: Error): TaskOutcome {
   return { ok: false, error, stdout: "", stderr: "" };
-}
-
-/**
- * A successful outcome from a worker. `encoded` is what the dispatcher
- * stores; `value` decodes on first read, for callers that want the value
- * itself, and only then. A class, so ten thousand of them share one getter.
- */
-class EncodedOutcome {
-  readonly ok = true as const;
-  #decoded: { readonly value: unknown } | undefined;
-
-  constructor(
-    readonly encoded: string | undefined,
-    readonly stdout: string,
-    readonly stderr: string,
-  ) {}
-
-  get value(): unknown {
-    this.#decoded ??= { value: this.encoded === undefined ? undefined : decode(this.encoded) };
-    return this.#decoded.value;
-  }
 }

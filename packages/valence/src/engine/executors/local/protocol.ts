@@ -3,6 +3,9 @@
  * carry arrays: many tasks (or results) travel in one IPC message, because a
  * message costs far more than the few bytes of a trivial task.
  */
+import type { WireError } from "../../../task-runner/wire-error.js";
+
+export type { WireError };
 
 /**
  * One task as the worker sees it. Values are already encoded by the codec.
@@ -20,18 +23,6 @@ export interface WireTask {
   readonly kwargs?: string;
 }
 
-/**
- * A thrown value, encoded by the codec (which round-trips Errors) plus the
- * plain fields, which still make a readable error when the codec refuses the
- * thrown object (say, an Error holding a socket) or cannot restore it.
- */
-export interface WireError {
-  readonly encoded?: string;
-  readonly name: string;
-  readonly message: string;
-  readonly stack?: string;
-  readonly code?: string;
-}
 
 /** A finished task. Empty stdout/stderr are left out to keep messages small. */
 export type WireResult =

@@ -1,4 +1,4 @@
-import { ValenceError } from "../../../errors.js";
+import { ValenceError } from "../errors.js";
 
 /**
  * A worker loaded a task's bundle and the electron it was asked to run was

@@ -1,4 +1,4 @@
-import { ValenceError } from "../../../errors.js";
+import { ValenceError } from "../errors.js";
 
 /**
  * A task reached an executor that runs code in another process without the
@@ -12,7 +12,7 @@ export class NoBundleError extends ValenceError {
     readonly electronName: string,
   ) {
     super(
-      `the ${executorName} executor runs electron "${electronName}" in a worker process and needs its code bundle, ` +
+      `the ${executorName} executor runs electron "${electronName}" in another process and needs its code bundle, ` +
         `but the task has no bundlePath: bundle the dispatch's entry module (bundleEntry) before running tasks on it`,
     );
   }

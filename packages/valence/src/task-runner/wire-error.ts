@@ -1,8 +1,21 @@
 /**
- * Errors thrown by tasks in a worker, on their way to the pool.
+ * Errors thrown by tasks, on their way from the process that ran them (a
+ * local worker, a remote host) back to the dispatcher.
  */
-import { decode, encode } from "../../../codec/index.js";
-import type { WireError } from "./protocol.js";
+import { decode, encode } from "../codec/index.js";
+
+/**
+ * A thrown value, encoded by the codec (which round-trips Errors) plus the
+ * plain fields, which still make a readable error when the codec refuses the
+ * thrown object (say, an Error holding a socket) or cannot restore it.
+ */
+export interface WireError {
+  readonly encoded?: string;
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  readonly code?: string;
+}
 
 /**
  * Encodes what a task threw. A non-Error is wrapped as `new Error(String(x))`,
