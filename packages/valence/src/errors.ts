@@ -101,6 +101,11 @@ export class RemoteTaskError extends ValenceError {
   override readonly code = "REMOTE_TASK";
 }
 
+/** A step of an electron's set-up (DepsNpm, DepsBash, a FileTransfer) failed where the task runs. */
+export class TaskSetupError extends ValenceError {
+  override readonly code = "TASK_SETUP";
+}
+
 /** The task was cancelled. */
 export class TaskCancelledError extends ValenceError {
   override readonly code = "TASK_CANCELLED";

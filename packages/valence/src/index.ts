@@ -4,6 +4,9 @@
  */
 export { electron } from "./sdk/electron.js";
 export type { Electron, ElectronOptions } from "./sdk/electron.js";
+export { DepsBash, DepsCall, DepsNpm, FileTransfer } from "./sdk/deps.js";
+export { OptionsError } from "./sdk/options.js";
+export type { BashDep, CallDep, Dep, NpmDep, TaskSetup } from "./sdk/deps.js";
 export { lattice, wait } from "./sdk/lattice.js";
 export type { Lattice, LatticeOptions } from "./sdk/lattice.js";
 export { dispatch, dispatchSync, getResult, cancel } from "./sdk/api.js";

@@ -3,6 +3,8 @@
  * travel, resolve executors, bundle the code if any executor needs it, and
  * write it all to the store before anything runs.
  */
+import type { TaskSetup } from "../sdk/deps.js";
+import { taskFunction } from "../task-runner/setup.js";
 import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -74,6 +76,7 @@ export async function prepareSubmission(
   for (const spec of graph.nodes) {
     let executor: Executor | undefined;
     let fn: TaskFunction | undefined;
+    let setup: TaskSetup | undefined;
     let pool = "$builtin";
     if (spec.kind === "electron") {
       executor = executorsByRef.get(spec.executor);
@@ -89,9 +92,14 @@ export async function prepareSubmission(
         if (Number.isFinite(executor.maxConcurrency)) limits[key] = executor.maxConcurrency;
       }
       pool = key;
-      fn = globalRegistry().electrons.get(spec.electronId as never)?.fn as TaskFunction | undefined;
+      const registered = globalRegistry().electrons.get(spec.electronId as never);
+      if (registered) {
+        // In this process the task shares the dispatcher's disk: its set-up copies files itself.
+        fn = taskFunction(registered, { copyFiles: true }) as TaskFunction;
+        setup = registered.setup;
+      }
     }
-    nodes.push({ spec, executor, pool, fn });
+    nodes.push({ spec, executor, pool, fn, setup });
     let json: string | null = null;
     if (executor) {
       json = specJson.get(executor) ?? executorJson(executor);

@@ -1,3 +1,4 @@
+import type { TaskSetup } from "../sdk/deps.js";
 import type { DispatchId, ElectronId, NodeId } from "../ids.js";
 
 /** What a task knows about where it runs; the third argument of Covalent's `run`. */
@@ -19,6 +20,8 @@ export interface Task {
   readonly fn: TaskFunction;
   readonly args: readonly unknown[];
   readonly kwargs: Readonly<Record<string, unknown>>;
+  /** The electron's deps, calls and files; remote executors move its `files` over their own transport. */
+  readonly setup?: TaskSetup | undefined;
   /** Content-addressed code bundle, for executors that run the task in another process. */
   readonly bundlePath: string | undefined;
   /** Aborted on cancel or timeout; executors stop the task when it fires. */

@@ -5,6 +5,7 @@ import type { ElectronId } from "../ids.js";
 import { boundName, callerOf, siteKey } from "./call-site.js";
 import type { ExecutorRef } from "./graph.js";
 import { registerElectron, registerExecutorClass, type ExecutorClass } from "./global-registry.js";
+import { taskSetupOf, type CallDep, type Dep, type FileTransfer } from "./deps.js";
 import { checkCount, checkDuration, checkExecutorRef, checkKnownKeys, checkName } from "./options.js";
 import { currentTrace } from "./trace.js";
 import { isThenable } from "../values.js";
@@ -18,6 +19,14 @@ export interface ElectronOptions {
   readonly retries?: number;
   /** Milliseconds a task may run before it fails with a TaskTimeoutError. */
   readonly timeout?: number;
+  /** Set-up where the task runs: `DepsNpm`, `DepsBash`, `DepsCall` (one or a list). */
+  readonly deps?: Dep | readonly Dep[];
+  /** Functions called where the task runs, before it (`DepsCall(fn, args)`). */
+  readonly callBefore?: CallDep | readonly CallDep[];
+  /** Functions called where the task runs, after it succeeds. */
+  readonly callAfter?: CallDep | readonly CallDep[];
+  /** Files copied to the task's place before it runs, or back after (`FileTransfer(from, to, { order })`). */
+  readonly files?: FileTransfer | readonly FileTransfer[];
 }
 
 /** Arguments accept promises (the outputs of async electrons) where values are expected. */
@@ -36,7 +45,7 @@ export type Electron<A extends readonly unknown[], R> = ((...args: Traceable<A>)
   readonly [ELECTRON]: ElectronInfo;
 };
 
-const OPTION_KEYS = ["executor", "name", "retries", "timeout"] as const;
+const OPTION_KEYS = ["executor", "name", "retries", "timeout", "deps", "callBefore", "callAfter", "files"] as const;
 
 /**
  * Marks `fn` as an electron. Inside a lattice being traced, calling it records
@@ -61,7 +70,8 @@ export function electron<A extends unknown[], R>(fn: (...args: A) => R, options:
     timeout: checkDuration(where, "timeout", options.timeout),
     name,
   };
-  const registered = registerElectron(name, fn as (...a: never[]) => unknown, siteKey(site));
+  const setup = taskSetupOf(where, options);
+  const registered = registerElectron(name, fn as (...a: never[]) => unknown, siteKey(site), setup);
   // The class of an executor instance is known by name in this process from now on
   // (the registry lists it as "runtime" and can rebuild stored executors of it).
   if (typeof checked.executor === "object") {

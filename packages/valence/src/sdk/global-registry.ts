@@ -7,12 +7,15 @@
  * symbol instead of in a module variable.
  */
 import type { ElectronId } from "../ids.js";
+import type { TaskSetup } from "./deps.js";
 
 export interface RegisteredElectron {
   readonly id: ElectronId;
   readonly name: string;
   /** The user's function, as written. */
   readonly fn: (...args: never[]) => unknown;
+  /** Deps, calls and files to run around the task where it runs (`task-runner/setup.ts`). */
+  readonly setup?: TaskSetup;
 }
 
 /** Anything with a constructor the registry can rebuild executors from. */
@@ -58,12 +61,17 @@ export function globalRegistry(): GlobalRegistry {
  * definition with that base, so every process that evaluates the same modules
  * in the same order derives the same ids.
  */
-export function registerElectron(name: string, fn: RegisteredElectron["fn"], baseId: string = name): RegisteredElectron {
+export function registerElectron(
+  name: string,
+  fn: RegisteredElectron["fn"],
+  baseId: string = name,
+  setup?: TaskSetup,
+): RegisteredElectron {
   const reg = globalRegistry();
   const n = (reg.nameCounts.get(baseId) ?? 0) + 1;
   reg.nameCounts.set(baseId, n);
   const id = (n === 1 ? baseId : `${baseId}#${n}`) as ElectronId;
-  const entry: RegisteredElectron = { id, name, fn };
+  const entry: RegisteredElectron = setup ? { id, name, fn, setup } : { id, name, fn };
   reg.electrons.set(id, entry);
   const waiting = reg.waiters.get(id);
   if (waiting) {

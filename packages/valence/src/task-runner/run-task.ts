@@ -10,6 +10,7 @@ import { isAbsolute, join } from "node:path";
 import { decode, encode } from "../codec/index.js";
 import { runCaptured } from "../executor/capture.js";
 import type { ElectronId } from "../ids.js";
+import { taskFunction } from "./setup.js";
 import { findElectron } from "./bundle-loader.js";
 import { RESULT_FILE, TASK_FILE, TASK_FILE_FORMAT, type ResultFile, type TaskFile } from "./task-file.js";
 import { toWireError } from "./wire-error.js";
@@ -67,7 +68,8 @@ async function runTask(task: TaskFile, bundlePath: string): Promise<ResultFile> 
   let fn: (...a: unknown[]) => unknown;
   let args: unknown[];
   try {
-    fn = (await findElectron(bundlePath, task.electronId as ElectronId)).fn as (...a: unknown[]) => unknown;
+    // The remote executor moves the electron's files over its own transport; only the rest runs here.
+    fn = taskFunction(await findElectron(bundlePath, task.electronId as ElectronId), { copyFiles: false });
     args = decode(task.args) as unknown[];
   } catch (error) {
     return failed(error);

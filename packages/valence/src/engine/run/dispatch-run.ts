@@ -274,6 +274,7 @@ export class DispatchRun {
       p.fn as TaskFunction,
       args,
       this.init.bundlePath,
+      p.setup,
     );
     this.controllers.set(node, task);
     const timeout = p.spec.timeout;

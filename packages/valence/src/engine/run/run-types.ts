@@ -1,4 +1,5 @@
 /** The shapes a dispatch run is built from and settles with. */
+import type { TaskSetup } from "../../sdk/deps.js";
 import type { Executor } from "../../executor/executor.js";
 import type { TaskFunction } from "../../executor/task.js";
 import type { DispatchId } from "../../ids.js";
@@ -16,6 +17,8 @@ export interface PreparedNode {
   /** Concurrency pool key: one per executor instance; "$builtin" for accessor/collection nodes. */
   readonly pool: string;
   readonly fn: TaskFunction | undefined;
+  /** The electron's deps, calls and files, for executors that move files themselves (remote ones). */
+  readonly setup: TaskSetup | undefined;
 }
 
 /** Runs a sublattice node as a child dispatch and returns its output. */

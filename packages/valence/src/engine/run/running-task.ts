@@ -4,6 +4,7 @@
  * dispatch makes ten thousand of them in one turn).
  */
 import type { Task, TaskFunction, TaskMetadata } from "../../executor/task.js";
+import type { TaskSetup } from "../../sdk/deps.js";
 import type { ElectronId } from "../../ids.js";
 import { LazyAbort } from "./lazy-abort.js";
 
@@ -21,6 +22,7 @@ export class RunningTask extends LazyAbort implements Task {
     readonly fn: TaskFunction,
     readonly args: readonly unknown[],
     readonly bundlePath: string | undefined,
+    readonly setup: TaskSetup | undefined,
   ) {
     super();
   }

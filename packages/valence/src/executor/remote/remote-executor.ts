@@ -11,6 +11,8 @@
  * remote stack; a task process that died without a result fails it with a
  * `RemoteTaskError` carrying the end of its stderr.
  */
+import { cp, mkdir } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { ExecutorDefinitionError, RemoteExecutorError, RemoteTaskError, ValenceError } from "../../errors.js";
 import type { ResultFile } from "../../task-runner/task-file.js";
 import { fromWireError } from "../../task-runner/wire-error.js";
@@ -78,6 +80,23 @@ export abstract class RemoteExecutor<Job = unknown> extends Executor {
   abstract queryResult(job: Job, pkg: TaskPackage): Promise<RemoteResult>;
   /** Removes the task's files from the place. Shared files (runner, bundles) stay for later tasks. */
   async cleanup(_job: Job, _pkg: TaskPackage): Promise<void> {}
+  /**
+   * Copies a file or directory from the dispatcher's disk to the task's place
+   * (a `FileTransfer` with order "before"). The default copies on this
+   * machine, right for places that share its disk; an executor with a
+   * transport of its own (sftp) overrides it.
+   */
+  async putFile(localPath: string, remotePath: string): Promise<void> {
+    await mkdir(dirname(resolve(remotePath)), { recursive: true });
+    await cp(localPath, remotePath, { recursive: true });
+  }
+
+  /** Copies a file or directory from the task's place back to the dispatcher's disk (order "after"). */
+  async getFile(remotePath: string, localPath: string): Promise<void> {
+    await mkdir(dirname(resolve(localPath)), { recursive: true });
+    await cp(remotePath, localPath, { recursive: true });
+  }
+
   /** Stops a submitted task (kill its process group, scancel, cancel the future). */
   async cancelTask(_job: Job, _pkg: TaskPackage): Promise<void> {}
 
@@ -123,11 +142,14 @@ export abstract class RemoteExecutor<Job = unknown> extends Executor {
       await this.step("validateCredentials", () => this.credentialsChecked());
       this.throwIfAborted(task);
       await this.step("uploadTask", () => this.uploadTask(pkg));
+      await this.step("files in", () => this.transferFiles(task, "before"));
       this.throwIfAborted(task);
       job = { value: await this.step("submitTask", () => this.submitTask(pkg)) };
       const status = await this.waitUntilFinished(job.value, pkg, task, aborted.signal);
       const result = await this.step("queryResult", () => this.queryResult(job!.value, pkg));
-      return outcomeOf(result, status, pkg);
+      const outcome = outcomeOf(result, status, pkg);
+      if (outcome.ok) await this.step("files out", () => this.transferFiles(task, "after"));
+      return outcome;
     } catch (error) {
       if (task.signal.aborted) {
         if (job) await this.cancelTask(job.value, pkg).catch(() => {});
@@ -137,6 +159,14 @@ export abstract class RemoteExecutor<Job = unknown> extends Executor {
     } finally {
       unwatch();
       if (job) await this.cleanup(job.value, pkg).catch(() => {});
+    }
+  }
+
+  private async transferFiles(task: Task, order: "before" | "after"): Promise<void> {
+    for (const file of task.setup?.files ?? []) {
+      if (file.order !== order) continue;
+      if (order === "before") await this.putFile(file.from, file.to);
+      else await this.getFile(file.from, file.to);
     }
   }
 

@@ -13,6 +13,7 @@ import { isThenable } from "../../../values.js";
 import type { ElectronId } from "../../../ids.js";
 import { markTaskRunner, type RegisteredElectron } from "../../../sdk/global-registry.js";
 import { findElectron, registeredElectron } from "../../../task-runner/bundle-loader.js";
+import { taskFunction } from "../../../task-runner/setup.js";
 import { recordBaseline } from "../../../task-runner/stall-watch.js";
 import { toWireError } from "../../../task-runner/wire-error.js";
 import type { DoneMessage, RunMessage, WireError, WireResult, WireTask } from "./protocol.js";
@@ -56,7 +57,8 @@ function run(task: WireTask, electron: RegisteredElectron): void {
   }
   // Named args (task.kwargs) are not applied: like InlineExecutor, the call is
   // fn(...args) until the SDK defines a calling convention for them.
-  const fn = electron.fn as (...a: unknown[]) => unknown;
+  // A worker shares the dispatcher's disk, so the electron's set-up copies its files here.
+  const fn = taskFunction(electron, { copyFiles: true });
   const call = callCaptured(() => fn(...args));
   const { id } = task;
   if (call.threw) return fail(id, call.value, call);
