@@ -44,6 +44,9 @@ const NODE_COLUMNS = aliased(
     "stderr, error, attempts, started_at, ended_at",
 );
 
+/** How long the store must be left alone before it checkpoints. */
+const CHECKPOINT_IDLE_MS = 300;
+
 export class SqliteStore {
   readonly db: Database.Database;
   readonly file: string;
@@ -103,10 +106,12 @@ export class SqliteStore {
 
   /** Runs `fn` in one transaction (nested calls join the outer one). */
   batch<T>(fn: () => T): T {
+    this.lastWrite = performance.now();
     return this.db.transaction(fn)();
   }
 
   insertDispatch(d: DispatchRecord, nodes: readonly NodeRecord[], edges: readonly EdgeRecord[]): void {
+    this.lastWrite = performance.now();
     const nodeValues = (n: NodeRecord, p: unknown[]) =>
       p.push(d.id, n.nodeId, n.kind, n.name, n.electronId, n.status, n.executor, n.retries, n.timeoutMs, n.key, n.holes, n.value, n.output);
     const edgeValues = (e: EdgeRecord, p: unknown[]) => p.push(d.id, e.source, e.target, e.param);
@@ -234,18 +239,27 @@ export class SqliteStore {
   }
 
   private checkpointTimer: NodeJS.Timeout | undefined;
+  private lastWrite = 0;
 
-  /** Moves the WAL into the database file once the current work is done, off the dispatch's path. */
+  /**
+   * Moves the WAL into the database file once the store has been idle for a
+   * moment: a checkpoint copies every page a dispatch wrote (several MB for a
+   * wide one), so it must not land inside the next dispatch's writes. A
+   * write pushes it back; `wal_autocheckpoint` still bounds the WAL's size
+   * under a steady stream of dispatches.
+   */
   checkpointSoon(): void {
     if (this.checkpointTimer) return;
     this.checkpointTimer = setTimeout(() => {
       this.checkpointTimer = undefined;
+      // Written to since: a dispatch is under way, so wait for the next quiet moment.
+      if (performance.now() - this.lastWrite < CHECKPOINT_IDLE_MS) return this.checkpointSoon();
       try {
         this.db.pragma("wal_checkpoint(PASSIVE)");
       } catch {
         /* a busy or closed store checkpoints next time */
       }
-    }, 0);
+    }, CHECKPOINT_IDLE_MS);
     this.checkpointTimer.unref();
   }
 
