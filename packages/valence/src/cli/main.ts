@@ -8,10 +8,11 @@ import { UsageError, wantsHelp, type Command } from "./command.js";
 import { configCommand } from "./commands/config.js";
 import { executorsCommand } from "./commands/executors.js";
 import { listCommand } from "./commands/list.js";
+import { newCommand } from "./commands/new.js";
 import { resultCommand } from "./commands/result.js";
 import { runCommand } from "./commands/run.js";
 
-const COMMANDS: readonly Command[] = [runCommand, listCommand, resultCommand, executorsCommand, configCommand];
+const COMMANDS: readonly Command[] = [runCommand, listCommand, resultCommand, executorsCommand, configCommand, newCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
