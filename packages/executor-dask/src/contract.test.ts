@@ -1,0 +1,74 @@
+// The shared executor contract, and the bridge's life, against a real Dask scheduler and
+// worker started for this file.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { startDask, type Dask } from "@valence/test-services";
+import { executorFromSpec } from "valence/executor";
+import { executorContract } from "valence/executor/testing";
+import { liveBridges } from "./bridge-pool.js";
+import { DaskExecutor } from "./index.js";
+
+const LIMIT = { timeout: 30_000 };
+let dir: string;
+let dask: Dask;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "valence-dask-contract-"));
+  dask = await startDask(dir);
+}, { timeout: 60_000 });
+
+after(async () => {
+  await dask?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+executorContract("dask", () => new DaskExecutor({ schedulerAddress: dask.schedulerAddress, python: dask.python }), { concurrentTasks: 200 });
+
+describe("the dask bridge", () => {
+  const ours = () => liveBridges().filter((b) => b.config.schedulerAddress === dask.schedulerAddress);
+
+  it("is one process per scheduler, shared by executors rebuilt from a spec; the last teardown closes it", LIMIT, async () => {
+    const a = new DaskExecutor({ schedulerAddress: dask.schedulerAddress });
+    const b = executorFromSpec(DaskExecutor, a.toSpec()) as DaskExecutor;
+    await a.validateCredentials();
+    await b.validateCredentials();
+    const [bridge, ...more] = ours();
+    assert.ok(bridge);
+    assert.equal(more.length, 0);
+    await a.teardown();
+    assert.equal(bridge.closed, false);
+    await b.teardown();
+    assert.equal(bridge.closed, true);
+    assert.ok(!alive(bridge.pid!), "the bridge process still runs after teardown");
+    // Used again after its teardown, an executor starts a new bridge.
+    await a.validateCredentials();
+    assert.notEqual(ours()[0], bridge);
+    await a.teardown();
+    assert.deepEqual(ours(), []);
+  });
+
+  it("does not keep a script alive that never tears down, and leaves with it", LIMIT, async () => {
+    const script = fileURLToPath(new URL("./test-support/no-teardown.ts", import.meta.url));
+    const run = spawnSync(process.execPath, ["--import", "tsx", script, dask.schedulerAddress], { encoding: "utf8", timeout: 20_000 });
+    assert.equal(run.status, 0, `exit ${run.status} ${run.signal ?? ""}: ${run.stderr}`);
+    const { bridgePid } = JSON.parse(run.stdout) as { bridgePid: number };
+    for (let i = 0; alive(bridgePid); i++) {
+      assert.ok(i < 200, "the bridge outlived its dispatcher by 5 s");
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  });
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
