@@ -1,7 +1,7 @@
 // `npm run bench`: Valence and Dask on the same machine, in one process tree.
 // Valence "cold": each of 3 fresh processes dispatches once (bundling, worker start-up and JIT
 // included, as a user's script sees it); median time, peak RSS of the worst. "warm": one process
-// dispatches 4 times; median of dispatches 2–4. Dask runs in Debian's python3 (bench/dask_bench.py).
+// dispatches 8 times; median of dispatches 4–8 (the steady state, once V8 has optimised the hot paths). Dask runs in Debian's python3 (bench/dask_bench.py).
 // Prints a table with Valence/Dask ratios and writes it into bench/README.md between the markers.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -45,7 +45,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 function valence(scenario: string) {
   const colds = Array.from({ length: quick ? 1 : 3 }, () => valenceOnce(scenario, 1));
-  const warm = valenceOnce(scenario, quick ? 2 : 4);
+  const warm = valenceOnce(scenario, quick ? 2 : 8);
   return { cold: median(colds.map((c) => c.cold)), warm: warm.warm as number, rss: Math.max(...colds.map((c) => c.maxRssMb)) };
 }
 
@@ -92,17 +92,76 @@ const rows = PAIRS.map((p) => {
     `${tuned === undefined ? "–" : `${fmt(tuned)} → ${ratio(v.cold, tuned)} / ${ratio(v.warm, tuned)}`} | ${v.rss} MB |`
   );
 });
-const table = [
+let table = [
   `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on this machine (2 cores); Dask ${d.version ?? "?"}${quick ? ", quick mode (1 run each)" : ""}.`,
   "Times run from `dispatch` to the result in hand, persistence (SQLite) included; Valence's scenarios run as compiled JS with `node`. Valence cold = a fresh process's",
-  "first dispatch (bundling, worker start-up, JIT warm-up included; median of 3 processes); warm = later dispatches in",
-  "one process (median of 3). Dask = `dask.compute(..., scheduler=\"threads\")` on delayed tasks, and `client.map` +",
+  "first dispatch (bundling, worker start-up, JIT warm-up included; median of 3 processes); warm = the steady state of",
+  "one process (median of its dispatches 4–8). Dask = `dask.compute(..., scheduler=\"threads\")` on delayed tasks, and `client.map` +",
   "`gather` on a `LocalCluster` with worker-saturation `inf`; \"Dask tuned\" = a raw graph with `dask.threaded.get(..., chunksize=100)`.",
   "",
   "| scenario | Valence cold / warm | Dask | Valence/Dask cold / warm | target | Dask tuned → ratios | Valence peak RSS |",
   "| --- | --- | --- | --- | --- | --- | --- |",
   ...rows,
 ].join("\n");
+
+// Per-task overhead of the remote executors, on sshd and a Dask scheduler + worker started on
+// loopback, next to Dask's own round trip for one task (`client.submit(inc, i).result()`).
+async function remoteRows(): Promise<string[]> {
+  const { startSshd, startDask } = await import("@valence/test-services");
+  const remoteJs = join(here, ".build", "remote-scenario.mjs");
+  buildSync({
+    entryPoints: [join(here, "remote-scenario.ts")],
+    outfile: remoteJs,
+    bundle: true,
+    external: ["valence", "valence/*", "valence-executor-*"],
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    sourcemap: "inline",
+    logLevel: "warning",
+  });
+  const dir = mkdtempSync(join(tmpdir(), "valence-bench-remote-"));
+  const sshd = await startSshd(join(dir, "sshd"));
+  const cluster = await startDask(join(dir, "dask"));
+  try {
+    const env = {
+      BENCH_SSH_PORT: String(sshd.port),
+      BENCH_SSH_USER: sshd.username,
+      BENCH_SSH_KEY: sshd.clientKeyFile,
+      BENCH_SSH_KNOWN_HOSTS: sshd.knownHostsFile,
+      BENCH_SSH_WORKDIR: join(dir, "ssh-work"),
+      BENCH_DASK_ADDRESS: cluster.schedulerAddress,
+    };
+    const daskRoundTrip = daskSeconds(d, "distributed_submit_latency") * 1000;
+    return ["ssh", "dask"].map((which) => {
+      const dataDir = mkdtempSync(join(tmpdir(), "valence-bench-"));
+      const r = spawnSync(process.execPath, [remoteJs, which, "20"], {
+        encoding: "utf8",
+        env: { ...process.env, ...env, VALENCE_DATA_DIR: dataDir, VALENCE_CONFIG: join(dataDir, "none.toml") },
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      const line = r.stdout.trim().split("\n").at(-1) ?? "";
+      if (r.status !== 0 || !line.startsWith("{")) throw new Error(`remote ${which} failed (exit ${r.status}): ${r.stdout}`);
+      const { perTaskMs } = JSON.parse(line) as { perTaskMs: number };
+      return `| \`${which}\`: chain of 20 | ${perTaskMs.toFixed(1)} ms | ${daskRoundTrip.toFixed(1)} ms | ${(perTaskMs / daskRoundTrip).toFixed(1)} |`;
+    });
+  } finally {
+    await Promise.all([sshd.stop(), cluster.stop()]);
+  }
+}
+
+const remote = [
+  "",
+  "Per-task overhead of the remote executors (warm: after one dispatch that opened the connection or bridge and uploaded the",
+  "runner and bundle): a chain of 20 dependent trivial tasks dispatched and awaited, divided by 20; each task is a fresh",
+  "`node valence-task` process on the far side. Dask = the mean of sequential `client.submit(inc, i).result()` round trips",
+  "on the LocalCluster above (Python function, no process start).",
+  "",
+  "| executor | Valence per task | Dask `client.submit` per task | ratio |",
+  "| --- | --- | --- | --- |",
+  ...(await remoteRows()),
+];
+table += "\n" + remote.join("\n");
 console.log(table);
 
 const readme = join(here, "README.md");
