@@ -127,10 +127,12 @@ export function spawnService(options: SpawnOptions): ServiceProcess {
     // Taken before the parent dies: afterwards its children are reparented and untraceable.
     const forked = descendants(child.pid);
     child.kill("SIGTERM");
-    const timer = sleep(graceMs, "timeout" as const);
-    if ((await Promise.race([exited, timer])) === "timeout") {
-      child.kill("SIGKILL");
-    }
+    // Cancelled once the child exits: a pending 5 s timer would hold the test process open.
+    const grace = new AbortController();
+    const timer = sleep(graceMs, "timeout" as const, { signal: grace.signal }).catch(() => "exited" as const);
+    const first = await Promise.race([exited, timer]);
+    grace.abort();
+    if (first === "timeout") child.kill("SIGKILL");
     await exited;
     await killLeftovers(forked);
   };

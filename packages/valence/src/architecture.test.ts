@@ -1,6 +1,6 @@
 // The package table of DESIGN.md as a test: arrows only point down.
-// SDK (sdk, codec, executor, ids, errors, status) never imports the engine or the CLI at run time;
-// the engine never imports the CLI. Type-only imports carry no code and are allowed.
+// SDK (sdk, codec, executor, task-runner, ids, errors, status) never imports the engine at run time;
+// the engine never imports the client (server discovery, HTTP), the client never the server, nothing the CLI. Type-only imports are allowed.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -8,7 +8,7 @@ import { it } from "node:test";
 import { fileURLToPath } from "node:url";
 
 const src = dirname(fileURLToPath(import.meta.url));
-const LAYER: Record<string, number> = { sdk: 0, codec: 0, executor: 0, engine: 1, cli: 2 };
+const LAYER: Record<string, number> = { sdk: 0, codec: 0, executor: 0, "task-runner": 0, engine: 1, api: 1, client: 2, server: 3, cli: 4 };
 const layerOf = (file: string) => {
   const top = relative(src, file).split(/[\\/]/)[0] as string;
   return LAYER[top] ?? 0; // ids.ts, errors.ts, status.ts, index.ts: the SDK
@@ -23,7 +23,7 @@ function files(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-it("keeps the dependency arrows pointing down (SDK → nothing, engine → SDK, CLI → engine)", () => {
+it("keeps the dependency arrows pointing down (SDK → nothing, engine → SDK, client → engine, server → client, CLI → all)", () => {
   const violations: string[] = [];
   for (const file of files(src)) {
     const text = readFileSync(file, "utf8");

@@ -197,3 +197,35 @@ export class DispatcherGoneError extends ValenceError {
 export class TaskFailedError extends ValenceError {
   override readonly code = "TASK_FAILED";
 }
+
+/** A dispatch's code bundle could not be loaded where it runs, or lacks an electron the graph names. */
+export class BundleLoadError extends ValenceError {
+  override readonly code = "BUNDLE_LOAD";
+}
+
+/** The process that ran a dispatch's tasks under the server exited while a task ran. */
+export class RunnerCrashedError extends ValenceError {
+  override readonly code = "RUNNER_CRASHED";
+}
+
+/** No Valence server answers at the address the config or `VALENCE_SERVER` names. */
+export class ServerUnreachableError extends ValenceError {
+  override readonly code = "SERVER_UNREACHABLE";
+}
+
+/** The server refused a request; `status` is the HTTP status and `serverCode` the error code it sent. */
+export class ServerRequestError extends ValenceError {
+  override readonly code = "SERVER_REQUEST";
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly serverCode: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `valence start` while a server already runs on the data dir, or `stop` while none does. */
+export class ServerStateError extends ValenceError {
+  override readonly code = "SERVER_STATE";
+}

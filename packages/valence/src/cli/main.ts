@@ -11,8 +11,27 @@ import { listCommand } from "./commands/list.js";
 import { newCommand } from "./commands/new.js";
 import { resultCommand } from "./commands/result.js";
 import { runCommand } from "./commands/run.js";
+import { cancelCommand } from "./commands/cancel.js";
+import { logsCommand } from "./commands/logs.js";
+import { startCommand } from "./commands/start.js";
+import { statusCommand } from "./commands/status.js";
+import { stopCommand } from "./commands/stop.js";
+import { watchCommand } from "./commands/watch.js";
 
-const COMMANDS: readonly Command[] = [runCommand, listCommand, resultCommand, executorsCommand, configCommand, newCommand];
+const COMMANDS: readonly Command[] = [
+  runCommand,
+  listCommand,
+  resultCommand,
+  cancelCommand,
+  watchCommand,
+  startCommand,
+  stopCommand,
+  statusCommand,
+  logsCommand,
+  executorsCommand,
+  configCommand,
+  newCommand,
+];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

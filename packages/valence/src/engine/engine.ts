@@ -3,6 +3,7 @@
  * resolves executors through the plugin registry, bundles code, and runs
  * dispatches in this process (the embedded default: no server needed).
  */
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DispatcherGoneError, DispatchNotRunningError, NodeNotFoundError } from "../errors.js";
@@ -20,7 +21,9 @@ import { LocalExecutor } from "./executors/local/local-executor.js";
 import { createRegistry, type ExecutorRegistry } from "./plugins/registry.js";
 import { readDispatch, readResult } from "./read-result.js";
 import { DispatchRun } from "./run/dispatch-run.js";
-import type { ChildRunner } from "./run/run-types.js";
+import type { ChildRunner, DispatchRunInit } from "./run/run-types.js";
+import { encodeError } from "./run/stored-error.js";
+import { loadStoredRun } from "./resume.js";
 import { ExecutorLeases } from "./run/executor-leases.js";
 import { SqliteStore } from "./store/sqlite-store.js";
 import { ownerHost, prepareSubmission } from "./submit.js";
@@ -55,8 +58,15 @@ export class Engine {
     return engine;
   }
 
+  /** The engine of the effective data dir if this process has started it (dispatched embedded), else undefined. */
+  static started(): Promise<Engine> | undefined {
+    return Engine.engines.get(loadConfig().dataDir.value);
+  }
+
   readonly store: SqliteStore;
   readonly runs = new Map<DispatchId, DispatchRun>();
+  /** How this process's runs write and report (a server's dispatch runner sets both). */
+  runOptions: Pick<DispatchRunInit, "eagerRunning" | "onChange"> = {};
   private readonly leases = new ExecutorLeases();
   private readonly byName = new Map<string, Promise<Executor>>();
 
@@ -84,6 +94,10 @@ export class Engine {
     return p;
   }
 
+  warmUp(executors: readonly Executor[]): void {
+    for (const e of executors) e.warmUp();
+  }
+
   async bundle(entryFile: string): Promise<string> {
     return (await bundleEntry(entryFile, join(this.dataDir, "bundles"))).path;
   }
@@ -91,6 +105,7 @@ export class Engine {
   /** Stores a dispatch of `info(...args)` and starts running it here; resolves once it is stored. */
   async submit(info: LatticeInfo, args: readonly unknown[], parent?: { run: DispatchRun; node: number; inherited: ExecutorRef | undefined }): Promise<DispatchRun> {
     const s = await prepareSubmission(this, info, args, parent?.inherited);
+    mkdirSync(s.resultsDir, { recursive: true });
     const now = Date.now();
     this.store.insertDispatch(
       {
@@ -133,9 +148,60 @@ export class Engine {
       encodedOutputs: new Map(),
       runChild: this.runChild,
       leases: this.leases,
+      ...this.runOptions,
     });
     this.runs.set(s.id, run);
     void run.done.then(() => this.runs.delete(s.id));
+    run.start();
+    return run;
+  }
+
+  /**
+   * Runs an unfinished dispatch from what the store holds: its code bundle is
+   * loaded here, its executors rebuilt from their specs, completed nodes keep
+   * their outputs and the rest run (those that were running, again).
+   * Sublattice runs it had started are marked FAILED: their nodes run again
+   * as new child dispatches.
+   */
+  async resume(id: DispatchId): Promise<DispatchRun> {
+    const record = readDispatch(this.store, id);
+    if (isTerminal(record.status)) throw new DispatchNotRunningError(`dispatch ${id} is ${record.status}: there is nothing to resume`);
+    const stored = await loadStoredRun(
+      {
+        store: this.store,
+        resolveExecutor: (name) => this.resolveExecutor(name),
+        rebuildExecutor: (spec) => this.registry.rebuild(spec),
+      },
+      record,
+    );
+    const now = Date.now();
+    this.store.batch(() => {
+      this.store.setOwner(id, process.pid, ownerHost);
+      for (const child of this.store.childDispatches(id)) {
+        if (isTerminal(child.status)) continue;
+        const error = encodeError(new DispatcherGoneError(`superseded: its parent dispatch ${id} was resumed and runs node ${child.parentNode} again`));
+        this.store.dispatchStatus(child.id, "FAILED", now, { error, ended: true });
+      }
+    });
+    const run = new DispatchRun({
+      id,
+      store: this.store,
+      resultsDir: record.resultsDir,
+      bundlePath: record.bundlePath ?? undefined,
+      nodes: stored.nodes,
+      edges: stored.edges,
+      output: stored.output,
+      limits: stored.limits,
+      initial: stored.initial,
+      values: new Map(),
+      encodedOutputs: stored.encodedOutputs,
+      runChild: this.runChild,
+      leases: this.leases,
+      ...this.runOptions,
+    });
+    mkdirSync(record.resultsDir, { recursive: true });
+    this.runs.set(id, run);
+    void run.done.then(() => this.runs.delete(id));
     run.start();
     return run;
   }

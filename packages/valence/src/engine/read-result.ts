@@ -19,7 +19,19 @@ export function readDispatch(store: SqliteStore, id: string): DispatchRecord {
 /** The full result; with `statusOnly`, without inputs, outputs and nodes (cheap to poll). */
 export function readResult<T>(store: SqliteStore, id: DispatchId, statusOnly = false): Result<T> {
   const d = readDispatch(store, id);
-  const loadNodes = () => (statusOnly ? [] : store.getNodes(id).map((n) => nodeResult(store, n)));
+  return resultFromRecords<T>(d, () => (statusOnly ? [] : store.getNodes(id)), (n) => store.readOutput(n), statusOnly);
+}
+
+/**
+ * The SDK's `Result` from store records, wherever they came from: this
+ * process's store, or a server's answer (whose nodes carry their outputs inline).
+ */
+export function resultFromRecords<T>(
+  d: DispatchRecord,
+  nodes: () => readonly NodeRecord[],
+  readOutput: (n: NodeRecord) => string | null = (n) => n.output,
+  statusOnly = false,
+): Result<T> {
   return new Result<T>({
     dispatchId: d.id,
     latticeName: d.name,
@@ -30,14 +42,13 @@ export function readResult<T>(store: SqliteStore, id: DispatchId, statusOnly = f
     startTime: date(d.startedAt),
     endTime: date(d.endedAt),
     resultsDir: d.resultsDir,
-    loadNodes,
+    loadNodes: () => (statusOnly ? [] : nodes().map((n) => nodeResult(n, readOutput(n)))),
     nodesDone: d.nodesDone,
     nodeCount: d.nodeCount,
   });
 }
 
-function nodeResult(store: SqliteStore, n: NodeRecord): NodeResult {
-  const encoded = store.readOutput(n);
+function nodeResult(n: NodeRecord, encoded: string | null): NodeResult {
   let executor: string | undefined;
   if (n.executor) {
     const parsed = JSON.parse(n.executor) as string | { plugin: string };

@@ -5,7 +5,6 @@
  */
 import type { TaskSetup } from "../sdk/deps.js";
 import { taskFunction } from "../task-runner/setup.js";
-import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { encode } from "../codec/index.js";
@@ -24,6 +23,10 @@ export interface SubmitContext {
   readonly dataDir: string;
   resolveExecutor(ref: ExecutorRef | undefined): Promise<Executor>;
   bundle(entryFile: string): Promise<string>;
+  /** Bundle even if every executor runs in-process: a server's runner always loads the code. */
+  readonly alwaysBundle?: boolean;
+  /** Told the executors before bundling starts, so slow ones (worker pools) start meanwhile. */
+  warmUp?(executors: readonly Executor[]): void;
 }
 
 export interface Submission {
@@ -40,6 +43,8 @@ export interface Submission {
   readonly outputTemplate: string;
   readonly resultsDir: string;
   readonly bundlePath: string | undefined;
+  /** Each distinct executor of the dispatch. */
+  readonly executors: readonly Executor[];
 }
 
 export class MissingEntryError extends ValenceError {
@@ -106,6 +111,8 @@ export async function prepareSubmission(
       specJson.set(executor, json);
     } else if (typeof spec.executor === "string") {
       json = JSON.stringify(spec.executor);
+    } else if (spec.executor) {
+      json = executorJson(spec.executor); // a sublattice's inherited executor, rebuilt on resume
     }
     nodeRecords.push(nodeRecord(spec, json, whereUsed));
     if (spec.kind === "parameter") {
@@ -114,9 +121,10 @@ export async function prepareSubmission(
     }
   }
 
-  for (const e of pools.keys()) e.warmUp();
+  ctx.warmUp?.([...pools.keys()]);
   let bundlePath: string | undefined;
-  if ([...pools.keys()].some((e) => e.needsBundle)) {
+  const hasElectrons = pools.size > 0;
+  if ((ctx.alwaysBundle && hasElectrons) || [...pools.keys()].some((e) => e.needsBundle)) {
     if (!info.file) {
       throw new MissingEntryError(`cannot tell which module defined lattice "${info.name}", so its code cannot be bundled for the workers`);
     }
@@ -131,8 +139,7 @@ export async function prepareSubmission(
     return json;
   };
   const edgeRecords = graph.edges.map((e) => ({ source: e.source, target: e.target, param: label(e.param) }));
-  mkdirSync(resultsDir, { recursive: true });
-  return { id, graph, nodes, nodeRecords, edgeRecords, limits, initial, values, inputs, outputTemplate, resultsDir, bundlePath };
+  return { id, graph, nodes, nodeRecords, edgeRecords, limits, initial, values, inputs, outputTemplate, resultsDir, bundlePath, executors: [...pools.keys()] };
 }
 
 function nodeRecord(spec: GraphNode, executorJson: string | null, whereUsed: (id: number) => string): NodeRecord {

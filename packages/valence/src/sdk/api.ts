@@ -9,24 +9,27 @@ import type { DispatchId } from "../ids.js";
 import { isTaskRunner } from "./global-registry.js";
 import { latticeInfo, type Lattice } from "./lattice.js";
 import type { Result } from "./result.js";
-import type { Engine, GetResultOptions } from "../engine/index.js";
+import type { Dispatcher, GetResultOptions } from "../client/dispatcher.js";
 
 export type { GetResultOptions };
 
 const EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
-let enginePromise: Promise<Engine> | undefined;
+let dispatcherPromise: Promise<Dispatcher> | undefined;
 
-function engine(): Promise<Engine> {
-  enginePromise ??= import(new URL(`../engine/index${EXT}`, import.meta.url).href).then(
-    (m: typeof import("../engine/index.js")) => m.Engine.current(),
+/** The embedded engine, or the client of a running server (chosen once per process). */
+function dispatcher(): Promise<Dispatcher> {
+  dispatcherPromise ??= import(new URL(`../client/dispatcher${EXT}`, import.meta.url).href).then(
+    (m: typeof import("../client/dispatcher.js")) => m.currentDispatcher(),
   );
-  return enginePromise;
+  dispatcherPromise.catch(() => (dispatcherPromise = undefined));
+  return dispatcherPromise;
 }
 
 /**
  * Returns a function that dispatches `workflow` with the given arguments and
  * resolves to its `DispatchId` once the dispatch is stored. With no server
- * configured it runs embedded, in this process.
+ * configured or running it runs embedded, in this process; with one, the
+ * dispatch is sent there and this process may exit once it has the id.
  *
  * @example
  * const id = await dispatch(workflow)(3, 4);
@@ -39,8 +42,7 @@ export function dispatch<A extends unknown[], R>(workflow: Lattice<A, R>): (...a
     // Inside a task runner the user's module is being loaded for its electrons:
     // its top-level dispatch must never run again, so it never settles.
     if (isTaskRunner()) return new Promise<never>(() => undefined);
-    const run = await (await engine()).submit(info, args);
-    return run.id;
+    return (await dispatcher()).submit(info, args);
   };
 }
 
@@ -53,10 +55,10 @@ export function dispatchSync<A extends unknown[], R>(workflow: Lattice<A, R>): (
 /** The result of a dispatch, from this process or any other on the same data dir. */
 export async function getResult<T = unknown>(id: DispatchId | string, options: GetResultOptions = {}): Promise<Result<T>> {
   if (isTaskRunner()) return new Promise<never>(() => undefined);
-  return (await engine()).getResult<T>(id as DispatchId, options);
+  return (await dispatcher()).getResult<T>(id as DispatchId, options);
 }
 
 /** Cancels a running dispatch, or only some of its nodes (and what depends on them). */
 export async function cancel(id: DispatchId | string, nodeIds?: readonly number[]): Promise<void> {
-  (await engine()).cancel(id as DispatchId, nodeIds);
+  await (await dispatcher()).cancel(id as DispatchId, nodeIds);
 }

@@ -1,4 +1,4 @@
-import { Engine } from "../../engine/index.js";
+import { currentDispatcher } from "../../client/dispatcher.js";
 import { parseOrUsage, UsageError, type Command } from "../command.js";
 
 const usage = `valence list [--limit N] [--json]
@@ -13,14 +13,14 @@ export const listCommand: Command = {
     const { values } = parseOrUsage({ args: argv, options: { limit: { type: "string", default: "20" }, json: { type: "boolean" } } }, usage);
     const limit = Number(values.limit);
     if (!Number.isInteger(limit) || limit <= 0) throw new UsageError(`--limit must be a positive whole number, got "${values.limit}"`, usage);
-    const engine = await Engine.current();
-    const rows = engine.store.listDispatches(limit);
+    const dispatcher = await currentDispatcher();
+    const rows = await dispatcher.list(limit);
     if (values.json) {
       console.log(JSON.stringify(rows.map((d) => ({ id: d.id, status: d.status, name: d.name, nodesDone: d.nodesDone, nodeCount: d.nodeCount, startedAt: d.startedAt, endedAt: d.endedAt })), null, 2));
       return 0;
     }
     if (rows.length === 0) {
-      console.log(`no dispatches yet in ${engine.dataDir}`);
+      console.log(`no dispatches yet in ${dispatcher.where}`);
       return 0;
     }
     const table = rows.map((d) => [

@@ -1,4 +1,4 @@
-import { Engine } from "../../engine/index.js";
+import { currentDispatcher } from "../../client/dispatcher.js";
 import type { DispatchId } from "../../ids.js";
 import { parseOrUsage, UsageError, type Command } from "../command.js";
 
@@ -14,8 +14,7 @@ export const resultCommand: Command = {
   async run(argv) {
     const { values, positionals } = parseOrUsage({ args: argv, allowPositionals: true, options: { json: { type: "boolean" }, wait: { type: "boolean" } } }, usage);
     if (positionals.length !== 1) throw new UsageError("expected one dispatch ID", usage);
-    const engine = await Engine.current();
-    const result = await engine.getResult(positionals[0] as DispatchId, { wait: values.wait ?? false });
+    const result = await (await currentDispatcher()).getResult(positionals[0] as DispatchId, { wait: values.wait ?? false });
     if (!values.json) {
       process.stdout.write(result.toString());
       return 0;

@@ -34,9 +34,10 @@ export const runCommand: Command = {
       } catch (error) {
         throw withModuleHint(file, error);
       }
-      // Dispatches the script started but did not await still finish before we exit.
-      const engine = await Engine.current();
-      await Promise.all([...engine.runs.values()].map((r) => r.done));
+      // Dispatches the script started embedded but did not await still finish before we exit
+      // (sent to a server, they run there whether or not this process stays).
+      const engine = await Engine.started();
+      if (engine) await Promise.all([...engine.runs.values()].map((r) => r.done));
     } finally {
       stopProgress();
     }
@@ -94,7 +95,7 @@ function showProgress(): () => void {
   process.stdout.write = out;
   process.stderr.write = err;
   const timer = setInterval(() => {
-    void Engine.current().then((engine) => {
+    void Engine.started()?.then((engine) => {
       const parts: string[] = [];
       for (const id of engine.runs.keys()) {
         const d = engine.store.getDispatch(id);

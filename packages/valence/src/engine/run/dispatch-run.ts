@@ -17,7 +17,7 @@ import { setAtPath } from "../../sdk/graph.js";
 import type { Status } from "../../status.js";
 import { initialState, transition, type Effect, type FinalStatus, type SchedulerEvent, type SchedulerState } from "../scheduler/transitions.js";
 import type { CompletedNode } from "../store/sqlite-store.js";
-import type { DispatchEnd, DispatchRunInit, PreparedNode } from "./run-types.js";
+import type { DispatchEnd, DispatchRunInit, NodeChange, PreparedNode } from "./run-types.js";
 import { encodeError, notRunError } from "./stored-error.js";
 import { access, electronArgs, fillCollection, sourceValue, type InEdge } from "./node-inputs.js";
 import { LazyAbort } from "./lazy-abort.js";
@@ -34,7 +34,10 @@ interface Queued {
 export class DispatchRun {
   readonly id: DispatchId;
   readonly done: Promise<DispatchEnd>;
+  /** Settles after `done`, once the dispatch's executors have been torn down. */
+  readonly closed: Promise<void>;
   private resolveDone!: (end: DispatchEnd) => void;
+  private resolveClosed!: () => void;
   private readonly sched: SchedulerState;
   private readonly inEdges: InEdge[][];
   private readonly values: unknown[];
@@ -60,6 +63,7 @@ export class DispatchRun {
   constructor(private readonly init: DispatchRunInit) {
     this.id = init.id;
     this.done = new Promise((r) => (this.resolveDone = r));
+    this.closed = new Promise((r) => (this.resolveClosed = r));
     const n = init.nodes.length;
     this.inEdges = Array.from({ length: n }, () => []);
     for (const e of init.edges) (this.inEdges[e.target] as InEdge[]).push({ source: e.source, param: e.param });
@@ -83,7 +87,9 @@ export class DispatchRun {
     const executors = new Set<Executor>();
     for (const p of this.init.nodes) if (p.executor) executors.add(p.executor);
     for (const ex of executors) this.setupOnce(ex).catch(() => undefined);
-    this.init.store.dispatchStatus(this.id, "RUNNING", Date.now());
+    const now = Date.now();
+    this.init.store.dispatchStatus(this.id, "RUNNING", now);
+    this.init.onChange?.({ dispatchId: this.id, at: now, nodes: [], status: "RUNNING" });
     this.push({ event: { type: "start" } });
   }
 
@@ -121,10 +127,12 @@ export class DispatchRun {
     for (const abort of this.controllers.values()) abort.abort(reason);
     try {
       this.init.store.dispatchStatus(this.id, "FAILED", Date.now(), { error: encodeError(reason), ended: true });
+      this.init.onChange?.({ dispatchId: this.id, at: Date.now(), nodes: [], status: "FAILED" });
     } catch {
       /* the store is what failed; the caller still learns why from `done` */
     }
     this.resolveDone({ status: "FAILED", value: undefined, error: reason });
+    this.resolveClosed();
   }
 
   private turnInner(): void {
@@ -137,6 +145,8 @@ export class DispatchRun {
     const now = Date.now();
     const turn = ++this.turnNumber;
     const completed: CompletedNode[] = [];
+    // Only collected when someone listens: a wide dispatch changes 10k nodes in a turn.
+    const changes: NodeChange[] | undefined = this.init.onChange ? [] : undefined;
     store.batch(() => {
       let done = 0;
       for (const q of batch) {
@@ -157,6 +167,7 @@ export class DispatchRun {
             startedAt: this.startedAt[ev.node] as number,
             attempt,
           });
+          changes?.push({ node: ev.node, status: "COMPLETED" });
           done++;
         }
         if (ev.type === "failed") this.writeRunning(ev.node);
@@ -165,6 +176,7 @@ export class DispatchRun {
           if (this.sched.state[ev.node] === "FAILED") {
             this.firstFailure ??= { node: ev.node, error: q.outcome.error };
             store.nodeEnded(this.id, ev.node, "FAILED", encodeError(q.outcome.error), q.outcome, now);
+            changes?.push({ node: ev.node, status: "FAILED" });
             done++;
           } else {
             store.event(this.id, ev.node, "retry", q.outcome.error.message, ev.node, now);
@@ -174,11 +186,14 @@ export class DispatchRun {
           switch (e.type) {
             case "run":
               this.startedAt[e.node] = now;
-              this.unwrittenRunning.set(e.node, { attempt: e.attempt, turn });
+              if (this.init.eagerRunning) store.nodeRunning(this.id, e.node, e.attempt, now);
+              else this.unwrittenRunning.set(e.node, { attempt: e.attempt, turn });
+              changes?.push({ node: e.node, status: "RUNNING" });
               actions.push(e);
               break;
             case "status":
               this.unwrittenRunning.delete(e.node);
+              changes?.push({ node: e.node, status: e.status });
               store.nodeEnded(this.id, e.node, e.status, encodeError(notRunError(e.status, e.reason)), undefined, now);
               if (e.status === "CANCELLED" || e.cause !== e.node) store.event(this.id, e.node, e.status.toLowerCase(), e.reason, e.cause, now);
               done++;
@@ -194,6 +209,7 @@ export class DispatchRun {
       for (const [node, u] of this.unwrittenRunning) if (u.turn < turn) this.writeRunning(node);
       store.countDone(this.id, done);
     });
+    if (changes?.length) this.init.onChange?.({ dispatchId: this.id, at: now, nodes: changes });
     for (const a of actions) this.perform(a);
     // Tasks still running next turn get their RUNNING mark then, even if no other event comes.
     if (this.unwrittenRunning.size && !this.scheduled) {
@@ -371,9 +387,11 @@ export class DispatchRun {
       this.init.store.event(this.id, null, "finished", status, null, now);
     });
     this.init.store.checkpointSoon();
+    this.init.onChange?.({ dispatchId: this.id, at: now, nodes: [], status });
     this.resolveDone({ status, value, error });
     // After `done`: a slow teardown must not hold back the result.
     await Promise.allSettled([...this.setups.keys()].map((ex) => this.init.leases.release(ex)));
+    this.resolveClosed();
   }
 
   private fillOutput(t: OutputTemplate): unknown {

@@ -3,6 +3,7 @@ import type { TaskSetup } from "../../sdk/deps.js";
 import type { Executor } from "../../executor/executor.js";
 import type { TaskFunction } from "../../executor/task.js";
 import type { DispatchId } from "../../ids.js";
+import type { Status } from "../../status.js";
 import type { GraphEdge, GraphNode, OutputTemplate } from "../../sdk/graph.js";
 import type { FinalStatus, NodeState } from "../scheduler/transitions.js";
 import type { SqliteStore } from "../store/sqlite-store.js";
@@ -46,6 +47,29 @@ export interface DispatchRunInit {
   readonly runChild: ChildRunner;
   /** Shared by every dispatch of the engine: set-up/tear-down per executor, not per dispatch. */
   readonly leases: ExecutorLeases;
+  /**
+   * Write a node's RUNNING mark in the turn that starts it, not one turn later.
+   * A dispatch runner under a server sets it: if a task takes the runner's
+   * process down, the store then names the node that was running.
+   */
+  readonly eagerRunning?: boolean;
+  /** Told of every state change once it is in the store (the server's live events). */
+  readonly onChange?: (change: RunChange) => void;
+}
+
+/** One node's new state in a `RunChange`. */
+export interface NodeChange {
+  readonly node: number;
+  readonly status: Status;
+}
+
+/** What one scheduler turn changed, after it was committed. */
+export interface RunChange {
+  readonly dispatchId: DispatchId;
+  readonly at: number;
+  readonly nodes: readonly NodeChange[];
+  /** The dispatch's own new status, when it changed. */
+  readonly status?: Status;
 }
 
 export interface DispatchEnd {

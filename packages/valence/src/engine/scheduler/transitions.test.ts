@@ -96,4 +96,24 @@ describe("scheduler transitions", () => {
     assert.equal(done, n);
     assert.equal(s.finished, "COMPLETED");
   });
+
+  it("resumes: completed nodes stay done, running ones run again, dependents of failed ones settle at start", () => {
+    // 0 → 1 → 2; 3 → 4; 5 alone. 0 completed, 1 was running, 3 failed, 5 completed.
+    const initial: Array<NodeState | undefined> = ["COMPLETED", "RUNNING", undefined, "FAILED", undefined, "COMPLETED"];
+    const s = initialState({ nodes: Array.from({ length: 6 }, () => node()), edges: [[0, 1], [1, 2], [3, 4]], initial });
+    const eff = transition(s, { type: "start" });
+    assert.deepEqual(runs(eff), [1]);
+    assert.deepEqual(
+      eff.filter((e) => e.type === "status").map((e) => [(e as { node: number }).node, (e as { status: string }).status]),
+      [[4, "FAILED"]],
+    );
+    assert.deepEqual(runs(transition(s, { type: "completed", node: 1 })), [2]);
+    assert.deepEqual(transition(s, { type: "completed", node: 2 }), [{ type: "finished", status: "FAILED" }]);
+  });
+
+  it("resumes a dispatch whose every node had settled straight to its end", () => {
+    const s = initialState({ nodes: [node(), node()], edges: [[0, 1]], initial: ["CANCELLED", undefined] });
+    const eff = transition(s, { type: "start" });
+    assert.deepEqual(eff.at(-1), { type: "finished", status: "CANCELLED" });
+  });
 });

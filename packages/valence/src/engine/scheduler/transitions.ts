@@ -81,9 +81,11 @@ export function initialState(shape: GraphShape): SchedulerState {
   }
   let open = 0;
   let anyFailed = false;
+  let anyCancelled = false;
   for (let i = 0; i < n; i++) {
     if (state[i] === "PENDING") open++;
     if (state[i] === "FAILED") anyFailed = true;
+    if (state[i] === "CANCELLED") anyCancelled = true;
   }
   const pools = new Map<string, Pool>();
   for (const spec of shape.nodes) {
@@ -100,7 +102,7 @@ export function initialState(shape: GraphShape): SchedulerState {
     pools,
     open,
     anyFailed,
-    anyCancelled: false,
+    anyCancelled,
     cancelRequested: false,
     finished: undefined,
   };
@@ -111,6 +113,11 @@ export function transition(s: SchedulerState, event: SchedulerEvent): Effect[] {
   if (s.finished) return effects;
   switch (event.type) {
     case "start":
+      // Resumed after a restart: what depends on a node that already failed or was cancelled can never run.
+      for (let i = 0; i < s.state.length; i++) {
+        const st = s.state[i];
+        if (st === "FAILED" || st === "CANCELLED") settleDescendants(s, i, st, effects);
+      }
       for (let i = 0; i < s.state.length; i++) if (s.state[i] === "PENDING" && s.waitingOn[i] === 0) enqueue(s, i, effects);
       break;
     case "completed": {

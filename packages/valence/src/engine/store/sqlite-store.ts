@@ -100,6 +100,8 @@ export class SqliteStore {
         `SELECT id, dispatch_id AS dispatchId, node_id AS nodeId, at, kind, detail, cause FROM events WHERE dispatch_id = ? AND id > ? ORDER BY id`,
       ),
       list: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE parent_id IS NULL ORDER BY created_at DESC LIMIT ?`),
+      setOwner: db.prepare(`UPDATE dispatches SET owner_pid = ?, owner_host = ? WHERE id = ?`),
+      children: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE parent_id = ?`),
       unfinished: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`),
     };
   }
@@ -226,6 +228,17 @@ export class SqliteStore {
 
   listDispatches(limit = 50): DispatchRecord[] {
     return this.stmts.list.all(limit) as DispatchRecord[];
+  }
+
+  /** Records which process runs a dispatch now (a runner that resumed it). */
+  setOwner(id: DispatchId, pid: number, host: string): void {
+    this.lastWrite = performance.now();
+    this.stmts.setOwner.run(pid, host, id);
+  }
+
+  /** Child dispatches of `id` (its sublattices' runs). */
+  childDispatches(id: DispatchId): DispatchRecord[] {
+    return this.stmts.children.all(id) as DispatchRecord[];
   }
 
   unfinishedDispatches(): DispatchRecord[] {

@@ -1,0 +1,65 @@
+/**
+ * The HTTP API's bodies, shared by the server and its client. Values stay in
+ * the codec's encoding end to end: the server never decodes a user's value.
+ */
+import type { DispatchRecord, EdgeRecord, NodeRecord } from "../engine/store/records.js";
+
+export const API_PREFIX = "/api/v1";
+
+/** A node as the client traced it; the server fills in status and timings. */
+export type SubmittedNode = Pick<
+  NodeRecord,
+  "nodeId" | "kind" | "name" | "electronId" | "executor" | "retries" | "timeoutMs" | "key" | "holes" | "value" | "output"
+>;
+
+/** `POST /dispatches`: a traced lattice call. The bundle is uploaded first (`PUT /bundles/:hash`). */
+export interface SubmitBody {
+  readonly name: string;
+  readonly latticeId: string | null;
+  readonly entryFile: string | null;
+  /** Where the client ran: the runner works there, so relative paths mean what they meant. */
+  readonly cwd: string;
+  /** Encoded positional arguments. */
+  readonly inputs: string;
+  /** Encoded OutputTemplate. */
+  readonly outputTemplate: string;
+  /** sha256 of the code bundle, or null when the graph has no electrons. */
+  readonly bundleHash: string | null;
+  readonly nodes: readonly SubmittedNode[];
+  readonly edges: readonly EdgeRecord[];
+}
+
+export interface SubmitReply {
+  readonly dispatchId: string;
+}
+
+/** `GET /dispatches/:id/result`: records with every node's output inline. */
+export interface ResultReply {
+  readonly dispatch: DispatchRecord;
+  readonly nodes: readonly NodeRecord[];
+}
+
+/** One row of `GET /dispatches`. */
+export type DispatchSummary = Pick<
+  DispatchRecord,
+  "id" | "parentId" | "name" | "status" | "createdAt" | "startedAt" | "endedAt" | "nodeCount" | "nodesDone"
+>;
+
+export interface ListReply {
+  readonly dispatches: readonly DispatchSummary[];
+}
+
+export interface HealthReply {
+  readonly ok: true;
+  readonly version: string;
+  readonly pid: number;
+  readonly startedAt: number;
+  readonly dataDir: string;
+  /** Dispatches with a live runner. */
+  readonly running: number;
+}
+
+/** Every error reply: a stable code and a message that says what to fix. */
+export interface ErrorReply {
+  readonly error: { readonly code: string; readonly message: string };
+}

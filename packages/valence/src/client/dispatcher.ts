@@ -1,0 +1,66 @@
+/**
+ * Where `dispatch` sends work: to a server when one is configured or running
+ * on this data dir, else to the embedded engine in this process.
+ *
+ * The server is found, in order, through `VALENCE_SERVER` (a URL or
+ * `host:port`; `embedded` forces embedded mode), the config file's
+ * `[server] address`, and the `server.json` that `valence start` writes into
+ * the data dir while it runs.
+ */
+import type { DispatchId } from "../ids.js";
+import type { LatticeInfo } from "../sdk/lattice.js";
+import type { Result } from "../sdk/result.js";
+import type { DispatchSummary } from "../api/wire.js";
+import { ServerClient } from "./server-client.js";
+import { ServerDispatcher } from "./server-dispatcher.js";
+import { readServerInfo, readToken } from "./server-file.js";
+import { loadConfig, type EffectiveConfig } from "../engine/config/index.js";
+import { BUILTIN_EXECUTORS, Engine, type GetResultOptions } from "../engine/engine.js";
+import { createRegistry } from "../engine/plugins/registry.js";
+
+export type { GetResultOptions };
+
+/** What the SDK's `dispatch`, `getResult` and `cancel` talk to. */
+export interface Dispatcher {
+  submit(info: LatticeInfo, args: readonly unknown[]): Promise<DispatchId>;
+  getResult<T>(id: DispatchId, opts?: GetResultOptions): Promise<Result<T>>;
+  cancel(id: DispatchId, nodes?: readonly number[]): Promise<void>;
+  /** Recent top-level dispatches, newest first. */
+  list(limit: number): Promise<readonly DispatchSummary[]>;
+  /** Where dispatches go: the server's URL, or the embedded store's data dir. */
+  readonly where: string;
+}
+
+/** The server to use, if any: `{ url, token }`. */
+export function serverTarget(config: EffectiveConfig, env: NodeJS.ProcessEnv = process.env): { url: string; token?: string } | undefined {
+  const fromEnv = env["VALENCE_SERVER"];
+  const token = env["VALENCE_TOKEN"] || readToken(config.dataDir.value);
+  const withToken = (url: string) => (token ? { url: asUrl(url), token } : { url: asUrl(url) });
+  if (fromEnv === "embedded" || fromEnv === "off") return undefined;
+  if (fromEnv) return withToken(fromEnv);
+  if (config.server.address.value) return withToken(config.server.address.value);
+  const running = readServerInfo(config.dataDir.value);
+  return running ? withToken(running.url) : undefined;
+}
+
+function asUrl(address: string): string {
+  return /^https?:\/\//.test(address) ? address : `http://${address}`;
+}
+
+export async function currentDispatcher(): Promise<Dispatcher> {
+  const config = loadConfig();
+  const target = serverTarget(config);
+  if (!target) return embedded(await Engine.current());
+  const registry = await createRegistry({ config, builtins: BUILTIN_EXECUTORS });
+  return new ServerDispatcher(new ServerClient(target.url, target.token), config, registry);
+}
+
+function embedded(engine: Engine): Dispatcher {
+  return {
+    submit: async (info, args) => (await engine.submit(info, args)).id,
+    getResult: (id, opts) => engine.getResult(id, opts),
+    cancel: async (id, nodes) => engine.cancel(id, nodes),
+    list: async (limit) => engine.store.listDispatches(limit),
+    where: engine.dataDir,
+  };
+}

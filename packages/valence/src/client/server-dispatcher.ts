@@ -1,0 +1,102 @@
+/**
+ * Dispatching to a server: the lattice is traced and its values encoded
+ * here (a bad argument is refused before anything is sent), the code is
+ * bundled here and uploaded once per content hash, and the server stores
+ * and runs the rest. The client may exit as soon as `submit` resolves.
+ */
+import { basename } from "node:path";
+import type { DispatchId } from "../ids.js";
+import type { LatticeInfo } from "../sdk/lattice.js";
+import type { Result } from "../sdk/result.js";
+import type { DispatchSummary } from "../api/wire.js";
+import { bundleEntry } from "../engine/bundle/bundler.js";
+import type { EffectiveConfig } from "../engine/config/index.js";
+import type { Dispatcher, GetResultOptions } from "./dispatcher.js";
+import type { ExecutorRegistry } from "../engine/plugins/registry.js";
+import { resultFromRecords } from "../engine/read-result.js";
+import { prepareSubmission } from "../engine/submit.js";
+import type { Executor } from "../executor/executor.js";
+import type { ExecutorRef } from "../sdk/graph.js";
+import { join } from "node:path";
+import type { ServerClient } from "./server-client.js";
+
+export class ServerDispatcher implements Dispatcher {
+  private readonly byName = new Map<string, Promise<Executor>>();
+
+  constructor(
+    readonly client: ServerClient,
+    private readonly config: EffectiveConfig,
+    private readonly registry: ExecutorRegistry,
+  ) {}
+
+  async submit(info: LatticeInfo, args: readonly unknown[]): Promise<DispatchId> {
+    const s = await prepareSubmission(
+      {
+        dataDir: this.config.dataDir.value,
+        alwaysBundle: true,
+        resolveExecutor: (ref) => this.resolveExecutor(ref),
+        bundle: async (entry) => (await bundleEntry(entry, join(this.config.dataDir.value, "bundles"))).path,
+      },
+      info,
+      args,
+      undefined,
+    );
+    let bundleHash: string | null = null;
+    if (s.bundlePath) {
+      bundleHash = basename(s.bundlePath, ".mjs");
+      if (!(await this.client.hasBundle(bundleHash))) await this.client.uploadBundle(bundleHash, s.bundlePath);
+    }
+    return this.client.submit({
+      name: info.name,
+      latticeId: info.id,
+      entryFile: info.file ?? null,
+      cwd: process.cwd(),
+      inputs: s.inputs,
+      outputTemplate: s.outputTemplate,
+      bundleHash,
+      nodes: s.nodeRecords.map((n) => ({
+        nodeId: n.nodeId,
+        kind: n.kind,
+        name: n.name,
+        electronId: n.electronId,
+        executor: n.executor,
+        retries: n.retries,
+        timeoutMs: n.timeoutMs,
+        key: n.key,
+        holes: n.holes,
+        value: n.value,
+        output: n.output,
+      })),
+      edges: s.edgeRecords,
+    });
+  }
+
+  async getResult<T>(id: DispatchId, opts: GetResultOptions = {}): Promise<Result<T>> {
+    const reply = await this.client.result(id, { wait: opts.wait ?? false, statusOnly: opts.statusOnly ?? false });
+    return resultFromRecords<T>(reply.dispatch, () => reply.nodes, undefined, opts.statusOnly);
+  }
+
+  async cancel(id: DispatchId, nodes?: readonly number[]): Promise<void> {
+    await this.client.cancel(id, nodes);
+  }
+
+  async list(limit: number): Promise<readonly DispatchSummary[]> {
+    return (await this.client.list(limit)).dispatches;
+  }
+
+  get where(): string {
+    return this.client.url;
+  }
+
+  /** Names resolve here, with this process's config: the stored spec carries the options the user meant. */
+  private resolveExecutor(ref: ExecutorRef | undefined): Promise<Executor> {
+    const r = ref ?? this.config.defaultExecutor.value;
+    if (typeof r !== "string") return Promise.resolve(r);
+    let p = this.byName.get(r);
+    if (!p) {
+      p = this.registry.create(r) as Promise<Executor>;
+      this.byName.set(r, p);
+    }
+    return p;
+  }
+}

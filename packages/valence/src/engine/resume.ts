@@ -1,0 +1,154 @@
+/**
+ * Rebuilding a dispatch run from the store alone: what a server's dispatch
+ * runner does for a new dispatch, and again for an unfinished one after a
+ * crash. Completed nodes keep their stored outputs and are not run again;
+ * nodes that were running are run again (at-least-once).
+ */
+import { decode } from "../codec/index.js";
+import { BundleLoadError } from "../errors.js";
+import type { Executor, ExecutorSpec } from "../executor/executor.js";
+import type { TaskFunction } from "../executor/task.js";
+import { asNodeId, type ElectronId } from "../ids.js";
+import type { TaskSetup } from "../sdk/deps.js";
+import type { EdgeParam, GraphEdge, GraphNode, NodeKind, OutputTemplate } from "../sdk/graph.js";
+import type { RegisteredElectron } from "../sdk/global-registry.js";
+import { findElectron } from "../task-runner/bundle-loader.js";
+import { taskFunction } from "../task-runner/setup.js";
+import type { NodeState } from "./scheduler/transitions.js";
+import type { DispatchRecord, NodeRecord } from "./store/records.js";
+import type { SqliteStore } from "./store/sqlite-store.js";
+import type { PreparedNode } from "./run/run-types.js";
+
+export interface ResumeContext {
+  readonly store: SqliteStore;
+  /** An executor by registry name (with the config's defaults). */
+  resolveExecutor(name: string): Promise<Executor>;
+  /** An executor from its stored spec. */
+  rebuildExecutor(spec: ExecutorSpec): Promise<Executor>;
+}
+
+/** Everything a `DispatchRun` needs, read back from the store. */
+export interface StoredRun {
+  readonly record: DispatchRecord;
+  readonly nodes: PreparedNode[];
+  readonly edges: GraphEdge[];
+  readonly output: OutputTemplate;
+  readonly limits: Record<string, number>;
+  readonly initial: Array<NodeState | undefined>;
+  readonly encodedOutputs: Map<number, string>;
+}
+
+const SETTLED: Partial<Record<string, NodeState>> = {
+  COMPLETED: "COMPLETED",
+  FAILED: "FAILED",
+  CANCELLED: "CANCELLED",
+  RUNNING: "RUNNING",
+  STARTING: "RUNNING",
+};
+
+/**
+ * Reads dispatch `record` back into runnable form. Its code bundle is loaded
+ * into this process (the caller must have marked it a task runner, so the
+ * bundle's own top-level `dispatch` never runs again).
+ *
+ * @throws BundleLoadError when the bundle cannot be loaded or lacks an electron.
+ */
+export async function loadStoredRun(ctx: ResumeContext, record: DispatchRecord): Promise<StoredRun> {
+  const id = record.id;
+  const rows = ctx.store.getNodes(id);
+  const registered = await loadElectrons(record, rows);
+  const executors = new Map<string, Promise<Executor>>();
+  const executorOf = (json: string): Promise<Executor> => {
+    let e = executors.get(json);
+    if (!e) {
+      const parsed = JSON.parse(json) as string | ExecutorSpec;
+      e = typeof parsed === "string" ? ctx.resolveExecutor(parsed) : ctx.rebuildExecutor(parsed);
+      executors.set(json, e);
+    }
+    return e;
+  };
+
+  const pools = new Map<Executor, string>();
+  const limits: Record<string, number> = {};
+  const nodes: PreparedNode[] = [];
+  const initial: Array<NodeState | undefined> = [];
+  const encodedOutputs = new Map<number, string>();
+  for (const row of rows) {
+    const spec = graphNode(row);
+    let executor: Executor | undefined;
+    let fn: TaskFunction | undefined;
+    let setup: TaskSetup | undefined;
+    let pool = "$builtin";
+    if (row.kind === "electron") {
+      executor = await executorOf(row.executor ?? '"local"');
+      let key = pools.get(executor);
+      if (!key) {
+        key = `${executor.pluginName}#${pools.size}`;
+        pools.set(executor, key);
+        if (Number.isFinite(executor.maxConcurrency)) limits[key] = executor.maxConcurrency;
+      }
+      pool = key;
+      const electron = registered.get(row.electronId as ElectronId);
+      if (electron) {
+        fn = taskFunction(electron, { copyFiles: true }) as TaskFunction;
+        setup = electron.setup;
+      }
+    }
+    if (row.kind === "sublattice" && row.executor !== null && row.executor.startsWith("{")) {
+      // The executor the sublattice's electrons inherit, stored as a spec.
+      (spec as { executor?: Executor }).executor = await executorOf(row.executor);
+    }
+    nodes.push({ spec, executor, pool, fn, setup });
+    initial[row.nodeId] = SETTLED[row.status];
+    if (row.status === "COMPLETED") {
+      const out = ctx.store.readOutput(row);
+      if (out !== null) encodedOutputs.set(row.nodeId, out);
+    }
+  }
+  const edges = ctx.store.getEdges(id).map((e) => ({
+    source: asNodeId(e.source),
+    target: asNodeId(e.target),
+    param: JSON.parse(e.param) as EdgeParam,
+  }));
+  return { record, nodes, edges, output: decode(record.outputTemplate) as OutputTemplate, limits, initial, encodedOutputs };
+}
+
+/** The dispatch's electrons (and sublattices' lattices), from its bundle. */
+async function loadElectrons(record: DispatchRecord, rows: readonly NodeRecord[]): Promise<Map<ElectronId, RegisteredElectron>> {
+  const ids = new Set<ElectronId>();
+  for (const r of rows) if ((r.kind === "electron" || r.kind === "sublattice") && r.electronId) ids.add(r.electronId as ElectronId);
+  const found = new Map<ElectronId, RegisteredElectron>();
+  if (!ids.size) return found;
+  const bundle = record.bundlePath;
+  if (!bundle) {
+    throw new BundleLoadError(`dispatch ${record.id} has electrons but no code bundle: it was stored by an embedded dispatcher and cannot run elsewhere`);
+  }
+  for (const electronId of ids) {
+    try {
+      found.set(electronId, await findElectron(bundle, electronId));
+    } catch (error) {
+      throw new BundleLoadError(`dispatch ${record.id}: cannot load its code from ${bundle}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return found;
+}
+
+function graphNode(row: NodeRecord): GraphNode {
+  const node: { -readonly [K in keyof GraphNode]: GraphNode[K] } = {
+    id: asNodeId(row.nodeId),
+    kind: row.kind as NodeKind,
+    name: row.name,
+  };
+  if (row.electronId !== null) node.electronId = row.electronId as ElectronId;
+  if (row.retries) node.retries = row.retries;
+  if (row.timeoutMs !== null) node.timeout = row.timeoutMs;
+  if (row.key !== null) node.key = JSON.parse(row.key) as string | number;
+  if (row.holes !== null) node.holes = JSON.parse(row.holes) as GraphNode["holes"];
+  if (row.kind === "collection" && row.value !== null) node.value = decode(row.value);
+  // A string executor on a non-electron node (a sublattice's inherited default) is kept as written.
+  if (row.kind !== "electron" && row.executor !== null) {
+    const parsed = JSON.parse(row.executor) as unknown;
+    if (typeof parsed === "string") node.executor = parsed;
+  }
+  return node;
+}

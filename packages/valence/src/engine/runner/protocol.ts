@@ -1,0 +1,17 @@
+/**
+ * Messages between the server and a dispatch runner, over the runner's IPC
+ * channel. The store is the source of truth; these only tell the server
+ * sooner (live events) and carry cancels the other way.
+ */
+import type { DispatchId } from "../../ids.js";
+import type { RunChange } from "../run/run-types.js";
+
+export type ToRunner = { readonly type: "cancel"; readonly dispatchId: DispatchId; readonly nodes?: readonly number[] };
+
+export type FromRunner =
+  /** A committed state change of the dispatch or one of its sublattice runs. */
+  | { readonly type: "change"; readonly change: RunChange }
+  /** The dispatch could not be loaded; it is marked FAILED with `message`. */
+  | { readonly type: "load-failed"; readonly message: string }
+  /** The dispatch finished and its executors were torn down: the runner exits next. */
+  | { readonly type: "done"; readonly status: string };

@@ -1,0 +1,16 @@
+/** Where the dispatch runner's entry module is, and the node flags it needs. */
+import { dirname, extname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export interface RunnerCommand {
+  readonly file: string;
+  readonly execArgv: string[];
+}
+
+/** From `dist/` the entry is plain JavaScript; from source (tests under tsx) it needs tsx too. */
+export function runnerCommand(): RunnerCommand {
+  const here = fileURLToPath(import.meta.url);
+  const ext = extname(here);
+  const file = join(dirname(here), `runner-main${ext}`);
+  return { file, execArgv: ext === ".ts" ? ["--import", "tsx"] : [] };
+}

@@ -1,0 +1,170 @@
+/**
+ * The HTTP API (Hono): versioned JSON routes over the store, bundle uploads
+ * streamed to disk, and live events as server-sent events. Handlers stay
+ * thin: validation at the edge, then the store, the supervisor or the hub.
+ * Every error leaves as `{ error: { code, message } }`.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { z } from "zod";
+import { API_PREFIX, type DispatchSummary, type HealthReply, type ListReply, type ResultReply, type SubmitReply } from "../api/wire.js";
+import { DispatchNotFoundError, NodeNotFoundError } from "../errors.js";
+import { isDispatchId, type DispatchId } from "../ids.js";
+import { isTerminal, type Status } from "../status.js";
+import type { DispatchRecord } from "../engine/store/records.js";
+import type { SqliteStore } from "../engine/store/sqlite-store.js";
+import { bundleExists, receiveBundle } from "./bundles.js";
+import type { EventHub } from "./event-hub.js";
+import { BadRequestError, NotFoundError, PayloadTooLargeError, UnauthorizedError, toErrorReply } from "./http-errors.js";
+import { cancelSchema, describeIssue, submitSchema } from "./schemas.js";
+import { followDispatch, followEverything } from "./sse.js";
+import { storeSubmission } from "./submissions.js";
+import type { Supervisor } from "./supervisor.js";
+import { waitForEnd } from "./wait.js";
+
+export interface AppOptions {
+  readonly store: SqliteStore;
+  readonly supervisor: Supervisor;
+  readonly hub: EventHub;
+  readonly version: string;
+  readonly startedAt: number;
+  /** When set, every request needs `Authorization: Bearer <token>`. */
+  readonly token?: string | undefined;
+  /** Largest JSON body accepted (bytes). */
+  readonly maxJsonBytes?: number;
+  /** Largest code bundle accepted (bytes). */
+  readonly maxBundleBytes?: number;
+  /** Longest a `?wait=true` request is held before it answers with the current state (ms). */
+  readonly longPollMs?: number;
+}
+
+export const DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
+
+export function createApp(opts: AppOptions): Hono {
+  const { store, supervisor, hub } = opts;
+  const maxJson = opts.maxJsonBytes ?? DEFAULT_MAX_JSON_BYTES;
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    const { status, body } = toErrorReply(error);
+    return c.json(body, status as 400);
+  });
+  app.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+
+  if (opts.token) {
+    const expected = Buffer.from(`Bearer ${opts.token}`);
+    app.use("*", async (c, next) => {
+      const given = Buffer.from(c.req.header("authorization") ?? "");
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        throw new UnauthorizedError("this server needs its token: send `Authorization: Bearer <token>` (the token is in the server's data dir, file server.token, or VALENCE_TOKEN)");
+      }
+      await next();
+    });
+  }
+
+  const jsonLimit = bodyLimit({
+    maxSize: maxJson,
+    onError: () => {
+      throw new PayloadTooLargeError(`request body over ${maxJson} bytes; large values belong in files, not in arguments`);
+    },
+  });
+
+  const api = new Hono();
+
+  api.get("/health", (c) =>
+    c.json<HealthReply>({ ok: true, version: opts.version, pid: process.pid, startedAt: opts.startedAt, dataDir: store.dataDir, running: supervisor.running }),
+  );
+
+  api.on("HEAD", "/bundles/:hash", (c) => c.body(null, bundleExists(store.dataDir, c.req.param("hash")) ? 200 : 404));
+  api.put("/bundles/:hash", async (c) => {
+    await receiveBundle(store.dataDir, c.req.param("hash"), c.req.raw.body, opts.maxBundleBytes ?? DEFAULT_MAX_BUNDLE_BYTES);
+    return c.json({ ok: true }, 201);
+  });
+
+  api.post("/dispatches", jsonLimit, async (c) => {
+    const body = parse(submitSchema, await jsonBody(c));
+    const id = storeSubmission(store, body);
+    supervisor.start(id);
+    return c.json<SubmitReply>({ dispatchId: id }, 201);
+  });
+
+  api.get("/dispatches", (c) => {
+    const limit = intQuery(c.req.query("limit"), "limit", 50, 1, 1000);
+    const status = c.req.query("status");
+    const rows = store.listDispatches(limit).filter((d) => !status || d.status === status);
+    return c.json<ListReply>({ dispatches: rows.map(summary) });
+  });
+
+  api.get("/dispatches/:id", (c) => c.json(summary(dispatchOf(store, c.req.param("id")))));
+
+  api.get("/dispatches/:id/result", async (c) => {
+    let d = dispatchOf(store, c.req.param("id"));
+    if (c.req.query("wait") === "true" && !isTerminal(d.status)) {
+      await waitForEnd(hub, store, d.id, opts.longPollMs ?? 25_000, c.req.raw.signal);
+      d = dispatchOf(store, d.id);
+    }
+    const statusOnly = c.req.query("statusOnly") === "true";
+    // Outputs kept in files travel inline: the client has no access to the server's disk.
+    const nodes = statusOnly ? [] : store.getNodes(d.id).map((n) => ({ ...n, output: store.readOutput(n), outputFile: null }));
+    return c.json<ResultReply>({ dispatch: d, nodes });
+  });
+
+  api.post("/dispatches/:id/cancel", jsonLimit, async (c) => {
+    const d = dispatchOf(store, c.req.param("id"));
+    const text = await c.req.text();
+    const body = text.trim() ? parse(cancelSchema, parseJson(text)) : {};
+    const bad = (body.nodes ?? []).filter((n) => n >= d.nodeCount);
+    if (bad.length) throw new NodeNotFoundError(`dispatch ${d.id} has nodes 0 to ${d.nodeCount - 1}; no such node: ${bad.join(", ")}`);
+    if (isTerminal(d.status)) return c.json({ cancelled: false, status: d.status });
+    const sent = supervisor.cancel(d.id, body.nodes);
+    return c.json({ cancelled: sent, status: d.status });
+  });
+
+  api.get("/dispatches/:id/events", (c) => followDispatch(c, hub, store, dispatchOf(store, c.req.param("id"))));
+  api.get("/events", (c) => followEverything(c, hub));
+
+  app.route(API_PREFIX, api);
+  return app;
+}
+
+function summary(d: DispatchRecord): DispatchSummary {
+  const { id, parentId, name, status, createdAt, startedAt, endedAt, nodeCount, nodesDone } = d;
+  return { id, parentId, name, status: status as Status, createdAt, startedAt, endedAt, nodeCount, nodesDone };
+}
+
+function dispatchOf(store: SqliteStore, id: string): DispatchRecord {
+  if (!isDispatchId(id)) throw new NotFoundError(`"${id}" is not a dispatch id (they look like dsp_…)`);
+  const d = store.getDispatch(id as DispatchId);
+  if (!d) throw new DispatchNotFoundError(id, store.dataDir);
+  return d;
+}
+
+async function jsonBody(c: Context): Promise<unknown> {
+  if (!(c.req.header("content-type") ?? "").includes("application/json")) {
+    throw new BadRequestError("send the body as JSON (Content-Type: application/json)");
+  }
+  return parseJson(await c.req.text());
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new BadRequestError(`malformed JSON: ${(error as Error).message}`);
+  }
+}
+
+function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new BadRequestError(describeIssue(r.error));
+  return r.data;
+}
+
+function intQuery(raw: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new BadRequestError(`${name}: must be a whole number from ${min} to ${max}`);
+  return n;
+}

@@ -1,0 +1,42 @@
+/**
+ * Live state changes, fanned out to whoever follows them: a dispatch's own
+ * stream, and the stream of every dispatch (the dashboard's list).
+ */
+import type { DispatchId } from "../ids.js";
+import type { RunChange } from "../engine/run/run-types.js";
+
+export type ChangeListener = (change: RunChange) => void;
+
+export class EventHub {
+  private readonly byDispatch = new Map<DispatchId, Set<ChangeListener>>();
+  private readonly everything = new Set<ChangeListener>();
+
+  /** Follows one dispatch (`id`) or all of them (`"*"`); returns the unsubscribe function. */
+  subscribe(id: DispatchId | "*", listener: ChangeListener): () => void {
+    if (id === "*") {
+      this.everything.add(listener);
+      return () => this.everything.delete(listener);
+    }
+    let set = this.byDispatch.get(id);
+    if (!set) this.byDispatch.set(id, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (!set.size) this.byDispatch.delete(id);
+    };
+  }
+
+  publish(change: RunChange): void {
+    // A listener that throws (a closed stream) must not stop the others.
+    for (const l of this.byDispatch.get(change.dispatchId) ?? []) safely(l, change);
+    for (const l of this.everything) safely(l, change);
+  }
+}
+
+function safely(l: ChangeListener, change: RunChange): void {
+  try {
+    l(change);
+  } catch {
+    /* the subscriber cleans itself up when its stream closes */
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Request bodies, validated once at the edge; the TypeScript types follow
+ * from the schemas. Messages name the field (`nodes[3].nodeId: …`).
+ */
+import { z } from "zod";
+
+const encoded = z.string().min(1, "must be a value in the codec's encoding (a non-empty string)");
+const nullableText = z.string().nullable();
+
+export const submittedNodeSchema = z.strictObject({
+  nodeId: z.number().int().min(0),
+  kind: z.enum(["electron", "parameter", "attribute", "index", "collection", "sublattice"]),
+  name: z.string().min(1).max(1000),
+  electronId: nullableText,
+  executor: nullableText,
+  retries: z.number().int().min(0).max(1000),
+  timeoutMs: z.number().positive().nullable(),
+  key: nullableText,
+  holes: nullableText,
+  value: nullableText,
+  output: nullableText,
+});
+
+export const submitSchema = z.strictObject({
+  name: z.string().min(1).max(1000),
+  latticeId: nullableText,
+  entryFile: nullableText,
+  cwd: z.string().startsWith("/", "must be an absolute directory path"),
+  inputs: encoded,
+  outputTemplate: encoded,
+  bundleHash: z.string().regex(/^[0-9a-f]{64}$/, "must be the sha256 of an uploaded bundle (64 hex digits)").nullable(),
+  nodes: z.array(submittedNodeSchema).min(1, "must hold at least one node"),
+  edges: z.array(z.strictObject({ source: z.number().int().min(0), target: z.number().int().min(0), param: z.string().min(1) })),
+});
+
+export const cancelSchema = z.strictObject({
+  nodes: z.array(z.number().int().min(0)).optional(),
+});
+
+export const redispatchSchema = z.strictObject({
+  reusePreviousResults: z.boolean().optional(),
+});
+
+/** `nodes[3].nodeId: must be …` from a zod error: the first issue, with its path. */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return "invalid body";
+  const path = issue.path.reduce<string>(
+    (acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
+    "",
+  );
+  return path ? `${path}: ${issue.message}` : issue.message;
+}

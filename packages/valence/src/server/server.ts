@@ -1,0 +1,107 @@
+/**
+ * The Valence server: the HTTP API on node:http, the supervisor of dispatch
+ * runners, and the store. On start it records where it listens in the data
+ * dir (how clients find it) and resumes every unfinished dispatch; on close
+ * it stops the runners and leaves their dispatches to resume next time.
+ */
+import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
+import { serve } from "@hono/node-server";
+import { ServerStateError } from "../errors.js";
+import { SqliteStore } from "../engine/store/sqlite-store.js";
+import { createApp, type AppOptions } from "./app.js";
+import { EventHub } from "./event-hub.js";
+import { ensureToken, readServerInfo, removeServerInfo, writeServerInfo, type ServerInfo } from "../client/server-file.js";
+import { Supervisor } from "./supervisor.js";
+
+export const DEFAULT_PORT = 48008;
+export const DEFAULT_HOST = "127.0.0.1";
+
+export interface ServerOptions {
+  readonly dataDir: string;
+  readonly host?: string;
+  /** 0 picks a free port (tests). */
+  readonly port?: number;
+  /** Bearer token; required (and generated into the data dir if not given) when `host` is not loopback. */
+  readonly token?: string | undefined;
+  readonly log?: (line: string) => void;
+  readonly limits?: Pick<AppOptions, "maxJsonBytes" | "maxBundleBytes" | "longPollMs">;
+}
+
+export interface RunningServer {
+  readonly info: ServerInfo;
+  readonly supervisor: Supervisor;
+  /** Stops accepting requests, stops the runners (their dispatches resume at the next start), closes the store. */
+  close(): Promise<void>;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const log = opts.log ?? ((line: string) => console.log(`${new Date().toISOString()} ${line}`));
+  const host = opts.host ?? DEFAULT_HOST;
+  const other = readServerInfo(opts.dataDir);
+  if (other && other.pid !== process.pid) {
+    throw new ServerStateError(`a Valence server already runs on data dir ${opts.dataDir}: ${other.url} (pid ${other.pid}); stop it with \`valence stop\``);
+  }
+  const token = opts.token || process.env["VALENCE_TOKEN"] || (isLoopback(host) ? undefined : ensureToken(opts.dataDir));
+  const store = new SqliteStore(opts.dataDir);
+  const hub = new EventHub();
+  const supervisor = new Supervisor({
+    store,
+    hub,
+    log,
+    // Runners work on this data dir, embedded: they are the dispatcher, not clients of one.
+    env: { ...process.env, VALENCE_DATA_DIR: opts.dataDir, VALENCE_SERVER: "embedded" },
+  });
+  const startedAt = Date.now();
+  const version = packageVersion();
+  const app = createApp({ store, supervisor, hub, version, startedAt, token, ...opts.limits });
+
+  const server = serve({ fetch: app.fetch, hostname: host, port: opts.port ?? DEFAULT_PORT });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("listening", resolve);
+      server.once("error", reject);
+    });
+  } catch (error) {
+    store.close();
+    const e = error as NodeJS.ErrnoException;
+    const why = e.code === "EADDRINUSE" ? "the port is in use (choose another with --port)" : e.message;
+    throw new ServerStateError(`cannot listen on ${host}:${opts.port ?? DEFAULT_PORT}: ${why}`, { cause: error });
+  }
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = host.includes(":") ? `[${host}]` : host;
+  const info: ServerInfo = { pid: process.pid, host, port, url: `http://${shownHost}:${port}`, startedAt, machine: hostname(), version };
+  writeServerInfo(opts.dataDir, info);
+  log(`valence server ${version} listening on ${info.url} (pid ${process.pid}, data dir ${opts.dataDir}${token ? ", token required" : ""})`);
+  const resumed = await supervisor.resumeAll();
+  if (resumed) log(`resumed ${resumed} unfinished dispatch${resumed === 1 ? "" : "es"}`);
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      log("stopping: runners stop now, their dispatches resume at the next start");
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Live event streams would hold the close open forever.
+        (server as import("node:http").Server).closeAllConnections?.();
+      });
+      await supervisor.stopAll();
+      removeServerInfo(opts.dataDir, process.pid);
+      store.close();
+      log("stopped");
+    })());
+  return { info, supervisor, close };
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}

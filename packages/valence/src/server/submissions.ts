@@ -1,0 +1,127 @@
+/**
+ * Turning a submitted graph into a stored dispatch. Everything a runner would
+ * trip over later (a dangling edge, a cycle that would never finish, a value
+ * that does not decode, a missing bundle) is refused here, with a 400 that
+ * names it, before anything is stored.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { decode } from "../codec/index.js";
+import { newDispatchId, type DispatchId } from "../ids.js";
+import type { SubmitBody } from "../api/wire.js";
+import type { NodeRecord } from "../engine/store/records.js";
+import type { SqliteStore } from "../engine/store/sqlite-store.js";
+import { BadRequestError } from "./http-errors.js";
+
+export const bundlePathOf = (dataDir: string, hash: string) => join(dataDir, "bundles", `${hash}.mjs`);
+
+export function storeSubmission(store: SqliteStore, body: SubmitBody, parentId: DispatchId | null = null): DispatchId {
+  const n = body.nodes.length;
+  body.nodes.forEach((node, i) => {
+    if (node.nodeId !== i) throw new BadRequestError(`nodes[${i}].nodeId: must be ${i} (nodes are numbered 0 to ${n - 1} in order)`);
+    if ((node.kind === "electron" || node.kind === "sublattice") && !node.electronId) {
+      throw new BadRequestError(`nodes[${i}].electronId: a ${node.kind} node needs the id of its ${node.kind === "electron" ? "electron" : "lattice"}`);
+    }
+  });
+  body.edges.forEach((e, i) => {
+    if (e.source >= n || e.target >= n) throw new BadRequestError(`edges[${i}]: node ${Math.max(e.source, e.target)} does not exist (the graph has ${n} nodes)`);
+    checkJson(`edges[${i}].param`, e.param);
+  });
+  checkAcyclic(n, body.edges);
+  checkDecodes("inputs", body.inputs);
+  checkDecodes("outputTemplate", body.outputTemplate);
+  body.nodes.forEach((node, i) => {
+    if (node.output !== null) checkDecodes(`nodes[${i}].output`, node.output);
+    if (node.value !== null) checkDecodes(`nodes[${i}].value`, node.value);
+    for (const field of ["executor", "key", "holes"] as const) if (node[field] !== null) checkJson(`nodes[${i}].${field}`, node[field] as string);
+  });
+  const needsCode = body.nodes.some((x) => x.kind === "electron" || x.kind === "sublattice");
+  let bundlePath: string | null = null;
+  if (body.bundleHash) {
+    bundlePath = bundlePathOf(store.dataDir, body.bundleHash);
+    if (!existsSync(bundlePath)) throw new BadRequestError(`bundleHash: no bundle ${body.bundleHash} on the server; upload it first (PUT /api/v1/bundles/${body.bundleHash})`);
+  } else if (needsCode) {
+    throw new BadRequestError("bundleHash: the graph has electrons, so it needs the code bundle they are defined in");
+  }
+
+  const id = newDispatchId();
+  const resultsDir = join(store.dataDir, "results", id);
+  mkdirSync(resultsDir, { recursive: true });
+  const nodes: NodeRecord[] = body.nodes.map((x) => ({
+    ...x,
+    status: x.kind === "parameter" ? "COMPLETED" : "NEW_OBJECT",
+    outputFile: null,
+    stdout: null,
+    stderr: null,
+    error: null,
+    attempts: 0,
+    startedAt: null,
+    endedAt: null,
+  }));
+  store.insertDispatch(
+    {
+      id,
+      parentId,
+      parentNode: null,
+      name: body.name,
+      latticeId: body.latticeId,
+      status: "NEW_OBJECT",
+      inputs: body.inputs,
+      output: null,
+      outputTemplate: body.outputTemplate,
+      error: null,
+      createdAt: Date.now(),
+      startedAt: null,
+      endedAt: null,
+      resultsDir,
+      bundlePath,
+      entryFile: body.entryFile,
+      cwd: body.cwd,
+      ownerPid: null,
+      ownerHost: null,
+      nodeCount: n,
+      nodesDone: nodes.filter((x) => x.status === "COMPLETED").length,
+    },
+    nodes,
+    body.edges,
+  );
+  return id;
+}
+
+function checkDecodes(field: string, value: string): void {
+  try {
+    decode(value);
+  } catch (error) {
+    throw new BadRequestError(`${field}: not a value in Valence's encoding (${(error as Error).message})`);
+  }
+}
+
+function checkJson(field: string, value: string): void {
+  try {
+    JSON.parse(value);
+  } catch {
+    throw new BadRequestError(`${field}: must be JSON text`);
+  }
+}
+
+/** A cycle would leave its nodes waiting on each other forever. */
+function checkAcyclic(n: number, edges: SubmitBody["edges"]): void {
+  const indegree = new Int32Array(n);
+  const children: number[][] = Array.from({ length: n }, () => []);
+  for (const e of edges) {
+    indegree[e.target]!++;
+    (children[e.source] as number[]).push(e.target);
+  }
+  const ready: number[] = [];
+  for (let i = 0; i < n; i++) if (indegree[i] === 0) ready.push(i);
+  let seen = 0;
+  while (ready.length) {
+    const x = ready.pop() as number;
+    seen++;
+    for (const c of children[x] as number[]) if (--indegree[c]! === 0) ready.push(c);
+  }
+  if (seen < n) {
+    const stuck = [...indegree.keys()].filter((i) => indegree[i]! > 0).slice(0, 5);
+    throw new BadRequestError(`edges: the graph has a cycle (through nodes ${stuck.join(", ")}…); a dispatch must be acyclic`);
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * The server's dispatch runners: one child process per running dispatch,
+ * which loads the dispatch's code, so that no user code ever runs in the
+ * server. A runner that exits without finishing its dispatch fails the
+ * tasks it was running (or leaves them to be retried) and is started again
+ * for the rest; one that keeps dying without a task to blame fails the
+ * dispatch.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { RunnerCrashedError } from "../errors.js";
+import type { DispatchId } from "../ids.js";
+import { isTerminal } from "../status.js";
+import type { FromRunner, ToRunner } from "../engine/runner/protocol.js";
+import { runnerCommand } from "../engine/runner/runner-path.js";
+import { encodeError } from "../engine/run/stored-error.js";
+import type { SqliteStore } from "../engine/store/sqlite-store.js";
+import type { EventHub } from "./event-hub.js";
+import { processAlive } from "../client/server-file.js";
+
+/** Crashes with no running task to blame before the dispatch is failed instead of started again. */
+const MAX_BLAMELESS_CRASHES = 3;
+
+interface Runner {
+  readonly child: ChildProcess;
+  readonly logFile: string;
+  finished: boolean;
+}
+
+export interface SupervisorOptions {
+  readonly store: SqliteStore;
+  readonly hub: EventHub;
+  readonly log: (line: string) => void;
+  /** Environment for runners: the server's, with its data dir pinned. */
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export class Supervisor {
+  private readonly runners = new Map<DispatchId, Runner>();
+  /** Sublattice runs report under their own ids: which top-level dispatch's runner has them. */
+  private readonly ownerOf = new Map<DispatchId, DispatchId>();
+  private readonly blameless = new Map<DispatchId, number>();
+  private stopping = false;
+
+  constructor(private readonly opts: SupervisorOptions) {}
+
+  /** Dispatches with a live runner. */
+  get running(): number {
+    return this.runners.size;
+  }
+
+  isRunning(id: DispatchId): boolean {
+    return this.runners.has(this.ownerOf.get(id) ?? id);
+  }
+
+  /** Starts (or restarts) the runner of top-level dispatch `id`. */
+  start(id: DispatchId): void {
+    if (this.stopping || this.runners.has(id)) return;
+    const d = this.opts.store.getDispatch(id);
+    if (!d || isTerminal(d.status)) return;
+    const { file, execArgv } = runnerCommand();
+    mkdirSync(d.resultsDir, { recursive: true });
+    const logFile = join(d.resultsDir, "runner.log");
+    const fd = openSync(logFile, "a");
+    let child: ChildProcess;
+    try {
+      child = fork(file, [id], {
+        // Relative paths in the user's code mean what they meant where it was dispatched.
+        cwd: existsSync(d.cwd) ? d.cwd : d.resultsDir,
+        env: this.opts.env,
+        execArgv,
+        stdio: ["ignore", fd, fd, "ipc"],
+        // Its own process group: stopping it stops the worker processes it started too.
+        detached: true,
+      });
+    } finally {
+      closeSync(fd);
+    }
+    const runner: Runner = { child, logFile, finished: false };
+    this.runners.set(id, runner);
+    this.ownerOf.set(id, id);
+    child.on("message", (m: FromRunner) => this.onMessage(id, runner, m));
+    child.on("exit", (code, signal) => this.onExit(id, runner, code, signal));
+    child.on("error", (error) => this.opts.log(`runner for ${id}: ${error.message}`));
+    this.opts.log(`runner pid ${child.pid} started for ${id}`);
+  }
+
+  /** Sends a cancel to the runner that has dispatch `id`; false if none has it. */
+  cancel(id: DispatchId, nodes?: readonly number[]): boolean {
+    const top = this.ownerOf.get(id) ?? id;
+    const runner = this.runners.get(top);
+    if (!runner || !runner.child.connected) return false;
+    const message: ToRunner = nodes ? { type: "cancel", dispatchId: id, nodes } : { type: "cancel", dispatchId: id };
+    runner.child.send(message);
+    return true;
+  }
+
+  /**
+   * Resumes every unfinished top-level dispatch: what a server does when it
+   * starts. A runner left over from a server that was killed is stopped first,
+   * so one dispatch never has two.
+   */
+  async resumeAll(): Promise<number> {
+    const unfinished = this.opts.store.unfinishedDispatches().filter((d) => d.parentId === null);
+    for (const d of unfinished) {
+      if (d.ownerPid !== null && d.ownerHost === hostname() && d.ownerPid !== process.pid) await killStaleRunner(d.ownerPid, d.id);
+      this.opts.log(`resuming ${d.id} (${d.name}, ${d.status})`);
+      this.start(d.id);
+    }
+    return unfinished.length;
+  }
+
+  /** Stops every runner; their dispatches stay unfinished in the store and resume at the next start. */
+  async stopAll(graceMs = 5000): Promise<void> {
+    this.stopping = true;
+    const exits = [...this.runners.values()].map(
+      (r) => new Promise<void>((resolve) => (r.child.exitCode !== null || r.child.signalCode !== null ? resolve() : r.child.once("exit", () => resolve()))),
+    );
+    for (const r of this.runners.values()) killGroup(r.child.pid, "SIGTERM");
+    const timer = setTimeout(() => {
+      for (const r of this.runners.values()) killGroup(r.child.pid, "SIGKILL");
+    }, graceMs);
+    await Promise.all(exits);
+    clearTimeout(timer);
+  }
+
+  private onMessage(id: DispatchId, runner: Runner, m: FromRunner): void {
+    switch (m.type) {
+      case "change":
+        this.ownerOf.set(m.change.dispatchId, id);
+        this.opts.hub.publish(m.change);
+        break;
+      case "load-failed":
+        runner.finished = true;
+        this.opts.log(`dispatch ${id} could not be loaded: ${m.message}`);
+        break;
+      case "done":
+        runner.finished = true;
+        this.opts.log(`dispatch ${id} ${m.status}`);
+        break;
+    }
+  }
+
+  private onExit(id: DispatchId, runner: Runner, code: number | null, signal: NodeJS.Signals | null): void {
+    this.runners.delete(id);
+    for (const [child, top] of this.ownerOf) if (top === id) this.ownerOf.delete(child);
+    if (this.stopping || runner.finished) {
+      this.blameless.delete(id);
+      return;
+    }
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    this.opts.log(`runner for ${id} ${how} before the dispatch finished`);
+    try {
+      this.afterCrash(id, how, tail(runner.logFile));
+    } catch (error) {
+      this.opts.log(`dispatch ${id}: cannot recover from the runner's exit: ${(error as Error).message}`);
+    }
+  }
+
+  /** Fails (or leaves for retry) the tasks that were running, then starts a new runner for the rest. */
+  private afterCrash(id: DispatchId, how: string, logTail: string): void {
+    const store = this.opts.store;
+    const now = Date.now();
+    const detail = logTail ? `; its output ended with:\n${logTail}` : "";
+    let blamed = 0;
+    const changes: Array<{ node: number; status: "FAILED" }> = [];
+    for (const d of [id, ...store.childDispatches(id).map((c) => c.id)]) {
+      const nodes = store.getNodes(d).filter((n) => n.status === "RUNNING");
+      store.batch(() => {
+        for (const n of nodes) {
+          blamed++;
+          if (n.attempts <= n.retries) continue; // retries left: the new runner runs it again
+          const error = new RunnerCrashedError(`the dispatch runner ${how} while task "${n.name}(${n.nodeId})" ran${detail}`);
+          store.nodeEnded(d, n.nodeId, "FAILED", encodeError(error), undefined, now);
+          store.countDone(d, 1);
+          if (d === id) changes.push({ node: n.nodeId, status: "FAILED" });
+        }
+      });
+    }
+    if (changes.length) this.opts.hub.publish({ dispatchId: id, at: now, nodes: changes });
+    const crashes = blamed ? 0 : (this.blameless.get(id) ?? 0) + 1;
+    this.blameless.set(id, crashes);
+    if (crashes >= MAX_BLAMELESS_CRASHES) {
+      const error = new RunnerCrashedError(`the dispatch runner ${how}, ${crashes} times in a row with no task running${detail}`);
+      store.dispatchStatus(id, "FAILED", now, { error: encodeError(error), ended: true });
+      this.opts.hub.publish({ dispatchId: id, at: now, nodes: [], status: "FAILED" });
+      return;
+    }
+    this.start(id);
+  }
+}
+
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** A runner of a previous server that is still alive (it exits on its own once it notices): make sure. */
+async function killStaleRunner(pid: number, id: DispatchId): Promise<void> {
+  if (!processAlive(pid)) return;
+  let cmdline = "";
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return;
+  }
+  // Only a runner of this very dispatch: the pid may have been reused by anything.
+  if (!cmdline.includes("runner-main") || !cmdline.includes(id)) return;
+  killGroup(pid, "SIGKILL");
+  for (let i = 0; i < 100 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** The last few lines a runner wrote (its own crash report, a task's last words). */
+function tail(file: string, bytes = 2000): string {
+  try {
+    const size = statSync(file).size;
+    const text = readFileSync(file, "utf8");
+    return text.slice(Math.max(0, size - bytes)).trim();
+  } catch {
+    return "";
+  }
+}
