@@ -77,7 +77,12 @@ export function createApp(opts: AppOptions): Hono {
     c.json<HealthReply>({ ok: true, version: opts.version, pid: process.pid, startedAt: opts.startedAt, dataDir: store.dataDir, running: supervisor.running }),
   );
 
-  api.on("HEAD", "/bundles/:hash", (c) => c.body(null, bundleExists(store.dataDir, c.req.param("hash")) ? 200 : 404));
+  // Hono answers HEAD with the GET route, body dropped: a HEAD-only route would never match.
+  api.get("/bundles/:hash", (c) => {
+    const hash = c.req.param("hash");
+    if (!bundleExists(store.dataDir, hash)) throw new NotFoundError(`no bundle "${hash}" on this server; upload it with PUT ${API_PREFIX}/bundles/<sha256>`);
+    return c.body(null, 200);
+  });
   api.put("/bundles/:hash", async (c) => {
     await receiveBundle(store.dataDir, c.req.param("hash"), c.req.raw.body, opts.maxBundleBytes ?? DEFAULT_MAX_BUNDLE_BYTES);
     return c.json({ ok: true }, 201);

@@ -4,7 +4,7 @@
  * dir (how clients find it) and resumes every unfinished dispatch; on close
  * it stops the runners and leaves their dispatches to resume next time.
  */
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import { serve } from "@hono/node-server";
@@ -47,6 +47,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   if (other && other.pid !== process.pid) {
     throw new ServerStateError(`a Valence server already runs on data dir ${opts.dataDir}: ${other.url} (pid ${other.pid}); stop it with \`valence stop\``);
   }
+  // The token file may be the first thing written there.
+  mkdirSync(opts.dataDir, { recursive: true });
   const token = opts.token || process.env["VALENCE_TOKEN"] || (isLoopback(host) ? undefined : ensureToken(opts.dataDir));
   const store = new SqliteStore(opts.dataDir);
   const hub = new EventHub();

@@ -7,10 +7,14 @@ export interface RunnerCommand {
   readonly execArgv: string[];
 }
 
-/** From `dist/` the entry is plain JavaScript; from source (tests under tsx) it needs tsx too. */
+/**
+ * From `dist/` the entry is plain JavaScript; from source (tests under tsx)
+ * it needs tsx too, named by its full URL: the runner works in the client's
+ * directory, where a bare "tsx" would not resolve.
+ */
 export function runnerCommand(): RunnerCommand {
   const here = fileURLToPath(import.meta.url);
   const ext = extname(here);
   const file = join(dirname(here), `runner-main${ext}`);
-  return { file, execArgv: ext === ".ts" ? ["--import", "tsx"] : [] };
+  return { file, execArgv: ext === ".ts" ? ["--import", import.meta.resolve("tsx")] : [] };
 }

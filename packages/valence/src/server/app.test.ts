@@ -1,0 +1,609 @@
+/**
+ * The HTTP API against a real server on a free loopback port, over real HTTP:
+ * every bad input gets its status, a stable error code and a message that
+ * names the problem, and the server keeps answering afterwards.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { API_PREFIX, type SubmitBody } from "../api/wire.js";
+import { ServerClient } from "../client/server-client.js";
+import { encode } from "../codec/index.js";
+import { startServer, type RunningServer, type ServerOptions } from "./server.js";
+
+// A token from the environment would turn every loopback test into a 401.
+delete process.env["VALENCE_TOKEN"];
+
+interface Harness {
+  readonly server: RunningServer;
+  /** The temp dir that holds the data dir (the data dir itself when one was given). */
+  readonly root: string;
+  readonly dataDir: string;
+  readonly base: string;
+  readonly lines: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a server on a free loopback port. By default its data dir sits alone
+ * inside a fresh temp dir (`root`), so a write that escapes it is still seen.
+ */
+async function start(opts: Partial<ServerOptions> = {}, given?: string): Promise<Harness> {
+  const root = given ?? mkdtempSync(join(tmpdir(), "valence-app-"));
+  const dataDir = given ?? join(root, "data");
+  mkdirSync(dataDir, { recursive: true });
+  const lines: string[] = [];
+  const server = await startServer({ dataDir, host: "127.0.0.1", port: 0, log: (l) => lines.push(l), ...opts });
+  return {
+    server,
+    root,
+    dataDir,
+    // A server bound to every interface still answers on loopback.
+    base: `http://127.0.0.1:${server.info.port}${API_PREFIX}`,
+    lines,
+    async stop() {
+      await server.close();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+interface Reply {
+  readonly status: number;
+  readonly body: { error?: { code: string; message: string } } & Record<string, unknown>;
+}
+
+async function call(url: string, init: RequestInit = {}): Promise<Reply> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let body: Reply["body"];
+  try {
+    body = text ? JSON.parse(text) : {};
+  } catch {
+    assert.fail(`${init.method ?? "GET"} ${url} answered ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`);
+  }
+  return { status: res.status, body };
+}
+
+const postJson = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  call(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) });
+
+/** Asserts a typed error reply whose message mentions every one of `words`. */
+function assertError(r: Reply, status: number, code: string, ...words: string[]): void {
+  assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${JSON.stringify(r.body)}`);
+  assert.ok(r.body.error, `expected { error } in ${JSON.stringify(r.body)}`);
+  assert.equal(r.body.error.code, code, r.body.error.message);
+  for (const w of words) assert.ok(r.body.error.message.toLowerCase().includes(w.toLowerCase()), `message should mention "${w}": ${r.body.error.message}`);
+}
+
+async function assertHealthy(h: Harness, headers: Record<string, string> = {}): Promise<void> {
+  const r = await call(`${h.base}/health`, { headers });
+  assert.equal(r.status, 200);
+  assert.equal(r.body["ok"], true);
+}
+
+/** A request whose path reaches the server byte for byte (fetch would resolve `..`). */
+function rawRequest(port: number, method: string, path: string, body?: Buffer): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, method, path, headers: body ? { "content-length": String(body.length) } : {} }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (text += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function parseSse(text: string): Array<{ event: string; data: unknown }> {
+  return text
+    .split("\n\n")
+    .map((block) => block.split("\n").filter((l) => l && !l.startsWith(":")))
+    .filter((lines) => lines.length)
+    .map((lines) => ({
+      event: lines.find((l) => l.startsWith("event:"))?.slice(6).trim() ?? "message",
+      data: JSON.parse(lines.filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n")),
+    }));
+}
+
+const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
+
+/** Everything under `dir`, as paths relative to it. */
+function listTree(dir: string, prefix = ""): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? [`${prefix}${e.name}/`, ...listTree(join(dir, e.name), `${prefix}${e.name}/`)] : [`${prefix}${e.name}`],
+  );
+}
+
+function paramNode(nodeId: number, overrides: Record<string, unknown> = {}) {
+  return {
+    nodeId, kind: "parameter", name: `p${nodeId}`, electronId: null, executor: null, retries: 0, timeoutMs: null,
+    key: null, holes: null, value: null, output: encode(nodeId + 1, "p"), ...overrides,
+  };
+}
+
+function electronNode(nodeId: number, overrides: Record<string, unknown> = {}) {
+  return { ...paramNode(nodeId), kind: "electron", name: `e${nodeId}`, electronId: "wf.ts#e", executor: '"inline"', output: null, ...overrides };
+}
+
+const edge = (source: number, target: number) => ({ source, target, param: JSON.stringify({ kind: "arg", index: 0 }) });
+
+/** The smallest graph the server accepts: one parameter, no code. */
+function validSubmit(overrides: Record<string, unknown> = {}): SubmitBody & Record<string, unknown> {
+  return {
+    name: "tiny",
+    latticeId: null,
+    entryFile: null,
+    // From source the runner needs tsx, which resolves from its cwd: the repo's.
+    cwd: process.cwd(),
+    inputs: encode([], "args"),
+    outputTemplate: encode({ value: 1, holes: [] }, "t"),
+    bundleHash: null,
+    nodes: [paramNode(0)],
+    edges: [],
+    ...overrides,
+  } as SubmitBody & Record<string, unknown>;
+}
+
+describe("HTTP API: bad input", () => {
+  let h: Harness;
+  before(async () => {
+    h = await start({ limits: { longPollMs: 1500 } });
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  it("answers GET /health with the server's facts", async () => {
+    const r = await call(`${h.base}/health`);
+    assert.equal(r.status, 200);
+    assert.equal(r.body["ok"], true);
+    assert.equal(r.body["pid"], process.pid);
+    assert.equal(r.body["dataDir"], h.dataDir);
+    assert.equal(typeof r.body["version"], "string");
+  });
+
+  it("accepts a minimal valid submit (201) and then knows the dispatch", async () => {
+    const r = await postJson(`${h.base}/dispatches`, validSubmit());
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const id = r.body["dispatchId"] as string;
+    assert.match(id, /^dsp_[0-9a-z]+$/);
+    const got = await call(`${h.base}/dispatches/${id}`);
+    assert.equal(got.status, 200);
+    assert.equal(got.body["id"], id);
+    assert.equal(got.body["name"], "tiny");
+    assert.equal(got.body["nodeCount"], 1);
+    const list = await call(`${h.base}/dispatches?limit=10`);
+    assert.ok((list.body["dispatches"] as Array<{ id: string }>).some((d) => d.id === id));
+    // Long polling: held until the dispatch ends (or longPollMs passes; the client asks again).
+    let res = await call(`${h.base}/dispatches/${id}/result?wait=true`);
+    for (let i = 0; i < 20 && !["COMPLETED", "FAILED", "CANCELLED"].includes((res.body["dispatch"] as { status: string }).status); i++) {
+      res = await call(`${h.base}/dispatches/${id}/result?wait=true`);
+    }
+    assert.equal(res.status, 200);
+    const dispatch = res.body["dispatch"] as { id: string; status: string; output: string; error: string | null };
+    assert.equal(dispatch.id, id);
+    assert.equal(dispatch.status, "COMPLETED", `the dispatch ended ${dispatch.status}: ${dispatch.error}`);
+    assert.equal(dispatch.output, encode(1, "o"));
+    assert.deepEqual((res.body["nodes"] as Array<{ output: string }>).map((n) => n.output), [encode(1, "p")]);
+    const statusOnly = await call(`${h.base}/dispatches/${id}/result?statusOnly=true`);
+    assert.deepEqual(statusOnly.body["nodes"], []);
+    await assertHealthy(h);
+  });
+
+  it("streams a dispatch's events as SSE: snapshot, then changes, then end", async () => {
+    const id = (await postJson(`${h.base}/dispatches`, validSubmit())).body["dispatchId"] as string;
+    const res = await fetch(`${h.base}/dispatches/${id}/events`, { signal: AbortSignal.timeout(20_000) });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
+    // The stream closes by itself after `end`.
+    const events = parseSse(await res.text());
+    assert.equal(events[0]?.event, "snapshot");
+    const snapshot = events[0]?.data as { dispatchId: string; status: string; nodes: Array<{ node: number; name: string; status: string }> };
+    assert.equal(snapshot.dispatchId, id);
+    assert.deepEqual(snapshot.nodes, [{ node: 0, name: "p0", status: "COMPLETED" }]);
+    assert.deepEqual(events.at(-1), { event: "end", data: { dispatchId: id } });
+    const changes = events.slice(1, -1);
+    assert.ok(changes.every((e) => e.event === "change"), JSON.stringify(events));
+    assert.equal((changes.at(-1)?.data as { status?: string } | undefined)?.status ?? snapshot.status, "COMPLETED", JSON.stringify(events));
+    // A stream opened after the end sends the snapshot and the end at once.
+    const late = parseSse(await (await fetch(`${h.base}/dispatches/${id}/events`, { signal: AbortSignal.timeout(5000) })).text());
+    assert.deepEqual(late.map((e) => e.event), ["snapshot", "end"]);
+    assert.equal((late[0]?.data as { status: string }).status, "COMPLETED");
+  });
+
+  it("opens the stream of every dispatch with hello", async () => {
+    const ac = new AbortController();
+    const res = await fetch(`${h.base}/events`, { signal: ac.signal });
+    assert.equal(res.status, 200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while (!text.includes("\n\n")) text += new TextDecoder().decode((await reader.read()).value);
+    assert.deepEqual(parseSse(text)[0], { event: "hello", data: {} });
+    ac.abort();
+    await reader.cancel().catch(() => {});
+  });
+
+  it("refuses malformed JSON (400) and says so", async () => {
+    const r = await postJson(`${h.base}/dispatches`, '{"name": "x",');
+    assertError(r, 400, "BAD_REQUEST", "malformed JSON");
+    await assertHealthy(h);
+  });
+
+  it("refuses a body that is not sent as JSON (400) and names the Content-Type", async () => {
+    const r = await call(`${h.base}/dispatches`, { method: "POST", headers: { "content-type": "text/plain" }, body: JSON.stringify(validSubmit()) });
+    assertError(r, 400, "BAD_REQUEST", "Content-Type: application/json");
+    await assertHealthy(h);
+  });
+
+  it("refuses a JSON body that is not an object (400)", async () => {
+    const r = await postJson(`${h.base}/dispatches`, "[1, 2]");
+    assertError(r, 400, "BAD_REQUEST", "object");
+    await assertHealthy(h);
+  });
+
+  it("refuses a field of the wrong type (400) and names its path", async () => {
+    const r = await postJson(`${h.base}/dispatches`, validSubmit({ nodes: [paramNode(0, { nodeId: "0" })] }));
+    assertError(r, 400, "BAD_REQUEST", "nodes[0].nodeId");
+    await assertHealthy(h);
+  });
+
+  it("refuses a missing field (400) and names it", async () => {
+    const body: Record<string, unknown> = validSubmit();
+    delete body["outputTemplate"];
+    const r = await postJson(`${h.base}/dispatches`, body);
+    assertError(r, 400, "BAD_REQUEST", "outputTemplate");
+    await assertHealthy(h);
+  });
+
+  it("refuses an unknown key at the top (400) and names it", async () => {
+    const r = await postJson(`${h.base}/dispatches`, validSubmit({ surprise: 1 }));
+    assertError(r, 400, "BAD_REQUEST", "surprise");
+    await assertHealthy(h);
+  });
+
+  it("refuses an unknown key inside a node (400) and names the node and the key", async () => {
+    const r = await postJson(`${h.base}/dispatches`, validSubmit({ nodes: [paramNode(0, { colour: "red" })] }));
+    assertError(r, 400, "BAD_REQUEST", "nodes[0]", "colour");
+    await assertHealthy(h);
+  });
+
+  it("refuses nodes numbered out of order (400)", async () => {
+    const r = await postJson(`${h.base}/dispatches`, validSubmit({ nodes: [paramNode(0), paramNode(2)] }));
+    assertError(r, 400, "BAD_REQUEST", "nodes[1].nodeId", "must be 1");
+    await assertHealthy(h);
+  });
+
+  it("refuses a relative cwd (400)", async () => {
+    const r = await postJson(`${h.base}/dispatches`, validSubmit({ cwd: "some/where" }));
+    assertError(r, 400, "BAD_REQUEST", "cwd", "absolute");
+    await assertHealthy(h);
+  });
+
+  it("refuses inputs that are not in the codec's encoding (400) and names the field", async () => {
+    const r = await postJson(`${h.base}/dispatches`, validSubmit({ inputs: "definitely not encoded" }));
+    assertError(r, 400, "BAD_REQUEST", "inputs");
+    await assertHealthy(h);
+  });
+
+  it("refuses a parameter whose output does not decode (400) and names the node", async () => {
+    const r = await postJson(`${h.base}/dispatches`, validSubmit({ nodes: [paramNode(0, { output: "{nope" })] }));
+    assertError(r, 400, "BAD_REQUEST", "nodes[0].output");
+    await assertHealthy(h);
+  });
+
+  it("refuses a graph with a cycle (400) and says it is one", async () => {
+    const nodes = [paramNode(0), electronNode(1), electronNode(2)];
+    const bundle = Buffer.from("export {};\n");
+    const hash = sha256(bundle);
+    assert.equal((await rawRequest(h.server.info.port, "PUT", `${API_PREFIX}/bundles/${hash}`, bundle)).status, 201);
+    const r = await postJson(`${h.base}/dispatches`, validSubmit({ bundleHash: hash, nodes, edges: [edge(0, 1), edge(1, 2), edge(2, 1)] }));
+    assertError(r, 400, "BAD_REQUEST", "cycle");
+    await assertHealthy(h);
+  });
+
+  it("refuses a self-loop as a cycle (400)", async () => {
+    const r = await postJson(`${h.base}/dispatches`, validSubmit({ nodes: [paramNode(0)], edges: [edge(0, 0)] }));
+    assertError(r, 400, "BAD_REQUEST", "cycle");
+    await assertHealthy(h);
+  });
+
+  it("refuses an edge to a node that does not exist (400) and names it", async () => {
+    const r = await postJson(`${h.base}/dispatches`, validSubmit({ nodes: [paramNode(0)], edges: [edge(0, 7)] }));
+    assertError(r, 400, "BAD_REQUEST", "edges[0]", "node 7 does not exist");
+    await assertHealthy(h);
+  });
+
+  it("refuses an edge whose param is not JSON (400)", async () => {
+    const r = await postJson(`${h.base}/dispatches`, validSubmit({ nodes: [paramNode(0), paramNode(1)], edges: [{ source: 0, target: 1, param: "{x" }] }));
+    assertError(r, 400, "BAD_REQUEST", "edges[0].param");
+    await assertHealthy(h);
+  });
+
+  it("refuses a bundle hash that was never uploaded (400) and says to upload it", async () => {
+    const hash = sha256("never uploaded");
+    const r = await postJson(`${h.base}/dispatches`, validSubmit({ bundleHash: hash, nodes: [electronNode(0)] }));
+    assertError(r, 400, "BAD_REQUEST", "bundleHash", hash, "upload it first", `PUT /api/v1/bundles/${hash}`);
+    await assertHealthy(h);
+  });
+
+  it("refuses a bundle hash that is not a sha256 (400)", async () => {
+    const r = await postJson(`${h.base}/dispatches`, validSubmit({ bundleHash: "../../valence.db", nodes: [electronNode(0)] }));
+    assertError(r, 400, "BAD_REQUEST", "bundleHash", "64 hex digits");
+    await assertHealthy(h);
+  });
+
+  it("refuses electrons with no bundleHash (400) and says they need one", async () => {
+    const r = await postJson(`${h.base}/dispatches`, validSubmit({ nodes: [electronNode(0)] }));
+    assertError(r, 400, "BAD_REQUEST", "bundleHash", "electrons", "bundle");
+    await assertHealthy(h);
+  });
+
+  it("refuses an electron node without an electronId (400)", async () => {
+    const r = await postJson(`${h.base}/dispatches`, validSubmit({ nodes: [electronNode(0, { electronId: null })] }));
+    assertError(r, 400, "BAD_REQUEST", "nodes[0].electronId");
+    await assertHealthy(h);
+  });
+
+  it("answers 404 DISPATCH_NOT_FOUND for a well-formed dispatch id that does not exist", async () => {
+    const id = "dsp_000000000nothere0";
+    for (const path of [`/dispatches/${id}`, `/dispatches/${id}/result`, `/dispatches/${id}/events`]) {
+      const r = await call(`${h.base}${path}`);
+      assertError(r, 404, "DISPATCH_NOT_FOUND", id);
+    }
+    assertError(await postJson(`${h.base}/dispatches/${id}/cancel`, {}), 404, "DISPATCH_NOT_FOUND", id);
+    await assertHealthy(h);
+  });
+
+  it("answers 404 NOT_FOUND for a malformed dispatch id and says what ids look like", async () => {
+    for (const id of ["nope", "dsp_UPPER", "dsp_%27%3B--"]) {
+      const r = await call(`${h.base}/dispatches/${id}`);
+      assertError(r, 404, "NOT_FOUND", "is not a dispatch id", "dsp_");
+    }
+    await assertHealthy(h);
+  });
+
+  it("refuses to cancel a node beyond the graph (404 NODE_NOT_FOUND) and names it", async () => {
+    const id = (await postJson(`${h.base}/dispatches`, validSubmit())).body["dispatchId"] as string;
+    const r = await postJson(`${h.base}/dispatches/${id}/cancel`, { nodes: [0, 5] });
+    assertError(r, 404, "NODE_NOT_FOUND", "no such node: 5", "0 to 0");
+    await assertHealthy(h);
+  });
+
+  it("refuses a cancel body of the wrong shape (400) and names the field", async () => {
+    const id = (await postJson(`${h.base}/dispatches`, validSubmit())).body["dispatchId"] as string;
+    assertError(await postJson(`${h.base}/dispatches/${id}/cancel`, { nodes: [-1] }), 400, "BAD_REQUEST", "nodes[0]");
+    assertError(await postJson(`${h.base}/dispatches/${id}/cancel`, { nodes: [0], all: true }), 400, "BAD_REQUEST", "all");
+    assertError(await postJson(`${h.base}/dispatches/${id}/cancel`, "{oops"), 400, "BAD_REQUEST", "malformed JSON");
+    await assertHealthy(h);
+  });
+
+  it("refuses a bad list limit (400) and gives the range", async () => {
+    const r = await call(`${h.base}/dispatches?limit=lots`);
+    assertError(r, 400, "BAD_REQUEST", "limit", "1 to 1000");
+    await assertHealthy(h);
+  });
+
+  it("answers an unknown route with 404 JSON naming it", async () => {
+    assertError(await call(`${h.base}/nothing/here`), 404, "NOT_FOUND", "/api/v1/nothing/here");
+    assertError(await call(`http://127.0.0.1:${h.server.info.port}/elsewhere`), 404, "NOT_FOUND", "/elsewhere");
+    assertError(await call(`${h.base}/health`, { method: "DELETE" }), 404, "NOT_FOUND", "DELETE");
+    await assertHealthy(h);
+  });
+
+  it("stores a bundle whose contents match its hash (201), and HEAD then finds it", async () => {
+    const bundle = Buffer.from(`export const answer = 42; // ${Date.now()}\n`);
+    const hash = sha256(bundle);
+    assert.equal((await fetch(`${h.base}/bundles/${hash}`, { method: "HEAD" })).status, 404);
+    const r = await call(`${h.base}/bundles/${hash}`, { method: "PUT", body: bundle });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal((await fetch(`${h.base}/bundles/${hash}`, { method: "HEAD" })).status, 200);
+    assert.deepEqual(readFileSync(join(h.dataDir, "bundles", `${hash}.mjs`)), bundle);
+    assert.deepEqual(listTree(join(h.dataDir, "bundles")).filter((f) => f.includes(hash)), [`${hash}.mjs`]);
+    // The typed client asks the same question before it uploads.
+    assert.equal(await new ServerClient(h.server.info.url).hasBundle(hash), true);
+    assert.equal(await new ServerClient(h.server.info.url).hasBundle(sha256("absent")), false);
+  });
+
+  it("refuses a bundle whose contents do not match its hash (400) and stores nothing", async () => {
+    const bundle = Buffer.from("export const x = 1;\n");
+    const claimed = sha256("something else");
+    const before = listTree(join(h.dataDir, "bundles"));
+    const r = await call(`${h.base}/bundles/${claimed}`, { method: "PUT", body: bundle });
+    assertError(r, 400, "BAD_REQUEST", "sha256", sha256(bundle), claimed, "not stored");
+    assert.deepEqual(listTree(join(h.dataDir, "bundles")), before);
+    assert.equal((await fetch(`${h.base}/bundles/${claimed}`, { method: "HEAD" })).status, 404);
+    await assertHealthy(h);
+  });
+
+  it("refuses a bundle with no body (400)", async () => {
+    const r = await call(`${h.base}/bundles/${sha256("x")}`, { method: "PUT" });
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.equal(r.body.error?.code, "BAD_REQUEST");
+    assert.ok(!existsSync(join(h.dataDir, "bundles", `${sha256("x")}.mjs`)));
+    await assertHealthy(h);
+  });
+
+  it("keeps bundle uploads and lookups inside DATA_DIR/bundles whatever the path", async () => {
+    const port = h.server.info.port;
+    // Targets a traversal would reach: they must be neither read into a reply nor written.
+    const outside = join(h.dataDir, "outside.mjs");
+    writeFileSync(outside, "secret");
+    const dbBefore = statSync(join(h.dataDir, "valence.db"), { throwIfNoEntry: false });
+    const treeBefore = listTree(h.dataDir).filter((f) => !f.startsWith("results/") && !f.startsWith("valence.db"));
+    const payload = Buffer.from("pwned");
+    const hex = "a".repeat(64);
+    const paths = [
+      `${API_PREFIX}/bundles/..%2F..%2Fvalence.db`,
+      `${API_PREFIX}/bundles/..%2Foutside`,
+      `${API_PREFIX}/bundles/../../x`,
+      `${API_PREFIX}/bundles/../outside`,
+      `${API_PREFIX}/bundles/${hex.slice(0, 30)}/${hex.slice(0, 33)}`,
+      `${API_PREFIX}/bundles/${hex.slice(0, 30)}%2F${hex.slice(0, 33)}`,
+      `${API_PREFIX}/bundles/..%2F${hex.slice(0, 61)}`,
+      `${API_PREFIX}/bundles/%2E%2E%2F%2E%2E%2F${hex.slice(0, 58)}`,
+      `${API_PREFIX}/bundles/${hex.toUpperCase()}`,
+      `${API_PREFIX}/bundles/${hex}%00`,
+    ];
+    for (const path of paths) {
+      for (const method of ["PUT", "HEAD", "GET"]) {
+        const r = await rawRequest(port, method, path, method === "PUT" ? payload : undefined);
+        assert.ok(r.status === 400 || r.status === 404, `${method} ${path} answered ${r.status}: ${r.text}`);
+        assert.ok(!r.text.includes("secret") && !r.text.includes("SQLite"), `${method} ${path} leaked a file: ${r.text}`);
+        if (method !== "HEAD") assert.equal(JSON.parse(r.text).error.code, r.status === 400 ? "BAD_REQUEST" : "NOT_FOUND");
+      }
+    }
+    assert.equal(readFileSync(outside, "utf8"), "secret");
+    const treeAfter = listTree(h.dataDir).filter((f) => !f.startsWith("results/") && !f.startsWith("valence.db"));
+    assert.deepEqual(treeAfter, treeBefore);
+    // The data dir is the only thing in its temp parent: nothing was written beside it.
+    assert.deepEqual(listTree(h.root).filter((f) => !f.startsWith("data/")), []);
+    for (const f of listTree(h.root)) {
+      if (!f.endsWith("/")) assert.ok(!readFileSync(join(h.root, f)).equals(payload), `${f} holds the uploaded bytes`);
+    }
+    if (dbBefore) assert.ok(statSync(join(h.dataDir, "valence.db")).isFile());
+    await assertHealthy(h);
+  });
+});
+
+describe("HTTP API: size limits", () => {
+  let h: Harness;
+  before(async () => {
+    h = await start({ limits: { maxJsonBytes: 2048, maxBundleBytes: 4096 } });
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  it("refuses a JSON body over maxJsonBytes (413) and says how large it may be", async () => {
+    const r = await postJson(`${h.base}/dispatches`, validSubmit({ name: "x".repeat(10_000) }));
+    assertError(r, 413, "PAYLOAD_TOO_LARGE", "2048 bytes");
+    await assertHealthy(h);
+  });
+
+  it("refuses a streamed JSON body (no Content-Length) over maxJsonBytes (413)", async () => {
+    const big = new TextEncoder().encode(JSON.stringify(validSubmit({ name: "y".repeat(10_000) })));
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < big.length; i += 1000) controller.enqueue(big.slice(i, i + 1000));
+        controller.close();
+      },
+    });
+    const r = await call(`${h.base}/dispatches`, { method: "POST", headers: { "content-type": "application/json" }, body, duplex: "half" } as RequestInit);
+    assertError(r, 413, "PAYLOAD_TOO_LARGE", "2048 bytes");
+    await assertHealthy(h);
+  });
+
+  it("refuses an oversized cancel body (413)", async () => {
+    const r = await postJson(`${h.base}/dispatches/dsp_000000000nothere0/cancel`, { nodes: Array.from({ length: 2000 }, (_, i) => i) });
+    // The size is checked from Content-Length before the dispatch is looked up.
+    assertError(r, 413, "PAYLOAD_TOO_LARGE", "2048 bytes");
+    await assertHealthy(h);
+  });
+
+  it("accepts a JSON body under the limit", async () => {
+    const r = await postJson(`${h.base}/dispatches`, validSubmit());
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+  });
+
+  it("refuses a bundle over maxBundleBytes (413) and leaves no file in DATA_DIR/bundles", async () => {
+    const bundle = Buffer.alloc(64 * 1024, 0x61);
+    const hash = sha256(bundle);
+    const r = await call(`${h.base}/bundles/${hash}`, { method: "PUT", body: bundle });
+    assertError(r, 413, "PAYLOAD_TOO_LARGE", "4096 bytes");
+    assert.deepEqual(listTree(join(h.dataDir, "bundles")), []);
+    assert.equal((await fetch(`${h.base}/bundles/${hash}`, { method: "HEAD" })).status, 404);
+    await assertHealthy(h);
+  });
+
+  it("accepts a bundle at the limit", async () => {
+    const bundle = Buffer.alloc(4096, 0x62);
+    const hash = sha256(bundle);
+    const r = await call(`${h.base}/bundles/${hash}`, { method: "PUT", body: bundle });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.deepEqual(listTree(join(h.dataDir, "bundles")), [`${hash}.mjs`]);
+  });
+});
+
+describe("HTTP API: token", () => {
+  it("with a token, answers 401 without it or with a wrong one, 200 with it, and never logs it", async () => {
+    const token = "s3cret";
+    const h = await start({ token });
+    try {
+      const bare = await call(`${h.base}/health`);
+      assertError(bare, 401, "UNAUTHORIZED", "Authorization: Bearer");
+      assert.ok(!bare.body.error?.message.includes(token));
+      for (const authorization of ["Bearer wrong", "Bearer s3cre", "Bearer s3cret2", "s3cret", "Basic czNjcmV0", "bearer s3cret"]) {
+        assertError(await call(`${h.base}/health`, { headers: { authorization } }), 401, "UNAUTHORIZED");
+      }
+      // Every route is behind the token, unknown ones and bundle uploads included.
+      assertError(await call(`${h.base}/nothing`), 401, "UNAUTHORIZED");
+      assertError(await postJson(`${h.base}/dispatches`, validSubmit()), 401, "UNAUTHORIZED");
+      assertError(await call(`${h.base}/bundles/${sha256("b")}`, { method: "PUT", body: "b" }), 401, "UNAUTHORIZED");
+      assert.ok(!existsSync(join(h.dataDir, "bundles", `${sha256("b")}.mjs`)));
+      const auth = { authorization: `Bearer ${token}` };
+      await assertHealthy(h, auth);
+      const submitted = await postJson(`${h.base}/dispatches`, validSubmit(), auth);
+      assert.equal(submitted.status, 201, JSON.stringify(submitted.body));
+      await h.server.close();
+      assert.ok(h.lines.length > 0, "the server logged nothing");
+      for (const line of h.lines) assert.ok(!line.includes(token), `a log line holds the token: ${line}`);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it("on a non-loopback host with no token, makes DATA_DIR/server.token (0600), requires it and never logs it", async () => {
+    const h = await start({ host: "0.0.0.0" });
+    try {
+      const file = join(h.dataDir, "server.token");
+      assert.ok(existsSync(file), "no server.token in the data dir");
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      const token = readFileSync(file, "utf8").trim();
+      assert.ok(token.length >= 32, `a short token: ${token.length} characters`);
+      assertError(await call(`${h.base}/health`), 401, "UNAUTHORIZED", "server.token");
+      assertError(await call(`${h.base}/dispatches`), 401, "UNAUTHORIZED");
+      await assertHealthy(h, { authorization: `Bearer ${token}` });
+      await h.server.close();
+      for (const line of h.lines) assert.ok(!line.includes(token), `a log line holds the token: ${line}`);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it("on a non-loopback host, makes the token even when the data dir does not exist yet", async () => {
+    const parent = mkdtempSync(join(tmpdir(), "valence-app-"));
+    const dataDir = join(parent, "fresh", "data");
+    try {
+      const server = await startServer({ dataDir, host: "0.0.0.0", port: 0, log: () => {} });
+      try {
+        assert.equal(statSync(join(dataDir, "server.token")).mode & 0o777, 0o600);
+        assertError(await call(`http://127.0.0.1:${server.info.port}${API_PREFIX}/health`), 401, "UNAUTHORIZED");
+      } finally {
+        await server.close();
+      }
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps the same token across restarts on the same data dir", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "valence-app-"));
+    const first = await startServer({ dataDir, host: "0.0.0.0", port: 0, log: () => {} });
+    const token = readFileSync(join(dataDir, "server.token"), "utf8").trim();
+    await first.close();
+    const h = await start({ host: "0.0.0.0" }, dataDir);
+    try {
+      assert.equal(readFileSync(join(dataDir, "server.token"), "utf8").trim(), token);
+      await assertHealthy(h, { authorization: `Bearer ${token}` });
+    } finally {
+      await h.stop();
+    }
+  });
+});

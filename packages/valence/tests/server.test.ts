@@ -1,0 +1,175 @@
+// Server mode end to end: a real server (HTTP, runners as child processes) on loopback, and the
+// SDK's dispatch / getResult / cancel going through it.
+import { dataDir } from "./fixtures/env.js";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { ServerClient, type ServerEvent } from "../src/client/server-client.js";
+import { startServer, type RunningServer } from "../src/server/server.js";
+
+let server: RunningServer;
+let client: ServerClient;
+const serverDir = join(dataDir, "server");
+const timingLog = join(dataDir, "cpu_timing.log");
+
+before(async () => {
+  server = await startServer({ dataDir: serverDir, port: 0, log: () => undefined });
+  // The SDK in this process is a client of that server; its own data dir only holds bundles.
+  process.env.VALENCE_SERVER = server.info.url;
+  process.env.VALENCE_TEST_TIMING_LOG = timingLog;
+  client = new ServerClient(server.info.url);
+});
+after(async () => {
+  await server.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const sdk = () => import("../src/index.js");
+const flows = () => import("./fixtures/server-workflows.js");
+
+describe("dispatching to a server", () => {
+  it("runs the TimingExecutor example: the user's own executor, in a runner, with its log where the user asked", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { timingWorkflow } = await flows();
+    const id = await dispatch(timingWorkflow)(3, 4);
+    const result = await getResult(id, { wait: true });
+    assert.equal(result.status, "COMPLETED");
+    assert.equal(result.result, 28);
+    assert.match(result.toString(), /add\(0\): 7\n:parameter:3\(1\): 3\n:parameter:4\(2\): 4\nmultiply\(3\): 28\n:parameter:4\(4\): 4/);
+    assert.ok(result.resultsDir.startsWith(serverDir), "results live in the server's data dir");
+    const log = readFileSync(timingLog, "utf8");
+    assert.match(log, new RegExp(`Node 0 in dispatch ${id} took [0-9.e-]+s of CPU time`));
+    assert.match(log, new RegExp(`Node 3 in dispatch ${id} took`));
+  });
+
+  it("lets the client exit once it has the id; relative paths resolve where the client ran", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "valence-client-"));
+    const env = { ...process.env, VALENCE_TEST_TIMING_LOG: "" };
+    delete env.VALENCE_TEST_TIMING_LOG;
+    // tsx by its full URL: the working directory is elsewhere, where "tsx" would not resolve.
+    const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), fileURLToPath(new URL("./fixtures/dispatch-to-server.ts", import.meta.url))], {
+      cwd,
+      env,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (d: string) => (out += d));
+    const [code] = (await once(child, "exit")) as [number];
+    assert.equal(code, 0);
+    const id = out.trim();
+    assert.match(id, /^dsp_/);
+    const { getResult } = await sdk();
+    const result = await getResult(id, { wait: true });
+    assert.equal(result.status, "COMPLETED", result.error?.message);
+    assert.equal(result.result, 28);
+    assert.match(readFileSync(join(cwd, "cpu_timing.log"), "utf8"), new RegExp(`Node 3 in dispatch ${id}`));
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it("runs a fan-out/fan-in on the local pool and inline, and lists it", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { fanOut } = await flows();
+    const id = await dispatch(fanOut)(20);
+    const result = await getResult(id, { wait: true });
+    assert.deepEqual(result.result, Array.from({ length: 20 }, (_, i) => i + 2));
+    const listed = await client.list(10);
+    assert.ok(listed.dispatches.some((d) => d.id === id && d.status === "COMPLETED" && d.nodesDone === d.nodeCount));
+  });
+
+  it("streams live events: a snapshot, each change, then the end", async () => {
+    const { dispatch } = await sdk();
+    const { slowFlow } = await flows();
+    const id = await dispatch(slowFlow)(300);
+    const events: ServerEvent[] = [];
+    await client.events(id, (e) => events.push(e));
+    assert.equal(events[0]?.event, "snapshot");
+    assert.equal(events.at(-1)?.event, "end");
+    const statuses = events
+      .filter((e) => e.event === "change")
+      .flatMap((e) => {
+        const c = e.data as { nodes: Array<{ node: number; status: string }>; status?: string };
+        return [...c.nodes.map((n) => `${n.node}:${n.status}`), ...(c.status ? [`dispatch:${c.status}`] : [])];
+      });
+    assert.ok(statuses.includes("dispatch:COMPLETED"), statuses.join(" "));
+    assert.ok(statuses.includes("0:COMPLETED"), statuses.join(" "));
+  });
+
+  it("cancels a running dispatch: the task is stopped, the dispatch CANCELLED, and the server says so", async () => {
+    const { cancel, dispatch, getResult } = await sdk();
+    const { slowFlow } = await flows();
+    const id = await dispatch(slowFlow)(60_000);
+    // Wait until the task runs, so this cancels a running task, not a pending one.
+    await new Promise<void>((resolve, reject) => {
+      const ac = new AbortController();
+      client
+        .events(
+          id,
+          (e) => {
+            const nodes = e.event === "snapshot" ? (e.data as { nodes: Array<{ status: string }> }).nodes : e.event === "change" ? (e.data as { nodes: Array<{ status: string }> }).nodes : [];
+            if (nodes.some((n) => n.status === "RUNNING")) {
+              ac.abort();
+              resolve();
+            }
+          },
+          ac.signal,
+        )
+        .catch((error: Error) => (error.name === "AbortError" ? resolve() : reject(error)));
+    });
+    await cancel(id);
+    const result = await getResult(id, { wait: true });
+    assert.equal(result.status, "CANCELLED");
+    assert.equal(result.nodes[0]?.status, "CANCELLED");
+  });
+
+  it("fails the tasks that take their runner down, names the exit, and keeps serving", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { crashFlow } = await flows();
+    const id = await dispatch(crashFlow)();
+    const result = await getResult(id, { wait: true });
+    assert.equal(result.status, "FAILED");
+    const crashed = result.nodes.find((n) => n.name === "crashes");
+    assert.equal(crashed?.status, "FAILED");
+    assert.equal(crashed?.error?.name, "RunnerCrashedError");
+    assert.match(crashed?.error?.message ?? "", /the dispatch runner exited with code 3 while task "crashes\(0\)" ran/);
+    assert.equal((await client.health()).ok, true);
+  });
+
+  it("runs 50 dispatches at once, each to its own right result", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { fanOut } = await flows();
+    const ids = await Promise.all(Array.from({ length: 50 }, (_, i) => dispatch(fanOut)(i + 1)));
+    const results = await Promise.all(ids.map((id) => getResult(id, { wait: true })));
+    results.forEach((r, i) => {
+      assert.equal(r.status, "COMPLETED", `dispatch ${i}: ${r.error?.message}`);
+      assert.deepEqual(r.result, Array.from({ length: i + 1 }, (_, k) => k + 2));
+    });
+  });
+
+  it("refuses a bad argument at dispatch, in the client, before anything is sent", async () => {
+    const { dispatch } = await sdk();
+    const { fanOut } = await flows();
+    const before = (await client.list(1000)).dispatches.length;
+    await assert.rejects(dispatch(fanOut)((() => 1) as unknown as number), { name: "UnsendableValueError" });
+    assert.equal((await client.list(1000)).dispatches.length, before);
+  });
+
+  it("says clearly when the configured server does not answer", async () => {
+    const { ServerDispatcher } = await import("../src/client/server-dispatcher.js");
+    const { loadConfig } = await import("../src/engine/config/index.js");
+    const { createRegistry } = await import("../src/engine/plugins/registry.js");
+    const { BUILTIN_EXECUTORS } = await import("../src/engine/engine.js");
+    const config = loadConfig();
+    const gone = new ServerDispatcher(new ServerClient("http://127.0.0.1:9"), config, await createRegistry({ config, builtins: BUILTIN_EXECUTORS }));
+    await assert.rejects(gone.getResult("dsp_0000000000000000" as never), {
+      name: "ServerUnreachableError",
+      message: /no Valence server answers at http:\/\/127\.0\.0\.1:9 .*valence start.*VALENCE_SERVER=embedded/,
+    });
+    assert.ok(existsSync(serverDir));
+  });
+});
