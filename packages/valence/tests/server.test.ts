@@ -140,6 +140,22 @@ describe("dispatching to a server", () => {
     assert.equal((await client.health()).ok, true);
   });
 
+  it("redispatches on the server: the replacement's code comes in its own bundle, the rest is reused", async () => {
+    const { dispatch, getResult, redispatch } = await sdk();
+    const { timingWorkflow } = await flows();
+    const { addTwice } = await import("./fixtures/server-replacements.js");
+    const first = await dispatch(timingWorkflow)(3, 4);
+    assert.equal((await getResult(first, { wait: true })).result, 28);
+    const again = await redispatch(first, { reusePreviousResults: true, replaceElectrons: { add: addTwice } });
+    const result = await getResult(again, { wait: true });
+    assert.equal(result.status, "COMPLETED", result.error?.message);
+    assert.equal(result.result, 56);
+    assert.deepEqual(result.nodes.map((n) => `${n.name}=${String(n.output)}`), ["add=14", ":parameter:3=3", ":parameter:4=4", "multiply=56", ":parameter:4=4"]);
+    const reused = await getResult(await redispatch(again, { reusePreviousResults: true }), { wait: true });
+    assert.equal(reused.result, 56);
+    assert.deepEqual(reused.nodes.map((n) => n.startTime?.getTime()), result.nodes.map((n) => n.startTime?.getTime()), "reused nodes keep their times");
+  });
+
   it("runs 50 dispatches at once, each to its own right result", async () => {
     const { dispatch, getResult } = await sdk();
     const { fanOut } = await flows();

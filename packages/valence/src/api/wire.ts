@@ -33,6 +33,19 @@ export interface SubmitReply {
   readonly dispatchId: string;
 }
 
+/** `POST /dispatches/:id/redispatch`: run a finished dispatch's graph again. */
+export interface RedispatchBody {
+  readonly reusePreviousResults: boolean;
+  /** New code for electrons, by name; each bundle is uploaded first. */
+  readonly replaceElectrons: ReadonlyArray<{
+    readonly name: string;
+    readonly electronId: string;
+    readonly bundleHash: string | null;
+    /** JSON executor of the replacement, or null to keep each node's. */
+    readonly executor: string | null;
+  }>;
+}
+
 /** `GET /dispatches/:id/result`: records with every node's output inline. */
 export interface ResultReply {
   readonly dispatch: DispatchRecord;

@@ -12,6 +12,7 @@ import { newCommand } from "./commands/new.js";
 import { resultCommand } from "./commands/result.js";
 import { runCommand } from "./commands/run.js";
 import { cancelCommand } from "./commands/cancel.js";
+import { redispatchCommand } from "./commands/redispatch.js";
 import { logsCommand } from "./commands/logs.js";
 import { startCommand } from "./commands/start.js";
 import { statusCommand } from "./commands/status.js";
@@ -23,6 +24,7 @@ const COMMANDS: readonly Command[] = [
   listCommand,
   resultCommand,
   cancelCommand,
+  redispatchCommand,
   watchCommand,
   startCommand,
   stopCommand,

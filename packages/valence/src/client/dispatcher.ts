@@ -11,6 +11,7 @@ import type { DispatchId } from "../ids.js";
 import type { LatticeInfo } from "../sdk/lattice.js";
 import type { Result } from "../sdk/result.js";
 import type { DispatchSummary } from "../api/wire.js";
+import { replacementsOf, type RedispatchOptions } from "./replacements.js";
 import { ServerClient } from "./server-client.js";
 import { ServerDispatcher } from "./server-dispatcher.js";
 import { readServerInfo, readToken } from "./server-file.js";
@@ -25,6 +26,8 @@ export interface Dispatcher {
   submit(info: LatticeInfo, args: readonly unknown[]): Promise<DispatchId>;
   getResult<T>(id: DispatchId, opts?: GetResultOptions): Promise<Result<T>>;
   cancel(id: DispatchId, nodes?: readonly number[]): Promise<void>;
+  /** A new run of a finished dispatch (see `redispatch` in the SDK). */
+  redispatch(id: DispatchId, opts: RedispatchOptions): Promise<DispatchId>;
   /** Recent top-level dispatches, newest first. */
   list(limit: number): Promise<readonly DispatchSummary[]>;
   /** Where dispatches go: the server's URL, or the embedded store's data dir. */
@@ -60,6 +63,10 @@ function embedded(engine: Engine): Dispatcher {
     submit: async (info, args) => (await engine.submit(info, args)).id,
     getResult: (id, opts) => engine.getResult(id, opts),
     cancel: async (id, nodes) => engine.cancel(id, nodes),
+    redispatch: async (id, opts) => {
+      const replacements = await replacementsOf(opts, (ref) => engine.resolveExecutor(ref), async (file) => engine.bundle(file));
+      return (await engine.redispatch(id, { reusePreviousResults: opts.reusePreviousResults, replacements })).id;
+    },
     list: async (limit) => engine.store.listDispatches(limit),
     where: engine.dataDir,
   };

@@ -11,6 +11,7 @@ import {
   type ErrorReply,
   type HealthReply,
   type ListReply,
+  type RedispatchBody,
   type ResultReply,
   type SubmitBody,
   type SubmitReply,
@@ -64,6 +65,10 @@ export class ServerClient {
 
   cancel(id: string, nodes?: readonly number[]): Promise<{ cancelled: boolean; status: string }> {
     return this.json("POST", `/dispatches/${encodeURIComponent(id)}/cancel`, nodes ? { nodes } : {});
+  }
+
+  async redispatch(id: string, body: RedispatchBody): Promise<DispatchId> {
+    return ((await this.json("POST", `/dispatches/${encodeURIComponent(id)}/redispatch`, body)) as SubmitReply).dispatchId as DispatchId;
   }
 
   list(limit = 50): Promise<ListReply> {

@@ -19,6 +19,7 @@ import type { Executor } from "../executor/executor.js";
 import type { ExecutorRef } from "../sdk/graph.js";
 import { join } from "node:path";
 import type { ServerClient } from "./server-client.js";
+import { replacementsOf, type RedispatchOptions } from "./replacements.js";
 
 export class ServerDispatcher implements Dispatcher {
   private readonly byName = new Map<string, Promise<Executor>>();
@@ -78,6 +79,24 @@ export class ServerDispatcher implements Dispatcher {
 
   async cancel(id: DispatchId, nodes?: readonly number[]): Promise<void> {
     await this.client.cancel(id, nodes);
+  }
+
+  async redispatch(id: DispatchId, opts: RedispatchOptions): Promise<DispatchId> {
+    const local = await replacementsOf(
+      opts,
+      (ref) => this.resolveExecutor(ref),
+      async (file) => (await bundleEntry(file, join(this.config.dataDir.value, "bundles"))).path,
+    );
+    const replaceElectrons = [];
+    for (const r of local) {
+      let bundleHash: string | null = null;
+      if (r.bundlePath) {
+        bundleHash = basename(r.bundlePath, ".mjs");
+        if (!(await this.client.hasBundle(bundleHash))) await this.client.uploadBundle(bundleHash, r.bundlePath);
+      }
+      replaceElectrons.push({ name: r.name, electronId: r.electronId, executor: r.executor, bundleHash });
+    }
+    return this.client.redispatch(id, { reusePreviousResults: opts.reusePreviousResults ?? false, replaceElectrons });
   }
 
   async list(limit: number): Promise<readonly DispatchSummary[]> {

@@ -24,6 +24,7 @@ import { DispatchRun } from "./run/dispatch-run.js";
 import type { ChildRunner, DispatchRunInit } from "./run/run-types.js";
 import { encodeError } from "./run/stored-error.js";
 import { loadStoredRun } from "./resume.js";
+import { storeRedispatch, type RedispatchPlan } from "./redispatch.js";
 import { ExecutorLeases } from "./run/executor-leases.js";
 import { SqliteStore } from "./store/sqlite-store.js";
 import { ownerHost, prepareSubmission } from "./submit.js";
@@ -161,9 +162,9 @@ export class Engine {
    * loaded here, its executors rebuilt from their specs, completed nodes keep
    * their outputs and the rest run (those that were running, again).
    * Sublattice runs it had started are marked FAILED: their nodes run again
-   * as new child dispatches.
+   * as new child dispatches. Only a dispatch runner passes `importBundles`.
    */
-  async resume(id: DispatchId): Promise<DispatchRun> {
+  async resume(id: DispatchId, opts: { importBundles?: boolean } = {}): Promise<DispatchRun> {
     const record = readDispatch(this.store, id);
     if (isTerminal(record.status)) throw new DispatchNotRunningError(`dispatch ${id} is ${record.status}: there is nothing to resume`);
     const stored = await loadStoredRun(
@@ -171,6 +172,7 @@ export class Engine {
         store: this.store,
         resolveExecutor: (name) => this.resolveExecutor(name),
         rebuildExecutor: (spec) => this.registry.rebuild(spec),
+        importBundles: opts.importBundles ?? false,
       },
       record,
     );
@@ -204,6 +206,11 @@ export class Engine {
     void run.done.then(() => this.runs.delete(id));
     run.start();
     return run;
+  }
+
+  /** A new run of a finished dispatch's graph, here (see `storeRedispatch`). */
+  async redispatch(fromId: DispatchId, plan: RedispatchPlan): Promise<DispatchRun> {
+    return this.resume(storeRedispatch(this.store, fromId, plan));
   }
 
   private readonly runChild: ChildRunner = async (parent, node, args, abort) => {

@@ -11,7 +11,7 @@ import type { TaskFunction } from "../executor/task.js";
 import { asNodeId, type ElectronId } from "../ids.js";
 import type { TaskSetup } from "../sdk/deps.js";
 import type { EdgeParam, GraphEdge, GraphNode, NodeKind, OutputTemplate } from "../sdk/graph.js";
-import type { RegisteredElectron } from "../sdk/global-registry.js";
+import { globalRegistry, type RegisteredElectron } from "../sdk/global-registry.js";
 import { findElectron } from "../task-runner/bundle-loader.js";
 import { taskFunction } from "../task-runner/setup.js";
 import type { NodeState } from "./scheduler/transitions.js";
@@ -25,6 +25,12 @@ export interface ResumeContext {
   resolveExecutor(name: string): Promise<Executor>;
   /** An executor from its stored spec. */
   rebuildExecutor(spec: ExecutorSpec): Promise<Executor>;
+  /**
+   * Import code bundles for electrons not registered here: only in a dispatch
+   * runner. Anywhere else importing the user's module would run its top level
+   * (its own dispatch calls) a second time.
+   */
+  readonly importBundles: boolean;
 }
 
 /** Everything a `DispatchRun` needs, read back from the store. */
@@ -56,7 +62,7 @@ const SETTLED: Partial<Record<string, NodeState>> = {
 export async function loadStoredRun(ctx: ResumeContext, record: DispatchRecord): Promise<StoredRun> {
   const id = record.id;
   const rows = ctx.store.getNodes(id);
-  const registered = await loadElectrons(record, rows);
+  const registered = await loadElectrons(record, rows, ctx.importBundles);
   const executors = new Map<string, Promise<Executor>>();
   const executorOf = (json: string): Promise<Executor> => {
     let e = executors.get(json);
@@ -98,7 +104,7 @@ export async function loadStoredRun(ctx: ResumeContext, record: DispatchRecord):
       // The executor the sublattice's electrons inherit, stored as a spec.
       (spec as { executor?: Executor }).executor = await executorOf(row.executor);
     }
-    nodes.push({ spec, executor, pool, fn, setup });
+    nodes.push({ spec, executor, pool, fn, setup, bundlePath: row.bundlePath ?? undefined });
     initial[row.nodeId] = SETTLED[row.status];
     if (row.status === "COMPLETED") {
       const out = ctx.store.readOutput(row);
@@ -113,17 +119,37 @@ export async function loadStoredRun(ctx: ResumeContext, record: DispatchRecord):
   return { record, nodes, edges, output: decode(record.outputTemplate) as OutputTemplate, limits, initial, encodedOutputs };
 }
 
-/** The dispatch's electrons (and sublattices' lattices), from its bundle. */
-async function loadElectrons(record: DispatchRecord, rows: readonly NodeRecord[]): Promise<Map<ElectronId, RegisteredElectron>> {
-  const ids = new Set<ElectronId>();
-  for (const r of rows) if ((r.kind === "electron" || r.kind === "sublattice") && r.electronId) ids.add(r.electronId as ElectronId);
+/**
+ * The dispatch's electrons (and sublattices' lattices): those already
+ * registered in this process as they are (an embedded dispatcher has the
+ * user's modules loaded; importing them again would run their top level
+ * twice), the rest from the bundle each node names, else the dispatch's.
+ */
+async function loadElectrons(record: DispatchRecord, rows: readonly NodeRecord[], importBundles: boolean): Promise<Map<ElectronId, RegisteredElectron>> {
   const found = new Map<ElectronId, RegisteredElectron>();
-  if (!ids.size) return found;
-  const bundle = record.bundlePath;
-  if (!bundle) {
-    throw new BundleLoadError(`dispatch ${record.id} has electrons but no code bundle: it was stored by an embedded dispatcher and cannot run elsewhere`);
+  const wanted = new Map<ElectronId, string | null>();
+  for (const r of rows) {
+    if ((r.kind !== "electron" && r.kind !== "sublattice") || !r.electronId) continue;
+    const id = r.electronId as ElectronId;
+    const here = globalRegistry().electrons.get(id);
+    if (here) found.set(id, here);
+    else wanted.set(id, r.bundlePath ?? record.bundlePath);
   }
-  for (const electronId of ids) {
+  // The dispatch's own bundle first: a replacement's bundle may import the same modules, and the
+  // first to define an electron at a place gets its plain id (later ones get `#2`).
+  const ordered = [...wanted].sort(([, a], [, b]) => Number(a !== record.bundlePath) - Number(b !== record.bundlePath));
+  for (const [electronId, bundle] of ordered) {
+    if (!importBundles) {
+      throw new BundleLoadError(
+        `dispatch ${record.id}: electron ${electronId} is not defined in this process; run this from the script that defines ` +
+          "the workflow's electrons, or start a server (valence start), whose runners load the dispatch's code themselves",
+      );
+    }
+    if (!bundle) {
+      throw new BundleLoadError(
+        `dispatch ${record.id}: electron ${electronId} is not loaded in this process and the dispatch has no code bundle to load it from`,
+      );
+    }
     try {
       found.set(electronId, await findElectron(bundle, electronId));
     } catch (error) {

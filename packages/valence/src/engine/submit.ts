@@ -164,6 +164,7 @@ function nodeRecord(spec: GraphNode, executorJson: string | null, whereUsed: (id
     attempts: 0,
     startedAt: null,
     endedAt: null,
+    bundlePath: null,
   };
 }
 

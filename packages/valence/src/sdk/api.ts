@@ -10,8 +10,9 @@ import { isTaskRunner } from "./global-registry.js";
 import { latticeInfo, type Lattice } from "./lattice.js";
 import type { Result } from "./result.js";
 import type { Dispatcher, GetResultOptions } from "../client/dispatcher.js";
+import type { RedispatchOptions } from "../client/replacements.js";
 
-export type { GetResultOptions };
+export type { GetResultOptions, RedispatchOptions };
 
 const EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
 let dispatcherPromise: Promise<Dispatcher> | undefined;
@@ -61,4 +62,21 @@ export async function getResult<T = unknown>(id: DispatchId | string, options: G
 /** Cancels a running dispatch, or only some of its nodes (and what depends on them). */
 export async function cancel(id: DispatchId | string, nodeIds?: readonly number[]): Promise<void> {
   await (await dispatcher()).cancel(id as DispatchId, nodeIds);
+}
+
+/**
+ * Runs a finished dispatch's graph again, as a new dispatch with the same
+ * inputs. With `reusePreviousResults`, nodes that completed and whose inputs
+ * cannot have changed keep their outputs instead of running;
+ * `replaceElectrons` swaps in new implementations by electron name (define
+ * them as new electrons, for example in the script that redispatches), and
+ * everything downstream of a replaced electron runs again.
+ *
+ * @example
+ * const fixedAdd = electron((x: number, y: number) => x + y + 1);
+ * const again = await redispatch(id, { replaceElectrons: { add: fixedAdd }, reusePreviousResults: true });
+ */
+export async function redispatch(id: DispatchId | string, options: RedispatchOptions = {}): Promise<DispatchId> {
+  if (isTaskRunner()) return new Promise<never>(() => undefined);
+  return (await dispatcher()).redispatch(id as DispatchId, options);
 }

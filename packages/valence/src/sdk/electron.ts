@@ -35,6 +35,8 @@ export type Traceable<A extends readonly unknown[]> = { [K in keyof A]: A[K] | P
 export interface ElectronInfo {
   readonly id: ElectronId;
   readonly name: string;
+  /** The module that defined it, when known (a replacement electron's code is bundled from it). */
+  readonly file?: string | undefined;
   readonly fn: (...args: never[]) => unknown;
   readonly options: ElectronOptions;
 }
@@ -77,7 +79,7 @@ export function electron<A extends unknown[], R>(fn: (...args: A) => R, options:
   if (typeof checked.executor === "object") {
     registerExecutorClass(checked.executor.pluginName, checked.executor.constructor as ExecutorClass);
   }
-  const info: ElectronInfo = { id: registered.id, name, fn: registered.fn, options: checked };
+  const info: ElectronInfo = { id: registered.id, name, file: site?.file, fn: registered.fn, options: checked };
 
   const call = (...args: unknown[]): unknown => {
     const trace = currentTrace();

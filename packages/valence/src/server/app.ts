@@ -17,9 +17,10 @@ import type { SqliteStore } from "../engine/store/sqlite-store.js";
 import { bundleExists, receiveBundle } from "./bundles.js";
 import type { EventHub } from "./event-hub.js";
 import { BadRequestError, NotFoundError, PayloadTooLargeError, UnauthorizedError, toErrorReply } from "./http-errors.js";
-import { cancelSchema, describeIssue, submitSchema } from "./schemas.js";
+import { cancelSchema, describeIssue, redispatchSchema, submitSchema } from "./schemas.js";
 import { followDispatch, followEverything } from "./sse.js";
-import { storeSubmission } from "./submissions.js";
+import { bundlePathOf, storeSubmission } from "./submissions.js";
+import { storeRedispatch } from "../engine/redispatch.js";
 import type { Supervisor } from "./supervisor.js";
 import { waitForEnd } from "./wait.js";
 
@@ -125,6 +126,20 @@ export function createApp(opts: AppOptions): Hono {
     if (isTerminal(d.status)) return c.json({ cancelled: false, status: d.status });
     const sent = supervisor.cancel(d.id, body.nodes);
     return c.json({ cancelled: sent, status: d.status });
+  });
+
+  api.post("/dispatches/:id/redispatch", jsonLimit, async (c) => {
+    const d = dispatchOf(store, c.req.param("id"));
+    const body = parse(redispatchSchema, await jsonBody(c));
+    const replacements = (body.replaceElectrons ?? []).map((r) => {
+      if (r.bundleHash && !bundleExists(store.dataDir, r.bundleHash)) {
+        throw new BadRequestError(`replaceElectrons: no bundle ${r.bundleHash} on the server; upload it first (PUT ${API_PREFIX}/bundles/${r.bundleHash})`);
+      }
+      return { name: r.name, electronId: r.electronId, executor: r.executor, bundlePath: r.bundleHash ? bundlePathOf(store.dataDir, r.bundleHash) : null };
+    });
+    const id = storeRedispatch(store, d.id, { reusePreviousResults: body.reusePreviousResults, replacements });
+    supervisor.start(id);
+    return c.json<SubmitReply>({ dispatchId: id }, 201);
   });
 
   api.get("/dispatches/:id/events", (c) => followDispatch(c, hub, store, dispatchOf(store, c.req.param("id"))));

@@ -39,6 +39,16 @@ export const cancelSchema = z.strictObject({
 
 export const redispatchSchema = z.strictObject({
   reusePreviousResults: z.boolean().optional(),
+  replaceElectrons: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1),
+        electronId: z.string().min(1),
+        bundleHash: z.string().regex(/^[0-9a-f]{64}$/, "must be the sha256 of an uploaded bundle (64 hex digits)").nullable(),
+        executor: z.string().nullable(),
+      }),
+    )
+    .optional(),
 });
 
 /** `nodes[3].nodeId: must be …` from a zod error: the first issue, with its path. */

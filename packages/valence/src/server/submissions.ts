@@ -57,6 +57,7 @@ export function storeSubmission(store: SqliteStore, body: SubmitBody, parentId: 
     attempts: 0,
     startedAt: null,
     endedAt: null,
+    bundlePath: null,
   }));
   store.insertDispatch(
     {

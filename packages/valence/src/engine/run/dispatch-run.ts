@@ -289,7 +289,7 @@ export class DispatchRun {
       p.spec.name,
       p.fn as TaskFunction,
       args,
-      this.init.bundlePath,
+      p.bundlePath ?? this.init.bundlePath,
       p.setup,
     );
     this.controllers.set(node, task);

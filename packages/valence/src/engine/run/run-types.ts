@@ -20,6 +20,8 @@ export interface PreparedNode {
   readonly fn: TaskFunction | undefined;
   /** The electron's deps, calls and files, for executors that move files themselves (remote ones). */
   readonly setup: TaskSetup | undefined;
+  /** The bundle the electron comes from when not the dispatch's (a replaced electron). */
+  readonly bundlePath?: string | undefined;
 }
 
 /** Runs a sublattice node as a child dispatch and returns its output. */

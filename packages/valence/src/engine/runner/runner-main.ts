@@ -48,7 +48,7 @@ async function main(): Promise<void> {
 
   let run;
   try {
-    run = await engine.resume(id);
+    run = await engine.resume(id, { importBundles: true });
   } catch (error) {
     const e = toError(error);
     const d = readDispatch(engine.store, id);

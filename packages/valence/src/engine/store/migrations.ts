@@ -73,6 +73,10 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX events_dispatch ON events (dispatch_id, id);
   `,
+  // 2: a node may run from a bundle of its own (an electron replaced at redispatch).
+  `
+  ALTER TABLE nodes ADD COLUMN bundle_path TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -56,6 +56,8 @@ export interface NodeRecord {
   readonly attempts: number;
   readonly startedAt: number | null;
   readonly endedAt: number | null;
+  /** The bundle this node's electron comes from, when not the dispatch's (a replaced electron). */
+  readonly bundlePath: string | null;
 }
 
 export interface EdgeRecord {

@@ -23,11 +23,25 @@ function node(i: number): NodeRecord {
   return {
     nodeId: i, kind: "electron", name: `n${i}`, electronId: "e", status: "NEW_OBJECT", executor: '"inline"', retries: 0, timeoutMs: null,
     key: null, holes: null, value: null, output: null, outputFile: null, stdout: null, stderr: null, error: null, attempts: 0,
-    startedAt: null, endedAt: null,
+    startedAt: null, endedAt: null, bundlePath: null,
   };
 }
 
 describe("SqliteStore", () => {
+  it("migrates a version-1 store: its dispatches stay readable and nodes gain bundle_path", () => {
+    const d = dir();
+    const store = new SqliteStore(d);
+    store.insertDispatch(dispatch(join(d, "r"), 3), [node(0), node(1), node(2)], []);
+    // Back to what version 1 wrote.
+    store.db.exec("ALTER TABLE nodes DROP COLUMN bundle_path");
+    store.db.pragma("user_version = 1");
+    store.close();
+    const again = new SqliteStore(d);
+    assert.equal(again.db.pragma("user_version", { simple: true }), 2);
+    assert.deepEqual(again.getNodes(id).map((n) => [n.name, n.bundlePath]), [["n0", null], ["n1", null], ["n2", null]]);
+    again.close();
+  });
+
   it("stores a dispatch with its nodes and edges (more than one insert chunk) and reads them back", () => {
     const d = dir();
     const store = new SqliteStore(d);

@@ -41,7 +41,7 @@ const DISPATCH_COLUMNS = aliased(
 );
 const NODE_COLUMNS = aliased(
   "node_id, kind, name, electron_id, status, executor, retries, timeout_ms, key, holes, value, output, output_file, stdout, " +
-    "stderr, error, attempts, started_at, ended_at",
+    "stderr, error, attempts, started_at, ended_at, bundle_path",
 );
 
 /** How long the store must be left alone before it checkpoints. */
@@ -100,6 +100,9 @@ export class SqliteStore {
         `SELECT id, dispatch_id AS dispatchId, node_id AS nodeId, at, kind, detail, cause FROM events WHERE dispatch_id = ? AND id > ? ORDER BY id`,
       ),
       list: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE parent_id IS NULL ORDER BY created_at DESC LIMIT ?`),
+      restoreNode: db.prepare(
+        `UPDATE nodes SET stdout = ?, stderr = ?, attempts = ?, started_at = ?, ended_at = ? WHERE dispatch_id = ? AND node_id = ?`,
+      ),
       setOwner: db.prepare(`UPDATE dispatches SET owner_pid = ?, owner_host = ? WHERE id = ?`),
       children: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE parent_id = ?`),
       unfinished: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`),
@@ -115,11 +118,11 @@ export class SqliteStore {
   insertDispatch(d: DispatchRecord, nodes: readonly NodeRecord[], edges: readonly EdgeRecord[]): void {
     this.lastWrite = performance.now();
     const nodeValues = (n: NodeRecord, p: unknown[]) =>
-      p.push(d.id, n.nodeId, n.kind, n.name, n.electronId, n.status, n.executor, n.retries, n.timeoutMs, n.key, n.holes, n.value, n.output);
+      p.push(d.id, n.nodeId, n.kind, n.name, n.electronId, n.status, n.executor, n.retries, n.timeoutMs, n.key, n.holes, n.value, n.output, n.bundlePath);
     const edgeValues = (e: EdgeRecord, p: unknown[]) => p.push(d.id, e.source, e.target, e.param);
     this.batch(() => {
       this.stmts.insertDispatch.run(d);
-      this.insertMany("nodes", "dispatch_id, node_id, kind, name, electron_id, status, executor, retries, timeout_ms, key, holes, value, output", 13, nodes, nodeValues);
+      this.insertMany("nodes", "dispatch_id, node_id, kind, name, electron_id, status, executor, retries, timeout_ms, key, holes, value, output, bundle_path", 14, nodes, nodeValues);
       this.insertMany("edges", "dispatch_id, source, target, param", 4, edges, edgeValues);
     });
   }
@@ -228,6 +231,13 @@ export class SqliteStore {
 
   listDispatches(limit = 50): DispatchRecord[] {
     return this.stmts.list.all(limit) as DispatchRecord[];
+  }
+
+  /** Copies what `insertDispatch` does not write (logs, attempts, times) for nodes carried over from another dispatch. */
+  restoreNodes(id: DispatchId, nodes: readonly NodeRecord[]): void {
+    this.batch(() => {
+      for (const n of nodes) this.stmts.restoreNode.run(n.stdout, n.stderr, n.attempts, n.startedAt, n.endedAt, id, n.nodeId);
+    });
   }
 
   /** Records which process runs a dispatch now (a runner that resumed it). */
