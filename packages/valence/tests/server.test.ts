@@ -156,6 +156,18 @@ describe("dispatching to a server", () => {
     assert.deepEqual(reused.nodes.map((n) => n.startTime?.getTime()), result.nodes.map((n) => n.startTime?.getTime()), "reused nodes keep their times");
   });
 
+  it("enforces the timeout of a task that blocks its runner's event loop; the task beside it completes", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { blockFlow } = await flows();
+    const result = await getResult(await dispatch(blockFlow)(), { wait: true });
+    assert.equal(result.status, "FAILED");
+    const [blocked, fine] = result.nodes;
+    assert.equal(blocked?.error?.name, "TaskTimeoutError");
+    assert.match(blocked?.error?.message ?? "", /timed out after 300 ms .*it blocked its runner's event loop, so the runner was stopped/);
+    assert.equal(fine?.status, "COMPLETED");
+    assert.equal(fine?.output, "fine");
+  });
+
   it("runs 50 dispatches at once, each to its own right result", async () => {
     const { dispatch, getResult } = await sdk();
     const { fanOut } = await flows();

@@ -10,7 +10,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { RunnerCrashedError } from "../errors.js";
+import { RunnerCrashedError, TaskTimeoutError } from "../errors.js";
 import type { DispatchId } from "../ids.js";
 import { isTerminal } from "../status.js";
 import type { FromRunner, ToRunner } from "../engine/runner/protocol.js";
@@ -27,7 +27,15 @@ interface Runner {
   readonly child: ChildProcess;
   readonly logFile: string;
   finished: boolean;
+  lastBeat: number;
+  /** Set when the supervisor stopped it: the tasks that ran past their timeout while blocking it. */
+  timedOut?: ReadonlyArray<{ dispatchId: DispatchId; node: number; timeoutMs: number }>;
 }
+
+/** A runner silent this long has its event loop blocked (its beat is every BEAT_MS). */
+const SILENT_MS = 3000;
+/** Leeway past a task's timeout before its blocked runner is stopped. */
+const TIMEOUT_GRACE_MS = 1000;
 
 export interface SupervisorOptions {
   readonly store: SqliteStore;
@@ -43,8 +51,12 @@ export class Supervisor {
   private readonly ownerOf = new Map<DispatchId, DispatchId>();
   private readonly blameless = new Map<DispatchId, number>();
   private stopping = false;
+  private readonly watchdog: NodeJS.Timeout;
 
-  constructor(private readonly opts: SupervisorOptions) {}
+  constructor(private readonly opts: SupervisorOptions) {
+    this.watchdog = setInterval(() => this.checkBlocked(), 1000);
+    this.watchdog.unref();
+  }
 
   /** Dispatches with a live runner. */
   get running(): number {
@@ -78,7 +90,7 @@ export class Supervisor {
     } finally {
       closeSync(fd);
     }
-    const runner: Runner = { child, logFile, finished: false };
+    const runner: Runner = { child, logFile, finished: false, lastBeat: Date.now() };
     this.runners.set(id, runner);
     this.ownerOf.set(id, id);
     child.on("message", (m: FromRunner) => this.onMessage(id, runner, m));
@@ -115,6 +127,7 @@ export class Supervisor {
   /** Stops every runner; their dispatches stay unfinished in the store and resume at the next start. */
   async stopAll(graceMs = 5000): Promise<void> {
     this.stopping = true;
+    clearInterval(this.watchdog);
     const exits = [...this.runners.values()].map(
       (r) => new Promise<void>((resolve) => (r.child.exitCode !== null || r.child.signalCode !== null ? resolve() : r.child.once("exit", () => resolve()))),
     );
@@ -126,8 +139,36 @@ export class Supervisor {
     clearTimeout(timer);
   }
 
+  /**
+   * A task that blocks its runner's event loop (a synchronous endless loop)
+   * cannot be stopped from inside. When a silent runner's running task is
+   * past its `timeout`, the runner is stopped from here; the task fails with
+   * a TaskTimeoutError and the others that were running run again.
+   */
+  private checkBlocked(): void {
+    const now = Date.now();
+    for (const [id, runner] of this.runners) {
+      if (runner.finished || runner.timedOut || now - runner.lastBeat < SILENT_MS) continue;
+      const late: Array<{ dispatchId: DispatchId; node: number; timeoutMs: number }> = [];
+      for (const d of [id, ...this.opts.store.childDispatches(id).map((c) => c.id)]) {
+        for (const n of this.opts.store.getNodes(d)) {
+          if (n.status === "RUNNING" && n.timeoutMs !== null && n.startedAt !== null && now - n.startedAt > n.timeoutMs + TIMEOUT_GRACE_MS) {
+            late.push({ dispatchId: d, node: n.nodeId, timeoutMs: n.timeoutMs });
+          }
+        }
+      }
+      if (!late.length) continue; // busy with a long synchronous task that has no timeout: its right
+      runner.timedOut = late;
+      this.opts.log(`runner for ${id} is blocked by a task past its timeout; stopping it`);
+      killGroup(runner.child.pid, "SIGKILL");
+    }
+  }
+
   private onMessage(id: DispatchId, runner: Runner, m: FromRunner): void {
     switch (m.type) {
+      case "beat":
+        runner.lastBeat = Date.now();
+        break;
       case "change":
         this.ownerOf.set(m.change.dispatchId, id);
         this.opts.hub.publish(m.change);
@@ -153,10 +194,32 @@ export class Supervisor {
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
     this.opts.log(`runner for ${id} ${how} before the dispatch finished`);
     try {
-      this.afterCrash(id, how, tail(runner.logFile));
+      if (runner.timedOut) this.afterTimeout(id, runner.timedOut);
+      else this.afterCrash(id, how, tail(runner.logFile));
     } catch (error) {
       this.opts.log(`dispatch ${id}: cannot recover from the runner's exit: ${(error as Error).message}`);
     }
+  }
+
+  /** Fails the tasks that blocked the runner past their timeout (or leaves them for retry); the others run again. */
+  private afterTimeout(id: DispatchId, late: NonNullable<Runner["timedOut"]>): void {
+    const store = this.opts.store;
+    const now = Date.now();
+    const changes: Array<{ node: number; status: "FAILED" }> = [];
+    store.batch(() => {
+      for (const t of late) {
+        const n = store.getNodes(t.dispatchId)[t.node];
+        if (!n || n.attempts <= n.retries) continue;
+        const error = new TaskTimeoutError(t.timeoutMs);
+        error.message += `; it blocked its runner's event loop, so the runner was stopped`;
+        store.nodeEnded(t.dispatchId, t.node, "FAILED", encodeError(error), undefined, now);
+        store.countDone(t.dispatchId, 1);
+        if (t.dispatchId === id) changes.push({ node: t.node, status: "FAILED" });
+      }
+    });
+    if (changes.length) this.opts.hub.publish({ dispatchId: id, at: now, nodes: changes });
+    this.blameless.delete(id);
+    this.start(id);
   }
 
   /** Fails (or leaves for retry) the tasks that were running, then starts a new runner for the rest. */

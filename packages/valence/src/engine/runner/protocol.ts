@@ -13,5 +13,10 @@ export type FromRunner =
   | { readonly type: "change"; readonly change: RunChange }
   /** The dispatch could not be loaded; it is marked FAILED with `message`. */
   | { readonly type: "load-failed"; readonly message: string }
+  /** Sent every `BEAT_MS`: a runner that stops beating has its event loop blocked by a task. */
+  | { readonly type: "beat" }
   /** The dispatch finished and its executors were torn down: the runner exits next. */
   | { readonly type: "done"; readonly status: string };
+
+/** How often a runner says it is alive. */
+export const BEAT_MS = 500;

@@ -16,7 +16,7 @@ import { readDispatch } from "../read-result.js";
 import { encodeError } from "../run/stored-error.js";
 import { toError } from "../../values.js";
 import { isTerminal } from "../../status.js";
-import type { FromRunner, ToRunner } from "./protocol.js";
+import { BEAT_MS, type FromRunner, type ToRunner } from "./protocol.js";
 import { isDispatchId, type DispatchId } from "../../ids.js";
 
 function send(message: FromRunner): Promise<void> {
@@ -36,6 +36,8 @@ async function main(): Promise<void> {
   // are run again when the server resumes the dispatch (at-least-once).
   process.on("disconnect", () => process.exit(0));
 
+  // A task that blocks the event loop stops these; the server then enforces its timeout.
+  setInterval(() => void send({ type: "beat" }), BEAT_MS).unref();
   const engine = await Engine.current();
   engine.runOptions = { eagerRunning: true, onChange: (change) => void send({ type: "change", change }) };
   const early: ToRunner[] = [];
