@@ -63,15 +63,15 @@ it("resumes every dispatch after kill -9 at random moments, re-running at most t
   const { dispatch, getResult } = await import("../src/index.js");
   const { appendChain } = await import("./fixtures/server-workflows.js");
 
-  const STEPS = 8;
+  const STEPS = 12;
   const files = Array.from({ length: 6 }, (_, i) => join(dataDir, `appends-${i}.log`));
-  const ids = await Promise.all(files.map((f) => dispatch(appendChain)(f, STEPS, 120)));
+  const ids = await Promise.all(files.map((f) => dispatch(appendChain)(f, STEPS, 250)));
 
   // A seeded sequence of pauses: random moments, the same in every run.
   let seed = 42;
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   let kills = 0;
-  for (let round = 0; round < 8; round++) {
+  for (let round = 0; round < 10; round++) {
     await sleep(80 + Math.floor(random() * 600));
     const unfinished = (await client.list(100)).dispatches.filter((d) => ids.includes(d.id as never) && !["COMPLETED", "FAILED", "CANCELLED"].includes(d.status));
     if (!unfinished.length) break;
