@@ -45,6 +45,14 @@ describe("dispatching to a server", () => {
     const log = readFileSync(timingLog, "utf8");
     assert.match(log, new RegExp(`Node 0 in dispatch ${id} took [0-9.e-]+s of CPU time`));
     assert.match(log, new RegExp(`Node 3 in dispatch ${id} took`));
+    // The electrons' source text is kept for people to read (the dashboard).
+    const { SqliteStore } = await import("../src/engine/store/sqlite-store.js");
+    const store = new SqliteStore(serverDir);
+    assert.deepEqual(Object.values(store.getSources(id)).sort(), [
+      "export const add = electron((x: number, y: number) => x + y, { executor: timing });",
+      "export const multiply = electron((x: number, y: number) => x * y, { executor: timing });",
+    ]);
+    store.close();
   });
 
   it("lets the client exit once it has the id; relative paths resolve where the client ran", async () => {

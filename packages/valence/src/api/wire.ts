@@ -27,6 +27,8 @@ export interface SubmitBody {
   readonly bundleHash: string | null;
   readonly nodes: readonly SubmittedNode[];
   readonly edges: readonly EdgeRecord[];
+  /** Each electron's source text by electron id, for people to read (the dashboard). */
+  readonly sources?: Readonly<Record<string, string>>;
 }
 
 export interface SubmitReply {
@@ -43,6 +45,8 @@ export interface RedispatchBody {
     readonly bundleHash: string | null;
     /** JSON executor of the replacement, or null to keep each node's. */
     readonly executor: string | null;
+    /** Its source text, for the dashboard. */
+    readonly source?: string;
   }>;
 }
 

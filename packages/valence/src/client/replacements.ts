@@ -4,6 +4,8 @@ import type { Executor } from "../executor/executor.js";
 import { ELECTRON, type Electron, type ElectronInfo } from "../sdk/electron.js";
 import type { ExecutorRef } from "../sdk/graph.js";
 import type { Replacement } from "../engine/redispatch.js";
+import { sourceOf } from "../engine/submit.js";
+import { globalRegistry } from "../sdk/global-registry.js";
 
 export interface RedispatchOptions {
   /** Keep the outputs of nodes that completed and whose inputs cannot have changed. */
@@ -32,7 +34,7 @@ export async function replacementsOf(
       e.validate();
       executor = JSON.stringify(e.toSpec());
     }
-    out.push({ name, electronId: info.id, executor, bundlePath: await bundle(info.file) });
+    out.push({ name, electronId: info.id, executor, bundlePath: await bundle(info.file), source: sourceOf(globalRegistry().electrons.get(info.id) ?? { fn: info.fn }) });
   }
   return out;
 }

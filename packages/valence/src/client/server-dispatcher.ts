@@ -69,6 +69,7 @@ export class ServerDispatcher implements Dispatcher {
         output: n.output,
       })),
       edges: s.edgeRecords,
+      sources: s.sources,
     });
   }
 
@@ -94,7 +95,7 @@ export class ServerDispatcher implements Dispatcher {
         bundleHash = basename(r.bundlePath, ".mjs");
         if (!(await this.client.hasBundle(bundleHash))) await this.client.uploadBundle(bundleHash, r.bundlePath);
       }
-      replaceElectrons.push({ name: r.name, electronId: r.electronId, executor: r.executor, bundleHash });
+      replaceElectrons.push({ name: r.name, electronId: r.electronId, executor: r.executor, bundleHash, ...(r.source ? { source: r.source } : {}) });
     }
     return this.client.redispatch(id, { reusePreviousResults: opts.reusePreviousResults ?? false, replaceElectrons });
   }

@@ -135,6 +135,7 @@ export class Engine {
       s.nodeRecords,
       s.edgeRecords,
     );
+    this.store.insertSources(s.id, s.sources);
     const run = new DispatchRun({
       id: s.id,
       store: this.store,

@@ -23,6 +23,8 @@ export interface Replacement {
   readonly bundlePath: string | null;
   /** JSON executor of the replacement, or null to keep each node's. */
   readonly executor: string | null;
+  /** Its source text, for the dashboard. */
+  readonly source?: string | undefined;
 }
 
 export interface RedispatchPlan {
@@ -110,6 +112,7 @@ export function storeRedispatch(store: SqliteStore, fromId: DispatchId, plan: Re
       edges,
     );
     store.restoreNodes(id, kept);
+    store.insertSources(id, { ...store.getSources(fromId), ...Object.fromEntries((plan.replacements ?? []).flatMap((r) => (r.source ? [[r.electronId, r.source]] : []))) });
     store.event(id, null, "redispatched", `from ${fromId}${reuse ? ", reusing previous results" : ""}`, null, Date.now());
   });
   return id;

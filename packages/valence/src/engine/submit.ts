@@ -13,7 +13,8 @@ import type { Executor } from "../executor/executor.js";
 import type { TaskFunction } from "../executor/task.js";
 import { newDispatchId, type DispatchId } from "../ids.js";
 import type { ExecutorRef, GraphEdge, GraphNode, TransportGraph } from "../sdk/graph.js";
-import { globalRegistry } from "../sdk/global-registry.js";
+import { globalRegistry, type RegisteredElectron } from "../sdk/global-registry.js";
+import { definitionText } from "../sdk/call-site.js";
 import { buildGraph, type LatticeInfo } from "../sdk/lattice.js";
 import type { NodeState } from "./scheduler/transitions.js";
 import type { EdgeRecord, NodeRecord } from "./store/records.js";
@@ -45,6 +46,8 @@ export interface Submission {
   readonly bundlePath: string | undefined;
   /** Each distinct executor of the dispatch. */
   readonly executors: readonly Executor[];
+  /** Each electron's source text, by electron id. */
+  readonly sources: Record<string, string>;
 }
 
 export class MissingEntryError extends ValenceError {
@@ -77,6 +80,7 @@ export async function prepareSubmission(
   const whereUsed = (id: number) => (consumers ??= firstConsumers(graph)).get(id) ?? `parameter ${id}`;
   const executorsByRef = new Map<ExecutorRef | undefined, Executor>();
   const specJson = new Map<Executor, string>();
+  const sources: Record<string, string> = Object.create(null) as Record<string, string>;
 
   for (const spec of graph.nodes) {
     let executor: Executor | undefined;
@@ -98,6 +102,7 @@ export async function prepareSubmission(
       }
       pool = key;
       const registered = globalRegistry().electrons.get(spec.electronId as never);
+      if (registered && !(spec.electronId as string in sources)) sources[spec.electronId as string] = sourceOf(registered);
       if (registered) {
         // In this process the task shares the dispatcher's disk: its set-up copies files itself.
         fn = taskFunction(registered, { copyFiles: true }) as TaskFunction;
@@ -139,7 +144,7 @@ export async function prepareSubmission(
     return json;
   };
   const edgeRecords = graph.edges.map((e) => ({ source: e.source, target: e.target, param: label(e.param) }));
-  return { id, graph, nodes, nodeRecords, edgeRecords, limits, initial, values, inputs, outputTemplate, resultsDir, bundlePath, executors: [...pools.keys()] };
+  return { id, graph, nodes, nodeRecords, edgeRecords, limits, initial, values, inputs, outputTemplate, resultsDir, bundlePath, executors: [...pools.keys()], sources };
 }
 
 function nodeRecord(spec: GraphNode, executorJson: string | null, whereUsed: (id: number) => string): NodeRecord {
@@ -198,3 +203,12 @@ function executorJson(e: Executor): string {
 }
 
 export const ownerHost = hostname();
+
+/** Longest source text kept per electron: enough to read, bounded for generated code. */
+const MAX_SOURCE_CHARS = 64 * 1024;
+
+/** An electron's definition as written in its file, else its function's text, for people to read. */
+export function sourceOf(electron: Pick<RegisteredElectron, "fn" | "site">): string {
+  const text = (electron.site && definitionText(electron.site)) ?? Function.prototype.toString.call(electron.fn);
+  return text.length > MAX_SOURCE_CHARS ? `${text.slice(0, MAX_SOURCE_CHARS)}\n/* … cut at ${MAX_SOURCE_CHARS} characters */` : text;
+}

@@ -67,3 +67,51 @@ export function boundName(site: CallSite | undefined): string | undefined {
   const before = text.slice(0, Math.max(0, site.column - 1));
   return (BINDING.exec(before) ?? PROPERTY.exec(before))?.[1];
 }
+
+/** Most lines a definition's text may span before it is taken as unreadable. */
+const MAX_DEFINITION_LINES = 400;
+
+/**
+ * The text of the definition written at `site`, as the user wrote it: from
+ * the start of its line to the parenthesis that closes the call
+ * (`export const add = electron((x: number, y: number) => x + y, { … });`).
+ * Undefined when the file is not readable here or the call cannot be found.
+ * (Function `toString` would show what tsx compiled, types and layout gone.)
+ */
+export function definitionText(site: CallSite): string | undefined {
+  const first = sourceLine(site.file, site.line);
+  if (first === undefined) return undefined;
+  const lines: string[] = [];
+  let depth = 0;
+  let opened = false;
+  let quote: string | undefined;
+  for (let l = site.line; l < site.line + MAX_DEFINITION_LINES; l++) {
+    const text = sourceLine(site.file, l);
+    if (text === undefined) return undefined;
+    lines.push(text);
+    const from = l === site.line ? Math.max(0, site.column - 1) : 0;
+    for (let i = from; i < text.length; i++) {
+      const c = text[i] as string;
+      if (quote) {
+        if (c === "\\") i++;
+        else if (c === quote) quote = undefined;
+        continue;
+      }
+      if (c === "/" && text[i + 1] === "/") break; // line comment
+      if (c === '"' || c === "'" || c === "`") quote = c;
+      else if (c === "(" || c === "[" || c === "{") {
+        depth++;
+        opened = true;
+      } else if (c === ")" || c === "]" || c === "}") {
+        depth--;
+        if (opened && depth === 0) {
+          const rest = text.slice(i + 1);
+          lines[lines.length - 1] = text.slice(0, i + 1) + (rest.trimStart().startsWith(";") ? ";" : "");
+          return lines.join("\n");
+        }
+      }
+    }
+    if (quote !== "`") quote = undefined; // a string cannot span lines; a template can
+  }
+  return undefined;
+}

@@ -73,7 +73,7 @@ export function electron<A extends unknown[], R>(fn: (...args: A) => R, options:
     name,
   };
   const setup = taskSetupOf(where, options);
-  const registered = registerElectron(name, fn as (...a: never[]) => unknown, siteKey(site), setup);
+  const registered = registerElectron(name, fn as (...a: never[]) => unknown, siteKey(site), setup, site);
   // The class of an executor instance is known by name in this process from now on
   // (the registry lists it as "runtime" and can rebuild stored executors of it).
   if (typeof checked.executor === "object") {

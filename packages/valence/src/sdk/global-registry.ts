@@ -16,6 +16,8 @@ export interface RegisteredElectron {
   readonly fn: (...args: never[]) => unknown;
   /** Deps, calls and files to run around the task where it runs (`task-runner/setup.ts`). */
   readonly setup?: TaskSetup;
+  /** Where it was defined (for showing its source), when known. */
+  readonly site?: { readonly file: string; readonly line: number; readonly column: number };
 }
 
 /** Anything with a constructor the registry can rebuild executors from. */
@@ -66,12 +68,15 @@ export function registerElectron(
   fn: RegisteredElectron["fn"],
   baseId: string = name,
   setup?: TaskSetup,
+  site?: RegisteredElectron["site"],
 ): RegisteredElectron {
   const reg = globalRegistry();
   const n = (reg.nameCounts.get(baseId) ?? 0) + 1;
   reg.nameCounts.set(baseId, n);
   const id = (n === 1 ? baseId : `${baseId}#${n}`) as ElectronId;
-  const entry: RegisteredElectron = setup ? { id, name, fn, setup } : { id, name, fn };
+  const entry: { -readonly [K in keyof RegisteredElectron]: RegisteredElectron[K] } = { id, name, fn };
+  if (setup) entry.setup = setup;
+  if (site) entry.site = site;
   reg.electrons.set(id, entry);
   const waiting = reg.waiters.get(id);
   if (waiting) {

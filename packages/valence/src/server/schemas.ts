@@ -31,6 +31,7 @@ export const submitSchema = z.strictObject({
   bundleHash: z.string().regex(/^[0-9a-f]{64}$/, "must be the sha256 of an uploaded bundle (64 hex digits)").nullable(),
   nodes: z.array(submittedNodeSchema).min(1, "must hold at least one node"),
   edges: z.array(z.strictObject({ source: z.number().int().min(0), target: z.number().int().min(0), param: z.string().min(1) })),
+  sources: z.record(z.string(), z.string().max(1024 * 1024)).optional(),
 });
 
 export const cancelSchema = z.strictObject({
@@ -46,6 +47,7 @@ export const redispatchSchema = z.strictObject({
         electronId: z.string().min(1),
         bundleHash: z.string().regex(/^[0-9a-f]{64}$/, "must be the sha256 of an uploaded bundle (64 hex digits)").nullable(),
         executor: z.string().nullable(),
+        source: z.string().max(1024 * 1024).optional(),
       }),
     )
     .optional(),

@@ -86,6 +86,7 @@ export function storeSubmission(store: SqliteStore, body: SubmitBody, parentId: 
     nodes,
     body.edges,
   );
+  if (body.sources) store.insertSources(id, body.sources);
   return id;
 }
 

@@ -77,6 +77,15 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE nodes ADD COLUMN bundle_path TEXT;
   `,
+  // 3: each electron's source text, once per dispatch (the dashboard shows it).
+  `
+  CREATE TABLE sources (
+    dispatch_id TEXT NOT NULL,
+    electron_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (dispatch_id, electron_id)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -103,6 +103,8 @@ export class SqliteStore {
       restoreNode: db.prepare(
         `UPDATE nodes SET stdout = ?, stderr = ?, attempts = ?, started_at = ?, ended_at = ? WHERE dispatch_id = ? AND node_id = ?`,
       ),
+      insertSource: db.prepare(`INSERT OR REPLACE INTO sources (dispatch_id, electron_id, source) VALUES (?, ?, ?)`),
+      getSources: db.prepare(`SELECT electron_id AS electronId, source FROM sources WHERE dispatch_id = ?`),
       setOwner: db.prepare(`UPDATE dispatches SET owner_pid = ?, owner_host = ? WHERE id = ?`),
       children: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE parent_id = ?`),
       unfinished: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`),
@@ -238,6 +240,19 @@ export class SqliteStore {
     this.batch(() => {
       for (const n of nodes) this.stmts.restoreNode.run(n.stdout, n.stderr, n.attempts, n.startedAt, n.endedAt, id, n.nodeId);
     });
+  }
+
+  /** Electrons' source text by electron id (shown by the dashboard, never run). */
+  insertSources(id: DispatchId, sources: Readonly<Record<string, string>>): void {
+    this.batch(() => {
+      for (const [electronId, source] of Object.entries(sources)) this.stmts.insertSource.run(id, electronId, source);
+    });
+  }
+
+  getSources(id: DispatchId): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const r of this.stmts.getSources.all(id) as Array<{ electronId: string; source: string }>) out[r.electronId] = r.source;
+    return out;
   }
 
   /** Records which process runs a dispatch now (a runner that resumed it). */
