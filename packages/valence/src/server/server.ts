@@ -14,6 +14,9 @@ import { createApp, type AppOptions } from "./app.js";
 import { EventHub } from "./event-hub.js";
 import { ensureToken, readServerInfo, removeServerInfo, writeServerInfo, type ServerInfo } from "../client/server-file.js";
 import { Supervisor } from "./supervisor.js";
+import { createDashboardApi, DASHBOARD_PATH } from "./dashboard-api.js";
+import { withDashboardUi } from "./static-ui.js";
+import { API_PREFIX } from "../api/wire.js";
 
 export const DEFAULT_PORT = 48008;
 export const DEFAULT_HOST = "127.0.0.1";
@@ -62,8 +65,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const startedAt = Date.now();
   const version = packageVersion();
   const app = createApp({ store, supervisor, hub, version, startedAt, token, ...opts.limits });
+  app.route(API_PREFIX + DASHBOARD_PATH, createDashboardApi({ store }));
 
-  const server = serve({ fetch: app.fetch, hostname: host, port: opts.port ?? DEFAULT_PORT });
+  const server = serve({ fetch: withDashboardUi(app.fetch), hostname: host, port: opts.port ?? DEFAULT_PORT });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("listening", resolve);
@@ -82,6 +86,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   log(`valence server ${version} listening on ${info.url} (pid ${process.pid}, data dir ${opts.dataDir}${token ? ", token required" : ""})`);
   const resumed = await supervisor.resumeAll();
   if (resumed) log(`resumed ${resumed} unfinished dispatch${resumed === 1 ? "" : "es"}`);
+  supervisor.keepSpare();
 
   let closing: Promise<void> | undefined;
   const close = () =>

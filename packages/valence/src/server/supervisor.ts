@@ -7,7 +7,7 @@
  * dispatch.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { RunnerCrashedError, TaskTimeoutError } from "../errors.js";
@@ -25,7 +25,8 @@ const MAX_BLAMELESS_CRASHES = 3;
 
 interface Runner {
   readonly child: ChildProcess;
-  readonly logFile: string;
+  /** Where its output goes: the log of the dispatch it runs. */
+  logFile: string;
   finished: boolean;
   lastBeat: number;
   /** Set when the supervisor stopped it: the tasks that ran past their timeout while blocking it. */
@@ -50,6 +51,7 @@ export class Supervisor {
   /** Sublattice runs report under their own ids: which top-level dispatch's runner has them. */
   private readonly ownerOf = new Map<DispatchId, DispatchId>();
   private readonly blameless = new Map<DispatchId, number>();
+  private spare: Runner | undefined;
   private stopping = false;
   private readonly watchdog: NodeJS.Timeout;
 
@@ -72,31 +74,75 @@ export class Supervisor {
     if (this.stopping || this.runners.has(id)) return;
     const d = this.opts.store.getDispatch(id);
     if (!d || isTerminal(d.status)) return;
-    const { file, execArgv } = runnerCommand();
     mkdirSync(d.resultsDir, { recursive: true });
     const logFile = join(d.resultsDir, "runner.log");
-    const fd = openSync(logFile, "a");
-    let child: ChildProcess;
-    try {
-      child = fork(file, [id], {
-        // Relative paths in the user's code mean what they meant where it was dispatched.
-        cwd: existsSync(d.cwd) ? d.cwd : d.resultsDir,
-        env: this.opts.env,
-        execArgv,
-        stdio: ["ignore", fd, fd, "ipc"],
-        // Its own process group: stopping it stops the worker processes it started too.
-        detached: true,
-      });
-    } finally {
-      closeSync(fd);
+    let runner = this.takeSpare();
+    if (runner) {
+      runner.logFile = logFile;
+      const message: ToRunner = { type: "run", dispatchId: id, cwd: d.cwd };
+      runner.child.send(message);
+    } else {
+      // Relative paths in the user's code mean what they meant where it was dispatched.
+      runner = this.fork([id], existsSync(d.cwd) ? d.cwd : d.resultsDir, logFile);
     }
-    const runner: Runner = { child, logFile, finished: false, lastBeat: Date.now() };
-    this.runners.set(id, runner);
+    const r = runner;
+    this.runners.set(id, r);
     this.ownerOf.set(id, id);
-    child.on("message", (m: FromRunner) => this.onMessage(id, runner, m));
-    child.on("exit", (code, signal) => this.onExit(id, runner, code, signal));
-    child.on("error", (error) => this.opts.log(`runner for ${id}: ${error.message}`));
-    this.opts.log(`runner pid ${child.pid} started for ${id}`);
+    r.child.on("message", (m: FromRunner) => this.onMessage(id, r, m));
+    // "close", not "exit": by then its last words are in the log, for the crash report.
+    r.child.on("close", (code, signal) => this.onExit(id, r, code, signal));
+    this.opts.log(`runner pid ${r.child.pid} started for ${id}`);
+    this.keepSpare();
+  }
+
+  /**
+   * A runner whose modules are already loaded, waiting for a dispatch: it
+   * saves the next dispatch the runner's start-up. One is kept at all times.
+   */
+  keepSpare(): void {
+    if (this.stopping || this.spare) return;
+    const spare = this.fork([], this.opts.store.dataDir, join(this.opts.store.dataDir, "runner-spare.log"));
+    this.spare = spare;
+    spare.child.on("message", (m: FromRunner) => {
+      if (m.type === "beat") spare.lastBeat = Date.now();
+    });
+    spare.child.once("exit", () => {
+      if (this.spare === spare) this.spare = undefined;
+    });
+  }
+
+  private takeSpare(): Runner | undefined {
+    const spare = this.spare;
+    this.spare = undefined;
+    if (!spare || !spare.child.connected || spare.child.exitCode !== null) return undefined;
+    spare.child.removeAllListeners("message");
+    spare.child.removeAllListeners("exit");
+    return spare;
+  }
+
+  private fork(args: string[], cwd: string, logFile: string): Runner {
+    const { file, execArgv } = runnerCommand();
+    const child = fork(file, args, {
+      cwd,
+      env: this.opts.env,
+      execArgv,
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+      // Its own process group: stopping it stops the worker processes it started too.
+      detached: true,
+    });
+    const runner: Runner = { child, logFile, finished: false, lastBeat: Date.now() };
+    // Its output goes to the log of whichever dispatch it runs at the moment.
+    const write = (chunk: Buffer) => {
+      try {
+        appendFileSync(runner.logFile, chunk);
+      } catch {
+        /* a results dir removed under us: the output has nowhere to go */
+      }
+    };
+    child.stdout?.on("data", write);
+    child.stderr?.on("data", write);
+    child.on("error", (error) => this.opts.log(`runner pid ${child.pid}: ${error.message}`));
+    return runner;
   }
 
   /** Sends a cancel to the runner that has dispatch `id`; false if none has it. */
@@ -117,7 +163,7 @@ export class Supervisor {
   async resumeAll(): Promise<number> {
     const unfinished = this.opts.store.unfinishedDispatches().filter((d) => d.parentId === null);
     for (const d of unfinished) {
-      if (d.ownerPid !== null && d.ownerHost === hostname() && d.ownerPid !== process.pid) await killStaleRunner(d.ownerPid, d.id);
+      if (d.ownerPid !== null && d.ownerHost === hostname() && d.ownerPid !== process.pid) await killStaleRunner(d.ownerPid);
       this.opts.log(`resuming ${d.id} (${d.name}, ${d.status})`);
       this.start(d.id);
     }
@@ -132,6 +178,8 @@ export class Supervisor {
       (r) => new Promise<void>((resolve) => (r.child.exitCode !== null || r.child.signalCode !== null ? resolve() : r.child.once("exit", () => resolve()))),
     );
     for (const r of this.runners.values()) killGroup(r.child.pid, "SIGTERM");
+    if (this.spare) killGroup(this.spare.child.pid, "SIGKILL");
+    this.spare = undefined;
     const timer = setTimeout(() => {
       for (const r of this.runners.values()) killGroup(r.child.pid, "SIGKILL");
     }, graceMs);
@@ -265,7 +313,7 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
 }
 
 /** A runner of a previous server that is still alive (it exits on its own once it notices): make sure. */
-async function killStaleRunner(pid: number, id: DispatchId): Promise<void> {
+async function killStaleRunner(pid: number): Promise<void> {
   if (!processAlive(pid)) return;
   let cmdline = "";
   try {
@@ -273,8 +321,8 @@ async function killStaleRunner(pid: number, id: DispatchId): Promise<void> {
   } catch {
     return;
   }
-  // Only a runner of this very dispatch: the pid may have been reused by anything.
-  if (!cmdline.includes("runner-main") || !cmdline.includes(id)) return;
+  // Only a dispatch runner (it runs one dispatch: the one that recorded its pid); the pid may have been reused by anything else.
+  if (!cmdline.includes("runner-main")) return;
   killGroup(pid, "SIGKILL");
   for (let i = 0; i < 100 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 20));
 }

@@ -6,7 +6,10 @@
 import type { DispatchId } from "../../ids.js";
 import type { RunChange } from "../run/run-types.js";
 
-export type ToRunner = { readonly type: "cancel"; readonly dispatchId: DispatchId; readonly nodes?: readonly number[] };
+export type ToRunner =
+  /** To a spare runner: run this dispatch, in the directory it was dispatched from. */
+  | { readonly type: "run"; readonly dispatchId: DispatchId; readonly cwd: string }
+  | { readonly type: "cancel"; readonly dispatchId: DispatchId; readonly nodes?: readonly number[] };
 
 export type FromRunner =
   /** A committed state change of the dispatch or one of its sublattice runs. */

@@ -9,7 +9,12 @@
  * here) says which task was running.
  *
  *   node runner-main.js DISPATCH_ID     (forked by the server, with an IPC channel)
+ *   node runner-main.js                 (a spare: its modules load now, its dispatch comes later)
+ *
+ * A spare saves the next dispatch the runner's start-up: the server keeps one
+ * ready and sends it `{ type: "run", dispatchId, cwd }`.
  */
+import { existsSync } from "node:fs";
 import { markTaskRunner } from "../../sdk/global-registry.js";
 import { Engine } from "../engine.js";
 import { readDispatch } from "../read-result.js";
@@ -19,6 +24,8 @@ import { isTerminal } from "../../status.js";
 import { BEAT_MS, type FromRunner, type ToRunner } from "./protocol.js";
 import { isDispatchId, type DispatchId } from "../../ids.js";
 
+let started = false;
+
 function send(message: FromRunner): Promise<void> {
   return new Promise((resolve) => {
     if (!process.send || !process.connected) return resolve();
@@ -27,26 +34,34 @@ function send(message: FromRunner): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const arg = process.argv[2] ?? "";
-  if (!isDispatchId(arg)) throw new Error(`usage: runner-main DISPATCH_ID (got ${JSON.stringify(arg)})`);
-  const id: DispatchId = arg;
   // The bundle's own top-level `dispatch(...)` must never run again in here.
   markTaskRunner();
   // The server is gone (stopped or killed): stop at once. Tasks that were running
   // are run again when the server resumes the dispatch (at-least-once).
   process.on("disconnect", () => process.exit(0));
-
   // A task that blocks the event loop stops these; the server then enforces its timeout.
   setInterval(() => void send({ type: "beat" }), BEAT_MS).unref();
-  const engine = await Engine.current();
-  engine.runOptions = { eagerRunning: true, onChange: (change) => void send({ type: "change", change }) };
-  const early: ToRunner[] = [];
-  let started = false;
+
+  const early: Array<Extract<ToRunner, { type: "cancel" }>> = [];
+  let engine: Engine | undefined;
+  let assign: ((m: { dispatchId: DispatchId; cwd: string | undefined }) => void) | undefined;
   process.on("message", (m: ToRunner) => {
-    if (m.type !== "cancel") return;
-    if (!started) early.push(m);
-    else cancel(engine, m.dispatchId, m.nodes);
+    if (m.type === "run") assign?.({ dispatchId: m.dispatchId, cwd: m.cwd });
+    else if (m.type === "cancel") {
+      // Before the run exists a cancel waits for it; it is applied as soon as the run starts.
+      if (started && engine) cancel(engine, m.dispatchId, m.nodes);
+      else early.push(m);
+    }
   });
+  const arg = process.argv[2];
+  if (arg !== undefined && !isDispatchId(arg)) throw new Error(`usage: runner-main [DISPATCH_ID] (got ${JSON.stringify(arg)})`);
+  const job = arg !== undefined ? { dispatchId: arg, cwd: undefined } : await new Promise<{ dispatchId: DispatchId; cwd: string | undefined }>((r) => (assign = r));
+  const id: DispatchId = job.dispatchId;
+  // Relative paths in the user's code mean what they meant where it was dispatched; npm
+  // executor plugins are found from there too, so the engine starts after the move.
+  if (job.cwd && existsSync(job.cwd)) process.chdir(job.cwd);
+  engine = await Engine.current();
+  engine.runOptions = { eagerRunning: true, onChange: (change) => void send({ type: "change", change }) };
 
   let run;
   try {
@@ -60,7 +75,7 @@ async function main(): Promise<void> {
     process.exit(0);
   }
   started = true;
-  for (const m of early) cancel(engine, m.dispatchId, m.nodes);
+  for (const m of early.splice(0)) cancel(engine, m.dispatchId, m.nodes);
   const end = await run.done;
   await run.closed;
   await send({ type: "done", status: end.status });
