@@ -1,0 +1,344 @@
+/**
+ * Read routes for the web dashboard (`packages/ui`), mounted at
+ * `/api/v1/dashboard`: what the public API leaves to the client but a browser
+ * should not have to do itself — counts, paginated search, a graph without
+ * outputs, one node's details with values decoded and pretty-printed, the
+ * server log's tail, the effective config. Read-only: cancel and redispatch
+ * are the public API's routes. Secrets in executor options are masked here,
+ * so they never reach a browser.
+ */
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { inspect } from "node:util";
+import { Hono } from "hono";
+import type Database from "better-sqlite3";
+import { decode } from "../codec/index.js";
+import { formatValue } from "../sdk/format-value.js";
+import { DispatchNotFoundError } from "../errors.js";
+import { isDispatchId, type DispatchId } from "../ids.js";
+import { formatConfig, loadConfig } from "../engine/config/index.js";
+import { readResult } from "../engine/read-result.js";
+import type { DispatchRecord, NodeRecord } from "../engine/store/records.js";
+import type { SqliteStore } from "../engine/store/sqlite-store.js";
+import { serverLogFile } from "../client/server-file.js";
+import { BadRequestError, NotFoundError, toErrorReply } from "./http-errors.js";
+
+/** Where the dashboard's routes live, under the API prefix. */
+export const DASHBOARD_PATH = "/dashboard";
+/** Pretty-printed values past this many characters are cut; the full text is a download. */
+export const VALUE_PREVIEW_CHARS = 64 * 1024;
+/** The log's first answer: at most this many bytes from its end. */
+const LOG_TAIL_BYTES = 64 * 1024;
+/** Keys whose values a browser must never see. `key` at the end catches apiKey, sshKey, key; not keyFile (a path). */
+export const SECRET_KEY = /pass(word|phrase)?|secret|token|credential|private_?key|key$/i;
+const STATUSES = ["NEW_OBJECT", "PENDING_REUSE", "STARTING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "POSTPROCESSING", "PENDING_POSTPROCESSING"];
+
+export interface DashboardApiOptions {
+  readonly store: SqliteStore;
+  /** The server's config environment (tests pass their own). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
+  const q = queries(store.db);
+  const api = new Hono();
+  api.onError((error, c) => {
+    const { status, body } = toErrorReply(error);
+    return c.json(body, status as 400);
+  });
+
+  api.get("/summary", (c) => {
+    const counts: Record<string, number> = {};
+    let total = 0;
+    for (const r of q.counts.all() as Array<{ status: string; n: number }>) {
+      counts[r.status] = r.n;
+      total += r.n;
+    }
+    return c.json({ total, counts });
+  });
+
+  api.get("/dispatches", (c) => {
+    const limit = intQuery(c.req.query("limit"), "limit", 50, 1, 500);
+    const offset = intQuery(c.req.query("offset"), "offset", 0, 0, Number.MAX_SAFE_INTEGER);
+    const statuses = (c.req.query("status") ?? "").split(",").filter(Boolean);
+    const bad = statuses.find((s) => !STATUSES.includes(s));
+    if (bad) throw new BadRequestError(`status: "${bad}" is not a status (one of ${STATUSES.join(", ")})`);
+    const search = (c.req.query("q") ?? "").trim();
+    const where = ["parent_id IS NULL"];
+    const params: unknown[] = [];
+    if (statuses.length) {
+      where.push(`status IN (${statuses.map(() => "?").join(", ")})`);
+      params.push(...statuses);
+    }
+    if (search) {
+      // A literal substring: the user's % and _ mean themselves.
+      const like = `%${search.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+      where.push(`(name LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')`);
+      params.push(like, like);
+    }
+    const sql = where.join(" AND ");
+    const total = (store.db.prepare(`SELECT COUNT(*) AS n FROM dispatches WHERE ${sql}`).get(...params) as { n: number }).n;
+    const rows = store.db
+      .prepare(
+        `SELECT id, name, status, created_at AS createdAt, started_at AS startedAt, ended_at AS endedAt, node_count AS nodeCount,
+           nodes_done AS nodesDone FROM dispatches WHERE ${sql} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+      )
+      .all(...params, limit, offset);
+    return c.json({ total, offset, limit, dispatches: rows });
+  });
+
+  api.get("/dispatches/:id/graph", (c) => {
+    const d = dispatchOf(store, c.req.param("id"));
+    const children = new Map<number, string>();
+    for (const child of store.childDispatches(d.id)) if (child.parentNode !== null) children.set(child.parentNode, child.id);
+    const nodes = (q.graphNodes.all(d.id) as GraphNodeRow[]).map(({ executor, ...n }) => ({
+      ...n,
+      executor: executorOf(executor).name,
+      subDispatchId: children.get(n.nodeId) ?? null,
+    }));
+    const edges = store.getEdges(d.id).map((e) => ({ source: e.source, target: e.target, label: edgeLabel(e.param) }));
+    return c.json({ dispatch: dispatchView(d), nodes, edges });
+  });
+
+  api.get("/dispatches/:id/nodes/:node", (c) => {
+    const d = dispatchOf(store, c.req.param("id"));
+    const n = nodeOf(store, d, c.req.param("node"));
+    const edges = store.getEdges(d.id).filter((e) => e.target === n.nodeId);
+    const parents = new Map(edges.map((e) => [e.source, q.nodeOutput.get(d.id, e.source) as Pick<NodeRecord, "name" | "output" | "outputFile">]));
+    const inputs = edges.map((e) => {
+      const p = parents.get(e.source);
+      return { param: edgeLabel(e.param), node: e.source, name: p?.name ?? "?", value: p ? shortValue(store.readOutput(p)) : null };
+    });
+    const output = store.readOutput(n);
+    const source = n.electronId ? (store.getSources(d.id)[n.electronId] ?? null) : null;
+    const sub = store.childDispatches(d.id).find((x) => x.parentNode === n.nodeId);
+    return c.json({
+      dispatchId: d.id,
+      nodeId: n.nodeId,
+      name: n.name,
+      kind: n.kind,
+      status: n.status,
+      executor: executorOf(n.executor),
+      startedAt: n.startedAt,
+      endedAt: n.endedAt,
+      attempts: n.attempts,
+      retries: n.retries,
+      timeoutMs: n.timeoutMs,
+      source,
+      inputs,
+      output: output === null ? null : preview(prettyValue(output)),
+      stdout: n.stdout ?? "",
+      stderr: n.stderr ?? "",
+      error: n.error === null ? null : errorView(n.error),
+      subDispatchId: sub?.id ?? null,
+    });
+  });
+
+  api.get("/dispatches/:id/nodes/:node/output", (c) => {
+    const d = dispatchOf(store, c.req.param("id"));
+    const n = nodeOf(store, d, c.req.param("node"));
+    const output = store.readOutput(n);
+    if (output === null) throw new NotFoundError(`node ${n.nodeId} of ${d.id} has no output (status ${n.status})`);
+    c.header("content-disposition", `attachment; filename="${d.id}-node-${n.nodeId}-output.txt"`);
+    return c.text(prettyValue(output, Infinity));
+  });
+
+  api.get("/dispatches/:id/result-text", (c) => {
+    const d = dispatchOf(store, c.req.param("id"));
+    return c.json({ text: readResult(store, d.id).toString() });
+  });
+
+  api.get("/log", (c) => {
+    const after = c.req.query("after");
+    return c.json(readLog(serverLogFile(store.dataDir), after === undefined ? undefined : intQuery(after, "after", 0, 0, Number.MAX_SAFE_INTEGER)));
+  });
+
+  api.get("/config", (c) => {
+    try {
+      return c.json({ text: formatConfig(loadConfig(env ? { env } : {})), error: null });
+    } catch (error) {
+      return c.json({ text: null, error: (error as Error).message });
+    }
+  });
+
+  return api;
+}
+
+interface GraphNodeRow {
+  readonly nodeId: number;
+  readonly kind: string;
+  readonly name: string;
+  readonly status: string;
+  readonly executor: string | null;
+  readonly startedAt: number | null;
+  readonly endedAt: number | null;
+  readonly attempts: number;
+  readonly retries: number;
+}
+
+function queries(db: Database.Database) {
+  return {
+    counts: db.prepare(`SELECT status, COUNT(*) AS n FROM dispatches WHERE parent_id IS NULL GROUP BY status`),
+    // Without outputs and logs: a graph of thousands of nodes stays a small reply.
+    graphNodes: db.prepare(
+      `SELECT node_id AS nodeId, kind, name, status, executor, started_at AS startedAt, ended_at AS endedAt, attempts, retries
+       FROM nodes WHERE dispatch_id = ? ORDER BY node_id`,
+    ),
+    nodeOutput: db.prepare(`SELECT name, output, output_file AS outputFile FROM nodes WHERE dispatch_id = ? AND node_id = ?`),
+  };
+}
+
+function dispatchOf(store: SqliteStore, id: string): DispatchRecord {
+  if (!isDispatchId(id)) throw new NotFoundError(`"${id}" is not a dispatch id (they look like dsp_…)`);
+  const d = store.getDispatch(id as DispatchId);
+  if (!d) throw new DispatchNotFoundError(id, store.dataDir);
+  return d;
+}
+
+function nodeOf(store: SqliteStore, d: DispatchRecord, raw: string): NodeRecord {
+  const id = Number(raw);
+  if (!/^\d+$/.test(raw) || id >= d.nodeCount) throw new NotFoundError(`dispatch ${d.id} has nodes 0 to ${d.nodeCount - 1}; no node "${raw}"`);
+  // Only one row is needed, but getNodes is the store's one way to read rows whole.
+  const row = store.db
+    .prepare(
+      `SELECT node_id AS nodeId, kind, name, electron_id AS electronId, status, executor, retries, timeout_ms AS timeoutMs, output,
+         output_file AS outputFile, stdout, stderr, error, attempts, started_at AS startedAt, ended_at AS endedAt
+       FROM nodes WHERE dispatch_id = ? AND node_id = ?`,
+    )
+    .get(d.id, id) as NodeRecord | undefined;
+  if (!row) throw new NotFoundError(`dispatch ${d.id} has no node ${id}`);
+  return row;
+}
+
+function dispatchView(d: DispatchRecord) {
+  return {
+    id: d.id,
+    parentId: d.parentId,
+    name: d.name,
+    status: d.status,
+    createdAt: d.createdAt,
+    startedAt: d.startedAt,
+    endedAt: d.endedAt,
+    nodeCount: d.nodeCount,
+    nodesDone: d.nodesDone,
+    entryFile: d.entryFile,
+    resultsDir: d.resultsDir,
+    inputs: shortValue(d.inputs),
+    output: d.output === null ? null : shortValue(d.output),
+    error: d.error === null ? null : errorView(d.error),
+  };
+}
+
+/** An executor column (a name, or `{ plugin, state }`) as the panel shows it, secrets masked. */
+export function executorOf(json: string | null): { name: string; options: unknown } {
+  if (json === null) return { name: "", options: {} };
+  try {
+    const parsed = JSON.parse(json) as unknown;
+    if (typeof parsed === "string") return { name: parsed, options: {} };
+    if (parsed && typeof parsed === "object" && "plugin" in parsed) {
+      const spec = parsed as { plugin: string; state?: unknown };
+      return { name: String(spec.plugin), options: maskSecrets(spec.state ?? {}) };
+    }
+    return { name: "?", options: maskSecrets(parsed) };
+  } catch {
+    return { name: "?", options: {} };
+  }
+}
+
+/** A copy of `value` with the values of secret-looking keys replaced, at any depth. */
+export function maskSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(maskSecrets);
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) && v !== null && v !== undefined && v !== "" ? "********" : maskSecrets(v);
+    return out;
+  }
+  return value;
+}
+
+function edgeLabel(param: string): string {
+  try {
+    const p = JSON.parse(param) as { kind: string; index?: number; slot?: number; name?: string };
+    if (p.kind === "arg") return `arg ${p.index}`;
+    if (p.kind === "item") return `item ${p.slot}`;
+    if (p.kind === "kwarg" || p.name) return String(p.name);
+    return p.kind;
+  } catch {
+    return param;
+  }
+}
+
+/** A value in a line or so (inputs, the dispatch's output). */
+function shortValue(encoded: string | null): string | null {
+  if (encoded === null) return null;
+  try {
+    const s = formatValue(decode(encoded));
+    return s.length > 500 ? `${s.slice(0, 499)}…` : s;
+  } catch (error) {
+    return `<cannot decode: ${(error as Error).message}>`;
+  }
+}
+
+/** A value laid out for reading: strings as they are, everything else as Node prints it. */
+export function prettyValue(encoded: string, maxItems = 1000): string {
+  let value: unknown;
+  try {
+    value = decode(encoded);
+  } catch (error) {
+    return `<cannot decode: ${(error as Error).message}>`;
+  }
+  if (typeof value === "string") return value;
+  return inspect(value, { depth: maxItems === Infinity ? Infinity : 8, breakLength: 100, maxArrayLength: maxItems, maxStringLength: maxItems === Infinity ? Infinity : 100_000, sorted: false });
+}
+
+function preview(text: string): { text: string; truncated: boolean; size: number } {
+  return text.length > VALUE_PREVIEW_CHARS
+    ? { text: text.slice(0, VALUE_PREVIEW_CHARS), truncated: true, size: text.length }
+    : { text, truncated: false, size: text.length };
+}
+
+function errorView(encoded: string): { name: string; message: string; stack: string } {
+  try {
+    const e = decode(encoded) as Error;
+    if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack ?? `${e.name}: ${e.message}` };
+    return { name: "Error", message: formatValue(e), stack: formatValue(e) };
+  } catch (error) {
+    return { name: "Error", message: `<cannot decode the error: ${(error as Error).message}>`, stack: "" };
+  }
+}
+
+/** The log from byte `after` (or its last part), whole lines only, and where to ask from next. */
+function readLog(file: string, after: number | undefined): { exists: boolean; text: string; offset: number; size: number } {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch {
+    return { exists: false, text: "", offset: 0, size: 0 };
+  }
+  try {
+    const size = fstatSync(fd).size;
+    // A log that shrank was rotated or truncated: start over from its tail.
+    let start = after === undefined || after > size ? Math.max(0, size - LOG_TAIL_BYTES) : after;
+    const end = Math.min(size, start + 4 * LOG_TAIL_BYTES);
+    const buf = Buffer.alloc(end - start);
+    readSync(fd, buf, 0, buf.length, start);
+    let text = buf.toString("utf8");
+    if ((after === undefined || after > size) && start > 0) {
+      const nl = text.indexOf("\n");
+      text = nl >= 0 ? text.slice(nl + 1) : "";
+    }
+    // Keep a half-written last line for the next answer.
+    const lastNl = text.lastIndexOf("\n");
+    const whole = lastNl >= 0 ? text.slice(0, lastNl + 1) : "";
+    start = end - Buffer.byteLength(text.slice(whole.length));
+    return { exists: true, text: whole, offset: start, size };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function intQuery(raw: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new BadRequestError(`${name}: must be a whole number from ${min} to ${max}`);
+  return n;
+}
