@@ -176,6 +176,19 @@ describe("dispatching to a server", () => {
     assert.equal(fine?.output, "fine");
   });
 
+  it("sends a large argument as a streamed upload, once, not inside the JSON", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { sizeFlow } = await flows();
+    const big = "x".repeat(1_000_000);
+    const first = await getResult(await dispatch(sizeFlow)(big), { wait: true });
+    assert.equal(first.result, 1_000_000);
+    const { readdirSync } = await import("node:fs");
+    const blobs = readdirSync(join(serverDir, "blobs"));
+    assert.equal(blobs.length, 2, "the arguments and the parameter node's value, once each");
+    await getResult(await dispatch(sizeFlow)(big), { wait: true });
+    assert.equal(readdirSync(join(serverDir, "blobs")).length, 2, "the same value is not stored twice");
+  });
+
   it("runs 50 dispatches at once, each to its own right result", async () => {
     const { dispatch, getResult } = await sdk();
     const { fanOut } = await flows();

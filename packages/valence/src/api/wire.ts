@@ -6,11 +6,17 @@ import type { DispatchRecord, EdgeRecord, NodeRecord } from "../engine/store/rec
 
 export const API_PREFIX = "/api/v1";
 
+/** Encoded values longer than this travel as streamed blob uploads (`PUT /blobs/:sha256`), not inside JSON. */
+export const BLOB_THRESHOLD_BYTES = 256 * 1024;
+
 /** A node as the client traced it; the server fills in status and timings. */
 export type SubmittedNode = Pick<
   NodeRecord,
   "nodeId" | "kind" | "name" | "electronId" | "executor" | "retries" | "timeoutMs" | "key" | "holes" | "value" | "output"
->;
+> & {
+  /** A large parameter value: the sha256 of the uploaded blob holding its encoding (then `output` is null). */
+  readonly outputBlob?: string;
+};
 
 /** `POST /dispatches`: a traced lattice call. The bundle is uploaded first (`PUT /bundles/:hash`). */
 export interface SubmitBody {
@@ -19,8 +25,10 @@ export interface SubmitBody {
   readonly entryFile: string | null;
   /** Where the client ran: the runner works there, so relative paths mean what they meant. */
   readonly cwd: string;
-  /** Encoded positional arguments. */
+  /** Encoded positional arguments ("" when they were uploaded as `inputsBlob`). */
   readonly inputs: string;
+  /** Large arguments: the sha256 of the uploaded blob holding their encoding. */
+  readonly inputsBlob?: string;
   /** Encoded OutputTemplate. */
   readonly outputTemplate: string;
   /** sha256 of the code bundle, or null when the graph has no electrons. */

@@ -50,6 +50,17 @@ export class ServerClient {
     await this.check(await this.fetch("PUT", `/bundles/${hash}`, { body, headers: { "content-length": String(statSync(file).size) } }));
   }
 
+  async hasBlob(hash: string): Promise<boolean> {
+    const res = await this.fetch("HEAD", `/blobs/${hash}`);
+    return res.status === 200;
+  }
+
+  /** Streams a large encoded value to the server, by its content hash. */
+  async uploadBlob(hash: string, data: Buffer): Promise<void> {
+    const body = Readable.toWeb(Readable.from([data])) as ReadableStream<Uint8Array>;
+    await this.check(await this.fetch("PUT", `/blobs/${hash}`, { body, headers: { "content-length": String(data.length) } }));
+  }
+
   async submit(body: SubmitBody): Promise<DispatchId> {
     return ((await this.json("POST", "/dispatches", body)) as SubmitReply).dispatchId as DispatchId;
   }

@@ -4,7 +4,9 @@
  * bundled here and uploaded once per content hash, and the server stores
  * and runs the rest. The client may exit as soon as `submit` resolves.
  */
+import { createHash } from "node:crypto";
 import { basename } from "node:path";
+import { BLOB_THRESHOLD_BYTES } from "../api/wire.js";
 import type { DispatchId } from "../ids.js";
 import type { LatticeInfo } from "../sdk/lattice.js";
 import type { Result } from "../sdk/result.js";
@@ -47,15 +49,11 @@ export class ServerDispatcher implements Dispatcher {
       bundleHash = basename(s.bundlePath, ".mjs");
       if (!(await this.client.hasBundle(bundleHash))) await this.client.uploadBundle(bundleHash, s.bundlePath);
     }
-    return this.client.submit({
-      name: info.name,
-      latticeId: info.id,
-      entryFile: info.file ?? null,
-      cwd: process.cwd(),
-      inputs: s.inputs,
-      outputTemplate: s.outputTemplate,
-      bundleHash,
-      nodes: s.nodeRecords.map((n) => ({
+    const inputs = await this.maybeBlob(s.inputs);
+    const nodes = [];
+    for (const n of s.nodeRecords) {
+      const output = n.output === null ? { output: null } : await this.maybeBlob(n.output);
+      nodes.push({
         nodeId: n.nodeId,
         kind: n.kind,
         name: n.name,
@@ -66,11 +64,32 @@ export class ServerDispatcher implements Dispatcher {
         key: n.key,
         holes: n.holes,
         value: n.value,
-        output: n.output,
-      })),
+        output: output.text ?? null,
+        ...(output.blob ? { outputBlob: output.blob } : {}),
+      });
+    }
+    return this.client.submit({
+      name: info.name,
+      latticeId: info.id,
+      entryFile: info.file ?? null,
+      cwd: process.cwd(),
+      inputs: inputs.text ?? "",
+      ...(inputs.blob ? { inputsBlob: inputs.blob } : {}),
+      outputTemplate: s.outputTemplate,
+      bundleHash,
+      nodes,
       edges: s.edgeRecords,
       sources: s.sources,
     });
+  }
+
+  /** Small values travel in the JSON; large ones are uploaded first, as a stream, once per content. */
+  private async maybeBlob(text: string): Promise<{ text?: string; blob?: string; output?: null }> {
+    if (text.length <= BLOB_THRESHOLD_BYTES) return { text };
+    const data = Buffer.from(text, "utf8");
+    const hash = createHash("sha256").update(data).digest("hex");
+    if (!(await this.client.hasBlob(hash))) await this.client.uploadBlob(hash, data);
+    return { blob: hash };
   }
 
   async getResult<T>(id: DispatchId, opts: GetResultOptions = {}): Promise<Result<T>> {

@@ -19,6 +19,7 @@ export const submittedNodeSchema = z.strictObject({
   holes: nullableText,
   value: nullableText,
   output: nullableText,
+  outputBlob: z.string().regex(/^[0-9a-f]{64}$/, "must be the sha256 of an uploaded value (64 hex digits)").optional(),
 });
 
 export const submitSchema = z.strictObject({
@@ -26,7 +27,8 @@ export const submitSchema = z.strictObject({
   latticeId: nullableText,
   entryFile: nullableText,
   cwd: z.string().startsWith("/", "must be an absolute directory path"),
-  inputs: encoded,
+  inputs: z.string(),
+  inputsBlob: z.string().regex(/^[0-9a-f]{64}$/, "must be the sha256 of an uploaded value (64 hex digits)").optional(),
   outputTemplate: encoded,
   bundleHash: z.string().regex(/^[0-9a-f]{64}$/, "must be the sha256 of an uploaded bundle (64 hex digits)").nullable(),
   nodes: z.array(submittedNodeSchema).min(1, "must hold at least one node"),

@@ -12,10 +12,12 @@ import type { SubmitBody } from "../api/wire.js";
 import type { NodeRecord } from "../engine/store/records.js";
 import type { SqliteStore } from "../engine/store/sqlite-store.js";
 import { BadRequestError } from "./http-errors.js";
+import { readBlob } from "./blobs.js";
 
 export const bundlePathOf = (dataDir: string, hash: string) => join(dataDir, "bundles", `${hash}.mjs`);
 
-export function storeSubmission(store: SqliteStore, body: SubmitBody, parentId: DispatchId | null = null): DispatchId {
+export function storeSubmission(store: SqliteStore, submitted: SubmitBody, parentId: DispatchId | null = null): DispatchId {
+  const body = withBlobs(store.dataDir, submitted);
   const n = body.nodes.length;
   body.nodes.forEach((node, i) => {
     if (node.nodeId !== i) throw new BadRequestError(`nodes[${i}].nodeId: must be ${i} (nodes are numbered 0 to ${n - 1} in order)`);
@@ -88,6 +90,19 @@ export function storeSubmission(store: SqliteStore, body: SubmitBody, parentId: 
   );
   if (body.sources) store.insertSources(id, body.sources);
   return id;
+}
+
+/** The submission with its uploaded values read back in (they are checked and stored like the rest). */
+function withBlobs(dataDir: string, body: SubmitBody): SubmitBody {
+  const inputs = body.inputsBlob ? readBlob(dataDir, body.inputsBlob, "inputsBlob") : body.inputs;
+  if (!inputs) throw new BadRequestError("inputs: must be the encoded arguments, or name an uploaded value in inputsBlob");
+  const nodes = body.nodes.map((node, i) => {
+    if (!node.outputBlob) return node;
+    if (node.output !== null) throw new BadRequestError(`nodes[${i}]: give output or outputBlob, not both`);
+    const { outputBlob, ...rest } = node;
+    return { ...rest, output: readBlob(dataDir, outputBlob, `nodes[${i}].outputBlob`) };
+  });
+  return { ...body, inputs, nodes };
 }
 
 function checkDecodes(field: string, value: string): void {
