@@ -45,11 +45,18 @@ SCENARIOS = [
     "distributed_10k",
     "distributed_chain_1k",
     "distributed_submit_latency",
+    "distributed_first_task",
 ]
 
 
 def inc(x):
     return x + 1
+
+
+def stamp(_i):
+    """The moment the task's body starts on the worker (wall clock, comparable
+    across the processes of this machine)."""
+    return time.time()
 
 
 def log(msg):
@@ -177,6 +184,25 @@ def distributed_submit_latency(client, n):
         t = time.perf_counter() - t0
         wait_scheduler_empty(client)
         return t / n
+
+    return once
+
+
+def first_task_once(client, key):
+    """Seconds from calling client.submit to the task's body starting."""
+    t0 = time.time()
+    started = client.submit(stamp, 0, key=key).result()
+    return started - t0
+
+
+def distributed_first_task(client, n):
+    """Returns the MEDIAN over n sequential submits of (task body start -
+    client.submit call), seconds."""
+
+    def once(r):
+        lat = [first_task_once(client, f"first-r{r}-{i}") for i in range(n)]
+        wait_scheduler_empty(client)
+        return statistics.median(lat)
 
     return once
 
@@ -401,6 +427,13 @@ def main():
                 "work_stealing": dask.config.get("distributed.scheduler.work-stealing"),
                 "scheduler": "in the client process (LocalCluster default)",
             }
+            if "distributed_first_task" in dist:
+                # The very first task on the new cluster, before any warm-up:
+                # one sample per run of this script.
+                cold = first_task_once(client, "first-cold")
+                wait_scheduler_empty(client)
+                out["distributed_first_task_cold"] = round(cold, 6)
+                log(f"distributed_first_task_cold: {cold:.4f} s")
             log(f"LocalCluster up in {out['cluster_startup_s']} s; warming up")
             distributed_warmup(client)
 
@@ -430,6 +463,18 @@ def main():
                         "key=<unique>).result() round trips (seconds per task)",
                         n,
                         per_task=True,
+                    )
+                elif name == "distributed_first_task":
+                    n = 20
+                    record(
+                        name,
+                        distributed_first_task(client, n),
+                        f"median over {n} sequential submits of (time.time() at the "
+                        "start of the task's body on the worker - time.time() just "
+                        "before client.submit(stamp, 0, key=<unique>)); seconds",
+                        n,
+                        per_task=True,
+                        cold=out.get("distributed_first_task_cold"),
                     )
         finally:
             t0 = time.perf_counter()

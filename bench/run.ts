@@ -2,11 +2,15 @@
 // Valence "cold": each of 3 fresh processes dispatches once (bundling, worker start-up and JIT
 // included, as a user's script sees it); median time, peak RSS of the worst. "warm": one process
 // dispatches 8 times; median of dispatches 4–8 (the steady state, once V8 has optimised the hot paths). Dask runs in Debian's python3 (bench/dask_bench.py).
-// Prints a table with Valence/Dask ratios and writes it into bench/README.md between the markers.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+// Then the same figures through a server (`valence start --foreground` on a free port, stopped at the end): dispatch
+// to first task and 10k tasks, next to the embedded ones and Dask distributed's (bench/latency-scenario.ts).
+// Prints the tables with Valence/Dask ratios and writes them into bench/README.md between the markers.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { buildSync } from "esbuild";
 
 const here = new URL(".", import.meta.url).pathname;
@@ -14,31 +18,44 @@ const quick = process.argv.includes("--quick");
 
 // The scenarios run as compiled JavaScript with plain `node` (how a deployed workflow runs; `valence run`
 // and `tsx` add a TypeScript loader's start-up to every cold figure). "valence" stays external: the real package.
-const scenarioJs = join(here, ".build", "valence-scenario.mjs");
-buildSync({
-  entryPoints: [join(here, "valence-scenario.ts")],
-  outfile: scenarioJs,
-  bundle: true,
-  external: ["valence", "valence/*"],
-  format: "esm",
-  platform: "node",
-  target: "node20",
-  sourcemap: "inline",
-  logLevel: "warning",
-});
+function compile(name: string, external: string[] = ["valence", "valence/*"]): string {
+  const outfile = join(here, ".build", `${name}.mjs`);
+  buildSync({
+    entryPoints: [join(here, `${name}.ts`)],
+    outfile,
+    bundle: true,
+    external,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    sourcemap: "inline",
+    logLevel: "warning",
+  });
+  return outfile;
+}
+const scenarioJs = compile("valence-scenario");
 
 interface ValenceRun { scenario: string; cold: number; warm: number | null; maxRssMb: number; tasks: number }
 
-function valenceOnce(scenario: string, runs: number): ValenceRun {
+/** Runs one scenario process (its own fresh data dir); `env` adds e.g. VALENCE_SERVER. Returns its JSON line. */
+function scenarioProcess<T>(js: string, args: string[], env: Record<string, string> = {}): T {
   const dataDir = mkdtempSync(join(tmpdir(), "valence-bench-"));
-  const r = spawnSync(process.execPath, [scenarioJs, scenario, String(runs)], {
-    encoding: "utf8",
-    env: { ...process.env, VALENCE_DATA_DIR: dataDir, VALENCE_CONFIG: join(dataDir, "none.toml") },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const line = r.stdout.trim().split("\n").at(-1) ?? "";
-  if (r.status !== 0 || !line.startsWith("{")) throw new Error(`valence ${scenario} failed (exit ${r.status}): ${r.stdout}`);
-  return JSON.parse(line) as ValenceRun;
+  try {
+    const r = spawnSync(process.execPath, [js, ...args], {
+      encoding: "utf8",
+      env: { ...process.env, VALENCE_DATA_DIR: dataDir, VALENCE_CONFIG: join(dataDir, "none.toml"), ...env },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const line = r.stdout.trim().split("\n").at(-1) ?? "";
+    if (r.status !== 0 || !line.startsWith("{")) throw new Error(`${js} ${args.join(" ")} failed (exit ${r.status}): ${r.stdout}`);
+    return JSON.parse(line) as T;
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function valenceOnce(scenario: string, runs: number, env: Record<string, string> = {}): ValenceRun {
+  return scenarioProcess<ValenceRun>(scenarioJs, [scenario, String(runs)], env);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
@@ -82,8 +99,10 @@ const PAIRS = [
 const d = dask();
 const fmt = (s: number) => (s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`);
 const ratio = (a: number, b: number) => (a / b).toFixed(2);
+const embedded = new Map<string, { cold: number; warm: number }>();
 const rows = PAIRS.map((p) => {
   const v = valence(p.valence);
+  embedded.set(p.valence, v);
   const ds = daskSeconds(d, p.dask);
   const tuned = p.tuned ? daskSeconds(d, p.tuned) : undefined;
   const mark = (r: number) => (r <= p.target ? "✓" : "✗");
@@ -162,6 +181,181 @@ const remote = [
   ...(await remoteRows()),
 ];
 table += "\n" + remote.join("\n");
+
+// ---- Through the server -------------------------------------------------------------------------------------
+// `valence start --foreground --port 0` on a fresh temp data dir, a scenario process with VALENCE_SERVER
+// pointing at it (the public API then sends the traced graph and the bundle over HTTP), the server stopped.
+// cold = a fresh server's first dispatch, from a fresh client process (median of 3 server starts);
+// warm = one client's later dispatches to one server (each dispatch still gets a new runner process).
+
+interface ValenceServer { url: string; dataDir: string; child: ChildProcess }
+const liveServers = new Set<ValenceServer>();
+const valenceBin = join(dirname(createRequire(import.meta.url).resolve("valence/package.json")), "bin", "valence.js");
+
+async function startValenceServer(): Promise<ValenceServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), "valence-bench-server-"));
+  const logFd = openSync(join(dataDir, "bench-server.log"), "a");
+  const child = spawn(process.execPath, [valenceBin, "start", "--foreground", "--port", "0"], {
+    env: { ...process.env, VALENCE_DATA_DIR: dataDir, VALENCE_CONFIG: join(dataDir, "none.toml"), VALENCE_SERVER: "embedded" },
+    stdio: ["ignore", logFd, logFd],
+  });
+  closeSync(logFd);
+  const server: ValenceServer = { url: "", dataDir, child };
+  liveServers.add(server);
+  // It writes DATA_DIR/server.json (its pid and URL) once it listens: how clients find a server.
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(20)) {
+    if (child.exitCode !== null) break;
+    try {
+      const info = JSON.parse(readFileSync(join(dataDir, "server.json"), "utf8")) as { pid: number; url: string };
+      if (info.pid === child.pid) return Object.assign(server, { url: info.url });
+    } catch {
+      /* not there yet */
+    }
+  }
+  await stopValenceServer(server);
+  throw new Error(`the Valence server did not start; its log:\n${readFileSync(join(dataDir, "bench-server.log"), "utf8").slice(-2000)}`);
+}
+
+/** Processes started for this data dir (the server, its runners, their workers all carry VALENCE_DATA_DIR). */
+function processesOf(dataDir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, "latin1").split("\0").includes(`VALENCE_DATA_DIR=${dataDir}`)) pids.push(Number(entry));
+    } catch {
+      /* gone, or not ours */
+    }
+  }
+  return pids;
+}
+
+async function stopValenceServer(server: ValenceServer): Promise<void> {
+  const { child, dataDir } = server;
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGTERM"); // stops its runners, then exits
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  // Leave nothing running: runners and their workers exit with the server; make sure.
+  let left = processesOf(dataDir);
+  for (let i = 0; i < 100 && left.length; i++, left = processesOf(dataDir)) await sleep(50);
+  if (left.length) {
+    console.error(`bench: processes of the stopped server still alive, killing: ${left.join(", ")}`);
+    for (const pid of left) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  liveServers.delete(server);
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+// If the bench dies or is interrupted, its servers go with it.
+process.on("exit", () => {
+  for (const s of liveServers) s.child.kill("SIGKILL");
+});
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    void Promise.all([...liveServers].map(stopValenceServer)).finally(() => process.exit(130));
+  });
+}
+
+async function withServer<T>(body: (url: string) => T): Promise<T> {
+  const server = await startValenceServer();
+  try {
+    return body(server.url);
+  } finally {
+    await stopValenceServer(server);
+  }
+}
+
+interface LatencyRun {
+  cold: number;
+  warm: number;
+  coldAckMs: number;
+  warmAckMs: number;
+}
+const latencyJs = compile("latency-scenario");
+const colds = quick ? 1 : 3;
+
+/** Dispatch → first task body (ms), embedded and through a server: cold (median of `colds` processes) and warm. */
+async function latency(executor: "inline" | "local") {
+  const embeddedColds = Array.from({ length: colds }, () => scenarioProcess<LatencyRun>(latencyJs, [executor, "1"]));
+  const embeddedWarm = scenarioProcess<LatencyRun>(latencyJs, [executor, quick ? "3" : "10"]);
+  const serverColds: LatencyRun[] = [];
+  for (let i = 0; i < colds; i++) {
+    serverColds.push(await withServer((url) => scenarioProcess<LatencyRun>(latencyJs, [executor, "1"], { VALENCE_SERVER: url })));
+  }
+  const serverWarm = await withServer((url) => scenarioProcess<LatencyRun>(latencyJs, [executor, quick ? "3" : "10"], { VALENCE_SERVER: url }));
+  return {
+    embedded: { cold: median(embeddedColds.map((r) => r.cold)), warm: embeddedWarm.warm },
+    server: { cold: median(serverColds.map((r) => r.cold)), warm: serverWarm.warm },
+    serverAck: { cold: median(serverColds.map((r) => r.coldAckMs)), warm: serverWarm.warmAckMs },
+  };
+}
+
+/** 10k independent tasks through a server, dispatch → result in hand (seconds). */
+async function serverThroughput(scenario: string) {
+  const cs: number[] = [];
+  for (let i = 0; i < colds; i++) cs.push((await withServer((url) => valenceOnce(scenario, 1, { VALENCE_SERVER: url }))).cold);
+  const warm = await withServer((url) => valenceOnce(scenario, quick ? 2 : 8, { VALENCE_SERVER: url }));
+  return { cold: median(cs), warm: warm.warm as number };
+}
+
+async function serverRows(): Promise<string[]> {
+  const ms = (x: number) => (x < 10 ? `${x.toFixed(1)} ms` : x < 1000 ? `${x.toFixed(0)} ms` : `${(x / 1000).toFixed(2)} s`);
+  const r = (a: number, b: number) => (a / b >= 100 ? (a / b).toFixed(0) : a / b >= 10 ? (a / b).toFixed(1) : (a / b).toFixed(2));
+  const daskColdMs = daskSeconds(d, "distributed_first_task_cold") * 1000;
+  const daskWarmMs = daskSeconds(d, "distributed_first_task") * 1000;
+  const out: string[] = [];
+  const acks: string[] = [];
+  for (const executor of ["inline", "local"] as const) {
+    const l = await latency(executor);
+    out.push(
+      `| \`dispatch\` → first task's body, 1 task \`${executor}\` | ${ms(l.embedded.cold)} / ${ms(l.embedded.warm)} | ${ms(l.server.cold)} / ${ms(l.server.warm)} | ` +
+        `${ms(daskColdMs)} / ${ms(daskWarmMs)} | ${r(l.server.cold, l.embedded.cold)} / ${r(l.server.warm, l.embedded.warm)} | ` +
+        `${r(l.server.cold, daskColdMs)} / ${r(l.server.warm, daskWarmMs)} |`,
+    );
+    acks.push(`${ms(l.serverAck.cold)} / ${ms(l.serverAck.warm)} (\`${executor}\`)`);
+  }
+  const dask10k = daskSeconds(d, "distributed_10k");
+  for (const [scenario, label] of [
+    ["inline_10k", "10k independent `inline`, `dispatch` → result"],
+    ["local_10k", "10k independent `local` (2 procs), `dispatch` → result"],
+  ] as const) {
+    const e = embedded.get(scenario) as { cold: number; warm: number };
+    const v = await serverThroughput(scenario);
+    out.push(
+      `| ${label} | ${fmt(e.cold)} / ${fmt(e.warm)} | ${fmt(v.cold)} / ${fmt(v.warm)} | ${fmt(dask10k)} | ` +
+        `${r(v.cold, e.cold)} / ${r(v.warm, e.warm)} | ${r(v.cold, dask10k)} / ${r(v.warm, dask10k)} |`,
+    );
+  }
+  return [
+    "",
+    "Through the server: `valence start --foreground` on a fresh temp data dir, and the scenario process with `VALENCE_SERVER`",
+    "set, so the public API sends the traced graph and the code bundle over HTTP and the server runs the dispatch in a new",
+    "runner process. Server cold = a fresh client process's first dispatch to a server that has just started (median of 3",
+    "server starts); warm = the steady state of one client and one server (median of dispatches 4–8, 4–10 for the first",
+    "task). Every dispatch, warm ones included, starts its own runner process. First task = from calling `dispatch` to the",
+    "first line of the single task's body (the task returns its start time; each process stamps with `performance.now()`",
+    "pinned to the system clock). Dask = `time.time()` before `client.submit` to `time.time()` in the task's body, on the",
+    "LocalCluster above: cold = its first task after start-up (one sample), warm = median of 20 sequential submits. 10k =",
+    "`dispatch` to all 10,000 outputs in the client (fetched over HTTP through the server); embedded figures from the first",
+    `table. Through the server, \`dispatch\` itself returned (graph stored, runner started) after ${acks.join(", ")}`,
+    "cold / warm; the rest of the first-task latency is mostly the runner process starting and importing the engine.",
+    "",
+    "| scenario | embedded cold / warm | server cold / warm | Dask distributed | server/embedded cold / warm | server/Dask cold / warm |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...out,
+  ];
+}
+table += "\n" + (await serverRows()).join("\n");
 console.log(table);
 
 const readme = join(here, "README.md");
