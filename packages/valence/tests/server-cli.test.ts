@@ -2,13 +2,12 @@
 // server on loopback, and the TimingExecutor example dispatched to it by `valence run`.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { freePort } from "./fixtures/free-port.js";
 
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
 const bin = join(repo, "packages/valence/bin/valence.js");
@@ -21,15 +20,6 @@ function valence(args: string[], opts: { cwd?: string } = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, "127.0.0.1");
-  await once(s, "listening");
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  await once(s, "close");
-  return port;
-}
 
 after(() => {
   valence(["stop"]);

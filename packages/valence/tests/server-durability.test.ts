@@ -7,11 +7,11 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { freePort } from "./fixtures/free-port.js";
 import { ServerClient } from "../src/client/server-client.js";
 
 const bin = fileURLToPath(new URL("../bin/valence.js", import.meta.url));
@@ -26,15 +26,6 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, "127.0.0.1");
-  await once(s, "listening");
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  await once(s, "close");
-  return port;
-}
 
 async function startServerProcess(port: number, client: ServerClient): Promise<ChildProcess> {
   const child = spawn(process.execPath, [bin, "start", "--foreground", "--port", String(port)], {

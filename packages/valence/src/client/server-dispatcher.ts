@@ -15,6 +15,7 @@ import { bundleEntry } from "../engine/bundle/bundler.js";
 import type { EffectiveConfig } from "../engine/config/index.js";
 import type { Dispatcher, GetResultOptions } from "./dispatcher.js";
 import type { ExecutorRegistry } from "../engine/plugins/registry.js";
+import { ExecutorResolver } from "../engine/plugins/executor-resolver.js";
 import { resultFromRecords } from "../engine/read-result.js";
 import { prepareSubmission } from "../engine/submit.js";
 import type { Executor } from "../executor/executor.js";
@@ -24,13 +25,15 @@ import type { ServerClient } from "./server-client.js";
 import { replacementsOf, type RedispatchOptions } from "./replacements.js";
 
 export class ServerDispatcher implements Dispatcher {
-  private readonly byName = new Map<string, Promise<Executor>>();
+  private readonly executors: ExecutorResolver;
 
   constructor(
     readonly client: ServerClient,
     private readonly config: EffectiveConfig,
-    private readonly registry: ExecutorRegistry,
-  ) {}
+    registry: ExecutorRegistry,
+  ) {
+    this.executors = new ExecutorResolver(registry, config.defaultExecutor.value);
+  }
 
   async submit(info: LatticeInfo, args: readonly unknown[]): Promise<DispatchId> {
     const s = await prepareSubmission(
@@ -129,13 +132,6 @@ export class ServerDispatcher implements Dispatcher {
 
   /** Names resolve here, with this process's config: the stored spec carries the options the user meant. */
   private resolveExecutor(ref: ExecutorRef | undefined): Promise<Executor> {
-    const r = ref ?? this.config.defaultExecutor.value;
-    if (typeof r !== "string") return Promise.resolve(r);
-    let p = this.byName.get(r);
-    if (!p) {
-      p = this.registry.create(r) as Promise<Executor>;
-      this.byName.set(r, p);
-    }
-    return p;
+    return this.executors.resolve(ref);
   }
 }

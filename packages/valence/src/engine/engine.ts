@@ -19,6 +19,7 @@ import { loadConfig, type EffectiveConfig } from "./config/index.js";
 import { InlineExecutor } from "./executors/inline.js";
 import { LocalExecutor } from "./executors/local/local-executor.js";
 import { createRegistry, type ExecutorRegistry } from "./plugins/registry.js";
+import { ExecutorResolver } from "./plugins/executor-resolver.js";
 import { readDispatch, readResult } from "./read-result.js";
 import { DispatchRun } from "./run/dispatch-run.js";
 import type { ChildRunner, DispatchRunInit } from "./run/run-types.js";
@@ -69,13 +70,14 @@ export class Engine {
   /** How this process's runs write and report (a server's dispatch runner sets both). */
   runOptions: Pick<DispatchRunInit, "eagerRunning" | "onChange"> = {};
   private readonly leases = new ExecutorLeases();
-  private readonly byName = new Map<string, Promise<Executor>>();
+  private readonly executors: ExecutorResolver;
 
   constructor(
     readonly config: EffectiveConfig,
     readonly registry: ExecutorRegistry,
   ) {
     this.store = new SqliteStore(config.dataDir.value);
+    this.executors = new ExecutorResolver(registry, config.defaultExecutor.value);
   }
 
   get dataDir(): string {
@@ -84,15 +86,7 @@ export class Engine {
 
   /** An executor for a ref: instances as they are, names through the registry (one instance per name). */
   resolveExecutor(ref: ExecutorRef | undefined): Promise<Executor> {
-    const r = ref ?? this.config.defaultExecutor.value;
-    if (typeof r !== "string") return Promise.resolve(r);
-    let p = this.byName.get(r);
-    if (!p) {
-      p = this.registry.create(r) as Promise<Executor>;
-      this.byName.set(r, p);
-      p.catch(() => this.byName.delete(r));
-    }
-    return p;
+    return this.executors.resolve(ref);
   }
 
   warmUp(executors: readonly Executor[]): void {

@@ -18,6 +18,7 @@ import type { NodeState } from "./scheduler/transitions.js";
 import type { DispatchRecord, NodeRecord } from "./store/records.js";
 import type { SqliteStore } from "./store/sqlite-store.js";
 import type { PreparedNode } from "./run/run-types.js";
+import { ExecutorPools } from "./run/executor-pools.js";
 
 export interface ResumeContext {
   readonly store: SqliteStore;
@@ -74,8 +75,7 @@ export async function loadStoredRun(ctx: ResumeContext, record: DispatchRecord):
     return e;
   };
 
-  const pools = new Map<Executor, string>();
-  const limits: Record<string, number> = {};
+  const pools = new ExecutorPools();
   const nodes: PreparedNode[] = [];
   const initial: Array<NodeState | undefined> = [];
   const encodedOutputs = new Map<number, string>();
@@ -87,13 +87,7 @@ export async function loadStoredRun(ctx: ResumeContext, record: DispatchRecord):
     let pool = "$builtin";
     if (row.kind === "electron") {
       executor = await executorOf(row.executor ?? '"local"');
-      let key = pools.get(executor);
-      if (!key) {
-        key = `${executor.pluginName}#${pools.size}`;
-        pools.set(executor, key);
-        if (Number.isFinite(executor.maxConcurrency)) limits[key] = executor.maxConcurrency;
-      }
-      pool = key;
+      pool = pools.keyOf(executor);
       const electron = registered.get(row.electronId as ElectronId);
       if (electron) {
         fn = taskFunction(electron, { copyFiles: true }) as TaskFunction;
@@ -116,7 +110,7 @@ export async function loadStoredRun(ctx: ResumeContext, record: DispatchRecord):
     target: asNodeId(e.target),
     param: JSON.parse(e.param) as EdgeParam,
   }));
-  return { record, nodes, edges, output: decode(record.outputTemplate) as OutputTemplate, limits, initial, encodedOutputs };
+  return { record, nodes, edges, output: decode(record.outputTemplate) as OutputTemplate, limits: pools.limits, initial, encodedOutputs };
 }
 
 /**

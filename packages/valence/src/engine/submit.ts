@@ -19,6 +19,7 @@ import { buildGraph, type LatticeInfo } from "../sdk/lattice.js";
 import type { NodeState } from "./scheduler/transitions.js";
 import type { EdgeRecord, NodeRecord } from "./store/records.js";
 import type { PreparedNode } from "./run/run-types.js";
+import { ExecutorPools } from "./run/executor-pools.js";
 
 export interface SubmitContext {
   readonly dataDir: string;
@@ -69,8 +70,7 @@ export async function prepareSubmission(
   const id = newDispatchId();
   const resultsDir = join(ctx.dataDir, "results", id);
 
-  const pools = new Map<Executor, string>();
-  const limits: Record<string, number> = {};
+  const pools = new ExecutorPools();
   const nodes: PreparedNode[] = [];
   const nodeRecords: NodeRecord[] = [];
   const initial: Array<NodeState | undefined> = [];
@@ -94,13 +94,7 @@ export async function prepareSubmission(
         executor.validate();
         executorsByRef.set(spec.executor, executor);
       }
-      let key = pools.get(executor);
-      if (!key) {
-        key = `${executor.pluginName}#${pools.size}`;
-        pools.set(executor, key);
-        if (Number.isFinite(executor.maxConcurrency)) limits[key] = executor.maxConcurrency;
-      }
-      pool = key;
+      pool = pools.keyOf(executor);
       const registered = globalRegistry().electrons.get(spec.electronId as never);
       if (registered && !(spec.electronId as string in sources)) sources[spec.electronId as string] = sourceOf(registered);
       if (registered) {
@@ -126,10 +120,10 @@ export async function prepareSubmission(
     }
   }
 
-  ctx.warmUp?.([...pools.keys()]);
+  ctx.warmUp?.(pools.executors());
   let bundlePath: string | undefined;
-  const hasElectrons = pools.size > 0;
-  if ((ctx.alwaysBundle && hasElectrons) || [...pools.keys()].some((e) => e.needsBundle)) {
+  const executors = pools.executors();
+  if ((ctx.alwaysBundle && executors.length > 0) || executors.some((e) => e.needsBundle)) {
     if (!info.file) {
       throw new MissingEntryError(`cannot tell which module defined lattice "${info.name}", so its code cannot be bundled for the workers`);
     }
@@ -144,7 +138,7 @@ export async function prepareSubmission(
     return json;
   };
   const edgeRecords = graph.edges.map((e) => ({ source: e.source, target: e.target, param: label(e.param) }));
-  return { id, graph, nodes, nodeRecords, edgeRecords, limits, initial, values, inputs, outputTemplate, resultsDir, bundlePath, executors: [...pools.keys()], sources };
+  return { id, graph, nodes, nodeRecords, edgeRecords, limits: pools.limits, initial, values, inputs, outputTemplate, resultsDir, bundlePath, executors, sources };
 }
 
 function nodeRecord(spec: GraphNode, executorJson: string | null, whereUsed: (id: number) => string): NodeRecord {
