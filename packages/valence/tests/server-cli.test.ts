@@ -100,6 +100,30 @@ describe("valence start / status / run / list / result / redispatch / watch / lo
     assert.match(r.stdout, new RegExp(`dispatch ${dispatchId} COMPLETED`));
   });
 
+  it("lets only one of two servers started at the same moment on one data dir run", async () => {
+    const { spawn } = await import("node:child_process");
+    const dir = mkdtempSync(join(tmpdir(), "valence-race-"));
+    const start = () =>
+      spawn(process.execPath, [bin, "start", "--foreground", "--port", "0"], { env: { ...env, VALENCE_DATA_DIR: dir }, stdio: ["ignore", "pipe", "pipe"] });
+    const both = [start(), start()];
+    const outputs = both.map((c) => {
+      let text = "";
+      c.stdout?.on("data", (d: Buffer) => (text += d.toString()));
+      c.stderr?.on("data", (d: Buffer) => (text += d.toString()));
+      return () => text;
+    });
+    const { once } = await import("node:events");
+    // The loser exits by itself, saying why; then the winner is stopped.
+    const loser = await Promise.race(both.map((c, i) => once(c, "exit").then(([code]) => ({ i, code: code as number }))));
+    assert.equal(loser.code, 1);
+    assert.match(outputs[loser.i]?.() ?? "", /a Valence server already runs on data dir .* \(pid \d+\)/);
+    const winner = both[1 - loser.i];
+    assert.equal(winner?.exitCode, null, "the other one still runs");
+    winner?.kill("SIGTERM");
+    await once(winner as import("node:child_process").ChildProcess, "exit");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it("stops, and says so; then nothing runs", () => {
     const r = valence(["stop"]);
     assert.equal(r.code, 0, r.stderr);

@@ -21,6 +21,36 @@ export interface ServerInfo {
 export const serverFile = (dataDir: string) => join(dataDir, "server.json");
 export const serverLogFile = (dataDir: string) => join(dataDir, "server.log");
 export const tokenFile = (dataDir: string) => join(dataDir, "server.token");
+const lockFile = (dataDir: string) => join(dataDir, "server.lock");
+
+/**
+ * Claims the data dir for this server process, atomically (O_EXCL): of two
+ * servers started at once on one data dir, exactly one gets it. A lock left
+ * by a process that no longer runs is taken over. Returns the pid that holds
+ * it when that is another live process.
+ */
+export function lockDataDir(dataDir: string): number | undefined {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(lockFile(dataDir), String(process.pid), { flag: "wx" });
+      return undefined;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const holder = Number(readFileSync(lockFile(dataDir), "utf8").trim());
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) return holder;
+    rmSync(lockFile(dataDir), { force: true }); // stale: its server is gone
+  }
+  return undefined;
+}
+
+export function unlockDataDir(dataDir: string): void {
+  try {
+    if (Number(readFileSync(lockFile(dataDir), "utf8").trim()) === process.pid) rmSync(lockFile(dataDir), { force: true });
+  } catch {
+    /* already gone */
+  }
+}
 
 export function writeServerInfo(dataDir: string, info: ServerInfo): void {
   const tmp = `${serverFile(dataDir)}.${process.pid}.tmp`;

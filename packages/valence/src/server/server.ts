@@ -12,7 +12,7 @@ import { ServerStateError } from "../errors.js";
 import { SqliteStore } from "../engine/store/sqlite-store.js";
 import { createApp, type AppOptions } from "./app.js";
 import { EventHub } from "./event-hub.js";
-import { ensureToken, readServerInfo, removeServerInfo, writeServerInfo, type ServerInfo } from "../client/server-file.js";
+import { ensureToken, lockDataDir, readServerInfo, removeServerInfo, unlockDataDir, writeServerInfo, type ServerInfo } from "../client/server-file.js";
 import { Supervisor } from "./supervisor.js";
 import { createDashboardApi, DASHBOARD_PATH } from "./dashboard-api.js";
 import { withDashboardUi } from "./static-ui.js";
@@ -52,6 +52,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
   // The token file may be the first thing written there.
   mkdirSync(opts.dataDir, { recursive: true });
+  // Of two servers started at once, only one gets past this: the other would share the store.
+  const holder = lockDataDir(opts.dataDir);
+  if (holder !== undefined) {
+    const where = readServerInfo(opts.dataDir)?.url;
+    throw new ServerStateError(`a Valence server already runs on data dir ${opts.dataDir}${where ? `: ${where}` : ""} (pid ${holder}); stop it with \`valence stop\``);
+  }
   const token = opts.token || process.env["VALENCE_TOKEN"] || (isLoopback(host) ? undefined : ensureToken(opts.dataDir));
   const store = new SqliteStore(opts.dataDir);
   const hub = new EventHub();
@@ -75,6 +81,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     });
   } catch (error) {
     store.close();
+    unlockDataDir(opts.dataDir);
     const e = error as NodeJS.ErrnoException;
     const why = e.code === "EADDRINUSE" ? "the port is in use (choose another with --port)" : e.message;
     throw new ServerStateError(`cannot listen on ${host}:${opts.port ?? DEFAULT_PORT}: ${why}`, { cause: error });
@@ -100,6 +107,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       await supervisor.stopAll();
       removeServerInfo(opts.dataDir, process.pid);
       store.close();
+      unlockDataDir(opts.dataDir);
       log("stopped");
     })());
   return { info, supervisor, close };
