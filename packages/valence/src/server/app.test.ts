@@ -13,6 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { API_PREFIX, type SubmitBody } from "../api/wire.js";
 import { ServerClient } from "../client/server-client.js";
 import { encode } from "../codec/index.js";
+import { EventHub } from "./event-hub.js";
 import { startServer, type RunningServer, type ServerOptions } from "./server.js";
 
 // A token from the environment would turn every loopback test into a 401.
@@ -151,6 +152,82 @@ function validSubmit(overrides: Record<string, unknown> = {}): SubmitBody & Reco
   } as SubmitBody & Record<string, unknown>;
 }
 
+/** Asks for the result with `?wait=true` until the dispatch has ended; returns its status. */
+async function waitForEnd(h: Harness, id: string): Promise<string> {
+  for (let i = 0; i < 40; i++) {
+    const r = await call(`${h.base}/dispatches/${id}/result?wait=true&statusOnly=true`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const status = (r.body["dispatch"] as { status: string }).status;
+    if (["COMPLETED", "FAILED", "CANCELLED"].includes(status)) return status;
+  }
+  assert.fail(`dispatch ${id} did not end`);
+}
+
+/** Submits the one-parameter graph and waits until it has COMPLETED. */
+async function finishedDispatch(h: Harness): Promise<string> {
+  const r = await postJson(`${h.base}/dispatches`, validSubmit());
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const id = r.body["dispatchId"] as string;
+  assert.equal(await waitForEnd(h, id), "COMPLETED");
+  return id;
+}
+
+/**
+ * A bundle that defines electron `wf.ts#e` as a task that sleeps for a minute,
+ * registered straight into the process-global registry (no SDK needed): a
+ * dispatch of it stays RUNNING until it is cancelled.
+ */
+const SLOW_BUNDLE = Buffer.from(`
+const reg = globalThis[Symbol.for("valence.global-registry.v1")];
+const entry = { id: "wf.ts#e", name: "e", fn: () => new Promise((resolve) => setTimeout(() => resolve(1), 60_000)) };
+reg.electrons.set(entry.id, entry);
+for (const w of reg.waiters.get(entry.id) ?? []) w(entry);
+reg.waiters.delete(entry.id);
+`);
+
+/** A PUT of `declared` bytes to /bundles/:hash that sends only `sent` of them, then drops the connection. */
+function abandonUpload(port: number, hash: string, framing: "chunked" | "content-length", sent: Buffer, declared: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = framing === "chunked" ? { "transfer-encoding": "chunked" } : { "content-length": String(declared) };
+    const req = request({ host: "127.0.0.1", port, method: "PUT", path: `${API_PREFIX}/bundles/${hash}`, headers });
+    req.on("response", (res) => reject(new Error(`the server answered ${res.statusCode} to an unfinished upload`)));
+    req.on("error", () => {}); // the destroy below
+    req.flushHeaders();
+    req.write(sent, () => {
+      // Let the server start streaming to its temporary file before the client vanishes.
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 150);
+    });
+  });
+}
+
+/** Counts the event-hub subscriptions made from now on that are still subscribed. */
+function spySubscriptions(): { count(): number; restore(): void } {
+  const original = EventHub.prototype.subscribe;
+  let live = 0;
+  EventHub.prototype.subscribe = function (this: EventHub, ...args: Parameters<EventHub["subscribe"]>) {
+    const unsubscribe = original.apply(this, args);
+    live++;
+    let done = false;
+    return () => {
+      if (!done) live--;
+      done = true;
+      unsubscribe();
+    };
+  };
+  return { count: () => live, restore: () => void (EventHub.prototype.subscribe = original) };
+}
+
+async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 describe("HTTP API: bad input", () => {
   let h: Harness;
   before(async () => {
@@ -228,6 +305,27 @@ describe("HTTP API: bad input", () => {
     assert.deepEqual(parseSse(text)[0], { event: "hello", data: {} });
     ac.abort();
     await reader.cancel().catch(() => {});
+  });
+
+  it("answers HEAD on the event streams with their headers alone, and leaves nothing subscribed", async () => {
+    const live = spySubscriptions();
+    try {
+      const id = await finishedDispatch(h);
+      for (const path of ["/events", `/dispatches/${id}/events`]) {
+        for (let i = 0; i < 5; i++) {
+          const res = await fetch(`${h.base}${path}`, { method: "HEAD", signal: AbortSignal.timeout(5000) });
+          assert.equal(res.status, 200);
+          assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
+          assert.equal(await res.text(), "");
+        }
+      }
+      assert.equal((await fetch(`${h.base}/dispatches/dsp_000000000nothere0/events`, { method: "HEAD" })).status, 404);
+      // A stream opened for HEAD is never read: it would never see its client go, and would follow every change forever.
+      await until("every subscription to end", () => live.count() === 0, 2000);
+    } finally {
+      live.restore();
+    }
+    await assertHealthy(h);
   });
 
   it("refuses malformed JSON (400) and says so", async () => {
@@ -384,6 +482,18 @@ describe("HTTP API: bad input", () => {
     await assertHealthy(h);
   });
 
+  it("refuses to cancel a dispatch that has finished (409 DISPATCH_FINISHED) and says it is over", async () => {
+    const id = await finishedDispatch(h);
+    const r = await postJson(`${h.base}/dispatches/${id}/cancel`, {});
+    assertError(r, 409, "DISPATCH_FINISHED", id, "already COMPLETED", "nothing to cancel");
+    // An empty body means the whole dispatch, and it is over all the same.
+    assertError(await call(`${h.base}/dispatches/${id}/cancel`, { method: "POST" }), 409, "DISPATCH_FINISHED", id);
+    assertError(await postJson(`${h.base}/dispatches/${id}/cancel`, { nodes: [0] }), 409, "DISPATCH_FINISHED", id);
+    // A node the graph does not have is still named as such.
+    assertError(await postJson(`${h.base}/dispatches/${id}/cancel`, { nodes: [3] }), 404, "NODE_NOT_FOUND", "no such node: 3");
+    await assertHealthy(h);
+  });
+
   it("refuses a bad list limit (400) and gives the range", async () => {
     const r = await call(`${h.base}/dispatches?limit=lots`);
     assertError(r, 400, "BAD_REQUEST", "limit", "1 to 1000");
@@ -392,7 +502,8 @@ describe("HTTP API: bad input", () => {
 
   it("answers an unknown route with 404 JSON naming it", async () => {
     assertError(await call(`${h.base}/nothing/here`), 404, "NOT_FOUND", "/api/v1/nothing/here");
-    assertError(await call(`http://127.0.0.1:${h.server.info.port}/elsewhere`), 404, "NOT_FOUND", "/elsewhere");
+    // GET and HEAD outside /api/ belong to the dashboard; any other method there is an API 404.
+    assertError(await call(`http://127.0.0.1:${h.server.info.port}/elsewhere`, { method: "POST" }), 404, "NOT_FOUND", "POST /elsewhere");
     assertError(await call(`${h.base}/health`, { method: "DELETE" }), 404, "NOT_FOUND", "DELETE");
     await assertHealthy(h);
   });
@@ -427,6 +538,38 @@ describe("HTTP API: bad input", () => {
     assert.equal(r.status, 400, JSON.stringify(r.body));
     assert.equal(r.body.error?.code, "BAD_REQUEST");
     assert.ok(!existsSync(join(h.dataDir, "bundles", `${sha256("x")}.mjs`)));
+    await assertHealthy(h);
+  });
+
+  it("forgets an upload whose client disconnects halfway: no file left, the server answers, the bundle uploads later", async () => {
+    const port = h.server.info.port;
+    const bundle = Buffer.alloc(200_000, 0x63);
+    const hash = sha256(bundle);
+    const dir = join(h.dataDir, "bundles");
+    const mine = () => listTree(dir).filter((f) => f.startsWith(hash));
+    for (const framing of ["chunked", "content-length"] as const) {
+      await abandonUpload(port, hash, framing, bundle.subarray(0, 70_000), bundle.length);
+      // The server notices the reset on its own: neither the final file nor a `.upload` stays behind.
+      await until(`the partial upload of ${hash} (${framing}) to be deleted`, () => mine().length === 0);
+      await assertHealthy(h);
+    }
+    assert.equal((await fetch(`${h.base}/bundles/${hash}`, { method: "HEAD" })).status, 404);
+    const r = await call(`${h.base}/bundles/${hash}`, { method: "PUT", body: bundle });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.deepEqual(mine(), [`${hash}.mjs`]);
+    assert.deepEqual(readFileSync(join(dir, `${hash}.mjs`)), bundle);
+  });
+
+  it("stores a bundle uploaded by many clients at once (201 each), whole and only once", async () => {
+    // Small, so that many uploads are in flight in the same millisecond: each needs its own temporary file.
+    for (const size of [1000, 300_000]) {
+      const bundle = Buffer.alloc(size, 0x64);
+      const hash = sha256(bundle);
+      const replies = await Promise.all(Array.from({ length: 32 }, () => call(`${h.base}/bundles/${hash}`, { method: "PUT", body: bundle })));
+      for (const r of replies) assert.equal(r.status, 201, JSON.stringify(r.body));
+      assert.deepEqual(listTree(join(h.dataDir, "bundles")).filter((f) => f.startsWith(hash)), [`${hash}.mjs`]);
+      assert.deepEqual(readFileSync(join(h.dataDir, "bundles", `${hash}.mjs`)), bundle);
+    }
     await assertHealthy(h);
   });
 
@@ -468,6 +611,100 @@ describe("HTTP API: bad input", () => {
     }
     // The store a `..%2F..%2Fvalence.db` upload aims at is still a SQLite database.
     assert.equal(readFileSync(join(h.dataDir, "valence.db")).subarray(0, 15).toString(), "SQLite format 3");
+    await assertHealthy(h);
+  });
+});
+
+describe("HTTP API: redispatch", () => {
+  let h: Harness;
+  before(async () => {
+    h = await start({ limits: { longPollMs: 1500 } });
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  it("redispatches a finished dispatch (201): a new id that runs to the same result", async () => {
+    const id = await finishedDispatch(h);
+    const r = await postJson(`${h.base}/dispatches/${id}/redispatch`, { reusePreviousResults: true });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const again = r.body["dispatchId"] as string;
+    assert.match(again, /^dsp_[0-9a-z]+$/);
+    assert.notEqual(again, id);
+    assert.equal(await waitForEnd(h, again), "COMPLETED");
+    const result = await call(`${h.base}/dispatches/${again}/result`);
+    assert.equal((result.body["dispatch"] as { output: string }).output, encode(1, "o"));
+  });
+
+  it("answers 404 DISPATCH_NOT_FOUND for a well-formed id it does not have", async () => {
+    const id = "dsp_0000000000notthere";
+    assertError(await postJson(`${h.base}/dispatches/${id}/redispatch`, {}), 404, "DISPATCH_NOT_FOUND", id);
+    assertError(await postJson(`${h.base}/dispatches/${id}/redispatch`, { reusePreviousResults: true }), 404, "DISPATCH_NOT_FOUND", id);
+    await assertHealthy(h);
+  });
+
+  it("answers 404 NOT_FOUND for a malformed id and says what ids look like", async () => {
+    for (const id of ["nope", "dsp_UPPER", "dsp_x", "dsp_%27%3B--", "..%2F..%2Fvalence.db"]) {
+      assertError(await postJson(`${h.base}/dispatches/${id}/redispatch`, {}), 404, "NOT_FOUND", "is not a dispatch id", "dsp_");
+    }
+    await assertHealthy(h);
+  });
+
+  it("refuses a body of the wrong shape (400) and names the field", async () => {
+    const id = await finishedDispatch(h);
+    const url = `${h.base}/dispatches/${id}/redispatch`;
+    const count = async () => ((await call(`${h.base}/dispatches?limit=1000`)).body["dispatches"] as unknown[]).length;
+    const before = await count();
+    const replacement = { name: "e", electronId: "new.ts#e", bundleHash: null, executor: null };
+    assertError(await postJson(url, { reusePreviousResults: "yes" }), 400, "BAD_REQUEST", "reusePreviousResults");
+    assertError(await postJson(url, { reuse: true }), 400, "BAD_REQUEST", "reuse");
+    assertError(await postJson(url, { replaceElectrons: {} }), 400, "BAD_REQUEST", "replaceElectrons");
+    assertError(await postJson(url, { replaceElectrons: [{ ...replacement, name: 7 }] }), 400, "BAD_REQUEST", "replaceElectrons[0].name");
+    assertError(await postJson(url, { replaceElectrons: [{ ...replacement, colour: "red" }] }), 400, "BAD_REQUEST", "replaceElectrons[0]", "colour");
+    assertError(await postJson(url, { replaceElectrons: [{ ...replacement, bundleHash: "../../valence.db" }] }), 400, "BAD_REQUEST", "replaceElectrons[0].bundleHash", "64 hex digits");
+    const missing = sha256("not uploaded");
+    assertError(await postJson(url, { replaceElectrons: [{ ...replacement, bundleHash: missing }] }), 400, "BAD_REQUEST", missing, "upload it first");
+    assertError(await postJson(url, "[true]"), 400, "BAD_REQUEST", "object");
+    assertError(await postJson(url, "{oops"), 400, "BAD_REQUEST", "malformed JSON");
+    assertError(await call(url, { method: "POST" }), 400, "BAD_REQUEST", "Content-Type: application/json");
+    assertError(await call(url, { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" }), 400, "BAD_REQUEST", "Content-Type: application/json");
+    // Nothing was stored for the refused requests.
+    assert.equal(await count(), before);
+    await assertHealthy(h);
+  });
+
+  it("refuses to redispatch a dispatch that still runs (409 REDISPATCH) and says to wait or cancel; cancel still works then", async () => {
+    const hash = sha256(SLOW_BUNDLE);
+    assert.equal((await call(`${h.base}/bundles/${hash}`, { method: "PUT", body: SLOW_BUNDLE })).status, 201);
+    const submitted = await postJson(`${h.base}/dispatches`, validSubmit({ bundleHash: hash, nodes: [electronNode(0)] }));
+    assert.equal(submitted.status, 201, JSON.stringify(submitted.body));
+    const id = submitted.body["dispatchId"] as string;
+    // Stored and not ended: whether its runner has started it yet or not, it is not finished.
+    assertError(await postJson(`${h.base}/dispatches/${id}/redispatch`, {}), 409, "REDISPATCH", id, "still", "once it has finished");
+    await until("the slow task to start", () => h.server.supervisor.running > 0, 20_000);
+    const running = await call(`${h.base}/dispatches/${id}`);
+    assert.notEqual(running.body["status"], "COMPLETED");
+    assertError(await postJson(`${h.base}/dispatches/${id}/redispatch`, { reusePreviousResults: true }), 409, "REDISPATCH", id, "still");
+    // A live dispatch can be cancelled, and then redispatched.
+    let cancel = await postJson(`${h.base}/dispatches/${id}/cancel`, {});
+    for (let i = 0; i < 100 && cancel.status === 200 && cancel.body["cancelled"] === false; i++) {
+      await new Promise((r) => setTimeout(r, 50)); // the runner is starting: ask again once it has the dispatch
+      cancel = await postJson(`${h.base}/dispatches/${id}/cancel`, {});
+    }
+    assert.equal(cancel.status, 200, JSON.stringify(cancel.body));
+    assert.equal(cancel.body["cancelled"], true);
+    assert.equal(await waitForEnd(h, id), "CANCELLED");
+    assertError(await postJson(`${h.base}/dispatches/${id}/cancel`, {}), 409, "DISPATCH_FINISHED", id, "already CANCELLED");
+    const again = await postJson(`${h.base}/dispatches/${id}/redispatch`, {});
+    assert.equal(again.status, 201, JSON.stringify(again.body));
+    const againId = again.body["dispatchId"] as string;
+    await until("the redispatched slow task to start", () => h.server.supervisor.running > 0, 20_000);
+    let stop = await postJson(`${h.base}/dispatches/${againId}/cancel`, {});
+    for (let i = 0; i < 100 && stop.status === 200 && stop.body["cancelled"] === false; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      stop = await postJson(`${h.base}/dispatches/${againId}/cancel`, {});
+    }
+    assert.equal(await waitForEnd(h, againId), "CANCELLED");
     await assertHealthy(h);
   });
 });
@@ -519,6 +756,10 @@ describe("HTTP API: size limits", () => {
     assertError(r, 413, "PAYLOAD_TOO_LARGE", "4096 bytes");
     assert.deepEqual(listTree(join(h.dataDir, "bundles")), []);
     assert.equal((await fetch(`${h.base}/bundles/${hash}`, { method: "HEAD" })).status, 404);
+    // Refused before its temporary file was even open: the late open must not leave the file behind.
+    for (let i = 0; i < 20; i++) assertError(await call(`${h.base}/bundles/${hash}`, { method: "PUT", body: bundle }), 413, "PAYLOAD_TOO_LARGE");
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(listTree(join(h.dataDir, "bundles")), []);
     await assertHealthy(h);
   });
 

@@ -15,8 +15,9 @@ import { isTerminal, type Status } from "../status.js";
 import type { DispatchRecord } from "../engine/store/records.js";
 import type { SqliteStore } from "../engine/store/sqlite-store.js";
 import { bundleExists, receiveBundle } from "./bundles.js";
+import { blobExists, receiveBlob } from "./blobs.js";
 import type { EventHub } from "./event-hub.js";
-import { BadRequestError, NotFoundError, PayloadTooLargeError, UnauthorizedError, toErrorReply } from "./http-errors.js";
+import { BadRequestError, DispatchFinishedError, NotFoundError, PayloadTooLargeError, UnauthorizedError, toErrorReply } from "./http-errors.js";
 import { cancelSchema, describeIssue, redispatchSchema, submitSchema } from "./schemas.js";
 import { followDispatch, followEverything } from "./sse.js";
 import { bundlePathOf, storeSubmission } from "./submissions.js";
@@ -89,6 +90,17 @@ export function createApp(opts: AppOptions): Hono {
     return c.json({ ok: true }, 201);
   });
 
+  // Large values sent with a dispatch, uploaded first (see BLOB_THRESHOLD_BYTES); same size limit as bundles.
+  api.get("/blobs/:hash", (c) => {
+    const hash = c.req.param("hash");
+    if (!blobExists(store.dataDir, hash)) throw new NotFoundError(`no value "${hash}" on this server; upload it with PUT ${API_PREFIX}/blobs/<sha256>`);
+    return c.body(null, 200);
+  });
+  api.put("/blobs/:hash", async (c) => {
+    await receiveBlob(store.dataDir, c.req.param("hash"), c.req.raw.body, opts.maxBundleBytes ?? DEFAULT_MAX_BUNDLE_BYTES);
+    return c.json({ ok: true }, 201);
+  });
+
   api.post("/dispatches", jsonLimit, async (c) => {
     const body = parse(submitSchema, await jsonBody(c));
     const id = storeSubmission(store, body);
@@ -123,7 +135,7 @@ export function createApp(opts: AppOptions): Hono {
     const body = text.trim() ? parse(cancelSchema, parseJson(text)) : {};
     const bad = (body.nodes ?? []).filter((n) => n >= d.nodeCount);
     if (bad.length) throw new NodeNotFoundError(`dispatch ${d.id} has nodes 0 to ${d.nodeCount - 1}; no such node: ${bad.join(", ")}`);
-    if (isTerminal(d.status)) return c.json({ cancelled: false, status: d.status });
+    if (isTerminal(d.status)) throw new DispatchFinishedError(`dispatch ${d.id} already ${d.status}; there is nothing to cancel`);
     const sent = supervisor.cancel(d.id, body.nodes);
     return c.json({ cancelled: sent, status: d.status });
   });
@@ -135,18 +147,31 @@ export function createApp(opts: AppOptions): Hono {
       if (r.bundleHash && !bundleExists(store.dataDir, r.bundleHash)) {
         throw new BadRequestError(`replaceElectrons: no bundle ${r.bundleHash} on the server; upload it first (PUT ${API_PREFIX}/bundles/${r.bundleHash})`);
       }
-      return { name: r.name, electronId: r.electronId, executor: r.executor, bundlePath: r.bundleHash ? bundlePathOf(store.dataDir, r.bundleHash) : null };
+      const bundlePath = r.bundleHash ? bundlePathOf(store.dataDir, r.bundleHash) : null;
+      return { name: r.name, electronId: r.electronId, executor: r.executor, bundlePath, source: r.source };
     });
     const id = storeRedispatch(store, d.id, { reusePreviousResults: body.reusePreviousResults, replacements });
     supervisor.start(id);
     return c.json<SubmitReply>({ dispatchId: id }, 201);
   });
 
-  api.get("/dispatches/:id/events", (c) => followDispatch(c, hub, store, dispatchOf(store, c.req.param("id"))));
-  api.get("/events", (c) => followEverything(c, hub));
+  api.get("/dispatches/:id/events", (c) => {
+    const d = dispatchOf(store, c.req.param("id"));
+    return c.req.method === "HEAD" ? streamHead(c) : followDispatch(c, hub, store, d);
+  });
+  api.get("/events", (c) => (c.req.method === "HEAD" ? streamHead(c) : followEverything(c, hub)));
 
   app.route(API_PREFIX, api);
   return app;
+}
+
+/**
+ * HEAD of a live stream: its headers, and no stream. A stream opened for HEAD
+ * is never read, so it would never learn that its client left: it would stay
+ * subscribed, queueing every change, for as long as the server runs.
+ */
+function streamHead(c: Context): Response {
+  return c.body(null, 200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
 }
 
 function summary(d: DispatchRecord): DispatchSummary {

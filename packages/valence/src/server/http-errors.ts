@@ -44,6 +44,14 @@ export class PayloadTooLargeError extends HttpError {
   }
 }
 
+/** An action on a live run (cancel) asked of a dispatch that has already ended. */
+export class DispatchFinishedError extends HttpError {
+  override readonly code = "DISPATCH_FINISHED";
+  constructor(message: string) {
+    super(message, 409);
+  }
+}
+
 export function toErrorReply(error: unknown): { status: number; body: ErrorReply } {
   if (error instanceof HttpError) return { status: error.status, body: reply(error.code, error.message) };
   if (error instanceof DispatchNotFoundError) return { status: 404, body: reply(error.code, `no dispatch "${error.dispatchId}" on this server`) };
