@@ -14,6 +14,12 @@ import { isTerminal } from "../status.js";
 import type { EventHub } from "./event-hub.js";
 
 const KEEPALIVE_MS = 15_000;
+/**
+ * Changes queued for one client that does not read them, before it is cut
+ * off: a stalled reader must not grow the server's memory without bound. It
+ * reconnects and starts from a fresh snapshot.
+ */
+const MAX_QUEUED = 10_000;
 
 export function followDispatch(c: Context, hub: EventHub, store: SqliteStore, d: DispatchRecord): Response {
   return streamSSE(c, (stream) =>
@@ -41,14 +47,19 @@ export function followEverything(c: Context, hub: EventHub): Response {
 async function relay(stream: SSEStreamingApi, hub: EventHub, id: DispatchId | "*", opening: () => Promise<boolean>): Promise<void> {
   const queue: RunChange[] = [];
   let wake: (() => void) | undefined;
+  let overflowed = false;
   const unsubscribe = hub.subscribe(id, (change) => {
-    queue.push(change);
+    if (queue.length >= MAX_QUEUED) {
+      overflowed = true;
+      unsubscribe();
+      stream.abort();
+    } else queue.push(change);
     wake?.();
   });
   stream.onAbort(() => wake?.());
   try {
     let ended = await opening();
-    while (!ended && !stream.aborted) {
+    while (!ended && !stream.aborted && !overflowed) {
       if (!queue.length) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => resolve(), KEEPALIVE_MS);
