@@ -1,0 +1,251 @@
+/**
+ * The server's HTTP API and live events, as the dashboard uses them. The
+ * dashboard talks to the server only through here: JSON over fetch, and
+ * server-sent events read from a fetch stream (EventSource cannot send the
+ * bearer token a non-loopback server asks for).
+ */
+
+export const API = "/api/v1";
+
+export type Status =
+  | "NEW_OBJECT"
+  | "PENDING_REUSE"
+  | "STARTING"
+  | "RUNNING"
+  | "COMPLETED"
+  | "FAILED"
+  | "CANCELLED"
+  | "POSTPROCESSING"
+  | "PENDING_POSTPROCESSING";
+
+export interface DispatchRow {
+  readonly id: string;
+  readonly name: string;
+  readonly status: Status;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly endedAt: number | null;
+  readonly nodeCount: number;
+  readonly nodesDone: number;
+}
+
+export interface ListReply {
+  readonly total: number;
+  readonly offset: number;
+  readonly limit: number;
+  readonly dispatches: readonly DispatchRow[];
+}
+
+export interface SummaryReply {
+  readonly total: number;
+  readonly counts: Partial<Record<Status, number>>;
+}
+
+export interface ErrorView {
+  readonly name: string;
+  readonly message: string;
+  readonly stack: string;
+}
+
+export interface DispatchView extends DispatchRow {
+  readonly parentId: string | null;
+  readonly entryFile: string | null;
+  readonly resultsDir: string;
+  readonly inputs: string | null;
+  readonly output: string | null;
+  readonly error: ErrorView | null;
+}
+
+export interface GraphNode {
+  readonly nodeId: number;
+  readonly kind: string;
+  readonly name: string;
+  readonly status: Status;
+  readonly executor: string;
+  readonly startedAt: number | null;
+  readonly endedAt: number | null;
+  readonly attempts: number;
+  readonly retries: number;
+  readonly subDispatchId: string | null;
+}
+
+export interface GraphEdge {
+  readonly source: number;
+  readonly target: number;
+  readonly label: string;
+}
+
+export interface GraphReply {
+  readonly dispatch: DispatchView;
+  readonly nodes: readonly GraphNode[];
+  readonly edges: readonly GraphEdge[];
+}
+
+export interface NodeDetails {
+  readonly dispatchId: string;
+  readonly nodeId: number;
+  readonly name: string;
+  readonly kind: string;
+  readonly status: Status;
+  readonly executor: { readonly name: string; readonly options: unknown };
+  readonly startedAt: number | null;
+  readonly endedAt: number | null;
+  readonly attempts: number;
+  readonly retries: number;
+  readonly timeoutMs: number | null;
+  readonly source: string | null;
+  readonly inputs: ReadonlyArray<{ readonly param: string; readonly node: number; readonly name: string; readonly value: string | null }>;
+  readonly output: { readonly text: string; readonly truncated: boolean; readonly size: number } | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly error: ErrorView | null;
+  readonly subDispatchId: string | null;
+}
+
+export interface LogReply {
+  readonly exists: boolean;
+  readonly text: string;
+  readonly offset: number;
+  readonly size: number;
+}
+
+export interface RunChange {
+  readonly dispatchId: string;
+  readonly at: number;
+  readonly nodes: ReadonlyArray<{ readonly node: number; readonly status: Status }>;
+  readonly status?: Status;
+}
+
+export interface Snapshot {
+  readonly dispatchId: string;
+  readonly status: Status;
+  readonly nodes: ReadonlyArray<{ readonly node: number; readonly name: string; readonly status: Status }>;
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+const TOKEN_KEY = "valence.token";
+
+/** A token passed as `#token=…` is kept for this browser and removed from the address bar. */
+export function adoptTokenFromUrl(): void {
+  const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (!m?.[1]) return;
+  localStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+  history.replaceState(history.state, "", location.pathname + location.search);
+}
+
+export function setToken(token: string): void {
+  if (token) localStorage.setItem(TOKEN_KEY, token);
+  else localStorage.removeItem(TOKEN_KEY);
+}
+
+function headers(extra: Record<string, string> = {}): Record<string, string> {
+  const token = localStorage.getItem(TOKEN_KEY);
+  return token ? { ...extra, authorization: `Bearer ${token}` } : extra;
+}
+
+async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const res = await fetch(API + path, { ...init, headers: headers(init.headers as Record<string, string> | undefined) });
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : {};
+  } catch {
+    throw new ApiError(`the server answered ${res.status} with something that is not JSON`, res.status, "BAD_REPLY");
+  }
+  if (!res.ok) {
+    const e = (body as { error?: { code: string; message: string } }).error;
+    throw new ApiError(e?.message ?? `HTTP ${res.status}`, res.status, e?.code ?? "HTTP_ERROR");
+  }
+  return body as T;
+}
+
+const json = (body: unknown): RequestInit => ({ method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+const enc = encodeURIComponent;
+
+export const api = {
+  summary: () => call<SummaryReply>("/dashboard/summary"),
+  head: () => call<{ newest: string | null }>("/dashboard/head"),
+  list: (p: { offset: number; limit: number; status: string; q: string }) =>
+    call<ListReply>(`/dashboard/dispatches?offset=${p.offset}&limit=${p.limit}&status=${enc(p.status)}&q=${enc(p.q)}`),
+  graph: (id: string) => call<GraphReply>(`/dashboard/dispatches/${enc(id)}/graph`),
+  node: (id: string, node: number) => call<NodeDetails>(`/dashboard/dispatches/${enc(id)}/nodes/${node}`),
+  outputUrl: (id: string, node: number) => `${API}/dashboard/dispatches/${enc(id)}/nodes/${node}/output`,
+  resultText: (id: string) => call<{ text: string }>(`/dashboard/dispatches/${enc(id)}/result-text`),
+  log: (after?: number) => call<LogReply>(`/dashboard/log${after === undefined ? "" : `?after=${after}`}`),
+  config: () => call<{ text: string | null; error: string | null }>("/dashboard/config"),
+  health: () => call<{ version: string; dataDir: string; running: number }>("/health"),
+  cancel: (id: string, nodes?: number[]) => call<{ cancelled: boolean; status: Status }>(`/dispatches/${enc(id)}/cancel`, json(nodes ? { nodes } : {})),
+  redispatch: (id: string, reusePreviousResults: boolean) =>
+    call<{ dispatchId: string }>(`/dispatches/${enc(id)}/redispatch`, json({ reusePreviousResults })),
+};
+
+/** Downloads with the token (a plain link could not send it). */
+export async function download(url: string, filename: string): Promise<void> {
+  const res = await fetch(url, { headers: headers() });
+  if (!res.ok) throw new ApiError(`download failed: HTTP ${res.status}`, res.status, "HTTP_ERROR");
+  const href = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = href;
+  a.download = filename;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(href), 1000);
+}
+
+/**
+ * Follows a server-sent event stream until `signal` aborts. Reconnects after
+ * a drop (a dispatch stream restarts with a fresh snapshot, so nothing is
+ * missed); stops for good after an `end` event or a 4xx answer.
+ */
+export function follow(path: string, onEvent: (event: string, data: unknown) => void, signal: AbortSignal, onState?: (live: boolean) => void): void {
+  const run = async () => {
+    while (!signal.aborted) {
+      let ended = false;
+      try {
+        const res = await fetch(API + path, { headers: headers({ accept: "text/event-stream" }), signal });
+        if (res.status >= 400 && res.status < 500) {
+          onState?.(false);
+          return;
+        }
+        if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+        onState?.(true);
+        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          let cut: number;
+          while ((cut = buffer.indexOf("\n\n")) >= 0) {
+            const block = buffer.slice(0, cut);
+            buffer = buffer.slice(cut + 2);
+            let event = "message";
+            const data: string[] = [];
+            for (const line of block.split("\n")) {
+              if (line.startsWith(":")) continue;
+              if (line.startsWith("event:")) event = line.slice(6).trim();
+              else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+            }
+            if (!data.length) continue;
+            onEvent(event, JSON.parse(data.join("\n")));
+            if (event === "end") ended = true;
+          }
+        }
+      } catch {
+        if (signal.aborted) return;
+      }
+      onState?.(false);
+      if (ended || signal.aborted) return;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  };
+  void run();
+}

@@ -1,0 +1,243 @@
+/**
+ * A dispatch's graph (@xyflow/react): laid out once, then only node statuses
+ * change. Node objects are reused for nodes whose status and selection did
+ * not change, so a turn that touches ten nodes of three thousand re-renders
+ * ten. Off-screen nodes are not rendered in large graphs.
+ */
+import { memo, useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import {
+  Background,
+  Controls,
+  Handle,
+  MiniMap,
+  Position,
+  ReactFlow,
+  ReactFlowProvider,
+  useReactFlow,
+  type Edge,
+  type Node,
+  type NodeChange,
+  type NodeProps,
+} from "@xyflow/react";
+import type { GraphEdge, GraphNode, Status } from "../api";
+import { statusLabel, statusTone } from "../format";
+import { layout, nodeSize, type Positions } from "./layout";
+
+type VData = { name: string; kind: string; status: Status; executor: string; sub: boolean };
+type VNode = Node<VData, "valence">;
+
+const VNodeView = memo(function VNodeView({ data, selected }: NodeProps<VNode>) {
+  const quiet = data.kind !== "electron" && data.kind !== "sublattice";
+  return (
+    <div
+      className={`vnode kind-${data.kind} tone-${statusTone(data.status)}${quiet ? " quiet" : ""}${selected ? " selected" : ""}`}
+      data-status={data.status}
+      data-name={data.name}
+      title={`${data.name} · ${data.kind} · ${statusLabel(data.status)}`}
+    >
+      <Handle type="target" position={Position.Top} isConnectable={false} />
+      <span className="vnode-dot" aria-hidden="true" />
+      <span className="vnode-text">
+        <span className="vnode-name">{data.name}</span>
+        {!quiet && (
+          <span className="vnode-meta">
+            {data.sub ? "sublattice · open ▸" : data.executor || data.kind}
+          </span>
+        )}
+      </span>
+      <Handle type="source" position={Position.Bottom} isConnectable={false} />
+    </div>
+  );
+});
+
+const nodeTypes = { valence: VNodeView };
+
+export interface DispatchGraphProps {
+  readonly nodes: readonly GraphNode[];
+  readonly edges: readonly GraphEdge[];
+  readonly statuses: ReadonlyMap<number, Status>;
+  readonly selected: number | null;
+  readonly onSelect: (node: number | null) => void;
+}
+
+export function DispatchGraph(props: DispatchGraphProps) {
+  return (
+    <ReactFlowProvider>
+      <Inner {...props} />
+    </ReactFlowProvider>
+  );
+}
+
+function Inner({ nodes, edges, statuses, selected, onSelect }: DispatchGraphProps) {
+  const [positions, setPositions] = useState<Positions>();
+  const [layoutMs, setLayoutMs] = useState<number>();
+  const flow = useReactFlow();
+
+  useEffect(() => {
+    let live = true;
+    const t0 = performance.now();
+    setPositions(undefined);
+    layout({ nodes: nodes.map((n) => ({ id: n.nodeId, ...nodeSize(n.kind) })), edges }).then(
+      (p) => {
+        if (!live) return;
+        setLayoutMs(performance.now() - t0);
+        setPositions(p);
+      },
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+    // The shape only: node records are refreshed while a dispatch runs, and must not restart the layout.
+  }, [nodes.length, edges]);
+
+  // Rebuild only what changed: a node object per (status, selection).
+  const cache = useRef(new Map<number, VNode>());
+  const flowNodes = useMemo(() => {
+    if (!positions) return [];
+    const out: VNode[] = [];
+    for (const n of nodes) {
+      const status = statuses.get(n.nodeId) ?? n.status;
+      const isSel = selected === n.nodeId;
+      const old = cache.current.get(n.nodeId);
+      if (old && old.data.status === status && !!old.selected === isSel && old.position === positions[n.nodeId] && old.data.sub === !!n.subDispatchId) {
+        out.push(old);
+        continue;
+      }
+      const size = nodeSize(n.kind);
+      const node: VNode = {
+        id: String(n.nodeId),
+        type: "valence",
+        position: positions[n.nodeId] ?? { x: 0, y: 0 },
+        data: { name: n.name, kind: n.kind, status, executor: n.executor, sub: !!n.subDispatchId },
+        selected: isSel,
+        width: size.width,
+        height: size.height,
+        draggable: false,
+        connectable: false,
+        ariaLabel: `${n.name}, ${n.kind}, ${statusLabel(status)}`,
+      };
+      cache.current.set(n.nodeId, node);
+      out.push(node);
+    }
+    return out;
+  }, [nodes, positions, statuses, selected]);
+
+  // Edges into running nodes are highlighted; the others keep their objects, so only those few are redrawn.
+  const edgeCache = useRef(new Map<number, Edge>());
+  const flowEdges = useMemo<Edge[]>(() => {
+    const simple = edges.length > 1000;
+    return edges.map((e, i) => {
+      const running = (statuses.get(e.target) ?? "") === "RUNNING";
+      const old = edgeCache.current.get(i);
+      if (old && old.source === String(e.source) && old.target === String(e.target) && (old.className === "edge-active") === running) return old;
+      const edge: Edge = {
+        id: `e${i}`,
+        source: String(e.source),
+        target: String(e.target),
+        type: simple ? "straight" : "default",
+        animated: running && !simple,
+        className: running ? "edge-active" : "",
+        focusable: false,
+        selectable: false,
+      };
+      edgeCache.current.set(i, edge);
+      return edge;
+    });
+  }, [edges, statuses]);
+
+  // Zoomed far out, names are unreadable anyway: drop them, and thousands of nodes paint fast.
+  const [far, setFar] = useState(false);
+
+  const onNodesChange = (changes: NodeChange<VNode>[]) => {
+    for (const c of changes) if (c.type === "select" && c.selected) onSelect(Number(c.id));
+  };
+
+  // Keep the selected node in view when it is chosen from elsewhere (search, keyboard).
+  const centerOn = (id: number) => {
+    const p = positions?.[id];
+    if (!p) return;
+    const size = nodeSize(nodes[id]?.kind ?? "electron");
+    void flow.setCenter(p.x + size.width / 2, p.y + size.height / 2, { zoom: Math.max(flow.getZoom(), 0.9), duration: 300 });
+  };
+
+  const [find, setFind] = useState("");
+  const findNext = (e: KeyboardEvent<HTMLInputElement>) => {
+    if (e.key !== "Enter") return;
+    e.preventDefault();
+    const text = find.trim().toLowerCase();
+    if (!text) return;
+    const start = selected === null ? 0 : selected + 1;
+    for (let k = 0; k < nodes.length; k++) {
+      const n = nodes[(start + k) % nodes.length];
+      if (n && (n.name.toLowerCase().includes(text) || String(n.nodeId) === text)) {
+        onSelect(n.nodeId);
+        centerOn(n.nodeId);
+        return;
+      }
+    }
+  };
+
+  // When the panel opens or the window resizes, keep the same point of the graph in the middle.
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    let last = { w: el.clientWidth, h: el.clientHeight };
+    const ro = new ResizeObserver(() => {
+      const now = { w: el.clientWidth, h: el.clientHeight };
+      const v = flow.getViewport();
+      void flow.setViewport({ x: v.x + (now.w - last.w) / 2, y: v.y + (now.h - last.h) / 2, zoom: v.zoom });
+      last = now;
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [flow, positions]);
+
+  const big = nodes.length > 300;
+  if (!positions) {
+    return (
+      <div className="graph-wait" role="status">
+        Laying out {nodes.length.toLocaleString()} nodes…
+      </div>
+    );
+  }
+  return (
+    <div className={`graph${far ? " far" : ""}${nodes.length > 1000 ? " huge" : ""}`} ref={box} data-testid="graph" data-layout-ms={layoutMs?.toFixed(0)}>
+      <ReactFlow<VNode>
+        nodes={flowNodes}
+        edges={flowEdges}
+        nodeTypes={nodeTypes}
+        onNodesChange={onNodesChange}
+        onNodeClick={(_, n) => onSelect(Number(n.id))}
+        onPaneClick={() => onSelect(null)}
+        onInit={(inst) => setFar(inst.getZoom() < 0.35)}
+        onMoveEnd={(_, v) => setFar(v.zoom < 0.35)}
+        nodesDraggable={false}
+        nodesConnectable={false}
+        edgesFocusable={false}
+        onlyRenderVisibleElements={big}
+        fitView
+        fitViewOptions={{ padding: 0.15, maxZoom: 1.2 }}
+        minZoom={0.02}
+        maxZoom={2.5}
+        proOptions={{ hideAttribution: true }}
+        colorMode="system"
+      >
+        <Background gap={24} size={1} />
+        <Controls showInteractive={false} />
+        {nodes.length <= 5000 && <MiniMap pannable zoomable nodeClassName={(n) => `mm tone-${statusTone((n.data as VData).status)}`} />}
+        <div className="graph-find">
+          <input
+            type="search"
+            aria-label="Find a node by name or id (Enter for the next match)"
+            placeholder="Find node…"
+            value={find}
+            onChange={(e) => setFind(e.target.value)}
+            onKeyDown={findNext}
+          />
+        </div>
+      </ReactFlow>
+    </div>
+  );
+}

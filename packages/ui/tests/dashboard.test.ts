@@ -1,0 +1,264 @@
+// The dashboard in a real browser (Debian's Chromium, playwright-core) against a real server
+// with real dispatches: live list, the TimingExecutor graph, live status changes, the node
+// panel, cancel and redispatch from the UI, a failed node's error, a graph of ~3000 nodes,
+// the log and config pages, and no console errors anywhere. Screenshots go to test-artifacts/.
+import { dataDir } from "./fixtures/env.js";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { appendFileSync, existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import { startServer, type RunningServer } from "../../valence/src/server/server.js";
+import { launch, openPage, shot } from "./browser.js";
+
+const uiRoot = new URL("..", import.meta.url).pathname;
+const serverDir = join(dataDir, "server");
+let server: RunningServer;
+let browser: Browser;
+let base: string;
+const consoleErrors: string[] = [];
+
+before(async () => {
+  // The tests use the built files, as `valence start` does; build them if this checkout has not.
+  if (!existsSync(join(uiRoot, "dist", "index.html"))) {
+    const r = spawnSync("npm", ["run", "build"], { cwd: uiRoot, stdio: "inherit" });
+    assert.equal(r.status, 0, "building the dashboard failed");
+  }
+  mkdirSync(serverDir, { recursive: true });
+  const logFile = join(serverDir, "server.log");
+  server = await startServer({ dataDir: serverDir, port: 0, log: (line) => appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`) });
+  base = server.info.url;
+  process.env.VALENCE_SERVER = base;
+  process.env.VALENCE_TEST_TIMING_LOG = join(dataDir, "cpu_timing.log");
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const sdk = () => import("../../valence/src/index.js");
+const flows = () => import("./fixtures/workflows.js");
+
+async function page(opts: { dark?: boolean; width?: number; height?: number } = {}): Promise<Page> {
+  return openPage(browser, consoleErrors, opts);
+}
+
+const nodeNames = (p: Page) => p.locator(".react-flow__node .vnode").evaluateAll((els) => els.map((e) => e.getAttribute("data-name") ?? ""));
+const graphNode = (p: Page, name: string) => p.locator(`.react-flow__node .vnode[data-name="${name}"]`);
+
+describe("dashboard in Chromium", () => {
+  it("shows a new dispatch in the list within a second of submitting", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { timingWorkflow } = await flows();
+    // Something to look at in the summary and the list first.
+    await getResult(await dispatch(timingWorkflow)(1, 2), { wait: true });
+    const p = await page();
+    await p.goto(base);
+    await p.locator(".live.on").waitFor();
+    const id = await dispatch(timingWorkflow)(3, 4);
+    const t0 = Date.now();
+    await p.locator(`tr[data-dispatch="${id}"]`).waitFor({ timeout: 5000 });
+    const ms = Date.now() - t0;
+    assert.ok(ms < 1000, `the new dispatch showed up after ${ms} ms`);
+    // Newest first.
+    assert.equal(await p.locator("tbody tr").first().getAttribute("data-dispatch"), id);
+    await getResult(id, { wait: true });
+    await p.locator(`tr[data-dispatch="${id}"] .badge[data-status="COMPLETED"]`).waitFor({ timeout: 5000 });
+    assert.equal(await p.getByTestId("count-completed").textContent(), "2");
+    await shot(p, "list");
+    await p.context().close();
+  });
+
+  it("draws the TimingExecutor example's graph: 5 nodes with the right names", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { timingWorkflow } = await flows();
+    const id = await dispatch(timingWorkflow)(3, 4);
+    await getResult(id, { wait: true });
+    const p = await page();
+    await p.goto(`${base}/dispatches/${id}`);
+    await p.locator(".react-flow__node").nth(4).waitFor();
+    assert.deepEqual((await nodeNames(p)).sort(), [":parameter:3", ":parameter:4", ":parameter:4", "add", "multiply"]);
+    assert.equal(await p.locator(".react-flow__node").count(), 5);
+    assert.equal(await p.locator(".react-flow__edge").count(), 4);
+    // Parameters are quieter than electrons.
+    assert.equal(await p.locator('.vnode.quiet[data-name=":parameter:3"]').count(), 1);
+    assert.equal(await p.locator('.vnode.quiet[data-name="add"]').count(), 0);
+    await graphNode(p, "multiply").click();
+    await p.getByTestId("node-output").filter({ hasText: "28" }).waitFor();
+    assert.match((await p.locator(".panel").textContent()) ?? "", /TimingExecutor/);
+    assert.match((await p.locator(".panel pre.source").textContent()) ?? "", /export const multiply = electron/);
+    await shot(p, "graph");
+    // The Result text as the CLI prints it.
+    await p.getByRole("button", { name: "Result text" }).click();
+    await p.getByTestId("result-text").filter({ hasText: "Lattice Result" }).waitFor();
+    assert.match((await p.getByTestId("result-text").textContent()) ?? "", /multiply\(3\): 28/);
+    await p.context().close();
+  });
+
+  it("turns a running node completed without a reload; its panel shows output and stdout", async () => {
+    const { dispatch } = await sdk();
+    const { slowFlow } = await flows();
+    const id = await dispatch(slowFlow)(1500);
+    const p = await page({ dark: true });
+    await p.goto(`${base}/dispatches/${id}`);
+    await graphNode(p, "sleepy").and(p.locator('[data-status="RUNNING"]')).waitFor({ timeout: 5000 });
+    await shot(p, "graph-running-dark");
+    const url = p.url();
+    await graphNode(p, "sleepy").and(p.locator('[data-status="COMPLETED"]')).waitFor({ timeout: 10_000 });
+    assert.equal(p.url(), url);
+    await graphNode(p, "sleepy").click();
+    await p.getByTestId("node-stdout").filter({ hasText: "woke up" }).waitFor();
+    const output = (await p.getByTestId("node-output").textContent()) ?? "";
+    assert.match(output, /slept: 1500/);
+    assert.match(output, /Map\(1\)/);
+    assert.match((await p.getByTestId("node-stdout").textContent()) ?? "", /sleeping 1500 ms\nwoke up/);
+    await shot(p, "node-panel-dark");
+    await p.context().close();
+  });
+
+  it("cancels a dispatch from the UI, after asking", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { slowFlow } = await flows();
+    const id = await dispatch(slowFlow)(60_000);
+    const p = await page();
+    await p.goto(`${base}/dispatches/${id}`);
+    await graphNode(p, "sleepy").and(p.locator('[data-status="RUNNING"]')).waitFor({ timeout: 5000 });
+    await p.getByRole("button", { name: "Cancel dispatch" }).click();
+    await p.getByRole("dialog").waitFor();
+    await p.getByRole("dialog").getByRole("button", { name: "Cancel dispatch" }).click();
+    await p.locator('.dispatch-head .badge[data-status="CANCELLED"]').waitFor({ timeout: 10_000 });
+    assert.equal((await getResult(id, { wait: true })).status, "CANCELLED");
+    await p.context().close();
+  });
+
+  it("shows a failed node's error with its stack", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { failingFlow } = await flows();
+    const id = await dispatch(failingFlow)(-2);
+    await getResult(id, { wait: true });
+    const p = await page();
+    await p.goto(`${base}/dispatches/${id}`);
+    await graphNode(p, "checkPositive").and(p.locator('[data-status="FAILED"]')).waitFor();
+    await graphNode(p, "checkPositive").click();
+    const error = p.getByTestId("node-error");
+    await error.waitFor();
+    assert.match((await error.textContent()) ?? "", /RangeError: x must be positive, got -2/);
+    assert.match((await error.textContent()) ?? "", /\bat\b/);
+    await shot(p, "failed-node");
+    await p.context().close();
+  });
+
+  it("redispatches with reuse after confirmation, and opens the new dispatch", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { timingWorkflow } = await flows();
+    const id = await dispatch(timingWorkflow)(5, 6);
+    await getResult(id, { wait: true });
+    const p = await page();
+    await p.goto(`${base}/dispatches/${id}`);
+    await p.getByRole("button", { name: "Redispatch…" }).click();
+    const dialog = p.getByRole("dialog");
+    assert.equal(await dialog.getByRole("checkbox").isChecked(), true);
+    await dialog.getByRole("button", { name: "Redispatch" }).click();
+    await p.waitForURL((u) => /\/dispatches\/dsp_/.test(u.pathname) && !u.pathname.endsWith(id));
+    await p.locator('.dispatch-head .badge[data-status="COMPLETED"]').waitFor({ timeout: 10_000 });
+    const newId = new URL(p.url()).pathname.split("/").pop() as string;
+    assert.equal((await getResult(newId, { wait: true })).result, 66);
+    await p.context().close();
+  });
+
+  it("keeps a graph of about 3000 nodes usable while it runs: laid out off the main thread, live colours, pans and zooms", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { layered } = await flows();
+    // 50 seeds and 59 layers of 50 mixes, each 150 ms: about 3,000 status changes over ten seconds or so.
+    const id = await dispatch(layered)(50, 59, true);
+    const p = await page();
+    const t0 = Date.now();
+    await p.goto(`${base}/dispatches/${id}`);
+    await p.getByTestId("graph").waitFor({ timeout: 60_000 });
+    const shown = Date.now() - t0;
+    // Watch the frames while the statuses pour in: the page must keep drawing.
+    // A string, not a function: tsx's helpers (__name) do not exist in the page.
+    await p.evaluate(`(() => {
+      window.maxGap = 0;
+      window.frames = 0;
+      let last = performance.now();
+      const tick = (t) => {
+        window.maxGap = Math.max(window.maxGap, t - last);
+        window.frames++;
+        last = t;
+        requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+    })()`);
+    const wasRunning = await p.locator(".dispatch-head .badge").getAttribute("data-status");
+    await p.waitForTimeout(1500);
+    await shot(p, "graph-large-running");
+    await getResult(id, { wait: true });
+    await p.locator('.dispatch-head .badge[data-status="COMPLETED"]').waitFor({ timeout: 60_000 });
+    const frames = (await p.evaluate("({ maxGap: window.maxGap, frames: window.frames })")) as { maxGap: number; frames: number };
+    // 50 parameters, 50 seeds and 59 × 50 mixes, every one completed, without a reload.
+    const count = 50 + 50 * 60;
+    await p.locator(".legend .tone-done").filter({ hasText: `${count} completed` }).waitFor({ timeout: 5000 });
+    assert.equal(await p.locator(".legend-item").count(), 1);
+    const box = (await p.getByTestId("graph").boundingBox())!;
+    await p.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    const t1 = Date.now();
+    for (let i = 0; i < 5; i++) await p.mouse.wheel(0, -300);
+    await p.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(null))));
+    const zoomMs = Date.now() - t1;
+    await p.mouse.down();
+    await p.mouse.move(box.x + box.width / 2 + 200, box.y + box.height / 2 + 120, { steps: 5 });
+    await p.mouse.up();
+    const rendered = await p.locator(".react-flow__node").count();
+    const layoutMs = await p.getByTestId("graph").getAttribute("data-layout-ms");
+    console.log(
+      `# large graph: ${count} nodes (dispatch ${wasRunning} when the graph appeared), graph shown ${shown} ms after navigation (layout ${layoutMs} ms in a worker); ` +
+        `while it ran: ${frames.frames} frames, longest gap ${Math.round(frames.maxGap)} ms; ${rendered} nodes rendered after zooming in; 5 wheel steps + a frame in ${zoomMs} ms`,
+    );
+    assert.ok(rendered < count, "off-screen nodes are not rendered");
+    await shot(p, "graph-large-zoomed");
+    await p.getByRole("button", { name: /fit view/i }).click();
+    await p.waitForTimeout(300);
+    await shot(p, "graph-large");
+    await p.context().close();
+  });
+
+  it("tails the server log and shows the config, read-only", async () => {
+    const p = await page();
+    await p.goto(`${base}/log`);
+    await p.getByTestId("server-log").filter({ hasText: "listening on" }).waitFor();
+    appendFileSync(join(serverDir, "server.log"), "a line written just now\n");
+    await p.getByTestId("server-log").filter({ hasText: "a line written just now" }).waitFor({ timeout: 3000 });
+    await shot(p, "log");
+    await p.getByRole("link", { name: "Config" }).click();
+    await p.getByTestId("config").filter({ hasText: "data_dir" }).waitFor();
+    assert.match((await p.getByTestId("config").textContent()) ?? "", /default_executor/);
+    await p.context().close();
+  });
+
+  it("finds dispatches by name, filters by status, pages, and is usable from the keyboard", async () => {
+    const p = await page();
+    await p.goto(`${base}/?status=failed`);
+    await p.locator("tbody tr[data-dispatch]").first().waitFor();
+    const statuses = await p.locator("tbody .badge").evaluateAll((els) => els.map((e) => e.getAttribute("data-status")));
+    assert.ok(statuses.length > 0 && statuses.every((s) => s === "FAILED"), String(statuses));
+    await p.goto(base);
+    await p.getByRole("searchbox").fill("failingFlow");
+    await p.waitForURL(/q=failingFlow/);
+    await p.locator("tbody tr[data-dispatch]").first().waitFor();
+    assert.ok((await p.locator("tbody .name").allTextContents()).every((t) => t === "failingFlow"));
+    // Tab to the first dispatch link and open it with Enter.
+    await p.getByRole("searchbox").focus();
+    for (let i = 0; i < 10 && !(await p.evaluate(() => document.activeElement?.closest("td.name") !== null)); i++) await p.keyboard.press("Tab");
+    await p.keyboard.press("Enter");
+    await p.waitForURL(/\/dispatches\/dsp_/);
+    await p.getByTestId("graph").waitFor();
+    await p.context().close();
+  });
+
+  it("logged no console errors and no uncaught exceptions", () => {
+    assert.deepEqual(consoleErrors, []);
+  });
+});
