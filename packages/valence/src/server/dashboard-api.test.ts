@@ -96,6 +96,10 @@ describe("dashboard API", () => {
     assert.equal((await get("/dispatches?q=l_f")).body.total, 12);
   });
 
+  it("names the newest dispatch, cheaply, for the list to poll", async () => {
+    assert.deepEqual((await get("/head")).body, { newest: "dsp_test0500" });
+  });
+
   it("refuses a bad status, limit or offset with a message naming it", async () => {
     const r = await get("/dispatches?status=DONE");
     assert.equal(r.status, 400);

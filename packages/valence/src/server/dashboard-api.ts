@@ -56,6 +56,9 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
     return c.json({ total, counts });
   });
 
+  // Polled by the list twice a second: one index lookup, so a dispatch shows up before its runner's first change.
+  api.get("/head", (c) => c.json({ newest: (q.newest.get() as { id: string } | undefined)?.id ?? null }));
+
   api.get("/dispatches", (c) => {
     const limit = intQuery(c.req.query("limit"), "limit", 50, 1, 500);
     const offset = intQuery(c.req.query("offset"), "offset", 0, 0, Number.MAX_SAFE_INTEGER);
@@ -177,6 +180,7 @@ interface GraphNodeRow {
 
 function queries(db: Database.Database) {
   return {
+    newest: db.prepare(`SELECT id FROM dispatches WHERE parent_id IS NULL ORDER BY created_at DESC LIMIT 1`),
     counts: db.prepare(`SELECT status, COUNT(*) AS n FROM dispatches WHERE parent_id IS NULL GROUP BY status`),
     // Without outputs and logs: a graph of thousands of nodes stays a small reply.
     graphNodes: db.prepare(
