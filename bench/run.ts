@@ -8,12 +8,15 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { buildSync } from "esbuild";
 
 const here = new URL(".", import.meta.url).pathname;
+// The figures are only as quiet as the machine: the 1-minute load average goes into the output.
+const load = () => loadavg()[0]?.toFixed(1) ?? "?";
+const loadAtStart = load();
 const quick = process.argv.includes("--quick");
 
 // The scenarios run as compiled JavaScript with plain `node` (how a deployed workflow runs; `valence run`
@@ -112,7 +115,7 @@ const rows = PAIRS.map((p) => {
   );
 });
 let table = [
-  `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on this machine (2 cores); Dask ${d.version ?? "?"}${quick ? ", quick mode (1 run each)" : ""}.`,
+  `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on this machine (${cpus().length} cores, load average ${loadAtStart} at the start); Dask ${d.version ?? "?"}${quick ? ", quick mode (1 run each)" : ""}.`,
   "Times run from `dispatch` to the result in hand, persistence (SQLite) included; Valence's scenarios run as compiled JS with `node`. Valence cold = a fresh process's",
   "first dispatch (bundling, worker start-up, JIT warm-up included; median of 3 processes); warm = the steady state of",
   "one process (median of its dispatches 4–8). Dask = `dask.compute(..., scheduler=\"threads\")` on delayed tasks, and `client.map` +",
@@ -309,6 +312,7 @@ async function serverThroughput(scenario: string) {
 }
 
 async function serverRows(): Promise<string[]> {
+  const loadBefore = load();
   const ms = (x: number) => (x < 10 ? `${x.toFixed(1)} ms` : x < 1000 ? `${x.toFixed(0)} ms` : `${(x / 1000).toFixed(2)} s`);
   const r = (a: number, b: number) => (a / b >= 100 ? (a / b).toFixed(0) : a / b >= 10 ? (a / b).toFixed(1) : (a / b).toFixed(2));
   const daskColdMs = daskSeconds(d, "distributed_first_task_cold") * 1000;
@@ -349,6 +353,8 @@ async function serverRows(): Promise<string[]> {
     "`dispatch` to all 10,000 outputs in the client (fetched over HTTP through the server); embedded figures from the first",
     `table. Through the server, \`dispatch\` itself returned (graph stored, runner started) after ${acks.join(", ")}`,
     "cold / warm; the rest of the first-task latency is mostly the runner process starting and importing the engine.",
+    "",
+    `Load average ${loadBefore} before this part, ${load()} after it.`,
     "",
     "| scenario | embedded cold / warm | server cold / warm | Dask distributed | server/embedded cold / warm | server/Dask cold / warm |",
     "| --- | --- | --- | --- | --- | --- |",
