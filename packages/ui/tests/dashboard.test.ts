@@ -225,6 +225,35 @@ describe("dashboard in Chromium", () => {
     await p.context().close();
   });
 
+  it("expands a sublattice's run in the graph and collapses it again", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { outerFlow } = await flows();
+    const id = await dispatch(outerFlow)(3);
+    assert.equal((await getResult(id, { wait: true })).result, 288);
+    const p = await page();
+    await p.goto(`${base}/dispatches/${id}`);
+    const sub = p.locator(".react-flow__node .vnode.kind-sublattice");
+    await sub.waitFor();
+    const before = await p.locator(".react-flow__node").count();
+    await sub.click();
+    await p.getByRole("button", { name: "Expand in graph" }).click();
+    // The run's nodes: its parameter and two electrons, marked as inner.
+    const inner = p.locator(".react-flow__node .vnode.inner");
+    await inner.nth(2).waitFor();
+    await p.waitForFunction(`document.querySelectorAll(".react-flow__node").length === ${before + 3}`);
+    assert.ok(new URL(p.url()).searchParams.get("expand"));
+    await shot(p, "graph-sublattice-expanded");
+    // An inner node's panel is its own run's node (the one that squared).
+    await inner.nth(2).click();
+    await p.getByTestId("node-stdout").filter({ hasText: "squaring 12" }).waitFor();
+    assert.equal(await p.getByTestId("node-output").textContent(), "144");
+    await sub.click();
+    await p.getByRole("button", { name: "Collapse in graph" }).click();
+    await inner.first().waitFor({ state: "detached" });
+    await p.waitForFunction(`document.querySelectorAll(".react-flow__node").length === ${before}`);
+    await p.context().close();
+  });
+
   it("tails the server log and shows the config, read-only", async () => {
     const p = await page();
     await p.goto(`${base}/log`);
@@ -255,6 +284,15 @@ describe("dashboard in Chromium", () => {
     await p.keyboard.press("Enter");
     await p.waitForURL(/\/dispatches\/dsp_/);
     await p.getByTestId("graph").waitFor();
+    // Graph nodes take the focus and open their panel with Enter; Escape closes it.
+    await p.locator(".react-flow__node").first().waitFor();
+    await p.locator('.react-flow__node:has(.vnode[data-name="checkPositive"])').focus();
+    await p.keyboard.press("Enter");
+    await p.getByTestId("node-error").waitFor();
+    assert.match(p.url(), /\?node=0$/);
+    await p.keyboard.press("Tab");
+    await p.keyboard.press("Escape");
+    await p.locator(".panel").waitFor({ state: "detached" });
     await p.context().close();
   });
 

@@ -5,7 +5,22 @@ import { formatDuration, formatTime, TERMINAL } from "../format";
 import { Link } from "../router";
 import { Confirm, CopyButton, ErrorBox, StatusBadge } from "./common";
 
-export function NodePanel({ dispatchId, nodeId, status, onClose }: { dispatchId: string; nodeId: number; status: Status | undefined; onClose: () => void }) {
+export function NodePanel({
+  dispatchId,
+  nodeId,
+  status,
+  onClose,
+  expanded,
+  onToggleExpand,
+}: {
+  dispatchId: string;
+  nodeId: number;
+  status: Status | undefined;
+  onClose: () => void;
+  /** For a sublattice node whose run exists: whether that run is drawn in the graph. */
+  expanded?: boolean | undefined;
+  onToggleExpand?: () => void;
+}) {
   const [node, setNode] = useState<NodeDetails>();
   const [error, setError] = useState<unknown>();
   const [confirm, setConfirm] = useState(false);
@@ -75,8 +90,13 @@ export function NodePanel({ dispatchId, nodeId, status, onClose }: { dispatchId:
       {current && (
         <div className="panel-body">
           {current.subDispatchId && (
-            <p>
-              Sublattice run: <Link to={`/dispatches/${current.subDispatchId}`}>open its graph ({current.subDispatchId})</Link>
+            <p className="sub-run">
+              {expanded !== undefined && onToggleExpand && (
+                <button type="button" className="btn small" onClick={onToggleExpand} aria-expanded={expanded}>
+                  {expanded ? "Collapse in graph" : "Expand in graph"}
+                </button>
+              )}{" "}
+              Its run: <Link to={`/dispatches/${current.subDispatchId}`}>{current.subDispatchId}</Link>
             </p>
           )}
           {current.error && (

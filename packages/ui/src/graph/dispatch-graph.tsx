@@ -23,14 +23,14 @@ import type { GraphEdge, GraphNode, Status } from "../api";
 import { statusLabel, statusTone } from "../format";
 import { layout, nodeSize, type Positions } from "./layout";
 
-type VData = { name: string; kind: string; status: Status; executor: string; sub: boolean };
+type VData = { name: string; kind: string; status: Status; executor: string; sub: boolean; inner: boolean };
 type VNode = Node<VData, "valence">;
 
 const VNodeView = memo(function VNodeView({ data, selected }: NodeProps<VNode>) {
   const quiet = data.kind !== "electron" && data.kind !== "sublattice";
   return (
     <div
-      className={`vnode kind-${data.kind} tone-${statusTone(data.status)}${quiet ? " quiet" : ""}${selected ? " selected" : ""}`}
+      className={`vnode kind-${data.kind} tone-${statusTone(data.status)}${quiet ? " quiet" : ""}${data.inner ? " inner" : ""}${selected ? " selected" : ""}`}
       data-status={data.status}
       data-name={data.name}
       title={`${data.name} · ${data.kind} · ${statusLabel(data.status)}`}
@@ -41,7 +41,7 @@ const VNodeView = memo(function VNodeView({ data, selected }: NodeProps<VNode>) 
         <span className="vnode-name">{data.name}</span>
         {!quiet && (
           <span className="vnode-meta">
-            {data.sub ? "sublattice · open ▸" : data.executor || data.kind}
+            {data.sub ? `sublattice · ${data.executor || "run"}` : data.executor || data.kind}
           </span>
         )}
       </span>
@@ -58,6 +58,8 @@ export interface DispatchGraphProps {
   readonly statuses: ReadonlyMap<number, Status>;
   readonly selected: number | null;
   readonly onSelect: (node: number | null) => void;
+  /** Ids from here on are nodes of expanded sublattice runs (drawn as such). */
+  readonly innerFrom?: number;
 }
 
 export function DispatchGraph(props: DispatchGraphProps) {
@@ -68,20 +70,34 @@ export function DispatchGraph(props: DispatchGraphProps) {
   );
 }
 
-function Inner({ nodes, edges, statuses, selected, onSelect }: DispatchGraphProps) {
+function Inner({ nodes, edges, statuses, selected, onSelect, innerFrom = Infinity }: DispatchGraphProps) {
   const [positions, setPositions] = useState<Positions>();
   const [layoutMs, setLayoutMs] = useState<number>();
   const flow = useReactFlow();
 
+  const nodesCount = useRef(nodes.length);
+  nodesCount.current = nodes.length;
+  const selectedRef = useRef(selected);
+  selectedRef.current = selected;
+  const centerOnRef = useRef((_: number) => {});
+  const shape = useMemo(() => edges.map((e) => `${e.source}>${e.target}`).join(","), [edges]);
   useEffect(() => {
     let live = true;
     const t0 = performance.now();
-    setPositions(undefined);
+    // The old drawing stays up while the new layout is computed (a sublattice opening or closing).
     layout({ nodes: nodes.map((n) => ({ id: n.nodeId, ...nodeSize(n.kind) })), edges }).then(
       (p) => {
         if (!live) return;
         setLayoutMs(performance.now() - t0);
-        setPositions(p);
+        setPositions((old) => {
+          // A later layout of the same dispatch: show everything, or in a big graph the selected node.
+          // After the render that places the nodes (hence a timer, not the next frame).
+          if (old) {
+            const fit = () => void flow.fitView({ padding: 0.15, maxZoom: 1.2, duration: 300 });
+            setTimeout(() => (selectedRef.current !== null && nodesCount.current > 60 ? centerOnRef.current(selectedRef.current) : fit()), 50);
+          }
+          return p;
+        });
       },
       () => undefined,
     );
@@ -89,7 +105,7 @@ function Inner({ nodes, edges, statuses, selected, onSelect }: DispatchGraphProp
       live = false;
     };
     // The shape only: node records are refreshed while a dispatch runs, and must not restart the layout.
-  }, [nodes.length, edges]);
+  }, [nodes.length, shape]);
 
   // Rebuild only what changed: a node object per (status, selection).
   const cache = useRef(new Map<number, VNode>());
@@ -97,10 +113,18 @@ function Inner({ nodes, edges, statuses, selected, onSelect }: DispatchGraphProp
     if (!positions) return [];
     const out: VNode[] = [];
     for (const n of nodes) {
+      if (!positions[n.nodeId]) continue; // new since the last layout: drawn once the next one is in
       const status = statuses.get(n.nodeId) ?? n.status;
       const isSel = selected === n.nodeId;
       const old = cache.current.get(n.nodeId);
-      if (old && old.data.status === status && !!old.selected === isSel && old.position === positions[n.nodeId] && old.data.sub === !!n.subDispatchId) {
+      if (
+        old &&
+        old.data.status === status &&
+        !!old.selected === isSel &&
+        old.position === positions[n.nodeId] &&
+        old.data.sub === !!n.subDispatchId &&
+        old.data.name === n.name
+      ) {
         out.push(old);
         continue;
       }
@@ -109,7 +133,7 @@ function Inner({ nodes, edges, statuses, selected, onSelect }: DispatchGraphProp
         id: String(n.nodeId),
         type: "valence",
         position: positions[n.nodeId] ?? { x: 0, y: 0 },
-        data: { name: n.name, kind: n.kind, status, executor: n.executor, sub: !!n.subDispatchId },
+        data: { name: n.name, kind: n.kind, status, executor: n.executor, sub: !!n.subDispatchId, inner: n.nodeId >= innerFrom },
         selected: isSel,
         width: size.width,
         height: size.height,
@@ -127,10 +151,15 @@ function Inner({ nodes, edges, statuses, selected, onSelect }: DispatchGraphProp
   const edgeCache = useRef(new Map<number, Edge>());
   const flowEdges = useMemo<Edge[]>(() => {
     const simple = edges.length > 1000;
-    return edges.map((e, i) => {
+    const out: Edge[] = [];
+    edges.forEach((e, i) => {
+      if (!positions?.[e.source] || !positions[e.target]) return;
       const running = (statuses.get(e.target) ?? "") === "RUNNING";
       const old = edgeCache.current.get(i);
-      if (old && old.source === String(e.source) && old.target === String(e.target) && (old.className === "edge-active") === running) return old;
+      if (old && old.source === String(e.source) && old.target === String(e.target) && (old.className === "edge-active") === running) {
+        out.push(old);
+        return;
+      }
       const edge: Edge = {
         id: `e${i}`,
         source: String(e.source),
@@ -142,9 +171,10 @@ function Inner({ nodes, edges, statuses, selected, onSelect }: DispatchGraphProp
         selectable: false,
       };
       edgeCache.current.set(i, edge);
-      return edge;
+      out.push(edge);
     });
-  }, [edges, statuses]);
+    return out;
+  }, [edges, statuses, positions]);
 
   // Zoomed far out, names are unreadable anyway: drop them, and thousands of nodes paint fast.
   const [far, setFar] = useState(false);
@@ -160,6 +190,8 @@ function Inner({ nodes, edges, statuses, selected, onSelect }: DispatchGraphProp
     const size = nodeSize(nodes[id]?.kind ?? "electron");
     void flow.setCenter(p.x + size.width / 2, p.y + size.height / 2, { zoom: Math.max(flow.getZoom(), 0.9), duration: 300 });
   };
+
+  centerOnRef.current = centerOn;
 
   const [find, setFind] = useState("");
   const findNext = (e: KeyboardEvent<HTMLInputElement>) => {

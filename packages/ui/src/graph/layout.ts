@@ -25,7 +25,7 @@ export function nodeSize(kind: string): { width: number; height: number } {
     case "electron":
       return { width: 176, height: 46 };
     case "sublattice":
-      return { width: 196, height: 52 };
+      return { width: 220, height: 52 };
     default:
       return { width: 150, height: 28 };
   }

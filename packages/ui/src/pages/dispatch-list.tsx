@@ -73,15 +73,15 @@ export function DispatchList() {
       }, 100);
     };
     follow("/events", (event) => event === "change" && soon(), ctl.signal, setLive);
-    // A dispatch is stored before its runner sends its first change: ask for the newest id, cheaply, twice a second.
+    // A dispatch is stored before its runner sends its first change: ask for the newest id, cheaply, four times a second.
     let newest: string | null | undefined;
     const poll = setInterval(() => {
       if (document.visibilityState !== "visible") return;
       api.head().then((h) => {
-        if (newest !== undefined && h.newest !== newest) soon();
+        if (newest !== undefined && h.newest !== newest) void loadRef.current();
         newest = h.newest;
       }, () => undefined);
-    }, 500);
+    }, 250);
     return () => {
       ctl.abort();
       clearInterval(poll);

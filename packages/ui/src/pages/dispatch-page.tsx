@@ -5,6 +5,7 @@ import { Confirm, CopyButton, ErrorBox, StatusBadge, useTicker } from "../compon
 import { NodePanel } from "../components/node-panel";
 import { formatDuration, formatTime, statusTone, TERMINAL } from "../format";
 import { DispatchGraph } from "../graph/dispatch-graph";
+import { combine, combinedStatuses } from "../graph/expand";
 import { Link, navigate, useLocation } from "../router";
 
 export function DispatchPage({ id }: { id: string }) {
@@ -21,6 +22,11 @@ export function DispatchPage({ id }: { id: string }) {
   const [resultText, setResultText] = useState<string>();
   const [showResult, setShowResult] = useState(false);
   const [notice, setNotice] = useState<string>();
+  // Sublattice nodes expanded in place (`?expand=3,7`), their runs' graphs and live statuses.
+  const expandParam = search.get("expand") ?? "";
+  const expanded = useMemo(() => [...new Set(expandParam.split(",").filter((x) => /^\d+$/.test(x)).map(Number))].sort((a, b) => a - b), [expandParam]);
+  const [subs, setSubs] = useState<ReadonlyMap<number, GraphReply>>(new Map());
+  const [subStatuses, setSubStatuses] = useState<ReadonlyMap<string, ReadonlyMap<number, Status>>>(new Map());
 
   const bigRef = useRef(false);
   bigRef.current = (graph?.nodes.length ?? 0) > 1000;
@@ -87,6 +93,11 @@ export function DispatchPage({ id }: { id: string }) {
     };
   }, [id, reload]);
 
+  // The dispatch's own status changed (started, ended): its times come with the graph.
+  useEffect(() => {
+    if (status) void reload();
+  }, [status, reload]);
+
   // Times and counts come with the graph; refresh them now and then while it runs.
   const running = status !== undefined && !TERMINAL.has(status);
   useEffect(() => {
@@ -100,6 +111,59 @@ export function DispatchPage({ id }: { id: string }) {
     if (!showResult) return;
     api.resultText(id).then((r) => setResultText(r.text), (e: Error) => setResultText(`Could not read the result: ${e.message}`));
   }, [showResult, id, status]);
+
+  const subIds = expanded.map((n) => graph?.nodes[n]?.subDispatchId ?? "").join(",");
+  useEffect(() => {
+    let live = true;
+    const wanted = expanded.filter((n) => graph?.nodes[n]?.subDispatchId);
+    Promise.all(wanted.map((n) => api.graph(graph?.nodes[n]?.subDispatchId as string).then((g) => [n, g] as const))).then(
+      (pairs) => live && setSubs(new Map(pairs)),
+      (e) => live && setError(e),
+    );
+    const ctl = new AbortController();
+    for (const n of wanted) {
+      const sub = graph?.nodes[n]?.subDispatchId as string;
+      follow(
+        `/dispatches/${sub}/events`,
+        (event, data) => {
+          const update = (entries: Array<[number, Status]>, reset: boolean) =>
+            setSubStatuses((old) => {
+              const next = new Map(old);
+              const mine = new Map(reset ? [] : (old.get(sub) ?? []));
+              for (const [k, v] of entries) mine.set(k, v);
+              next.set(sub, mine);
+              return next;
+            });
+          if (event === "snapshot") update((data as Snapshot).nodes.map((x) => [x.node, x.status]), true);
+          else if (event === "change" && (data as RunChange).dispatchId === sub) update((data as RunChange).nodes.map((x) => [x.node, x.status]), false);
+        },
+        ctl.signal,
+      );
+    }
+    return () => {
+      live = false;
+      ctl.abort();
+    };
+    // Only when the set of expanded runs changes, not on every refresh of the graph.
+  }, [subIds]);
+
+  const combined = useMemo(() => (graph ? combine(id, graph, subs) : undefined), [id, graph, subs]);
+  const allStatuses = useMemo(() => (combined ? combinedStatuses(statuses, combined, subStatuses) : statuses), [combined, statuses, subStatuses]);
+
+  const toggleExpand = useCallback(
+    (node: number) => {
+      const next = new URLSearchParams(location.search);
+      const set = new Set(expanded);
+      if (set.has(node)) set.delete(node);
+      else set.add(node);
+      if (set.size) next.set("expand", [...set].sort((a, b) => a - b).join(","));
+      else next.delete("expand");
+      // Inner node ids shift when runs open or close: start from the sublattice node itself.
+      next.set("node", String(node));
+      navigate(`/dispatches/${id}?${next.toString()}`, true);
+    },
+    [expanded, id],
+  );
 
   const select = useCallback(
     (node: number | null) => {
@@ -244,12 +308,26 @@ export function DispatchPage({ id }: { id: string }) {
       </section>
       <div className="dispatch-body">
         {graph ? (
-          <DispatchGraph nodes={graph.nodes} edges={graph.edges} statuses={statuses} selected={selected} onSelect={select} />
+          <DispatchGraph
+            nodes={combined?.nodes ?? graph.nodes}
+            edges={combined?.edges ?? graph.edges}
+            statuses={allStatuses}
+            selected={selected}
+            onSelect={select}
+            innerFrom={graph.nodes.length}
+          />
         ) : (
           <div className="graph-wait">{error ? "" : "Loading…"}</div>
         )}
-        {selected !== null && graph && selected < graph.nodes.length && (
-          <NodePanel dispatchId={id} nodeId={selected} status={statuses.get(selected) ?? graph.nodes[selected]?.status} onClose={() => select(null)} />
+        {selected !== null && combined?.origin[selected] && (
+          <NodePanel
+            dispatchId={combined.origin[selected].dispatchId}
+            nodeId={combined.origin[selected].nodeId}
+            status={allStatuses.get(selected) ?? combined.nodes[selected]?.status}
+            onClose={() => select(null)}
+            expanded={selected < graph!.nodes.length && graph!.nodes[selected]?.subDispatchId ? expanded.includes(selected) : undefined}
+            onToggleExpand={() => toggleExpand(selected)}
+          />
         )}
       </div>
       <Confirm

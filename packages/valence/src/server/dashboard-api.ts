@@ -56,7 +56,7 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
     return c.json({ total, counts });
   });
 
-  // Polled by the list twice a second: one index lookup, so a dispatch shows up before its runner's first change.
+  // Polled by the list four times a second: one index lookup, so a dispatch shows up before its runner's first change.
   api.get("/head", (c) => c.json({ newest: (q.newest.get() as { id: string } | undefined)?.id ?? null }));
 
   api.get("/dispatches", (c) => {
