@@ -296,6 +296,47 @@ describe("dashboard in Chromium", () => {
     await p.context().close();
   });
 
+  it("pages through thousands of dispatches", async () => {
+    // 3,000 finished dispatches written straight into the server's store (a second connection, as a CLI would open).
+    const { SqliteStore } = await import("../../valence/src/engine/store/sqlite-store.js");
+    const { encode } = await import("../../valence/src/codec/index.js");
+    const store = new SqliteStore(serverDir);
+    const t = Date.now() - 86_400_000;
+    store.batch(() => {
+      for (let i = 0; i < 3000; i++) {
+        const id = `dsp_bulk${String(i).padStart(5, "0")}` as never;
+        const status = i % 7 === 0 ? "FAILED" : "COMPLETED";
+        store.insertDispatch(
+          {
+            id, parentId: null, parentNode: null, name: `bulk_${i % 10}`, latticeId: null, status, inputs: encode([]), output: null,
+            outputTemplate: encode({ value: null, holes: [] }), error: null, createdAt: t + i, startedAt: t + i, endedAt: t + i + 5, resultsDir: join(serverDir, "results", id),
+            bundlePath: null, entryFile: null, cwd: serverDir, ownerPid: null, ownerHost: null, nodeCount: 1, nodesDone: 1,
+          },
+          [],
+          [],
+        );
+      }
+    });
+    store.close();
+    const p = await page({ dark: true });
+    await p.goto(base);
+    await p.locator(".pager").filter({ hasText: /of 3,0\d\d · page 1 of 6\d/ }).waitFor();
+    await shot(p, "list-dark-thousands");
+    await p.getByRole("button", { name: "Older →" }).click();
+    await p.locator(".pager").filter({ hasText: /^.*51–100 of/ }).waitFor();
+    const t0 = Date.now();
+    const { total } = (await (await fetch(`${base}/api/v1/dashboard/dispatches?limit=1`)).json()) as { total: number };
+    await p.goto(`${base}/?page=${Math.ceil(total / 50)}`);
+    await p.locator('tbody tr[data-dispatch="dsp_bulk00000"]').waitFor();
+    const lastPageMs = Date.now() - t0;
+    await p.goto(`${base}/?q=bulk_3&status=failed`);
+    await p.locator("tbody tr[data-dispatch]").first().waitFor();
+    const names = await p.locator("tbody .name").allTextContents();
+    assert.ok(names.length > 0 && names.every((n) => n === "bulk_3"));
+    console.log(`# list: ${total} dispatches, the last page (${Math.ceil(total / 50)}) loaded in ${lastPageMs} ms`);
+    await p.context().close();
+  });
+
   it("logged no console errors and no uncaught exceptions", () => {
     assert.deepEqual(consoleErrors, []);
   });

@@ -25,7 +25,8 @@ export function DispatchList() {
   const { search } = useLocation();
   const group = GROUPS[search.get("status") ?? ""] ? (search.get("status") ?? "") : "";
   const q = search.get("q") ?? "";
-  const page = Math.max(0, Number(search.get("page") ?? 0) || 0);
+  // `?page=` counts from 1, as the pager shows it; `page` is the index.
+  const page = Math.max(1, Math.floor(Number(search.get("page") ?? 1)) || 1) - 1;
   const [list, setList] = useState<ListReply>();
   const [summary, setSummary] = useState<SummaryReply>();
   const [error, setError] = useState<unknown>();
@@ -180,7 +181,11 @@ export function DispatchList() {
             {list && list.dispatches.length === 0 && (
               <tr>
                 <td colSpan={6} className="empty">
-                  {q || group ? "No dispatch matches." : "No dispatches yet. Dispatch a lattice while `valence start` runs and it shows up here."}
+                  {list.total > 0
+                    ? "This page is past the end of the list."
+                    : q || group
+                      ? "No dispatch matches."
+                      : "No dispatches yet. Dispatch a lattice while `valence start` runs and it shows up here."}
                 </td>
               </tr>
             )}
@@ -189,7 +194,7 @@ export function DispatchList() {
       </div>
       {list && (
         <nav className="pager" aria-label="Pages">
-          <button type="button" className="btn" disabled={page === 0} onClick={() => setParams({ page: String(page - 1 || "") })}>
+          <button type="button" className="btn" disabled={page === 0} onClick={() => setParams({ page: page - 1 === 0 ? "" : String(page) })}>
             ← Newer
           </button>
           <span className="muted">
@@ -197,7 +202,7 @@ export function DispatchList() {
               ? "0 dispatches"
               : `${(page * PAGE + 1).toLocaleString()}–${Math.min(list.total, (page + 1) * PAGE).toLocaleString()} of ${list.total.toLocaleString()} · page ${page + 1} of ${pages}`}
           </span>
-          <button type="button" className="btn" disabled={page + 1 >= pages} onClick={() => setParams({ page: String(page + 1) })}>
+          <button type="button" className="btn" disabled={page + 1 >= pages} onClick={() => setParams({ page: String(page + 2) })}>
             Older →
           </button>
         </nav>
