@@ -337,6 +337,35 @@ describe("dashboard in Chromium", () => {
     await p.context().close();
   });
 
+  it("works with a server that needs a token: asks for it, keeps it, sends it with every call and stream", async () => {
+    const token = "test-token-0123456789";
+    const guarded = await startServer({ dataDir: join(dataDir, "guarded"), port: 0, token, log: () => undefined });
+    try {
+      const p = await page();
+      // The API refuses without the token: the 401s are expected here, not errors of the page.
+      await p.goto(guarded.info.url);
+      const form = p.getByRole("alert").filter({ hasText: "needs its token" });
+      await form.waitFor();
+      await form.getByLabel("Token").fill(token);
+      await form.getByRole("button", { name: "Use token" }).click();
+      await p.locator(".live.on").waitFor();
+      await p.getByText("No dispatches yet").waitFor();
+      await p.context().close();
+      // Chromium reports each refused request (before the token was given) as a console error.
+      const refused = (e: string) => e.startsWith(guarded.info.url) && e.includes("status of 401");
+      const kept = consoleErrors.filter((e) => !refused(e));
+      consoleErrors.splice(0, consoleErrors.length, ...kept);
+      // Given in the address instead: kept, and removed from the address bar.
+      const q = await page();
+      await q.goto(`${guarded.info.url}/#token=${token}`);
+      await q.locator(".live.on").waitFor();
+      assert.equal(new URL(q.url()).hash, "");
+      await q.context().close();
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it("logged no console errors and no uncaught exceptions", () => {
     assert.deepEqual(consoleErrors, []);
   });

@@ -1,6 +1,6 @@
 /** Summary counts and the dispatch list: filter, search, pages, live. */
 import { useCallback, useEffect, useRef, useState } from "react";
-import { api, follow, type ListReply, type SummaryReply } from "../api";
+import { api, ApiError, follow, type ListReply, type SummaryReply } from "../api";
 import { ErrorBox, StatusBadge, useTicker } from "../components/common";
 import { formatDuration, formatTime, TERMINAL } from "../format";
 import { Link, navigate, useLocation } from "../router";
@@ -78,10 +78,14 @@ export function DispatchList() {
     let newest: string | null | undefined;
     const poll = setInterval(() => {
       if (document.visibilityState !== "visible") return;
-      api.head().then((h) => {
-        if (newest !== undefined && h.newest !== newest) void loadRef.current();
-        newest = h.newest;
-      }, () => undefined);
+      api.head().then(
+        (h) => {
+          if (newest !== undefined && h.newest !== newest) void loadRef.current();
+          newest = h.newest;
+        },
+        // Without the token nothing will change until the page reloads with it.
+        (e) => e instanceof ApiError && e.status === 401 && clearInterval(poll),
+      );
     }, 250);
     return () => {
       ctl.abort();
