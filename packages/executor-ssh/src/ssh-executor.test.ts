@@ -176,12 +176,13 @@ describe("SSHExecutor", () => {
     assert.equal(readFileSync(join(host.dir, "transfer", "one.txt"), "utf8"), "A");
   });
 
-  test("overhead: 50 trivial tasks one after another, and 20 at once", LIMIT, async (t) => {
+  // Correctness of many tasks on one connection; the timing is only reported (bench/ measures it properly).
+  test("many trivial tasks one after another, and 20 at once, on one connection", { timeout: 180_000 }, async (t) => {
     const e = executor();
     await run(e, "contract.add", [0, 0]);
     let started = performance.now();
-    for (let i = 0; i < 50; i++) assert.equal(outcomeValue(await run(e, "contract.add", [i, 1])), i + 1);
-    const sequential = (performance.now() - started) / 50;
+    for (let i = 0; i < 20; i++) assert.equal(outcomeValue(await run(e, "contract.add", [i, 1])), i + 1);
+    const sequential = (performance.now() - started) / 20;
     started = performance.now();
     const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => run(e, "contract.add", [i, 2])));
     outcomes.forEach((o, i) => assert.equal(outcomeValue(o), i + 2));
@@ -189,8 +190,8 @@ describe("SSHExecutor", () => {
     // What one channel costs by itself (open, the login shell, close): the floor of a task's overhead.
     const conn = SshConnection.shared(e.target);
     started = performance.now();
-    for (let i = 0; i < 20; i++) await conn.exec("true");
-    const channel = (performance.now() - started) / 20;
+    for (let i = 0; i < 5; i++) await conn.exec("true");
+    const channel = (performance.now() - started) / 5;
     t.diagnostic(
       `ssh: ${sequential.toFixed(1)} ms/task sequential, ${concurrent.toFixed(1)} ms/task with 20 at once; ` +
         `an empty command costs ${channel.toFixed(1)} ms`,
