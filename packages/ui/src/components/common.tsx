@@ -1,7 +1,7 @@
 /** Small pieces every page uses: status badges, copy buttons, errors, confirmations. */
 import { useEffect, useRef, useState, type ReactNode } from "react";
 import { ApiError, setToken, type Status } from "../api";
-import { statusLabel, statusTone } from "../format";
+import { formatDuration, statusLabel, statusTone } from "../format";
 
 export function StatusBadge({ status }: { status: Status }) {
   return (
@@ -127,4 +127,10 @@ export function useTicker(active: boolean, ms = 1000): number {
     return () => clearInterval(t);
   }, [active, ms]);
   return now;
+}
+
+/** A running duration that re-renders itself, not the page around it (a page may hold a graph of thousands of nodes). */
+export function Elapsed({ start, end }: { start: number | null; end: number | null }) {
+  const now = useTicker(start !== null && end === null);
+  return <>{formatDuration(start, end, now)}</>;
 }

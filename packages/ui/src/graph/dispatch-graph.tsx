@@ -4,7 +4,7 @@
  * not change, so a turn that touches ten nodes of three thousand re-renders
  * ten. Off-screen nodes are not rendered in large graphs.
  */
-import { memo, useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import {
   Background,
   Controls,
@@ -51,6 +51,11 @@ const VNodeView = memo(function VNodeView({ data, selected }: NodeProps<VNode>) 
 });
 
 const nodeTypes = { valence: VNodeView };
+const FIT = { padding: 0.15, maxZoom: 1.2 };
+const PRO = { hideAttribution: true };
+const miniMapClass = (n: Node) => `mm tone-${statusTone((n.data as VData).status)}`;
+/** Below this zoom nodes are drawn as plain boxes. */
+const FAR_ZOOM = 0.35;
 
 export interface DispatchGraphProps {
   readonly nodes: readonly GraphNode[];
@@ -62,13 +67,13 @@ export interface DispatchGraphProps {
   readonly innerFrom?: number;
 }
 
-export function DispatchGraph(props: DispatchGraphProps) {
+export const DispatchGraph = memo(function DispatchGraph(props: DispatchGraphProps) {
   return (
     <ReactFlowProvider>
       <Inner {...props} />
     </ReactFlowProvider>
   );
-}
+});
 
 function Inner({ nodes, edges, statuses, selected, onSelect, innerFrom = Infinity }: DispatchGraphProps) {
   const [positions, setPositions] = useState<Positions>();
@@ -93,7 +98,7 @@ function Inner({ nodes, edges, statuses, selected, onSelect, innerFrom = Infinit
           // A later layout of the same dispatch: show everything, or in a big graph the selected node.
           // After the render that places the nodes (hence a timer, not the next frame).
           if (old) {
-            const fit = () => void flow.fitView({ padding: 0.15, maxZoom: 1.2, duration: 300 });
+            const fit = () => void flow.fitView({ ...FIT, duration: 300 });
             setTimeout(() => (selectedRef.current !== null && nodesCount.current > 60 ? centerOnRef.current(selectedRef.current) : fit()), 50);
           }
           return p;
@@ -179,9 +184,17 @@ function Inner({ nodes, edges, statuses, selected, onSelect, innerFrom = Infinit
   // Zoomed far out, names are unreadable anyway: drop them, and thousands of nodes paint fast.
   const [far, setFar] = useState(false);
 
-  const onNodesChange = (changes: NodeChange<VNode>[]) => {
-    for (const c of changes) if (c.type === "select" && c.selected) onSelect(Number(c.id));
-  };
+  // Stable handlers: a new prop makes React Flow update its store, and every node's subscription runs.
+  const onNodesChange = useCallback(
+    (changes: NodeChange<VNode>[]) => {
+      for (const c of changes) if (c.type === "select" && c.selected) onSelect(Number(c.id));
+    },
+    [onSelect],
+  );
+  const onNodeClick = useCallback((_: unknown, n: VNode) => onSelect(Number(n.id)), [onSelect]);
+  const onPaneClick = useCallback(() => onSelect(null), [onSelect]);
+  const onInit = useCallback((inst: { getZoom: () => number }) => setFar(inst.getZoom() < FAR_ZOOM), []);
+  const onMoveEnd = useCallback((_: unknown, v: { zoom: number }) => setFar(v.zoom < FAR_ZOOM), []);
 
   // Keep the selected node in view when it is chosen from elsewhere (search, keyboard).
   const centerOn = (id: number) => {
@@ -218,13 +231,16 @@ function Inner({ nodes, edges, statuses, selected, onSelect, innerFrom = Infinit
     let last = { w: el.clientWidth, h: el.clientHeight };
     const ro = new ResizeObserver(() => {
       const now = { w: el.clientWidth, h: el.clientHeight };
+      if (now.w === last.w && now.h === last.h) return; // the first call, on observe
       const v = flow.getViewport();
       void flow.setViewport({ x: v.x + (now.w - last.w) / 2, y: v.y + (now.h - last.h) / 2, zoom: v.zoom });
       last = now;
     });
     ro.observe(el);
     return () => ro.disconnect();
-  }, [flow, positions]);
+    // Once, when the graph is first drawn: `flow` is a new object on every render, and reading
+    // clientWidth forces a layout of every node.
+  }, [!!positions]);
 
   const big = nodes.length > 300;
   if (!positions) {
@@ -241,24 +257,24 @@ function Inner({ nodes, edges, statuses, selected, onSelect, innerFrom = Infinit
         edges={flowEdges}
         nodeTypes={nodeTypes}
         onNodesChange={onNodesChange}
-        onNodeClick={(_, n) => onSelect(Number(n.id))}
-        onPaneClick={() => onSelect(null)}
-        onInit={(inst) => setFar(inst.getZoom() < 0.35)}
-        onMoveEnd={(_, v) => setFar(v.zoom < 0.35)}
+        onNodeClick={onNodeClick}
+        onPaneClick={onPaneClick}
+        onInit={onInit}
+        onMoveEnd={onMoveEnd}
         nodesDraggable={false}
         nodesConnectable={false}
         edgesFocusable={false}
         onlyRenderVisibleElements={big}
         fitView
-        fitViewOptions={{ padding: 0.15, maxZoom: 1.2 }}
+        fitViewOptions={FIT}
         minZoom={0.02}
         maxZoom={2.5}
-        proOptions={{ hideAttribution: true }}
+        proOptions={PRO}
         colorMode="system"
       >
         <Background gap={24} size={1} />
         <Controls showInteractive={false} />
-        {nodes.length <= 5000 && <MiniMap pannable zoomable nodeClassName={(n) => `mm tone-${statusTone((n.data as VData).status)}`} />}
+        {nodes.length <= 5000 && <MiniMap pannable zoomable nodeClassName={miniMapClass} />}
         <div className="graph-find">
           <input
             type="search"

@@ -1,9 +1,9 @@
 /** One dispatch: its live graph, the selected node's panel, and the actions on it. */
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, follow, type GraphReply, type RunChange, type Snapshot, type Status } from "../api";
-import { Confirm, CopyButton, ErrorBox, StatusBadge, useTicker } from "../components/common";
+import { Confirm, CopyButton, Elapsed, ErrorBox, StatusBadge } from "../components/common";
 import { NodePanel } from "../components/node-panel";
-import { formatDuration, formatTime, statusTone, TERMINAL } from "../format";
+import { formatTime, statusTone, TERMINAL } from "../format";
 import { DispatchGraph } from "../graph/dispatch-graph";
 import { combine, combinedStatuses } from "../graph/expand";
 import { Link, navigate, useLocation } from "../router";
@@ -105,7 +105,6 @@ export function DispatchPage({ id }: { id: string }) {
     const t = setInterval(() => void reload(), (graph?.nodes.length ?? 0) > 1000 ? 10_000 : 3000);
     return () => clearInterval(t);
   }, [running, reload, graph?.nodes.length]);
-  const now = useTicker(running);
 
   useEffect(() => {
     if (!showResult) return;
@@ -240,7 +239,7 @@ export function DispatchPage({ id }: { id: string }) {
           </div>
           <div>
             <dt>Duration</dt>
-            <dd>{d ? formatDuration(d.startedAt, d.endedAt, now) : "—"}</dd>
+            <dd>{d ? <Elapsed start={d.startedAt} end={d.endedAt} /> : "—"}</dd>
           </div>
           <div>
             <dt>Nodes done</dt>
