@@ -264,6 +264,7 @@ describe("dashboard in Chromium", () => {
     await p.getByRole("link", { name: "Config" }).click();
     await p.getByTestId("config").filter({ hasText: "data_dir" }).waitFor();
     assert.match((await p.getByTestId("config").textContent()) ?? "", /default_executor/);
+    await shot(p, "config");
     await p.context().close();
   });
 
