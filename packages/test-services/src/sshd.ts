@@ -136,8 +136,11 @@ function sshdConfig(o: { port: number; hostKey: string; authorizedKeys: string; 
     "UsePAM no",
     // The temp dir and its parents are not owned the way StrictModes wants.
     "StrictModes no",
-    // Remote commands see the test runner's PATH, so `node` resolves to the same binary.
-    `SetEnv "PATH=${process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin"}"`,
+    // Remote commands see the test runner's PATH, so `node` resolves to the same binary. And a
+    // login shell whose rc file runs `pyenv rehash` (these machines' root) must not wait on
+    // pyenv's lock: a task cancelled during its shell's start-up leaves that lock behind, and
+    // every later session would then wait 60 s for it.
+    `SetEnv "PATH=${process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin"}" PYENV_REHASH_TIMEOUT=0`,
     // Executor tests open many short sessions at once; the default (10:30:100) drops some.
     "MaxStartups 100",
     "MaxSessions 100",
