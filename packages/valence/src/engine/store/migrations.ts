@@ -93,12 +93,15 @@ const MIGRATIONS: readonly Migration[] = [
   // 4: a dispatch's graph is written once, as one value (`graphs`), and only the nodes whose
   // state moved on get a row (`node_states`, keyed by the dispatch's integer key rather than its
   // text id). A wide dispatch then costs two values and one narrow row per finished node,
-  // instead of a wide row per node and per edge plus an UPDATE of every node.
+  // instead of a wide row per node and per edge plus an UPDATE of every node. The dispatch's
+  // inputs and output template move to `graphs` too: every status update rewrote them.
   (db) => {
     db.exec(`
       CREATE TABLE graphs (
         key INTEGER PRIMARY KEY,
         dispatch_id TEXT NOT NULL UNIQUE,
+        inputs TEXT NOT NULL,
+        output_template TEXT NOT NULL,
         nodes TEXT NOT NULL,
         edges TEXT NOT NULL
       );
@@ -118,7 +121,12 @@ const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `);
     graphsFromNodeRows(db);
-    db.exec(`DROP TABLE nodes; DROP TABLE edges;`);
+    db.exec(`
+      DROP TABLE nodes;
+      DROP TABLE edges;
+      ALTER TABLE dispatches DROP COLUMN inputs;
+      ALTER TABLE dispatches DROP COLUMN output_template;
+    `);
   },
 ];
 

@@ -27,19 +27,28 @@ export interface CompletedNode {
 /** Outputs larger than this live in a file under the dispatch's results dir, not in a row. */
 export const LARGE_VALUE_BYTES = 256 * 1024;
 
-/** `a_b AS aB, …`: rows come out of SQLite already in the records' shape (no per-row copying). */
-function aliased(columns: string): string {
+/** `t.a_b AS aB, …`: rows come out of SQLite already in the records' shape (no per-row copying). */
+function aliased(columns: string, table?: string): string {
   return columns
     .split(",")
     .map((c) => c.trim())
-    .map((c) => `${c} AS ${c.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase())}`)
+    .map((c) => `${table ? `${table}.` : ""}${c} AS ${c.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase())}`)
     .join(", ");
 }
 
-const DISPATCH_COLUMNS = aliased(
-  "id, parent_id, parent_node, name, lattice_id, status, inputs, output, output_template, error, created_at, started_at, " +
-    "ended_at, results_dir, bundle_path, entry_file, cwd, owner_pid, owner_host, node_count, nodes_done",
-);
+/**
+ * A dispatch's row, with its inputs and output template from its graph: they
+ * never change, and kept in the dispatches row they were copied again by
+ * every status update (SQLite rewrites a whole row; a 10k-node template is 350 KB).
+ */
+const DISPATCH_COLUMNS =
+  aliased(
+    "id, parent_id, parent_node, name, lattice_id, status, output, error, created_at, started_at, " +
+      "ended_at, results_dir, bundle_path, entry_file, cwd, owner_pid, owner_host, node_count, nodes_done",
+    "d",
+  ) + `, ${aliased("inputs, output_template", "g")}`;
+const DISPATCHES = "dispatches d JOIN graphs g ON g.dispatch_id = d.id";
+
 const STATE_COLUMNS = aliased("node_id, status, output, output_file, stdout, stderr, error, attempts, started_at, ended_at");
 
 /** A node's row in `node_states`: its state once it has moved on from the one it was submitted in. */
@@ -78,12 +87,12 @@ export class SqliteStore {
     const db = this.db;
     this.stmts = {
       insertDispatch: db.prepare(
-        `INSERT INTO dispatches (id, parent_id, parent_node, name, lattice_id, status, inputs, output_template, created_at,
+        `INSERT INTO dispatches (id, parent_id, parent_node, name, lattice_id, status, created_at,
            results_dir, bundle_path, entry_file, cwd, owner_pid, owner_host, node_count, nodes_done)
-         VALUES (@id, @parentId, @parentNode, @name, @latticeId, @status, @inputs, @outputTemplate, @createdAt,
+         VALUES (@id, @parentId, @parentNode, @name, @latticeId, @status, @createdAt,
            @resultsDir, @bundlePath, @entryFile, @cwd, @ownerPid, @ownerHost, @nodeCount, @nodesDone)`,
       ),
-      insertGraph: db.prepare(`INSERT INTO graphs (dispatch_id, nodes, edges) VALUES (?, ?, ?)`),
+      insertGraph: db.prepare(`INSERT INTO graphs (dispatch_id, inputs, output_template, nodes, edges) VALUES (?, ?, ?, ?, ?)`),
       dispatchKey: db.prepare(`SELECT key FROM graphs WHERE dispatch_id = ?`).pluck(),
       // State rows are upserts: a node has none until its first change after submission.
       nodeRunning: db.prepare(
@@ -101,14 +110,14 @@ export class SqliteStore {
            error = COALESCE(?, error) WHERE id = ?`,
       ),
       event: db.prepare(`INSERT INTO events (dispatch_id, node_id, at, kind, detail, cause) VALUES (?, ?, ?, ?, ?, ?)`),
-      getDispatch: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE id = ?`),
+      getDispatch: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.id = ?`),
       getGraph: db.prepare(`SELECT key, nodes, edges FROM graphs WHERE dispatch_id = ?`),
       getGraphEdges: db.prepare(`SELECT edges FROM graphs WHERE dispatch_id = ?`).pluck(),
       getStates: db.prepare(`SELECT ${STATE_COLUMNS} FROM node_states WHERE dispatch = ?`),
       getEvents: db.prepare(
         `SELECT id, dispatch_id AS dispatchId, node_id AS nodeId, at, kind, detail, cause FROM events WHERE dispatch_id = ? AND id > ? ORDER BY id`,
       ),
-      list: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE parent_id IS NULL ORDER BY created_at DESC LIMIT ?`),
+      list: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.parent_id IS NULL ORDER BY d.created_at DESC LIMIT ?`),
       // For nodes carried over by a redispatch: their status and output are in the graph already.
       restoreNode: db.prepare(
         `INSERT INTO node_states (dispatch, node_id, status, stdout, stderr, attempts, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -118,8 +127,8 @@ export class SqliteStore {
       insertSource: db.prepare(`INSERT OR REPLACE INTO sources (dispatch_id, electron_id, source) VALUES (?, ?, ?)`),
       getSources: db.prepare(`SELECT electron_id AS electronId, source FROM sources WHERE dispatch_id = ?`),
       setOwner: db.prepare(`UPDATE dispatches SET owner_pid = ?, owner_host = ? WHERE id = ?`),
-      children: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE parent_id = ?`),
-      unfinished: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`),
+      children: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.parent_id = ?`),
+      unfinished: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`),
     };
   }
 
@@ -148,7 +157,7 @@ export class SqliteStore {
     const graphEdges = encodeEdges(edges);
     this.batch(() => {
       this.stmts.insertDispatch.run(d);
-      this.keys.set(d.id, Number(this.stmts.insertGraph.run(d.id, graphNodes, graphEdges).lastInsertRowid));
+      this.keys.set(d.id, Number(this.stmts.insertGraph.run(d.id, d.inputs, d.outputTemplate, graphNodes, graphEdges).lastInsertRowid));
     });
   }
 
