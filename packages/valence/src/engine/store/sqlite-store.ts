@@ -178,6 +178,7 @@ export class SqliteStore {
     return key;
   }
 
+  /** Prepared multi-row statements, by chunk size. */
   private readonly chunkStatements = new Map<string, Database.Statement>();
 
   nodeRunning(id: DispatchId, node: number, attempt: number, at: number): void {
@@ -186,7 +187,7 @@ export class SqliteStore {
 
   /**
    * Marks nodes COMPLETED with their encoded outputs (large ones in files
-   * under the results dir). One multi-row UPDATE per chunk: a wide dispatch
+   * under the results dir). One multi-row upsert per chunk: a wide dispatch
    * completes thousands of nodes per scheduler turn.
    */
   nodesCompleted(id: DispatchId, resultsDir: string, items: readonly CompletedNode[]): void {
