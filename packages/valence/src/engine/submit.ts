@@ -17,7 +17,8 @@ import { globalRegistry, type RegisteredElectron } from "../sdk/global-registry.
 import { definitionText } from "../sdk/call-site.js";
 import { buildGraph, type LatticeInfo } from "../sdk/lattice.js";
 import type { NodeState } from "./scheduler/transitions.js";
-import type { EdgeRecord, NodeRecord } from "./store/records.js";
+import type { SubmittedNode } from "./store/graph-codec.js";
+import type { EdgeRecord } from "./store/records.js";
 import type { PreparedNode } from "./run/run-types.js";
 import { ExecutorPools } from "./run/executor-pools.js";
 
@@ -35,7 +36,7 @@ export interface Submission {
   readonly id: DispatchId;
   readonly graph: TransportGraph;
   readonly nodes: PreparedNode[];
-  readonly nodeRecords: NodeRecord[];
+  readonly nodeRecords: SubmittedNode[];
   readonly edgeRecords: EdgeRecord[];
   readonly limits: Record<string, number>;
   readonly initial: Array<NodeState | undefined>;
@@ -72,7 +73,7 @@ export async function prepareSubmission(
 
   const pools = new ExecutorPools();
   const nodes: PreparedNode[] = [];
-  const nodeRecords: NodeRecord[] = [];
+  const nodeRecords: SubmittedNode[] = [];
   const initial: Array<NodeState | undefined> = [];
   const values = new Map<number, unknown>();
   // Error paths for parameters are worked out only if one cannot be encoded.
@@ -141,7 +142,8 @@ export async function prepareSubmission(
   return { id, graph, nodes, nodeRecords, edgeRecords, limits: pools.limits, initial, values, inputs, outputTemplate, resultsDir, bundlePath, executors, sources };
 }
 
-function nodeRecord(spec: GraphNode, executorJson: string | null, whereUsed: (id: number) => string): NodeRecord {
+/** Only what is fixed at submission: fewer fields per node for a 100k-node graph to allocate. */
+function nodeRecord(spec: GraphNode, executorJson: string | null, whereUsed: (id: number) => string): SubmittedNode {
   const isParam = spec.kind === "parameter";
   return {
     nodeId: spec.id,
@@ -156,13 +158,6 @@ function nodeRecord(spec: GraphNode, executorJson: string | null, whereUsed: (id
     holes: spec.holes ? JSON.stringify(spec.holes) : null,
     value: spec.kind === "collection" ? encode(spec.value, `${spec.name}(${spec.id})`) : null,
     output: isParam ? encodeParameter(spec, whereUsed) : null,
-    outputFile: null,
-    stdout: null,
-    stderr: null,
-    error: null,
-    attempts: 0,
-    startedAt: null,
-    endedAt: null,
     bundlePath: null,
   };
 }

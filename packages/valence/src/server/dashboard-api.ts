@@ -93,9 +93,17 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
     const d = dispatchOf(store, c.req.param("id"));
     const children = new Map<number, string>();
     for (const child of store.childDispatches(d.id)) if (child.parentNode !== null) children.set(child.parentNode, child.id);
-    const nodes = (q.graphNodes.all(d.id) as GraphNodeRow[]).map(({ executor, ...n }) => ({
-      ...n,
-      executor: executorOf(executor).name,
+    // Without outputs and logs: a graph of thousands of nodes stays a small reply.
+    const nodes = store.getNodes(d.id).map((n) => ({
+      nodeId: n.nodeId,
+      kind: n.kind,
+      name: n.name,
+      status: n.status,
+      startedAt: n.startedAt,
+      endedAt: n.endedAt,
+      attempts: n.attempts,
+      retries: n.retries,
+      executor: executorOf(n.executor).name,
       subDispatchId: children.get(n.nodeId) ?? null,
     }));
     const edges = store.getEdges(d.id).map((e) => ({ source: e.source, target: e.target, label: edgeLabel(e.param) }));
@@ -104,9 +112,10 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
 
   api.get("/dispatches/:id/nodes/:node", (c) => {
     const d = dispatchOf(store, c.req.param("id"));
-    const n = nodeOf(store, d, c.req.param("node"));
+    const all = store.getNodes(d.id);
+    const n = nodeOf(all, d, c.req.param("node"));
     const edges = store.getEdges(d.id).filter((e) => e.target === n.nodeId);
-    const parents = new Map(edges.map((e) => [e.source, q.nodeOutput.get(d.id, e.source) as Pick<NodeRecord, "name" | "output" | "outputFile">]));
+    const parents = new Map(edges.map((e) => [e.source, nodeById(all, e.source)]));
     const inputs = edges.map((e) => {
       const p = parents.get(e.source);
       return { param: edgeLabel(e.param), node: e.source, name: p?.name ?? "?", value: p ? shortValue(store.readOutput(p)) : null };
@@ -138,7 +147,7 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
 
   api.get("/dispatches/:id/nodes/:node/output", (c) => {
     const d = dispatchOf(store, c.req.param("id"));
-    const n = nodeOf(store, d, c.req.param("node"));
+    const n = nodeOf(store.getNodes(d.id), d, c.req.param("node"));
     const output = store.readOutput(n);
     if (output === null) throw new NotFoundError(`node ${n.nodeId} of ${d.id} has no output (status ${n.status})`);
     c.header("content-disposition", `attachment; filename="${d.id}-node-${n.nodeId}-output.txt"`);
@@ -166,28 +175,10 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
   return api;
 }
 
-interface GraphNodeRow {
-  readonly nodeId: number;
-  readonly kind: string;
-  readonly name: string;
-  readonly status: string;
-  readonly executor: string | null;
-  readonly startedAt: number | null;
-  readonly endedAt: number | null;
-  readonly attempts: number;
-  readonly retries: number;
-}
-
 function queries(db: Database.Database) {
   return {
     newest: db.prepare(`SELECT id FROM dispatches WHERE parent_id IS NULL ORDER BY created_at DESC LIMIT 1`),
     counts: db.prepare(`SELECT status, COUNT(*) AS n FROM dispatches WHERE parent_id IS NULL GROUP BY status`),
-    // Without outputs and logs: a graph of thousands of nodes stays a small reply.
-    graphNodes: db.prepare(
-      `SELECT node_id AS nodeId, kind, name, status, executor, started_at AS startedAt, ended_at AS endedAt, attempts, retries
-       FROM nodes WHERE dispatch_id = ? ORDER BY node_id`,
-    ),
-    nodeOutput: db.prepare(`SELECT name, output, output_file AS outputFile FROM nodes WHERE dispatch_id = ? AND node_id = ?`),
   };
 }
 
@@ -198,19 +189,19 @@ function dispatchOf(store: SqliteStore, id: string): DispatchRecord {
   return d;
 }
 
-function nodeOf(store: SqliteStore, d: DispatchRecord, raw: string): NodeRecord {
+/** Node `raw` (a path segment) of the dispatch whose nodes are `nodes`. */
+function nodeOf(nodes: readonly NodeRecord[], d: DispatchRecord, raw: string): NodeRecord {
   const id = Number(raw);
   if (!/^\d+$/.test(raw) || id >= d.nodeCount) throw new NotFoundError(`dispatch ${d.id} has nodes 0 to ${d.nodeCount - 1}; no node "${raw}"`);
-  // Only one row is needed, but getNodes is the store's one way to read rows whole.
-  const row = store.db
-    .prepare(
-      `SELECT node_id AS nodeId, kind, name, electron_id AS electronId, status, executor, retries, timeout_ms AS timeoutMs, output,
-         output_file AS outputFile, stdout, stderr, error, attempts, started_at AS startedAt, ended_at AS endedAt
-       FROM nodes WHERE dispatch_id = ? AND node_id = ?`,
-    )
-    .get(d.id, id) as NodeRecord | undefined;
+  const row = nodeById(nodes, id);
   if (!row) throw new NotFoundError(`dispatch ${d.id} has no node ${id}`);
   return row;
+}
+
+/** Nodes come in id order and ids count from 0, so a node is found by index; the search is a safety net. */
+function nodeById(nodes: readonly NodeRecord[], id: number): NodeRecord | undefined {
+  const at = nodes[id];
+  return at?.nodeId === id ? at : nodes.find((n) => n.nodeId === id);
 }
 
 function dispatchView(d: DispatchRecord) {

@@ -22,8 +22,11 @@ import { encodeError, notRunError } from "./stored-error.js";
 import { access, electronArgs, fillCollection, sourceValue, type InEdge } from "./node-inputs.js";
 import { LazyAbort } from "./lazy-abort.js";
 import { RunningTask } from "./running-task.js";
+import { UnwrittenRunning } from "./unwritten-running.js";
 import { toError } from "../../values.js";
 import { trimStack } from "./stack.js";
+
+const NO_EDGES: InEdge[] = [];
 
 interface Queued {
   readonly event: SchedulerEvent;
@@ -43,7 +46,8 @@ export class DispatchRun {
   private readonly values: unknown[];
   private readonly hasValue: Uint8Array;
   private readonly encoded: Array<string | undefined>;
-  private readonly controllers = new Map<number, LazyAbort>();
+  /** By node: the cancel switch of each task under way (an array: one slot per node, no Map churn). */
+  private readonly controllers: Array<LazyAbort | undefined>;
   private readonly setups = new Map<Executor, Promise<void>>();
   private readonly ready = new Set<Executor>();
   private queue: Queued[] = [];
@@ -56,7 +60,7 @@ export class DispatchRun {
    * COMPLETED write carries the start time; the rest are marked RUNNING one
    * turn later. A dispatcher stopped in between re-runs them either way.
    */
-  private readonly unwrittenRunning = new Map<number, { attempt: number; turn: number }>();
+  private readonly unwrittenRunning: UnwrittenRunning;
   private readonly startedAt: Float64Array;
   private firstFailure: { node: number; error: Error } | undefined;
 
@@ -65,14 +69,23 @@ export class DispatchRun {
     this.done = new Promise((r) => (this.resolveDone = r));
     this.closed = new Promise((r) => (this.resolveClosed = r));
     const n = init.nodes.length;
-    this.inEdges = Array.from({ length: n }, () => []);
-    for (const e of init.edges) (this.inEdges[e.target] as InEdge[]).push({ source: e.source, param: e.param });
+    // The graph's own edge objects, and one shared empty list for nodes with no parents
+    // (a wide dispatch's parameters): no per-node or per-edge copies to collect.
+    this.inEdges = new Array<InEdge[]>(n).fill(NO_EDGES);
+    for (const e of init.edges) {
+      const list = this.inEdges[e.target] as InEdge[];
+      if (list === NO_EDGES) this.inEdges[e.target] = [e];
+      else list.push(e);
+    }
     this.values = new Array<unknown>(n);
     this.hasValue = new Uint8Array(n);
     this.encoded = new Array<string | undefined>(n);
     this.startedAt = new Float64Array(n);
-    for (const [k, v] of init.values) this.setValue(k, v);
-    for (const [k, v] of init.encodedOutputs) this.encoded[k] = v;
+    this.controllers = new Array<LazyAbort | undefined>(n);
+    this.unwrittenRunning = new UnwrittenRunning(n);
+    // forEach, not for-of: no [key, value] pair per entry (a wide dispatch has 10k parameters).
+    init.values.forEach((v, k) => this.setValue(k, v));
+    init.encodedOutputs.forEach((v, k) => (this.encoded[k] = v));
     this.sched = initialState({
       nodes: init.nodes.map((p) => ({ pool: p.pool, retries: p.spec.retries ?? 0 })),
       edges: init.edges.map((e) => [e.source, e.target] as const),
@@ -124,7 +137,7 @@ export class DispatchRun {
     this.crashed = true;
     const reason = new StoreError(`dispatch ${this.id} stopped: ${toError(error).message}`, { cause: error });
     this.queue = [];
-    for (const abort of this.controllers.values()) abort.abort(reason);
+    for (const abort of this.controllers) abort?.abort(reason);
     try {
       this.init.store.dispatchStatus(this.id, "FAILED", Date.now(), { error: encodeError(reason), ended: true });
       this.init.onChange?.({ dispatchId: this.id, at: Date.now(), nodes: [], status: "FAILED" });
@@ -156,7 +169,7 @@ export class DispatchRun {
           continue;
         }
         if (ev.type === "completed" && q.outcome) {
-          const attempt = this.unwrittenRunning.get(ev.node)?.attempt ?? null;
+          const attempt = this.unwrittenRunning.attempt(ev.node);
           this.unwrittenRunning.delete(ev.node);
           completed.push({
             node: ev.node,
@@ -187,7 +200,7 @@ export class DispatchRun {
             case "run":
               this.startedAt[e.node] = now;
               if (this.init.eagerRunning) store.nodeRunning(this.id, e.node, e.attempt, now);
-              else this.unwrittenRunning.set(e.node, { attempt: e.attempt, turn });
+              else this.unwrittenRunning.add(e.node, e.attempt, turn);
               changes?.push({ node: e.node, status: "RUNNING" });
               actions.push(e);
               break;
@@ -206,7 +219,7 @@ export class DispatchRun {
         }
       }
       store.nodesCompleted(this.id, this.init.resultsDir, completed);
-      for (const [node, u] of this.unwrittenRunning) if (u.turn < turn) this.writeRunning(node);
+      for (const node of this.unwrittenRunning.olderThan(turn)) this.writeRunning(node);
       store.countDone(this.id, done);
     });
     if (changes?.length) this.init.onChange?.({ dispatchId: this.id, at: now, nodes: changes });
@@ -219,10 +232,10 @@ export class DispatchRun {
   }
 
   private writeRunning(node: number): void {
-    const u = this.unwrittenRunning.get(node);
-    if (!u) return;
+    const attempt = this.unwrittenRunning.attempt(node);
+    if (attempt === null) return;
     this.unwrittenRunning.delete(node);
-    this.init.store.nodeRunning(this.id, node, u.attempt, this.startedAt[node] as number);
+    this.init.store.nodeRunning(this.id, node, attempt, this.startedAt[node] as number);
   }
 
   private perform(e: Effect): void {
@@ -232,7 +245,7 @@ export class DispatchRun {
         if (this.sched.state[e.node] === "RUNNING") this.runNode(e.node);
         break;
       case "abort": {
-        this.controllers.get(e.node)?.abort(new TaskCancelledError(`task ${this.nodeLabel(e.node)} was cancelled`));
+        this.controllers[e.node]?.abort(new TaskCancelledError(`task ${this.nodeLabel(e.node)} was cancelled`));
         const ex = this.init.nodes[e.node]?.executor;
         if (ex) void ex.cancel(this.meta(e.node)).catch(() => undefined);
         break;
@@ -248,7 +261,7 @@ export class DispatchRun {
   private runNode(node: number): void {
     const prepared = this.init.nodes[node] as PreparedNode;
     const spec = prepared.spec;
-    const valueOf = (i: number) => this.valueOf(i);
+    const valueOf = this.valueOfNode;
     try {
       switch (spec.kind) {
         case "electron":
@@ -263,9 +276,9 @@ export class DispatchRun {
           return;
         case "sublattice": {
           const abort = new LazyAbort();
-          this.controllers.set(node, abort);
+          this.controllers[node] = abort;
           void this.init.runChild(this, prepared, electronArgs(this.inEdges[node] as InEdge[], valueOf), abort).then((r) => {
-            this.controllers.delete(node);
+            this.controllers[node] = undefined;
             if (r.ok) this.completeWith(node, r.value);
             else this.failWith(node, r.error, "", "");
           });
@@ -292,7 +305,7 @@ export class DispatchRun {
       p.bundlePath ?? this.init.bundlePath,
       p.setup,
     );
-    this.controllers.set(node, task);
+    this.controllers[node] = task;
     const timeout = p.spec.timeout;
     if (timeout) task.timer = setTimeout(() => task.abort(new TaskTimeoutError(timeout)), timeout);
     let pending: Promise<TaskOutcome>;
@@ -311,7 +324,7 @@ export class DispatchRun {
   private settleElectron(task: RunningTask, outcome: TaskOutcome): void {
     const node = task.node;
     if (task.timer) clearTimeout(task.timer);
-    this.controllers.delete(node);
+    this.controllers[node] = undefined;
     if (!outcome.ok) {
       this.failWith(node, outcome.error, outcome.stdout, outcome.stderr);
       return;
@@ -404,6 +417,9 @@ export class DispatchRun {
     this.values[node] = v;
     this.hasValue[node] = 1;
   }
+
+  /** `valueOf`, bound once: runNode hands it to the input helpers for every node. */
+  private readonly valueOfNode = (node: number): unknown => this.valueOf(node);
 
   valueOf(node: number): unknown {
     if (this.hasValue[node]) return this.values[node];

@@ -56,7 +56,13 @@ export interface SchedulerState {
   readonly state: NodeState[];
   readonly waitingOn: Int32Array;
   readonly attempts: Int32Array;
-  readonly children: number[][];
+  /**
+   * Node i's children are childList[childStart[i]] up to childList[childStart[i + 1]]: two
+   * typed arrays for the whole graph, not an array per node (100k of them would live for the
+   * whole dispatch, and be copied by every scavenge).
+   */
+  readonly childStart: Int32Array;
+  readonly childList: Int32Array;
   readonly specs: readonly NodeSpec[];
   readonly pools: Map<string, Pool>;
   /** Nodes not yet COMPLETED/FAILED/CANCELLED. */
@@ -71,14 +77,11 @@ export function initialState(shape: GraphShape): SchedulerState {
   const n = shape.nodes.length;
   const state: NodeState[] = new Array<NodeState>(n);
   const waitingOn = new Int32Array(n);
-  const children: number[][] = Array.from({ length: n }, () => []);
   for (let i = 0; i < n; i++) state[i] = shape.initial?.[i] ?? "PENDING";
   // A node that was RUNNING when the dispatcher stopped is run again (at-least-once).
   for (let i = 0; i < n; i++) if (state[i] === "RUNNING") state[i] = "PENDING";
-  for (const [s, t] of shape.edges) {
-    (children[s] as number[]).push(t);
-    if (state[s] !== "COMPLETED") waitingOn[t]!++;
-  }
+  for (const [s, t] of shape.edges) if (state[s] !== "COMPLETED") waitingOn[t]!++;
+  const { childStart, childList } = childLists(n, shape.edges);
   let open = 0;
   let anyFailed = false;
   let anyCancelled = false;
@@ -97,7 +100,8 @@ export function initialState(shape: GraphShape): SchedulerState {
     state,
     waitingOn,
     attempts: new Int32Array(n),
-    children,
+    childStart,
+    childList,
     specs: shape.nodes,
     pools,
     open,
@@ -123,7 +127,8 @@ export function transition(s: SchedulerState, event: SchedulerEvent): Effect[] {
     case "completed": {
       if (s.state[event.node] !== "RUNNING") break; // late report for an aborted/cancelled node
       settle(s, event.node, effects);
-      for (const c of s.children[event.node] as number[]) {
+      for (let i = s.childStart[event.node]!; i < s.childStart[event.node + 1]!; i++) {
+        const c = s.childList[i]!;
         if (--s.waitingOn[c]! === 0 && s.state[c] === "PENDING" && !s.cancelRequested) enqueue(s, c, effects);
       }
       break;
@@ -197,17 +202,28 @@ function drain(s: SchedulerState, pool: Pool, effects: Effect[]): void {
   }
 }
 
+/** Each node's children, in edge order, packed into two arrays (see SchedulerState.childStart). */
+function childLists(n: number, edges: GraphShape["edges"]): { childStart: Int32Array; childList: Int32Array } {
+  const childStart = new Int32Array(n + 1);
+  for (const [s] of edges) childStart[s + 1]!++;
+  for (let i = 0; i < n; i++) childStart[i + 1]! += childStart[i]!;
+  const childList = new Int32Array(edges.length);
+  const next = childStart.slice(0, n);
+  for (const [s, t] of edges) childList[next[s]!++] = t;
+  return { childStart, childList };
+}
+
 /** Every pending node downstream of `from` can never run: settle it, naming the node that caused it. */
 function settleDescendants(s: SchedulerState, from: number, status: "FAILED" | "CANCELLED", effects: Effect[]): void {
   const reason = status === "FAILED" ? `not run: upstream node ${from} failed` : `not run: upstream node ${from} was cancelled`;
-  const stack = [...(s.children[from] as number[])];
+  const stack = [...s.childList.subarray(s.childStart[from], s.childStart[from + 1])];
   while (stack.length) {
     const n = stack.pop() as number;
     if (s.state[n] !== "PENDING") continue;
     s.state[n] = status;
     s.open--;
     effects.push({ type: "status", node: n, status, reason, cause: from });
-    for (const c of s.children[n] as number[]) stack.push(c);
+    for (let i = s.childStart[n]!; i < s.childStart[n + 1]!; i++) stack.push(s.childList[i]!);
   }
 }
 

@@ -5,8 +5,12 @@
  */
 import type Database from "better-sqlite3";
 import { StoreVersionError } from "../../errors.js";
+import { graphsFromNodeRows } from "./migrate-graphs.js";
 
-const MIGRATIONS: readonly string[] = [
+/** SQL, or a function for a step that has to reshape data in JavaScript; each runs in one transaction. */
+type Migration = string | ((db: Database.Database) => void);
+
+const MIGRATIONS: readonly Migration[] = [
   `
   CREATE TABLE dispatches (
     id TEXT PRIMARY KEY,
@@ -86,11 +90,50 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (dispatch_id, electron_id)
   ) WITHOUT ROWID;
   `,
+  // 4: a dispatch's graph is written once, as one value (`graphs`), and only the nodes whose
+  // state moved on get a row (`node_states`, keyed by the dispatch's integer key rather than its
+  // text id). A wide dispatch then costs two values and one narrow row per finished node,
+  // instead of a wide row per node and per edge plus an UPDATE of every node. The dispatch's
+  // inputs and output template move to `graphs` too: every status update rewrote them.
+  (db) => {
+    db.exec(`
+      CREATE TABLE graphs (
+        key INTEGER PRIMARY KEY,
+        dispatch_id TEXT NOT NULL UNIQUE,
+        inputs TEXT NOT NULL,
+        output_template TEXT NOT NULL,
+        nodes TEXT NOT NULL,
+        edges TEXT NOT NULL
+      );
+      CREATE TABLE node_states (
+        dispatch INTEGER NOT NULL,
+        node_id INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        output TEXT,
+        output_file TEXT,
+        stdout TEXT,
+        stderr TEXT,
+        error TEXT,
+        attempts INTEGER,
+        started_at INTEGER,
+        ended_at INTEGER,
+        PRIMARY KEY (dispatch, node_id)
+      ) WITHOUT ROWID;
+    `);
+    graphsFromNodeRows(db);
+    db.exec(`
+      DROP TABLE nodes;
+      DROP TABLE edges;
+      ALTER TABLE dispatches DROP COLUMN inputs;
+      ALTER TABLE dispatches DROP COLUMN output_template;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-export function migrate(db: Database.Database, file: string): void {
+/** Brings the store up to the current schema (tests pass `upTo` to make an older store). */
+export function migrate(db: Database.Database, file: string, upTo = SCHEMA_VERSION): void {
   const version = db.pragma("user_version", { simple: true }) as number;
   if (version > SCHEMA_VERSION) {
     throw new StoreVersionError(
@@ -98,10 +141,15 @@ export function migrate(db: Database.Database, file: string): void {
         `upgrade Valence, or point VALENCE_DATA_DIR at another directory`,
     );
   }
-  for (let v = version; v < SCHEMA_VERSION; v++) {
+  for (let v = version; v < upTo; v++) {
+    // IMMEDIATE, and the version read again inside: another process opening the same old
+    // store at the same moment waits for this step, then finds it done, instead of repeating it.
     db.transaction(() => {
-      db.exec(MIGRATIONS[v] as string);
+      if ((db.pragma("user_version", { simple: true }) as number) !== v) return;
+      const m = MIGRATIONS[v] as Migration;
+      if (typeof m === "string") db.exec(m);
+      else m(db);
       db.pragma(`user_version = ${v + 1}`);
-    })();
+    }).immediate();
   }
 }

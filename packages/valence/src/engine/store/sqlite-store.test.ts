@@ -28,21 +28,7 @@ function node(i: number): NodeRecord {
 }
 
 describe("SqliteStore", () => {
-  it("migrates a version-1 store: its dispatches stay readable and nodes gain bundle_path", () => {
-    const d = dir();
-    const store = new SqliteStore(d);
-    store.insertDispatch(dispatch(join(d, "r"), 3), [node(0), node(1), node(2)], []);
-    // Back to what version 1 wrote.
-    store.db.exec("ALTER TABLE nodes DROP COLUMN bundle_path; DROP TABLE sources");
-    store.db.pragma("user_version = 1");
-    store.close();
-    const again = new SqliteStore(d);
-    assert.equal(again.db.pragma("user_version", { simple: true }), SCHEMA_VERSION);
-    assert.deepEqual(again.getNodes(id).map((n) => [n.name, n.bundlePath]), [["n0", null], ["n1", null], ["n2", null]]);
-    again.insertSources(id, { "wf.ts:3": "(x) => x + 1" });
-    assert.deepEqual(again.getSources(id), { "wf.ts:3": "(x) => x + 1" });
-    again.close();
-  });
+  // Migrations from older schema versions: migrations.test.ts and tests/store-migration.test.ts.
 
   it("stores a dispatch with its nodes and edges (more than one insert chunk) and reads them back", () => {
     const d = dir();

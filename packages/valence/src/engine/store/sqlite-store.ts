@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { StoreError } from "../../errors.js";
 import type { DispatchId } from "../../ids.js";
 import type { Status } from "../../status.js";
+import { decodeEdges, decodeNodes, encodeEdges, encodeNodes, type SubmittedNode } from "./graph-codec.js";
 import { migrate } from "./migrations.js";
 import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "./records.js";
 
@@ -26,23 +27,34 @@ export interface CompletedNode {
 /** Outputs larger than this live in a file under the dispatch's results dir, not in a row. */
 export const LARGE_VALUE_BYTES = 256 * 1024;
 
-/** `a_b AS aB, …`: rows come out of SQLite already in the records' shape (no per-row copying). */
-function aliased(columns: string): string {
+/** `t.a_b AS aB, …`: rows come out of SQLite already in the records' shape (no per-row copying). */
+function aliased(columns: string, table?: string): string {
   return columns
     .split(",")
     .map((c) => c.trim())
-    .map((c) => `${c} AS ${c.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase())}`)
+    .map((c) => `${table ? `${table}.` : ""}${c} AS ${c.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase())}`)
     .join(", ");
 }
 
-const DISPATCH_COLUMNS = aliased(
-  "id, parent_id, parent_node, name, lattice_id, status, inputs, output, output_template, error, created_at, started_at, " +
-    "ended_at, results_dir, bundle_path, entry_file, cwd, owner_pid, owner_host, node_count, nodes_done",
-);
-const NODE_COLUMNS = aliased(
-  "node_id, kind, name, electron_id, status, executor, retries, timeout_ms, key, holes, value, output, output_file, stdout, " +
-    "stderr, error, attempts, started_at, ended_at, bundle_path",
-);
+/**
+ * A dispatch's row, with its inputs and output template from its graph: they
+ * never change, and kept in the dispatches row they were copied again by
+ * every status update (SQLite rewrites a whole row; a 10k-node template is 350 KB).
+ */
+const DISPATCH_COLUMNS =
+  aliased(
+    "id, parent_id, parent_node, name, lattice_id, status, output, error, created_at, started_at, " +
+      "ended_at, results_dir, bundle_path, entry_file, cwd, owner_pid, owner_host, node_count, nodes_done",
+    "d",
+  ) + `, ${aliased("inputs, output_template", "g")}`;
+const DISPATCHES = "dispatches d JOIN graphs g ON g.dispatch_id = d.id";
+
+const STATE_COLUMNS = aliased("node_id, status, output, output_file, stdout, stderr, error, attempts, started_at, ended_at");
+
+/** A node's row in `node_states`: its state once it has moved on from the one it was submitted in. */
+type NodeState = Pick<NodeRecord, "nodeId" | "status" | "output" | "outputFile" | "stdout" | "stderr" | "error" | "startedAt" | "endedAt"> & {
+  readonly attempts: number | null;
+};
 
 /** How long the store must be left alone before it checkpoints. */
 const CHECKPOINT_IDLE_MS = 300;
@@ -75,17 +87,22 @@ export class SqliteStore {
     const db = this.db;
     this.stmts = {
       insertDispatch: db.prepare(
-        `INSERT INTO dispatches (id, parent_id, parent_node, name, lattice_id, status, inputs, output_template, created_at,
+        `INSERT INTO dispatches (id, parent_id, parent_node, name, lattice_id, status, created_at,
            results_dir, bundle_path, entry_file, cwd, owner_pid, owner_host, node_count, nodes_done)
-         VALUES (@id, @parentId, @parentNode, @name, @latticeId, @status, @inputs, @outputTemplate, @createdAt,
+         VALUES (@id, @parentId, @parentNode, @name, @latticeId, @status, @createdAt,
            @resultsDir, @bundlePath, @entryFile, @cwd, @ownerPid, @ownerHost, @nodeCount, @nodesDone)`,
       ),
+      insertGraph: db.prepare(`INSERT INTO graphs (dispatch_id, inputs, output_template, nodes, edges) VALUES (?, ?, ?, ?, ?)`),
+      dispatchKey: db.prepare(`SELECT key FROM graphs WHERE dispatch_id = ?`).pluck(),
+      // State rows are upserts: a node has none until its first change after submission.
       nodeRunning: db.prepare(
-        `UPDATE nodes SET status = 'RUNNING', attempts = ?, started_at = COALESCE(started_at, ?) WHERE dispatch_id = ? AND node_id = ?`,
+        `INSERT INTO node_states (dispatch, node_id, status, attempts, started_at) VALUES (?, ?, 'RUNNING', ?, ?)
+         ON CONFLICT DO UPDATE SET status = 'RUNNING', attempts = excluded.attempts, started_at = COALESCE(started_at, excluded.started_at)`,
       ),
       nodeFailed: db.prepare(
-        `UPDATE nodes SET status = ?, error = ?, stdout = COALESCE(?, stdout), stderr = COALESCE(?, stderr), ended_at = ?
-         WHERE dispatch_id = ? AND node_id = ?`,
+        `INSERT INTO node_states (dispatch, node_id, status, error, stdout, stderr, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET status = excluded.status, error = excluded.error, stdout = COALESCE(excluded.stdout, stdout),
+           stderr = COALESCE(excluded.stderr, stderr), ended_at = excluded.ended_at`,
       ),
       nodesDone: db.prepare(`UPDATE dispatches SET nodes_done = nodes_done + ? WHERE id = ?`),
       dispatchStatus: db.prepare(
@@ -93,76 +110,89 @@ export class SqliteStore {
            error = COALESCE(?, error) WHERE id = ?`,
       ),
       event: db.prepare(`INSERT INTO events (dispatch_id, node_id, at, kind, detail, cause) VALUES (?, ?, ?, ?, ?, ?)`),
-      getDispatch: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE id = ?`),
-      getNodes: db.prepare(`SELECT ${NODE_COLUMNS} FROM nodes WHERE dispatch_id = ? ORDER BY node_id`),
-      getEdges: db.prepare(`SELECT source, target, param FROM edges WHERE dispatch_id = ?`),
+      getDispatch: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.id = ?`),
+      getGraph: db.prepare(`SELECT key, nodes, edges FROM graphs WHERE dispatch_id = ?`),
+      getGraphEdges: db.prepare(`SELECT edges FROM graphs WHERE dispatch_id = ?`).pluck(),
+      getStates: db.prepare(`SELECT ${STATE_COLUMNS} FROM node_states WHERE dispatch = ?`),
       getEvents: db.prepare(
         `SELECT id, dispatch_id AS dispatchId, node_id AS nodeId, at, kind, detail, cause FROM events WHERE dispatch_id = ? AND id > ? ORDER BY id`,
       ),
-      list: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE parent_id IS NULL ORDER BY created_at DESC LIMIT ?`),
+      list: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.parent_id IS NULL ORDER BY d.created_at DESC LIMIT ?`),
+      // For nodes carried over by a redispatch: their status and output are in the graph already.
       restoreNode: db.prepare(
-        `UPDATE nodes SET stdout = ?, stderr = ?, attempts = ?, started_at = ?, ended_at = ? WHERE dispatch_id = ? AND node_id = ?`,
+        `INSERT INTO node_states (dispatch, node_id, status, stdout, stderr, attempts, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET stdout = excluded.stdout, stderr = excluded.stderr, attempts = excluded.attempts,
+           started_at = excluded.started_at, ended_at = excluded.ended_at`,
       ),
       insertSource: db.prepare(`INSERT OR REPLACE INTO sources (dispatch_id, electron_id, source) VALUES (?, ?, ?)`),
       getSources: db.prepare(`SELECT electron_id AS electronId, source FROM sources WHERE dispatch_id = ?`),
       setOwner: db.prepare(`UPDATE dispatches SET owner_pid = ?, owner_host = ? WHERE id = ?`),
-      children: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE parent_id = ?`),
-      unfinished: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM dispatches WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`),
+      children: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.parent_id = ?`),
+      unfinished: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`),
     };
   }
 
-  /** Runs `fn` in one transaction (nested calls join the outer one). */
+  /**
+   * Runs `fn` in one transaction (nested calls join the outer one). IMMEDIATE:
+   * it takes the write lock first, waiting its turn behind other processes'
+   * writes (busy_timeout). A deferred one that reads before it writes (a
+   * dispatch key, a node) fails at once with "database is locked" when another
+   * process wrote in between, since SQLite cannot upgrade its stale snapshot.
+   */
   batch<T>(fn: () => T): T {
     this.lastWrite = performance.now();
-    return this.db.transaction(fn)();
-  }
-
-  insertDispatch(d: DispatchRecord, nodes: readonly NodeRecord[], edges: readonly EdgeRecord[]): void {
-    this.lastWrite = performance.now();
-    const nodeValues = (n: NodeRecord, p: unknown[]) =>
-      p.push(d.id, n.nodeId, n.kind, n.name, n.electronId, n.status, n.executor, n.retries, n.timeoutMs, n.key, n.holes, n.value, n.output, n.bundlePath);
-    const edgeValues = (e: EdgeRecord, p: unknown[]) => p.push(d.id, e.source, e.target, e.param);
-    this.batch(() => {
-      this.stmts.insertDispatch.run(d);
-      this.insertMany("nodes", "dispatch_id, node_id, kind, name, electron_id, status, executor, retries, timeout_ms, key, holes, value, output, bundle_path", 14, nodes, nodeValues);
-      this.insertMany("edges", "dispatch_id, source, target, param", 4, edges, edgeValues);
-    });
-  }
-
-  private readonly chunkStatements = new Map<string, Database.Statement>();
-
-  /** Inserts rows CHUNK at a time: one statement call per chunk costs far less than one per row. */
-  private insertMany<T>(table: string, columns: string, width: number, rows: readonly T[], values: (r: T, params: unknown[]) => void): void {
-    const CHUNK = 100;
-    const statement = (n: number) => {
-      const key = `${table}:${n}`;
-      let st = this.chunkStatements.get(key);
-      if (!st) {
-        const one = `(${new Array(width).fill("?").join(",")})`;
-        st = this.db.prepare(`INSERT INTO ${table} (${columns}) VALUES ${new Array(n).fill(one).join(",")}`);
-        this.chunkStatements.set(key, st);
-      }
-      return st;
-    };
-    for (let i = 0; i < rows.length; i += CHUNK) {
-      const slice = rows.slice(i, i + CHUNK);
-      const params: unknown[] = [];
-      for (const r of slice) values(r, params);
-      // An array binds as anonymous parameters: no 1,300-argument spread per chunk.
-      statement(slice.length).run(params);
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (error) {
+      // Rolled back: a key remembered inside may be handed to the next dispatch.
+      this.keys.clear();
+      throw error;
     }
   }
 
+  /** Stores a dispatch and its graph. `nodes` may be full NodeRecords; only what is fixed at submission is kept. */
+  insertDispatch(d: DispatchRecord, nodes: readonly SubmittedNode[], edges: readonly EdgeRecord[]): void {
+    this.lastWrite = performance.now();
+    const graphNodes = encodeNodes(nodes);
+    const graphEdges = encodeEdges(edges);
+    this.batch(() => {
+      this.stmts.insertDispatch.run(d);
+      this.keys.set(d.id, Number(this.stmts.insertGraph.run(d.id, d.inputs, d.outputTemplate, graphNodes, graphEdges).lastInsertRowid));
+    });
+  }
+
+  /**
+   * A dispatch's integer key in `node_states`, remembered: a committed key
+   * never changes (graphs rows are never deleted or re-keyed). `batch`
+   * forgets them all when a transaction rolls back.
+   */
+  private readonly keys = new Map<string, number>();
+
+  private keyOf(id: DispatchId): number {
+    let key = this.keys.get(id);
+    if (key === undefined) {
+      key = this.stmts.dispatchKey.get(id) as number | undefined;
+      if (key === undefined) throw new StoreError(`dispatch ${id} is not in the store ${this.file}`);
+      this.keys.set(id, key);
+    }
+    return key;
+  }
+
+  /** Prepared multi-row statements, by chunk size. */
+  private readonly chunkStatements = new Map<string, Database.Statement>();
+
   nodeRunning(id: DispatchId, node: number, attempt: number, at: number): void {
-    this.stmts.nodeRunning.run(attempt, at, id, node);
+    this.stmts.nodeRunning.run(this.keyOf(id), node, attempt, at);
   }
 
   /**
    * Marks nodes COMPLETED with their encoded outputs (large ones in files
-   * under the results dir). One multi-row UPDATE per chunk: a wide dispatch
+   * under the results dir). One multi-row upsert per chunk: a wide dispatch
    * completes thousands of nodes per scheduler turn.
    */
   nodesCompleted(id: DispatchId, resultsDir: string, items: readonly CompletedNode[]): void {
+    if (!items.length) return;
+    const key = this.keyOf(id);
     const CHUNK = 100;
     for (let i = 0; i < items.length; i += CHUNK) {
       const slice = items.slice(i, i + CHUNK);
@@ -176,9 +206,8 @@ export class SqliteStore {
           writeFileSync(file, c.encoded);
           inline = null;
         }
-        params.push(c.node, inline, file, c.stdout || null, c.stderr || null, c.at, c.startedAt, c.attempt);
+        params.push(key, c.node, inline, file, c.stdout || null, c.stderr || null, c.at, c.startedAt, c.attempt);
       }
-      params.push(id);
       this.completedStatement(slice.length).run(params);
     }
   }
@@ -187,12 +216,13 @@ export class SqliteStore {
     const key = `completed:${n}`;
     let st = this.chunkStatements.get(key);
     if (!st) {
+      // `attempts` NULL: the RUNNING mark was written, and its attempt stands.
       st = this.db.prepare(
-        `WITH v(node_id, output, output_file, stdout, stderr, ended_at, started_at, attempts) AS (VALUES ${new Array(n).fill("(?,?,?,?,?,?,?,?)").join(",")})
-         UPDATE nodes SET status = 'COMPLETED', output = v.output, output_file = v.output_file, stdout = v.stdout, stderr = v.stderr,
-           error = NULL, ended_at = v.ended_at, started_at = COALESCE(nodes.started_at, v.started_at),
-           attempts = COALESCE(v.attempts, nodes.attempts)
-         FROM v WHERE nodes.dispatch_id = ? AND nodes.node_id = v.node_id`,
+        `INSERT INTO node_states (dispatch, node_id, status, output, output_file, stdout, stderr, ended_at, started_at, attempts)
+         VALUES ${new Array(n).fill("(?,?,'COMPLETED',?,?,?,?,?,?,?)").join(",")}
+         ON CONFLICT DO UPDATE SET status = 'COMPLETED', output = excluded.output, output_file = excluded.output_file,
+           stdout = excluded.stdout, stderr = excluded.stderr, error = NULL, ended_at = excluded.ended_at,
+           started_at = COALESCE(started_at, excluded.started_at), attempts = COALESCE(excluded.attempts, attempts)`,
       );
       this.chunkStatements.set(key, st);
     }
@@ -200,7 +230,7 @@ export class SqliteStore {
   }
 
   nodeEnded(id: DispatchId, node: number, status: "FAILED" | "CANCELLED", encodedError: string, io: { stdout: string; stderr: string } | undefined, at: number): void {
-    this.stmts.nodeFailed.run(status, encodedError, io?.stdout || null, io?.stderr || null, at, id, node);
+    this.stmts.nodeFailed.run(this.keyOf(id), node, status, encodedError, io?.stdout || null, io?.stderr || null, at);
   }
 
   countDone(id: DispatchId, n: number): void {
@@ -219,12 +249,18 @@ export class SqliteStore {
     return this.stmts.getDispatch.get(id) as DispatchRecord | undefined;
   }
 
+  /** The dispatch's nodes in id order: each as submitted, overlaid with its state row if it has one. */
   getNodes(id: DispatchId): NodeRecord[] {
-    return this.stmts.getNodes.all(id) as NodeRecord[];
+    const g = this.stmts.getGraph.get(id) as { key: number; nodes: string } | undefined;
+    if (!g) return [];
+    const states = new Map<number, NodeState>();
+    for (const s of this.stmts.getStates.all(g.key) as NodeState[]) states.set(s.nodeId, s);
+    return decodeNodes(g.nodes).map((n) => withState(n, states.get(n.nodeId)));
   }
 
   getEdges(id: DispatchId): EdgeRecord[] {
-    return this.stmts.getEdges.all(id) as EdgeRecord[];
+    const edges = this.stmts.getGraphEdges.get(id) as string | undefined;
+    return edges === undefined ? [] : decodeEdges(edges);
   }
 
   getEvents(id: DispatchId, after = 0): EventRecord[] {
@@ -238,7 +274,8 @@ export class SqliteStore {
   /** Copies what `insertDispatch` does not write (logs, attempts, times) for nodes carried over from another dispatch. */
   restoreNodes(id: DispatchId, nodes: readonly NodeRecord[]): void {
     this.batch(() => {
-      for (const n of nodes) this.stmts.restoreNode.run(n.stdout, n.stderr, n.attempts, n.startedAt, n.endedAt, id, n.nodeId);
+      const key = this.keyOf(id);
+      for (const n of nodes) this.stmts.restoreNode.run(key, n.nodeId, n.status, n.stdout, n.stderr, n.attempts, n.startedAt, n.endedAt);
     });
   }
 
@@ -305,4 +342,22 @@ export class SqliteStore {
     if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
     this.db.close();
   }
+}
+
+/** A node as it is now: the submitted one, or its state row over it (the output stays the submitted one until it has its own). */
+function withState(n: SubmittedNode, s: NodeState | undefined): NodeRecord {
+  if (!s) return { ...n, outputFile: null, stdout: null, stderr: null, error: null, attempts: 0, startedAt: null, endedAt: null };
+  const ownOutput = s.output !== null || s.outputFile !== null;
+  return {
+    ...n,
+    status: s.status,
+    output: ownOutput ? s.output : n.output,
+    outputFile: s.outputFile,
+    stdout: s.stdout,
+    stderr: s.stderr,
+    error: s.error,
+    attempts: s.attempts ?? 0,
+    startedAt: s.startedAt,
+    endedAt: s.endedAt,
+  };
 }
