@@ -1,6 +1,6 @@
 /** Summary counts and the dispatch list: filter, search, pages, live. */
 import { useCallback, useEffect, useRef, useState } from "react";
-import { api, ApiError, follow, type ListReply, type SummaryReply } from "../api";
+import { api, follow, type ListReply, type SummaryReply } from "../api";
 import { ErrorBox, StatusBadge, useTicker } from "../components/common";
 import { formatDuration, formatTime, TERMINAL } from "../format";
 import { Link, navigate, useLocation } from "../router";
@@ -74,22 +74,9 @@ export function DispatchList() {
       }, 100);
     };
     follow("/events", (event) => event === "change" && soon(), ctl.signal, setLive);
-    // A dispatch is stored before its runner sends its first change: ask for the newest id, cheaply, four times a second.
-    let newest: string | null | undefined;
-    const poll = setInterval(() => {
-      if (document.visibilityState !== "visible") return;
-      api.head().then(
-        (h) => {
-          if (newest !== undefined && h.newest !== newest) void loadRef.current();
-          newest = h.newest;
-        },
-        // Without the token nothing will change until the page reloads with it.
-        (e) => e instanceof ApiError && e.status === 401 && clearInterval(poll),
-      );
-    }, 250);
+    // The server announces a dispatch the moment it is stored, so the stream is all the list needs.
     return () => {
       ctl.abort();
-      clearInterval(poll);
       if (timer) clearTimeout(timer);
     };
   }, []);

@@ -104,6 +104,8 @@ export function createApp(opts: AppOptions): Hono {
   api.post("/dispatches", jsonLimit, async (c) => {
     const body = parse(submitSchema, await jsonBody(c));
     const id = storeSubmission(store, body);
+    // Followers (the dashboard's list) learn of it now, not when its runner first reports.
+    hub.publish({ dispatchId: id, at: Date.now(), nodes: [], status: "NEW_OBJECT" });
     supervisor.start(id);
     return c.json<SubmitReply>({ dispatchId: id }, 201);
   });
@@ -151,6 +153,7 @@ export function createApp(opts: AppOptions): Hono {
       return { name: r.name, electronId: r.electronId, executor: r.executor, bundlePath, source: r.source };
     });
     const id = storeRedispatch(store, d.id, { reusePreviousResults: body.reusePreviousResults, replacements });
+    hub.publish({ dispatchId: id, at: Date.now(), nodes: [], status: "NEW_OBJECT" });
     supervisor.start(id);
     return c.json<SubmitReply>({ dispatchId: id }, 201);
   });
