@@ -189,6 +189,20 @@ describe("dispatching to a server", () => {
     assert.equal(readdirSync(join(serverDir, "blobs")).length, 2, "the same value is not stored twice");
   });
 
+  it("runs a sublattice in the runner, its electrons named as in the user's file", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { outer } = await flows();
+    const id = await dispatch(outer)(5);
+    const result = await getResult(id, { wait: true });
+    assert.equal(result.result, 15);
+    const { SqliteStore } = await import("../src/engine/store/sqlite-store.js");
+    const store = new SqliteStore(serverDir);
+    const [child] = store.childDispatches(id);
+    assert.ok(child, "the sublattice ran as a child dispatch");
+    assert.deepEqual(store.getNodes(child.id).map((n) => n.name), ["triple", ":parameter:5"]);
+    store.close();
+  });
+
   it("runs 50 dispatches at once, each to its own right result", async () => {
     const { dispatch, getResult } = await sdk();
     const { fanOut } = await flows();

@@ -124,7 +124,9 @@ export async function prepareSubmission(
   ctx.warmUp?.(pools.executors());
   let bundlePath: string | undefined;
   const executors = pools.executors();
-  if ((ctx.alwaysBundle && executors.length > 0) || executors.some((e) => e.needsBundle)) {
+  // A runner elsewhere needs the code of every electron and sublattice (a sublattice's electrons are traced there).
+  const hasCode = graph.nodes.some((n) => n.kind === "electron" || n.kind === "sublattice");
+  if ((ctx.alwaysBundle && hasCode) || executors.some((e) => e.needsBundle)) {
     if (!info.file) {
       throw new MissingEntryError(`cannot tell which module defined lattice "${info.name}", so its code cannot be bundled for the workers`);
     }

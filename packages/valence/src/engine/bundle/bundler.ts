@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { Message } from "esbuild";
 import { BundleError } from "./bundle-error.js";
 
@@ -110,7 +111,8 @@ async function buildBundle(entry: string, dir: string, key: string): Promise<Bun
       platform: "node",
       format: "esm",
       target: "node20",
-      sourcemap: "inline",
+      // External here, inlined below once its paths are absolute (see `withAbsoluteSources`).
+      sourcemap: "external",
       // Electron names may come from `fn.name`; esbuild renames colliding
       // top-level functions when it merges modules, which would change them.
       keepNames: true,
@@ -140,16 +142,33 @@ async function buildBundle(entry: string, dir: string, key: string): Promise<Bun
       cause: error,
     });
   }
-  const file = output.outputFiles[0];
-  if (!file) throw new BundleError(entry, [{ file: undefined, line: undefined, column: undefined, text: "esbuild produced no output" }]);
-  const hash = createHash("sha256").update(file.contents).digest("hex");
+  const code = output.outputFiles.find((f) => f.path.endsWith(".mjs"));
+  const map = output.outputFiles.find((f) => f.path.endsWith(".map"));
+  if (!code || !map) throw new BundleError(entry, [{ file: undefined, line: undefined, column: undefined, text: "esbuild produced no output" }]);
+  const contents = withAbsoluteSources(code.text, map.text, dir);
+  const hash = createHash("sha256").update(contents).digest("hex");
   const path = join(dir, `${hash}.mjs`);
-  await writeOnce(path, file.contents);
+  await writeOnce(path, contents);
   const result: BundleResult = { path, hash };
   const inputs = await inputStats(cwd, Object.keys(output.metafile.inputs)).catch(() => undefined);
   // An input that vanished mid-build: the next call simply builds again.
   if (inputs) cache.set(key, { result, inputs });
   return result;
+}
+
+/**
+ * The bundle with its source map inlined, the map's sources made absolute
+ * `file://` URLs. Relative ones would only hold where the bundle was written:
+ * a server keeps it in another directory, and there the user's original
+ * files (read for electron names and shown in stacks) would not be found.
+ */
+function withAbsoluteSources(code: string, mapText: string, dir: string): Uint8Array {
+  const map = JSON.parse(mapText) as { sources: string[]; sourceRoot?: string };
+  map.sources = map.sources.map((s) => (/^[a-z-]{2,}:/i.test(s) ? s : pathToFileURL(resolve(dir, s)).href));
+  delete map.sourceRoot;
+  const body = code.replace(/\n\/\/# sourceMappingURL=[^\n]*\s*$/, "\n");
+  const inline = Buffer.from(JSON.stringify(map)).toString("base64");
+  return Buffer.from(`${body}//# sourceMappingURL=data:application/json;base64,${inline}\n`);
 }
 
 /** Content-addressed: an existing file already has these bytes. Temp file + rename so readers never see part of it. */
