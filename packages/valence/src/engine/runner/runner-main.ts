@@ -61,7 +61,18 @@ async function main(): Promise<void> {
   // executor plugins are found from there too, so the engine starts after the move.
   if (job.cwd && existsSync(job.cwd)) process.chdir(job.cwd);
   engine = await Engine.current();
-  engine.runOptions = { eagerRunning: true, onChange: (change) => void send({ type: "change", change }) };
+  const server = process.ppid;
+  engine.runOptions = {
+    eagerRunning: true,
+    onChange: (change) => {
+      // Told after each commit and before the turn starts any task. If the server died while
+      // this process was busy (a long store write), the "disconnect" event is not handled yet:
+      // the parent pid, read live, already says so. Starting a task now would run it twice
+      // (here, and again in the runner of the server that resumes it).
+      if (process.ppid !== server) process.exit(0);
+      void send({ type: "change", change });
+    },
+  };
 
   let run;
   try {
