@@ -10,11 +10,12 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { API_PREFIX, type SubmitBody } from "../api/wire.js";
+import { API_PREFIX } from "../api/wire.js";
 import { ServerClient } from "../client/server-client.js";
 import { encode } from "../codec/index.js";
 import { EventHub } from "./event-hub.js";
 import { startServer, type RunningServer, type ServerOptions } from "./server.js";
+import { paramNode, validSubmit } from "./test-support/submissions.js";
 
 // A token from the environment would turn every loopback test into a 401.
 delete process.env["VALENCE_TOKEN"];
@@ -122,12 +123,6 @@ function listTree(dir: string, prefix = ""): string[] {
   );
 }
 
-function paramNode(nodeId: number, overrides: Record<string, unknown> = {}) {
-  return {
-    nodeId, kind: "parameter", name: `p${nodeId}`, electronId: null, executor: null, retries: 0, timeoutMs: null,
-    key: null, holes: null, value: null, output: encode(nodeId + 1, "p"), ...overrides,
-  };
-}
 
 function electronNode(nodeId: number, overrides: Record<string, unknown> = {}) {
   return { ...paramNode(nodeId), kind: "electron", name: `e${nodeId}`, electronId: "wf.ts#e", executor: '"inline"', output: null, ...overrides };
@@ -135,22 +130,6 @@ function electronNode(nodeId: number, overrides: Record<string, unknown> = {}) {
 
 const edge = (source: number, target: number) => ({ source, target, param: JSON.stringify({ kind: "arg", index: 0 }) });
 
-/** The smallest graph the server accepts: one parameter, no code. */
-function validSubmit(overrides: Record<string, unknown> = {}): SubmitBody & Record<string, unknown> {
-  return {
-    name: "tiny",
-    latticeId: null,
-    entryFile: null,
-    // Outside the repo: the runner must not depend on where the client ran.
-    cwd: tmpdir(),
-    inputs: encode([], "args"),
-    outputTemplate: encode({ value: 1, holes: [] }, "t"),
-    bundleHash: null,
-    nodes: [paramNode(0)],
-    edges: [],
-    ...overrides,
-  } as SubmitBody & Record<string, unknown>;
-}
 
 /** Asks for the result with `?wait=true` until the dispatch has ended; returns its status. */
 async function waitForEnd(h: Harness, id: string): Promise<string> {

@@ -24,6 +24,7 @@ import { API_PREFIX } from "../api/wire.js";
 import { encode } from "../codec/index.js";
 import { EventHub } from "./event-hub.js";
 import { startServer, type RunningServer } from "./server.js";
+import { paramNode, validSubmit } from "./test-support/submissions.js";
 
 // A token from the environment would turn every request into a 401.
 delete process.env["VALENCE_TOKEN"];
@@ -230,24 +231,7 @@ function path(g: Gen): string {
   return base + query(g);
 }
 
-/** The smallest graph the server accepts: one parameter, no code (as in app.test.ts). */
-function validSubmit(): Record<string, unknown> {
-  return {
-    name: "fuzz",
-    latticeId: null,
-    entryFile: null,
-    cwd: tmpdir(),
-    inputs: encode([], "args"),
-    outputTemplate: encode({ value: 1, holes: [] }, "t"),
-    bundleHash: null,
-    nodes: [paramNode(0)],
-    edges: [],
-  };
-}
 
-function paramNode(nodeId: number): Record<string, unknown> {
-  return { nodeId, kind: "parameter", name: `p${nodeId}`, electronId: null, executor: null, retries: 0, timeoutMs: null, key: null, holes: null, value: null, output: encode(nodeId + 1, "p") };
-}
 
 const SUBMIT_KEYS = ["name", "latticeId", "entryFile", "cwd", "inputs", "inputsBlob", "outputTemplate", "bundleHash", "nodes", "edges", "sources"];
 const NODE_KEYS = ["nodeId", "kind", "name", "electronId", "executor", "retries", "timeoutMs", "key", "holes", "value", "output", "outputBlob"];
@@ -288,7 +272,7 @@ function fieldValue(g: Gen, key: string): unknown {
 
 /** A valid submit body with one to three random mutations. */
 function mutatedSubmit(g: Gen): { body: Record<string, unknown>; note: string } {
-  const body = validSubmit();
+  const body: Record<string, unknown> = { ...validSubmit() };
   const nodes = body["nodes"] as Array<Record<string, unknown>>;
   const notes: string[] = [];
   for (let i = g.int(1, 3); i > 0; i--) {
