@@ -138,6 +138,10 @@ export class UpstreamFailedError extends ValenceError {
 export class StoreError extends ValenceError {
   override readonly code: string = "STORE_ERROR";
 }
+/** A lock file that cannot be opened or locked for a reason other than another holder (permissions, a full disk). */
+export class LockError extends ValenceError {
+  override readonly code = "LOCK_ERROR";
+}
 export class StoreVersionError extends StoreError {
   override readonly code = "STORE_VERSION";
 }
@@ -191,6 +195,11 @@ export class UnknownConfigKeyError extends ConfigError {
 /** An embedded dispatch whose process is gone will never finish. */
 export class DispatcherGoneError extends ValenceError {
   override readonly code = "DISPATCHER_GONE";
+}
+
+/** A dispatch another live process runs: only one process at a time may run it. */
+export class DispatchOwnedError extends ValenceError {
+  override readonly code = "DISPATCH_OWNED";
 }
 
 /** A user's electron threw; carries the user's message and a trimmed stack. */

@@ -11,6 +11,7 @@ import { listCommand } from "./commands/list.js";
 import { newCommand } from "./commands/new.js";
 import { resultCommand } from "./commands/result.js";
 import { runCommand } from "./commands/run.js";
+import { resumeCommand } from "./commands/resume.js";
 import { cancelCommand } from "./commands/cancel.js";
 import { redispatchCommand } from "./commands/redispatch.js";
 import { logsCommand } from "./commands/logs.js";
@@ -25,6 +26,7 @@ const COMMANDS: readonly Command[] = [
   resultCommand,
   cancelCommand,
   redispatchCommand,
+  resumeCommand,
   watchCommand,
   startCommand,
   stopCommand,

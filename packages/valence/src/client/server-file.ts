@@ -1,15 +1,23 @@
 /**
  * The files a server keeps in its data dir: `server.json` (where it listens,
  * its pid, since when: how clients and `valence status` find it), the bearer
- * token (mode 0600) and the log.
+ * token (mode 0600), the log, and `locks/server.lock`, which the running
+ * server holds: a server.json counts only while that lock is held, and the
+ * kernel releases it the instant the server dies (kill -9 included), so a new
+ * server can start at once and `valence status` never trusts a zombie's pid.
  */
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { FileLock, isLockHeld } from "../engine/locks/file-lock.js";
+import { locksDir } from "../engine/locks/owner-lock.js";
+import { isRunning } from "../engine/locks/process-identity.js";
 
 export interface ServerInfo {
   readonly pid: number;
+  /** The server process's start time (`/proc/PID/stat` field 22), so that a reused pid is not taken for it. */
+  readonly startTicks?: string | undefined;
   readonly host: string;
   readonly port: number;
   readonly url: string;
@@ -21,35 +29,31 @@ export interface ServerInfo {
 export const serverFile = (dataDir: string) => join(dataDir, "server.json");
 export const serverLogFile = (dataDir: string) => join(dataDir, "server.log");
 export const tokenFile = (dataDir: string) => join(dataDir, "server.token");
-const lockFile = (dataDir: string) => join(dataDir, "server.lock");
+// Never removed: a second server must lock the same file (inode), not a new one made beside it.
+const lockFile = (dataDir: string) => join(locksDir(dataDir), "server.lock");
+const dataDirLocks = new Map<string, FileLock>();
 
 /**
- * Claims the data dir for this server process, atomically (O_EXCL): of two
- * servers started at once on one data dir, exactly one gets it. A lock left
- * by a process that no longer runs is taken over. Returns the pid that holds
- * it when that is another live process.
+ * Claims the data dir for this server process: of two servers started at
+ * once on one data dir, exactly one gets it, and a server that was killed
+ * has let go of it already. False when another server holds it.
  */
-export function lockDataDir(dataDir: string): number | undefined {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      writeFileSync(lockFile(dataDir), String(process.pid), { flag: "wx" });
-      return undefined;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    }
-    const holder = Number(readFileSync(lockFile(dataDir), "utf8").trim());
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) return holder;
-    rmSync(lockFile(dataDir), { force: true }); // stale: its server is gone
-  }
-  return undefined;
+export function lockDataDir(dataDir: string): boolean {
+  if (dataDirLocks.get(dataDir)?.held) return true;
+  const lock = FileLock.tryAcquire(lockFile(dataDir));
+  if (!lock) return false;
+  dataDirLocks.set(dataDir, lock);
+  return true;
 }
 
 export function unlockDataDir(dataDir: string): void {
-  try {
-    if (Number(readFileSync(lockFile(dataDir), "utf8").trim()) === process.pid) rmSync(lockFile(dataDir), { force: true });
-  } catch {
-    /* already gone */
-  }
+  dataDirLocks.get(dataDir)?.release();
+  dataDirLocks.delete(dataDir);
+}
+
+/** Whether a server (this process or another) holds the data dir. */
+export function serverLockHeld(dataDir: string): boolean {
+  return isLockHeld(lockFile(dataDir));
 }
 
 export function writeServerInfo(dataDir: string, info: ServerInfo): void {
@@ -58,7 +62,11 @@ export function writeServerInfo(dataDir: string, info: ServerInfo): void {
   renameSync(tmp, serverFile(dataDir));
 }
 
-/** The server recorded in `dataDir`, if its process still runs on this machine. */
+/**
+ * The server recorded in `dataDir`, if it runs: on this machine, while the
+ * data dir's server lock is held and the recorded process (pid and start
+ * time) is the one running; a server.json left by a killed server is ignored.
+ */
 export function readServerInfo(dataDir: string): ServerInfo | undefined {
   let info: ServerInfo;
   try {
@@ -66,7 +74,7 @@ export function readServerInfo(dataDir: string): ServerInfo | undefined {
   } catch {
     return undefined;
   }
-  if (info.machine === hostname() && !processAlive(info.pid)) return undefined;
+  if (info.machine === hostname() && !(serverLockHeld(dataDir) && isRunning({ pid: info.pid, startTicks: info.startTicks }))) return undefined;
   return info;
 }
 
@@ -94,14 +102,5 @@ export function readToken(dataDir: string): string | undefined {
     return readFileSync(tokenFile(dataDir), "utf8").trim() || undefined;
   } catch {
     return undefined;
-  }
-}
-
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }

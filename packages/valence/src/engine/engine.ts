@@ -6,7 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DispatcherGoneError, DispatchNotRunningError, NodeNotFoundError } from "../errors.js";
+import { DispatchOwnedError, DispatcherGoneError, DispatchNotRunningError, NodeNotFoundError } from "../errors.js";
 import type { Executor } from "../executor/executor.js";
 import type { DispatchId } from "../ids.js";
 import type { ExecutorRef } from "../sdk/graph.js";
@@ -28,6 +28,7 @@ import { loadStoredRun } from "./resume.js";
 import { storeRedispatch, type RedispatchPlan } from "./redispatch.js";
 import { ExecutorLeases } from "./run/executor-leases.js";
 import { SqliteStore } from "./store/sqlite-store.js";
+import { dispatchOwnerGone, ownerToken } from "./locks/owner-lock.js";
 import { ownerHost, prepareSubmission } from "./submit.js";
 
 export interface GetResultOptions {
@@ -123,6 +124,7 @@ export class Engine {
         cwd: process.cwd(),
         ownerPid: process.pid,
         ownerHost,
+        ownerLock: ownerToken(this.dataDir),
         nodeCount: s.nodes.length,
         nodesDone: s.initial.filter((x) => x === "COMPLETED").length,
       },
@@ -172,8 +174,17 @@ export class Engine {
       record,
     );
     const now = Date.now();
+    const me = ownerToken(this.dataDir);
     this.store.batch(() => {
-      this.store.setOwner(id, process.pid, ownerHost);
+      // Read again inside the write transaction: of two processes resuming at once, one wins.
+      const current = readDispatch(this.store, id);
+      if (current.ownerLock !== null && current.ownerLock !== me && !dispatchOwnerGone(this.dataDir, current, ownerHost)) {
+        throw new DispatchOwnedError(
+          `dispatch ${id} is being run by another process (pid ${current.ownerPid} on ${current.ownerHost}); ` +
+            `it cannot be resumed while that process runs: wait for it, or cancel it`,
+        );
+      }
+      this.store.setOwner(id, process.pid, ownerHost, me);
       for (const child of this.store.childDispatches(id)) {
         if (isTerminal(child.status)) continue;
         const error = encodeError(new DispatcherGoneError(`superseded: its parent dispatch ${id} was resumed and runs node ${child.parentNode} again`));
@@ -239,10 +250,10 @@ export class Engine {
     for (;;) {
       const d = readDispatch(this.store, id);
       if (isTerminal(d.status)) return;
-      if (d.ownerHost === ownerHost && d.ownerPid !== null && !processAlive(d.ownerPid)) {
+      if (dispatchOwnerGone(this.dataDir, d, ownerHost)) {
         throw new DispatcherGoneError(
-          `dispatch ${id} is ${d.status}, but the process that ran it (pid ${d.ownerPid}) has exited: it will not finish. ` +
-            `Redispatch it, or use a server (valence start) for dispatches that outlive their script`,
+          `dispatch ${id} is ${d.status}, but the process that ran it (pid ${d.ownerPid}) has exited: it will not finish there. ` +
+            `Resume it with \`valence resume ${id}\` (completed nodes are kept), redispatch it, or use a server (valence start) for dispatches that outlive their script`,
         );
       }
       await sleep(pollMs);
@@ -264,14 +275,5 @@ export class Engine {
       throw new DispatchNotRunningError(`dispatch ${id} is ${d.status} and not running in this process; nothing to cancel here`);
     }
     run.cancel(nodes);
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }

@@ -106,6 +106,7 @@ export function storeRedispatch(store: SqliteStore, fromId: DispatchId, plan: Re
         resultsDir,
         ownerPid: null,
         ownerHost: null,
+        ownerLock: null,
         nodesDone: nodes.filter((n) => n.status === "COMPLETED").length,
       },
       nodes,

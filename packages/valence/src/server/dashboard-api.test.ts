@@ -25,7 +25,7 @@ function dispatchRecord(i: number, status: string, name: string): DispatchRecord
   return {
     id, parentId: null, parentNode: null, name, latticeId: null, status: status as DispatchRecord["status"], inputs: encode([3, 4]),
     output: null, outputTemplate: encode({ value: null, holes: [] }), error: null, createdAt: 1_000_000 + i, startedAt: null, endedAt: null,
-    resultsDir: join(dir, "results", id), bundlePath: null, entryFile: null, cwd: dir, ownerPid: null, ownerHost: null, nodeCount: 3, nodesDone: 0,
+    resultsDir: join(dir, "results", id), bundlePath: null, entryFile: null, cwd: dir, ownerPid: null, ownerHost: null, ownerLock: null, nodeCount: 3, nodesDone: 0,
   };
 }
 

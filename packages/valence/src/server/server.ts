@@ -14,6 +14,7 @@ import { createApp, type AppOptions } from "./app.js";
 import { EventHub } from "./event-hub.js";
 import { ensureToken, lockDataDir, readServerInfo, removeServerInfo, unlockDataDir, writeServerInfo, type ServerInfo } from "../client/server-file.js";
 import { Supervisor } from "./supervisor.js";
+import { identify } from "../engine/locks/process-identity.js";
 import { createDashboardApi, DASHBOARD_PATH } from "./dashboard-api.js";
 import { withDashboardUi } from "./static-ui.js";
 import { API_PREFIX } from "../api/wire.js";
@@ -46,17 +47,14 @@ export function isLoopback(host: string): boolean {
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const log = opts.log ?? ((line: string) => console.log(`${new Date().toISOString()} ${line}`));
   const host = opts.host ?? DEFAULT_HOST;
-  const other = readServerInfo(opts.dataDir);
-  if (other && other.pid !== process.pid) {
-    throw new ServerStateError(`a Valence server already runs on data dir ${opts.dataDir}: ${other.url} (pid ${other.pid}); stop it with \`valence stop\``);
-  }
   // The token file may be the first thing written there.
   mkdirSync(opts.dataDir, { recursive: true });
   // Of two servers started at once, only one gets past this: the other would share the store.
-  const holder = lockDataDir(opts.dataDir);
-  if (holder !== undefined) {
-    const where = readServerInfo(opts.dataDir)?.url;
-    throw new ServerStateError(`a Valence server already runs on data dir ${opts.dataDir}${where ? `: ${where}` : ""} (pid ${holder}); stop it with \`valence stop\``);
+  // A server killed a moment ago holds nothing: the kernel released its lock as it died.
+  if (!lockDataDir(opts.dataDir)) {
+    const other = readServerInfo(opts.dataDir);
+    const where = other ? `: ${other.url} (pid ${other.pid})` : " (it is still starting)";
+    throw new ServerStateError(`a Valence server already runs on data dir ${opts.dataDir}${where}; stop it with \`valence stop\``);
   }
   const token = opts.token || process.env["VALENCE_TOKEN"] || (isLoopback(host) ? undefined : ensureToken(opts.dataDir));
   const store = new SqliteStore(opts.dataDir);
@@ -88,7 +86,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
   const port = (server.address() as AddressInfo).port;
   const shownHost = host.includes(":") ? `[${host}]` : host;
-  const info: ServerInfo = { pid: process.pid, host, port, url: `http://${shownHost}:${port}`, startedAt, machine: hostname(), version };
+  const info: ServerInfo = { pid: process.pid, startTicks: identify().startTicks, host, port, url: `http://${shownHost}:${port}`, startedAt, machine: hostname(), version };
   writeServerInfo(opts.dataDir, info);
   log(`valence server ${version} listening on ${info.url} (pid ${process.pid}, data dir ${opts.dataDir}${token ? ", token required" : ""})`);
   const resumed = await supervisor.resumeAll();

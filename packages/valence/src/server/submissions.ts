@@ -82,6 +82,7 @@ export function storeSubmission(store: SqliteStore, submitted: SubmitBody, paren
       cwd: body.cwd,
       ownerPid: null,
       ownerHost: null,
+        ownerLock: null,
       nodeCount: n,
       nodesDone: nodes.filter((x) => x.status === "COMPLETED").length,
     },

@@ -18,7 +18,9 @@ import { runnerCommand } from "../engine/runner/runner-path.js";
 import { encodeError } from "../engine/run/stored-error.js";
 import type { SqliteStore } from "../engine/store/sqlite-store.js";
 import type { EventHub } from "./event-hub.js";
-import { processAlive } from "../client/server-file.js";
+import { isOwnerToken, ownerAlive, ownerProcess } from "../engine/locks/owner-lock.js";
+import { isRunning, type ProcessIdentity } from "../engine/locks/process-identity.js";
+import type { DispatchRecord } from "../engine/store/records.js";
 
 /** Crashes with no running task to blame before the dispatch is failed instead of started again. */
 const MAX_BLAMELESS_CRASHES = 3;
@@ -156,18 +158,43 @@ export class Supervisor {
   }
 
   /**
-   * Resumes every unfinished top-level dispatch: what a server does when it
-   * starts. A runner left over from a server that was killed is stopped first,
-   * so one dispatch never has two.
+   * Resumes every unfinished top-level dispatch whose owner is gone: what a
+   * server does when it starts. A runner left over from a server that was
+   * killed is stopped first, so one dispatch never has two; a dispatch a live
+   * embedded process runs is left to it.
    */
   async resumeAll(): Promise<number> {
     const unfinished = this.opts.store.unfinishedDispatches().filter((d) => d.parentId === null);
+    let resumed = 0;
     for (const d of unfinished) {
-      if (d.ownerPid !== null && d.ownerHost === hostname() && d.ownerPid !== process.pid) await killStaleRunner(d.ownerPid);
+      if (await this.ownedElsewhere(d)) {
+        this.opts.log(`not resuming ${d.id} (${d.name}): process ${d.ownerPid} runs it, and it is not a runner of a previous server`);
+        continue;
+      }
       this.opts.log(`resuming ${d.id} (${d.name}, ${d.status})`);
       this.start(d.id);
+      resumed++;
     }
-    return unfinished.length;
+    return resumed;
+  }
+
+  /**
+   * Whether a live process other than a leftover runner owns `d`. A leftover
+   * runner (it exits by itself once it notices its server is gone, unless a
+   * task blocks it) is stopped here and its lock waited for.
+   */
+  private async ownedElsewhere(d: DispatchRecord): Promise<boolean> {
+    if (d.ownerHost !== hostname()) return false;
+    const dataDir = this.opts.store.dataDir;
+    if (!isOwnerToken(d.ownerLock)) {
+      // A row from before owner locks: only the pid to go by.
+      if (d.ownerPid !== null && d.ownerPid !== process.pid) await stopStaleRunner({ pid: d.ownerPid, startTicks: undefined }, () => isRunning({ pid: d.ownerPid as number, startTicks: undefined }));
+      return false;
+    }
+    const token = d.ownerLock;
+    if (!ownerAlive(dataDir, token)) return false;
+    await stopStaleRunner(ownerProcess(token), () => ownerAlive(dataDir, token));
+    return ownerAlive(dataDir, token);
   }
 
   /** Stops every runner; their dispatches stay unfinished in the store and resume at the next start. */
@@ -312,19 +339,23 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   }
 }
 
-/** A runner of a previous server that is still alive (it exits on its own once it notices): make sure. */
-async function killStaleRunner(pid: number): Promise<void> {
-  if (!processAlive(pid)) return;
+/**
+ * Stops `who` if it is a dispatch runner (of a previous server; the pid and
+ * start time must match, so a reused pid is never hit) and waits, up to 5 s,
+ * until `holds()` says it has let go.
+ */
+async function stopStaleRunner(who: ProcessIdentity, holds: () => boolean): Promise<void> {
+  if (!isRunning(who)) return;
   let cmdline = "";
   try {
-    cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    cmdline = readFileSync(`/proc/${who.pid}/cmdline`, "utf8");
   } catch {
     return;
   }
-  // Only a dispatch runner (it runs one dispatch: the one that recorded its pid); the pid may have been reused by anything else.
   if (!cmdline.includes("runner-main")) return;
-  killGroup(pid, "SIGKILL");
-  for (let i = 0; i < 100 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+  // Its group: the local workers it started go with it.
+  killGroup(who.pid, "SIGKILL");
+  for (let i = 0; i < 250 && holds(); i++) await new Promise((r) => setTimeout(r, 20));
 }
 
 /** The last few lines a runner wrote (its own crash report, a task's last words). */

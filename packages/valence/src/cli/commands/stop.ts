@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { processAlive, readServerInfo } from "../../client/server-file.js";
+import { readServerInfo, serverLockHeld } from "../../client/server-file.js";
 import { loadConfig } from "../../engine/config/index.js";
 import { ServerStateError } from "../../errors.js";
 import { parseOrUsage, type Command } from "../command.js";
@@ -23,8 +23,9 @@ export const stopCommand: Command = {
     if (!info) throw new ServerStateError(`no server runs on data dir ${dataDir}`);
     process.kill(info.pid, "SIGTERM");
     const deadline = Date.now() + GRACE_MS;
-    while (processAlive(info.pid) && Date.now() < deadline) await sleep(50);
-    if (processAlive(info.pid)) {
+    // The lock, not the pid: it is let go when the server has exited (a zombie still has a pid).
+    while (serverLockHeld(dataDir) && Date.now() < deadline) await sleep(50);
+    if (serverLockHeld(dataDir)) {
       process.kill(info.pid, "SIGKILL");
       console.log(`server pid ${info.pid} did not stop within ${GRACE_MS / 1000}s and was killed; its dispatches resume at the next start`);
       return 0;

@@ -20,6 +20,7 @@ import { Engine } from "../engine.js";
 import { readDispatch } from "../read-result.js";
 import { encodeError } from "../run/stored-error.js";
 import { toError } from "../../values.js";
+import { DispatchOwnedError } from "../../errors.js";
 import { isTerminal } from "../../status.js";
 import { BEAT_MS, type FromRunner, type ToRunner } from "./protocol.js";
 import { isDispatchId, type DispatchId } from "../../ids.js";
@@ -80,8 +81,11 @@ async function main(): Promise<void> {
   } catch (error) {
     const e = toError(error);
     const d = readDispatch(engine.store, id);
-    if (!isTerminal(d.status)) engine.store.dispatchStatus(id, "FAILED", Date.now(), { error: encodeError(e), ended: true });
-    await send({ type: "change", change: { dispatchId: id, at: Date.now(), nodes: [], status: "FAILED" } });
+    // Another live process runs it (a leftover that would not stop): it is not this runner's to fail.
+    if (!isTerminal(d.status) && !(e instanceof DispatchOwnedError)) {
+      engine.store.dispatchStatus(id, "FAILED", Date.now(), { error: encodeError(e), ended: true });
+      await send({ type: "change", change: { dispatchId: id, at: Date.now(), nodes: [], status: "FAILED" } });
+    }
     await send({ type: "load-failed", message: e.message });
     process.exit(0);
   }

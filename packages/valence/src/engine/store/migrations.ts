@@ -128,6 +128,11 @@ const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE dispatches DROP COLUMN output_template;
     `);
   },
+  // 5: a dispatch names the lock its owner holds (locks/owner-TOKEN.lock): liveness from the
+  // kernel, not from a pid that may be a zombie or reused.
+  `
+  ALTER TABLE dispatches ADD COLUMN owner_lock TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

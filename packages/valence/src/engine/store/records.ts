@@ -26,6 +26,8 @@ export interface DispatchRecord {
   readonly cwd: string;
   readonly ownerPid: number | null;
   readonly ownerHost: string | null;
+  /** The owner lock of the process running it (see engine/locks/owner-lock.ts); null until one runs it. */
+  readonly ownerLock: string | null;
   readonly nodeCount: number;
   readonly nodesDone: number;
 }

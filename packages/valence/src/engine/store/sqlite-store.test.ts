@@ -16,7 +16,7 @@ function dispatch(resultsDir: string, nodeCount = 250): DispatchRecord {
   return {
     id, parentId: null, parentNode: null, name: "wf", latticeId: "wf.ts:1", status: "NEW_OBJECT", inputs: "[]", output: null,
     outputTemplate: "[]", error: null, createdAt: 1, startedAt: null, endedAt: null, resultsDir, bundlePath: null, entryFile: null,
-    cwd: "/", ownerPid: 1, ownerHost: "h", nodeCount, nodesDone: 0,
+    cwd: "/", ownerPid: 1, ownerHost: "h", ownerLock: null, nodeCount, nodesDone: 0,
   };
 }
 function node(i: number): NodeRecord {

@@ -44,7 +44,7 @@ function aliased(columns: string, table?: string): string {
 const DISPATCH_COLUMNS =
   aliased(
     "id, parent_id, parent_node, name, lattice_id, status, output, error, created_at, started_at, " +
-      "ended_at, results_dir, bundle_path, entry_file, cwd, owner_pid, owner_host, node_count, nodes_done",
+      "ended_at, results_dir, bundle_path, entry_file, cwd, owner_pid, owner_host, owner_lock, node_count, nodes_done",
     "d",
   ) + `, ${aliased("inputs, output_template", "g")}`;
 const DISPATCHES = "dispatches d JOIN graphs g ON g.dispatch_id = d.id";
@@ -88,9 +88,9 @@ export class SqliteStore {
     this.stmts = {
       insertDispatch: db.prepare(
         `INSERT INTO dispatches (id, parent_id, parent_node, name, lattice_id, status, created_at,
-           results_dir, bundle_path, entry_file, cwd, owner_pid, owner_host, node_count, nodes_done)
+           results_dir, bundle_path, entry_file, cwd, owner_pid, owner_host, owner_lock, node_count, nodes_done)
          VALUES (@id, @parentId, @parentNode, @name, @latticeId, @status, @createdAt,
-           @resultsDir, @bundlePath, @entryFile, @cwd, @ownerPid, @ownerHost, @nodeCount, @nodesDone)`,
+           @resultsDir, @bundlePath, @entryFile, @cwd, @ownerPid, @ownerHost, @ownerLock, @nodeCount, @nodesDone)`,
       ),
       insertGraph: db.prepare(`INSERT INTO graphs (dispatch_id, inputs, output_template, nodes, edges) VALUES (?, ?, ?, ?, ?)`),
       dispatchKey: db.prepare(`SELECT key FROM graphs WHERE dispatch_id = ?`).pluck(),
@@ -126,7 +126,7 @@ export class SqliteStore {
       ),
       insertSource: db.prepare(`INSERT OR REPLACE INTO sources (dispatch_id, electron_id, source) VALUES (?, ?, ?)`),
       getSources: db.prepare(`SELECT electron_id AS electronId, source FROM sources WHERE dispatch_id = ?`),
-      setOwner: db.prepare(`UPDATE dispatches SET owner_pid = ?, owner_host = ? WHERE id = ?`),
+      setOwner: db.prepare(`UPDATE dispatches SET owner_pid = ?, owner_host = ?, owner_lock = ? WHERE id = ?`),
       children: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.parent_id = ?`),
       unfinished: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`),
     };
@@ -293,9 +293,9 @@ export class SqliteStore {
   }
 
   /** Records which process runs a dispatch now (a runner that resumed it). */
-  setOwner(id: DispatchId, pid: number, host: string): void {
+  setOwner(id: DispatchId, pid: number, host: string, lock: string): void {
     this.lastWrite = performance.now();
-    this.stmts.setOwner.run(pid, host, id);
+    this.stmts.setOwner.run(pid, host, lock, id);
   }
 
   /** Child dispatches of `id` (its sublattices' runs). */
