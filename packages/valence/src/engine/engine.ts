@@ -3,7 +3,7 @@
  * resolves executors through the plugin registry, bundles code, and runs
  * dispatches in this process (the embedded default: no server needed).
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DispatchOwnedError, DispatcherGoneError, DispatchNotRunningError, NodeNotFoundError } from "../errors.js";
@@ -28,6 +28,7 @@ import { loadStoredRun } from "./resume.js";
 import { storeRedispatch, type RedispatchPlan } from "./redispatch.js";
 import { ExecutorLeases } from "./run/executor-leases.js";
 import { SqliteStore } from "./store/sqlite-store.js";
+import type { DispatchRecord } from "./store/records.js";
 import { dispatchOwnerGone, ownerToken } from "./locks/owner-lock.js";
 import { ownerHost, prepareSubmission } from "./submit.js";
 
@@ -162,8 +163,14 @@ export class Engine {
    * as new child dispatches. Only a dispatch runner passes `importBundles`.
    */
   async resume(id: DispatchId, opts: { importBundles?: boolean } = {}): Promise<DispatchRun> {
-    const record = readDispatch(this.store, id);
+    let record = readDispatch(this.store, id);
     if (isTerminal(record.status)) throw new DispatchNotRunningError(`dispatch ${id} is ${record.status}: there is nothing to resume`);
+    // Before its code is loaded here (which may have effects of its own); checked again when ownership is taken.
+    this.refuseIfOwnedElsewhere(record);
+    if (opts.importBundles && record.bundlePath === null && record.entryFile !== null && existsSync(record.entryFile)) {
+      // An embedded dispatch of inline tasks only was never bundled (nothing left its process): its entry is bundled now.
+      record = { ...record, bundlePath: await this.bundle(record.entryFile) };
+    }
     const stored = await loadStoredRun(
       {
         store: this.store,
@@ -177,13 +184,7 @@ export class Engine {
     const me = ownerToken(this.dataDir);
     this.store.batch(() => {
       // Read again inside the write transaction: of two processes resuming at once, one wins.
-      const current = readDispatch(this.store, id);
-      if (current.ownerLock !== null && current.ownerLock !== me && !dispatchOwnerGone(this.dataDir, current, ownerHost)) {
-        throw new DispatchOwnedError(
-          `dispatch ${id} is being run by another process (pid ${current.ownerPid} on ${current.ownerHost}); ` +
-            `it cannot be resumed while that process runs: wait for it, or cancel it`,
-        );
-      }
+      this.refuseIfOwnedElsewhere(readDispatch(this.store, id));
       this.store.setOwner(id, process.pid, ownerHost, me);
       for (const child of this.store.childDispatches(id)) {
         if (isTerminal(child.status)) continue;
@@ -212,6 +213,14 @@ export class Engine {
     void run.done.then(() => this.runs.delete(id));
     run.start();
     return run;
+  }
+
+  private refuseIfOwnedElsewhere(d: DispatchRecord): void {
+    if (d.ownerLock === null || d.ownerLock === ownerToken(this.dataDir) || dispatchOwnerGone(this.dataDir, d, ownerHost)) return;
+    throw new DispatchOwnedError(
+      `dispatch ${d.id} is being run by another process (pid ${d.ownerPid} on ${d.ownerHost}); ` +
+        `it cannot be resumed while that process runs: wait for it, or cancel it`,
+    );
   }
 
   /** A new run of a finished dispatch's graph, here (see `storeRedispatch`). */
