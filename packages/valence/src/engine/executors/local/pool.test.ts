@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { decode, encode } from "../../../codec/index.js";
 import { TaskCancelledError, WorkerCrashedError } from "../../../errors.js";
 import { bundleEntry } from "../../bundle/bundler.js";
-import { WorkerPool, type PoolOutcome } from "./pool.js";
+import { ALLOWED_WORKER_LOSSES, WorkerPool, type PoolOutcome } from "./pool.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = join(HERE, "../../../../../..");
@@ -86,6 +86,38 @@ describe("WorkerPool", () => {
     assert.ok(!a.ok && a.error instanceof WorkerCrashedError);
     assert.match(a.error.message, /"pool\.sleep" exited with code 1; it was also running 1 other task/);
     assert.ok(!b.ok && b.error instanceof WorkerCrashedError);
+  });
+
+  test("a worker killed from outside (SIGKILL) runs its task again on a new worker, up to ALLOWED_WORKER_LOSSES times", LIMIT, async () => {
+    const p = pool(1);
+    const workerPid = () => p.snapshot()[0]?.pid;
+    const killWhenBusy = async () => {
+      // The task is sent once the worker exists and holds it.
+      for (let i = 0; i < 500 && !(p.snapshot()[0]?.load ?? 0); i++) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 200));
+      const pid = workerPid() as number;
+      process.kill(pid, "SIGKILL");
+      return pid;
+    };
+    const task = start(p, bundles.electrons, "pool.pidThenSleep", [400]);
+    const killed = await killWhenBusy();
+    const outcome = await task.outcome;
+    assert.ok(outcome.ok, outcome.ok ? "" : outcome.error.message);
+    const ranOn = decode(outcome.encoded as string);
+    assert.notEqual(ranOn, killed, "it ran again on another worker");
+
+    const doomed = start(p, bundles.electrons, "pool.pidThenSleep", [5_000]);
+    let settled = false;
+    void doomed.outcome.then(() => (settled = true));
+    for (let k = 0; k < ALLOWED_WORKER_LOSSES && !settled; k++) {
+      const before = workerPid();
+      await killWhenBusy();
+      // Wait for the replacement worker (or the failure) before the next kill.
+      for (let i = 0; i < 500 && !settled && workerPid() === before; i++) await new Promise((r) => setTimeout(r, 10));
+    }
+    const end = await doomed.outcome;
+    assert.ok(!end.ok && end.error instanceof WorkerCrashedError);
+    assert.match(end.error.message, new RegExp(`was killed by SIGKILL; it was running on each of the ${ALLOWED_WORKER_LOSSES} workers that were killed while it ran`));
   });
 
   test("the crash message quotes what the dying worker wrote to stderr", LIMIT, async () => {

@@ -36,13 +36,26 @@ interface Job {
   readonly done: (outcome: PoolOutcome) => void;
   worker: WorkerProcess<Job> | undefined;
   sent: boolean;
+  /** Workers killed from outside while they ran it. */
+  lostWorkers: number;
 }
+
+/**
+ * A worker killed from outside (SIGKILL: the OOM killer, an operator, a
+ * chaos test; SIGTERM) is not the task's doing, so its tasks start again on
+ * another worker, like Dask's `allowed-failures`: up to this many times, then
+ * they fail. A worker that exits by itself (process.exit, a crash of node)
+ * fails its tasks at once: running them again would do the same.
+ */
+export const ALLOWED_WORKER_LOSSES = 3;
+const FROM_OUTSIDE = new Set<NodeJS.Signals>(["SIGKILL", "SIGTERM"]);
 
 /**
  * Runs tasks in up to `size` worker processes, each sent to the least-loaded
  * worker that holds its bundle. Workers start on demand, tasks travel many to
  * a message, and a worker that dies fails only the tasks it was running
- * (with `WorkerCrashedError`); the next task gets a fresh worker.
+ * (with `WorkerCrashedError`; one killed from outside runs them again, see
+ * ALLOWED_WORKER_LOSSES); the next task gets a fresh worker.
  *
  * @example
  * const pool = new WorkerPool({ size: 4 });
@@ -92,7 +105,7 @@ export class WorkerPool {
       task.kwargs === undefined
         ? { id, electronId: task.electronId, args: task.args }
         : { id, electronId: task.electronId, args: task.args, kwargs: task.kwargs };
-    const job: Job = { wire, bundlePath: task.bundlePath, electronName: task.electronName, done, worker: undefined, sent: false };
+    const job: Job = { wire, bundlePath: task.bundlePath, electronName: task.electronName, done, worker: undefined, sent: false, lostWorkers: 0 };
     this.jobs.set(id, job);
     this.route(job);
     return id;
@@ -226,7 +239,11 @@ export class WorkerPool {
     // A worker that never started would fail the same way again: its jobs fail instead of looping.
     const neverStarted = worker.pid === undefined;
     const running = jobs.filter((j) => j.sent || neverStarted);
-    for (const job of running) this.finish(job, failed(crashError(worker, how, job, running)));
+    const killed = !neverStarted && worker.signal !== null && FROM_OUTSIDE.has(worker.signal);
+    for (const job of running) {
+      if (killed && ++job.lostWorkers < ALLOWED_WORKER_LOSSES && this.jobs.has(job.wire.id)) this.reroute(job);
+      else this.finish(job, failed(crashError(worker, how, job, running)));
+    }
     // Never sent: nothing of them ran, so they may simply go elsewhere.
     for (const job of jobs) if (!job.sent && !neverStarted) this.reroute(job);
     this.drain();
@@ -254,6 +271,7 @@ function crashError(worker: WorkerProcess<Job>, how: string, job: Job, running: 
   return new WorkerCrashedError(
     `the local worker process (pid ${worker.pid ?? "?"}) running electron "${job.electronName}" ${how}` +
       (others > 0 ? `; it was also running ${others} other task${others === 1 ? "" : "s"}, which failed with it` : "") +
+      (job.lostWorkers >= ALLOWED_WORKER_LOSSES ? `; it was running on each of the ${job.lostWorkers} workers that were killed while it ran, so it is not started again` : "") +
       `. A task that calls process.exit() or crashes node takes its worker down` +
       (tail ? `. The worker's last stderr:\n${tail}` : ""),
   );

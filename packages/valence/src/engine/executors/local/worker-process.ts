@@ -41,6 +41,8 @@ export class WorkerProcess<Job extends WorkerJob> {
   private stderrTail = "";
   /** `retired` workers were killed on purpose; their jobs were already dealt with. */
   state: "alive" | "retired" | "gone" = "alive";
+  /** The signal that ended the process, once it has exited (null if it exited by itself). */
+  signal: NodeJS.Signals | null = null;
 
   constructor(path: string, execArgv: string[], private readonly events: WorkerEvents<Job>) {
     this.child = fork(path, [], {
@@ -61,6 +63,7 @@ export class WorkerProcess<Job extends WorkerJob> {
       if (this.child.pid === undefined || !this.child.connected) this.gone(`could not be started or reached: ${error.message}`);
     });
     this.child.on("exit", (code, signal) => {
+      this.signal = signal;
       const how = code !== null ? `exited with code ${code}` : `was killed by ${signal ?? "a signal"}`;
       const timer = setTimeout(() => this.gone(how), CLOSE_GRACE_MS);
       timer.unref();

@@ -9,6 +9,13 @@ registerElectron("pool.add", (a: number, b: number) => a + b);
 
 registerElectron("pool.pid", () => process.pid);
 
+/** Reports its worker's pid to the parent test at once (for a kill from outside), then sleeps. */
+registerElectron("pool.pidThenSleep", async (ms: number) => {
+  process.stderr.write(`pid ${process.pid}\n`);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return process.pid;
+});
+
 registerElectron("pool.exit", (code: number) => process.exit(code));
 
 /** Throws from a timer, outside any await: node prints it and the worker dies. */
