@@ -65,6 +65,28 @@ describe("valence resume", () => {
     assert.match(all.stdout, /nothing to resume/);
   });
 
+  it("goes on with a sublattice's own run where it was: its completed steps do not run again", { timeout: 60_000 }, async () => {
+    const nestedFile = join(dataDir, "nested-steps.log");
+    const child = spawn(process.execPath, [bin, "run", script, "--", nestedFile, String(STEPS), "150", "nested"], { env, stdio: ["ignore", "pipe", "inherit"] });
+    child.stdout.setEncoding("utf8");
+    let out = "";
+    for await (const chunk of child.stdout) {
+      out += chunk as string;
+      if (out.includes("\n")) break;
+    }
+    const nestedId = out.trim();
+    const count = () => (existsSync(nestedFile) ? readFileSync(nestedFile, "utf8").trim().split("\n").length : 0);
+    while (count() < 5) await sleep(20);
+    child.kill("SIGKILL");
+    await once(child, "exit");
+    const resumed = valence(["resume", nestedId]);
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    assert.match(resumed.stdout, new RegExp(`result: ${STEPS}\\n`));
+    const lines = readFileSync(nestedFile, "utf8").trim().split("\n");
+    for (let s = 0; s < STEPS; s++) assert.ok(lines.includes(`s${s}`), `step s${s} never ran`);
+    assert.ok(lines.length <= STEPS + 1, `${lines.length} runs of ${STEPS} steps after one kill: the sublattice started over`);
+  });
+
   it("names what is wrong with its arguments", () => {
     const bad = valence(["resume", "nope"]);
     assert.equal(bad.code, 2);

@@ -148,6 +148,49 @@ describe("dispatching to a server", () => {
     assert.equal((await client.health()).ok, true);
   });
 
+  it("runs a task again when its runner is killed from outside (kill -9), until it was in 3 killed runners", { timeout: 60_000 }, async () => {
+    const { dispatch, getResult } = await sdk();
+    const { appendChain, slowFlow } = await flows();
+    const { SqliteStore } = await import("../src/engine/store/sqlite-store.js");
+    const store = new SqliteStore(serverDir);
+    const { setTimeout: sleep } = await import("node:timers/promises");
+    /** The runner that owns `id` once a task runs in it (not `not`, the one just killed). */
+    const runnerOf = async (id: string, not?: number) => {
+      for (let i = 0; i < 1000; i++) {
+        const d = store.getDispatch(id as never);
+        if (d?.ownerPid && d.ownerPid !== not && store.getNodes(id as never).some((n) => n.status === "RUNNING")) return d.ownerPid;
+        await sleep(10);
+      }
+      throw new Error(`no runner ran a task of ${id}`);
+    };
+    try {
+      const file = join(dataDir, "killed-runner.log");
+      const id = await dispatch(appendChain)(file, 6, 150);
+      while (!existsSync(file) || readFileSync(file, "utf8").split("\n").length < 3) await sleep(10);
+      const pid = await runnerOf(id);
+      process.kill(pid, "SIGKILL");
+      const result = await getResult(id, { wait: true });
+      assert.equal(result.status, "COMPLETED", result.error?.message);
+      assert.equal(result.result, 6);
+      const lines = readFileSync(file, "utf8").trim().split("\n");
+      assert.ok(lines.length <= 7, `${lines.length} runs of 6 steps after one kill`);
+
+      const doomed = await dispatch(slowFlow)(60_000);
+      let last: number | undefined;
+      for (let k = 0; k < 3; k++) {
+        last = await runnerOf(doomed, last);
+        process.kill(last, "SIGKILL");
+      }
+      const end = await getResult(doomed, { wait: true });
+      assert.equal(end.status, "FAILED");
+      const node = end.nodes.find((n) => n.name === "sleepy");
+      assert.equal(node?.error?.name, "RunnerCrashedError");
+      assert.match(node?.error?.message ?? "", /was killed by SIGKILL while task "sleepy\(\d\)" ran \(it was running in each of the 3 runners killed so far/);
+    } finally {
+      store.close();
+    }
+  });
+
   it("redispatches on the server: the replacement's code comes in its own bundle, the rest is reused", async () => {
     const { dispatch, getResult, redispatch } = await sdk();
     const { timingWorkflow } = await flows();

@@ -159,8 +159,10 @@ export class Engine {
    * Runs an unfinished dispatch from what the store holds: its code bundle is
    * loaded here, its executors rebuilt from their specs, completed nodes keep
    * their outputs and the rest run (those that were running, again).
-   * Sublattice runs it had started are marked FAILED: their nodes run again
-   * as new child dispatches. Only a dispatch runner passes `importBundles`.
+   * Sublattice runs it had started are resumed the same way when their node
+   * runs again (see runChild); those whose node will not run again are marked
+   * FAILED. Only a process that may load the user's code (a dispatch runner,
+   * `valence resume`) passes `importBundles`.
    */
   async resume(id: DispatchId, opts: { importBundles?: boolean } = {}): Promise<DispatchRun> {
     let record = readDispatch(this.store, id);
@@ -187,8 +189,8 @@ export class Engine {
       this.refuseIfOwnedElsewhere(readDispatch(this.store, id));
       this.store.setOwner(id, process.pid, ownerHost, me);
       for (const child of this.store.childDispatches(id)) {
-        if (isTerminal(child.status)) continue;
-        const error = encodeError(new DispatcherGoneError(`superseded: its parent dispatch ${id} was resumed and runs node ${child.parentNode} again`));
+        if (isTerminal(child.status) || child.parentNode === null || stored.initial[child.parentNode] === undefined || stored.initial[child.parentNode] === "RUNNING") continue;
+        const error = encodeError(new DispatcherGoneError(`superseded: its parent dispatch ${id} was resumed, and its node ${child.parentNode} has ended`));
         this.store.dispatchStatus(child.id, "FAILED", now, { error, ended: true });
       }
     });
@@ -209,6 +211,7 @@ export class Engine {
       ...this.runOptions,
     });
     mkdirSync(record.resultsDir, { recursive: true });
+    if (opts.importBundles) this.importsBundles = true;
     this.runs.set(id, run);
     void run.done.then(() => this.runs.delete(id));
     run.start();
@@ -228,11 +231,23 @@ export class Engine {
     return this.resume(storeRedispatch(this.store, fromId, plan));
   }
 
+  /** Set once this process resumed a dispatch from its stored code: sublattice runs it resumes load theirs too. */
+  private importsBundles = false;
+
   private readonly runChild: ChildRunner = async (parent, node, args, abort) => {
     const info = globalRegistry().lattices.get(node.spec.electronId as never) as LatticeInfo | undefined;
     if (!info) return { ok: false, error: new Error(`lattice ${node.spec.electronId} is not loaded in this process`) };
     try {
-      const child = await this.submit(info, args, { run: parent, node: node.spec.id, inherited: node.spec.executor });
+      // A run of this node's sublattice left by a process that died: it goes on from where it
+      // was (its completed nodes are not run again), or, finished, gives its result at once.
+      const previous = this.store
+        .childDispatches(parent.id)
+        .filter((c) => c.parentNode === node.spec.id && c.status !== "FAILED" && c.status !== "CANCELLED")
+        .sort((a, b) => b.createdAt - a.createdAt)[0];
+      if (previous?.status === "COMPLETED") return { ok: true, value: readResult(this.store, previous.id).result };
+      const child = previous
+        ? await this.resume(previous.id, { importBundles: this.importsBundles })
+        : await this.submit(info, args, { run: parent, node: node.spec.id, inherited: node.spec.executor });
       // Cancelling the sublattice node cancels the child dispatch; it may have been cancelled while being stored.
       if (abort.aborted) child.cancel();
       else abort.signal.addEventListener("abort", () => child.cancel(), { once: true });

@@ -24,6 +24,15 @@ import type { DispatchRecord } from "../engine/store/records.js";
 
 /** Crashes with no running task to blame before the dispatch is failed instead of started again. */
 const MAX_BLAMELESS_CRASHES = 3;
+/**
+ * A runner killed from outside (SIGKILL: the OOM killer, an operator, a chaos
+ * test; SIGTERM) is not its running tasks' doing: they run again in the next
+ * runner, as Dask reschedules a dead worker's tasks, until a task has been
+ * running in this many killed runners; then it fails. A runner that exits by
+ * itself fails its running tasks at once (unless they have retries left).
+ */
+const ALLOWED_RUNNER_LOSSES = 3;
+const FROM_OUTSIDE = new Set<NodeJS.Signals>(["SIGKILL", "SIGTERM"]);
 
 interface Runner {
   readonly child: ChildProcess;
@@ -53,6 +62,8 @@ export class Supervisor {
   /** Sublattice runs report under their own ids: which top-level dispatch's runner has them. */
   private readonly ownerOf = new Map<DispatchId, DispatchId>();
   private readonly blameless = new Map<DispatchId, number>();
+  /** `dispatch:node` → killed runners it was running in. */
+  private readonly lostRunners = new Map<string, number>();
   private spare: Runner | undefined;
   private stopping = false;
   private readonly watchdog: NodeJS.Timeout;
@@ -264,13 +275,14 @@ export class Supervisor {
     for (const [child, top] of this.ownerOf) if (top === id) this.ownerOf.delete(child);
     if (this.stopping || runner.finished) {
       this.blameless.delete(id);
+      for (const key of this.lostRunners.keys()) if (key.startsWith(`${id}:`)) this.lostRunners.delete(key);
       return;
     }
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
     this.opts.log(`runner for ${id} ${how} before the dispatch finished`);
     try {
       if (runner.timedOut) this.afterTimeout(id, runner.timedOut);
-      else this.afterCrash(id, how, tail(runner.logFile));
+      else this.afterCrash(id, how, tail(runner.logFile), signal !== null && FROM_OUTSIDE.has(signal));
     } catch (error) {
       this.opts.log(`dispatch ${id}: cannot recover from the runner's exit: ${(error as Error).message}`);
     }
@@ -298,7 +310,7 @@ export class Supervisor {
   }
 
   /** Fails (or leaves for retry) the tasks that were running, then starts a new runner for the rest. */
-  private afterCrash(id: DispatchId, how: string, logTail: string): void {
+  private afterCrash(id: DispatchId, how: string, logTail: string, killedFromOutside: boolean): void {
     const store = this.opts.store;
     const now = Date.now();
     const detail = logTail ? `; its output ended with:\n${logTail}` : "";
@@ -309,8 +321,13 @@ export class Supervisor {
       store.batch(() => {
         for (const n of nodes) {
           blamed++;
-          if (n.attempts <= n.retries) continue; // retries left: the new runner runs it again
-          const error = new RunnerCrashedError(`the dispatch runner ${how} while task "${n.name}(${n.nodeId})" ran${detail}`);
+          const key = `${d}:${n.nodeId}`;
+          const lost = killedFromOutside ? (this.lostRunners.get(key) ?? 0) + 1 : 0;
+          if (killedFromOutside) this.lostRunners.set(key, lost);
+          if (killedFromOutside && lost < ALLOWED_RUNNER_LOSSES) continue; // not its doing: the new runner runs it again
+          if (!killedFromOutside && n.attempts <= n.retries) continue; // retries left: the new runner runs it again
+          const times = killedFromOutside ? ` (it was running in each of the ${lost} runners killed so far: it is not started again)` : "";
+          const error = new RunnerCrashedError(`the dispatch runner ${how} while task "${n.name}(${n.nodeId})" ran${times}${detail}`);
           store.nodeEnded(d, n.nodeId, "FAILED", encodeError(error), undefined, now);
           store.countDone(d, 1);
           if (d === id) changes.push({ node: n.nodeId, status: "FAILED" });
