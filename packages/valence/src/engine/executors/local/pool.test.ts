@@ -120,6 +120,30 @@ describe("WorkerPool", () => {
     assert.match(end.error.message, new RegExp(`was killed by SIGKILL; it was running on each of the ${ALLOWED_WORKER_LOSSES} workers that were killed while it ran`));
   });
 
+  test("the tasks of a worker killed from outside run once more each, not twice", LIMIT, async () => {
+    const p = pool(2);
+    const file = join(dir, "killed-batch.log");
+    const tasks = ["a", "b", "c", "d", "e", "f"].map((tag) => start(p, bundles.electrons, "pool.logThenSleep", [file, tag, 400]));
+    const { readFileSync } = await import("node:fs");
+    const lines = () => readFileSync(file, "utf8").trim().split("\n");
+    for (let i = 0; i < 500; i++) {
+      try {
+        if (lines().length === 6) break;
+      } catch {
+        /* not written yet */
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    process.kill(p.snapshot()[0]?.pid as number, "SIGKILL");
+    const outcomes = await Promise.all(tasks.map((t) => t.outcome));
+    assert.ok(outcomes.every((o) => o.ok));
+    const counts = new Map<string, number>();
+    for (const l of lines()) counts.set(l, (counts.get(l) ?? 0) + 1);
+    assert.equal(lines().length, 6 + [...counts.values()].filter((n) => n === 2).length);
+    assert.ok([...counts.values()].every((n) => n === 1 || n === 2), `a task ran more than twice: ${JSON.stringify([...counts])}`);
+    assert.ok([...counts.values()].some((n) => n === 2), "the killed worker's tasks ran again");
+  });
+
   test("the crash message quotes what the dying worker wrote to stderr", LIMIT, async () => {
     const error = await failure(pool(1), bundles.electrons, "pool.uncaught", ["late boom from a timer"]);
     assert.ok(error instanceof WorkerCrashedError);

@@ -239,13 +239,14 @@ export class WorkerPool {
     // A worker that never started would fail the same way again: its jobs fail instead of looping.
     const neverStarted = worker.pid === undefined;
     const running = jobs.filter((j) => j.sent || neverStarted);
+    const unsent = jobs.filter((j) => !j.sent && !neverStarted);
     const killed = !neverStarted && worker.signal !== null && FROM_OUTSIDE.has(worker.signal);
     for (const job of running) {
       if (killed && ++job.lostWorkers < ALLOWED_WORKER_LOSSES && this.jobs.has(job.wire.id)) this.reroute(job);
       else this.finish(job, failed(crashError(worker, how, job, running)));
     }
     // Never sent: nothing of them ran, so they may simply go elsewhere.
-    for (const job of jobs) if (!job.sent && !neverStarted) this.reroute(job);
+    for (const job of unsent) this.reroute(job);
     this.drain();
   }
 

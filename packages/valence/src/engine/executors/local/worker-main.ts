@@ -28,14 +28,26 @@ const send = process.send?.bind(process);
 if (!send) throw new Error("worker-main runs as a forked child of WorkerPool; it has no IPC channel");
 
 const BATCH = 1000;
+/**
+ * A result waits at most this long for others to share its message. Tiny
+ * tasks still go a thousand to a message; a turn of slow synchronous tasks
+ * sends each as it ends, so a crash of the pool's process loses (and re-runs)
+ * the task that was running, not every task finished in the turn.
+ */
+const HOLD_MS = 2;
 let outbox: WireResult[] = [];
 let flushScheduled = false;
+let heldSince = 0;
 
 process.on("message", (message: RunMessage) => {
   for (const task of message.run) start(message.bundlePath, task);
 });
 // The pool's process is gone: leftovers of user code (servers, intervals) must not keep an orphan alive.
 process.on("disconnect", () => process.exit(0));
+// A turn of synchronous tasks does not see "disconnect" until it ends. The parent pid, read live
+// before each task, already says so: the rest of the turn's tasks would run for nobody (and run
+// again where the dispatch resumes).
+const parent = process.ppid;
 recordBaseline();
 
 function start(bundlePath: string, task: WireTask): void {
@@ -49,6 +61,7 @@ function start(bundlePath: string, task: WireTask): void {
 }
 
 function run(task: WireTask, electron: RegisteredElectron): void {
+  if (process.ppid !== parent) process.exit(0);
   let args: unknown[];
   try {
     args = decode(task.args) as unknown[];
@@ -105,11 +118,13 @@ function addOutput(result: { stdout?: string; stderr?: string }, call: CapturedC
 
 /**
  * Results finished in the same turn share one IPC message; a long turn sends
- * every `BATCH` results, so the pool can use them while this worker goes on.
+ * every `BATCH` results or every HOLD_MS, so the pool can use (and store)
+ * them while this worker goes on.
  */
 function reply(result: WireResult): void {
+  if (outbox.length === 0) heldSince = performance.now();
   outbox.push(result);
-  if (outbox.length >= BATCH) flush();
+  if (outbox.length >= BATCH || performance.now() - heldSince >= HOLD_MS) flush();
   else if (!flushScheduled) {
     flushScheduled = true;
     setImmediate(flush);

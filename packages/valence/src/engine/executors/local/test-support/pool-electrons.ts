@@ -3,11 +3,19 @@
  * down or misbehave. Only bundled, never imported by the tests (an `exit`
  * run in the test process would end it).
  */
+import { appendFileSync } from "node:fs";
 import { registerElectron } from "../../../../sdk/global-registry.js";
 
 registerElectron("pool.add", (a: number, b: number) => a + b);
 
 registerElectron("pool.pid", () => process.pid);
+
+/** Appends `tag` to `file` (each run shows), then sleeps. */
+registerElectron("pool.logThenSleep", async (file: string, tag: string, ms: number) => {
+  appendFileSync(file, `${tag}\n`);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return tag;
+});
 
 /** Reports its worker's pid to the parent test at once (for a kill from outside), then sleeps. */
 registerElectron("pool.pidThenSleep", async (ms: number) => {
