@@ -138,6 +138,21 @@ export class UpstreamFailedError extends ValenceError {
 export class StoreError extends ValenceError {
   override readonly code: string = "STORE_ERROR";
 }
+/**
+ * The store could not write (its disk is full, its data dir read-only, an I/O
+ * error). What is stored stays; the message names the data dir and the cause.
+ */
+export class StoreWriteError extends StoreError {
+  override readonly code = "STORE_WRITE";
+  constructor(
+    message: string,
+    readonly dataDir: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** A lock file that cannot be opened or locked for a reason other than another holder (permissions, a full disk). */
 export class LockError extends ValenceError {
   override readonly code = "LOCK_ERROR";

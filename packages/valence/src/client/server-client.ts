@@ -117,8 +117,8 @@ export class ServerClient {
   ): Promise<Response> {
     const headers: Record<string, string> = { ...init.headers };
     if (this.token) headers["authorization"] = `Bearer ${this.token}`;
-    try {
-      return await fetch(`${this.url}${API_PREFIX}${path}`, {
+    const send = () =>
+      fetch(`${this.url}${API_PREFIX}${path}`, {
         method,
         headers,
         body: init.body ?? null,
@@ -126,6 +126,16 @@ export class ServerClient {
         // A streamed upload body needs this in Node's fetch.
         ...(init.body instanceof ReadableStream ? { duplex: "half" } : {}),
       } as RequestInit);
+    try {
+      try {
+        return await send();
+      } catch (error) {
+        // A kept-alive connection the server had closed (after refusing an upload midway, say):
+        // a read may go again on a fresh one. A write may not: it could have been applied.
+        const code = (error as { cause?: { code?: string } }).cause?.code;
+        if ((method !== "GET" && method !== "HEAD") || !(code === "UND_ERR_SOCKET" || code === "ECONNRESET")) throw error;
+        return await send();
+      }
     } catch (error) {
       if ((error as Error).name === "AbortError") throw error;
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;

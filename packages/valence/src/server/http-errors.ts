@@ -3,7 +3,7 @@
  * stable code; `toErrorReply` maps these and the engine's own typed errors
  * into the one JSON error shape.
  */
-import { DecodeError, DispatchNotFoundError, NodeNotFoundError, ValenceError } from "../errors.js";
+import { DecodeError, DispatchNotFoundError, NodeNotFoundError, StoreWriteError, ValenceError } from "../errors.js";
 import type { ErrorReply } from "../api/wire.js";
 
 export class HttpError extends ValenceError {
@@ -53,6 +53,12 @@ export class DispatchFinishedError extends HttpError {
 }
 
 export function toErrorReply(error: unknown): { status: number; body: ErrorReply } {
+  // The server's disk, not the request: 507, and what to free.
+  if (error instanceof StoreWriteError) return { status: 507, body: reply(error.code, error.message) };
+  const errno = (error as NodeJS.ErrnoException)?.code;
+  if (errno === "ENOSPC" || errno === "EDQUOT" || errno === "EROFS") {
+    return { status: 507, body: reply("STORE_WRITE", `the server cannot write to its data dir: ${(error as Error).message}; free space there (or make it writable) and try again`) };
+  }
   if (error instanceof HttpError) return { status: error.status, body: reply(error.code, error.message) };
   if (error instanceof DispatchNotFoundError) return { status: 404, body: reply(error.code, `no dispatch "${error.dispatchId}" on this server`) };
   if (error instanceof NodeNotFoundError) return { status: 404, body: reply(error.code, error.message) };

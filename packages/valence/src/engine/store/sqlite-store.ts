@@ -4,9 +4,9 @@
  * transaction (`batch`), which is what keeps 10k-task dispatches cheap.
  */
 import Database from "better-sqlite3";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { StoreError } from "../../errors.js";
+import { StoreError, StoreWriteError } from "../../errors.js";
 import type { DispatchId } from "../../ids.js";
 import type { Status } from "../../status.js";
 import { decodeEdges, decodeNodes, encodeEdges, encodeNodes, type SubmittedNode } from "./graph-codec.js";
@@ -55,6 +55,28 @@ const STATE_COLUMNS = aliased("node_id, status, output, output_file, stdout, std
 type NodeState = Pick<NodeRecord, "nodeId" | "status" | "output" | "outputFile" | "stdout" | "stderr" | "error" | "startedAt" | "endedAt"> & {
   readonly attempts: number | null;
 };
+
+/** Errors of the disk under the store, as opposed to errors of the code that writes. */
+const DISK_ERRNOS = new Set(["ENOSPC", "EDQUOT", "EROFS", "EIO", "EACCES", "EPERM"]);
+
+/**
+ * A failed write as a StoreWriteError that says where and why (SQLite's own
+ * "database or disk is full" names neither the file nor what to do); errors
+ * that are not the disk's (a typed refusal raised inside a batch) pass as they are.
+ */
+export function asWriteError(error: unknown, dataDir: string): unknown {
+  if (error instanceof StoreWriteError) return error;
+  const e = error as { name?: string; code?: unknown; message?: string };
+  const sqlite = e?.name === "SqliteError";
+  const disk = typeof e?.code === "string" && DISK_ERRNOS.has(e.code);
+  if (!sqlite && !disk) return error;
+  return new StoreWriteError(
+    `cannot write to the store in ${dataDir}: ${e.message} (${String(e.code)}). ` +
+      `Free space there (or make it writable); what is stored stays, and a dispatch that failed for this can be redispatched with its completed results reused (valence redispatch ID --reuse)`,
+    dataDir,
+    { cause: error },
+  );
+}
 
 /** How long the store must be left alone before it checkpoints. */
 const CHECKPOINT_IDLE_MS = 300;
@@ -146,7 +168,7 @@ export class SqliteStore {
     } catch (error) {
       // Rolled back: a key remembered inside may be handed to the next dispatch.
       this.keys.clear();
-      throw error;
+      throw asWriteError(error, this.dataDir);
     }
   }
 
@@ -194,21 +216,30 @@ export class SqliteStore {
     if (!items.length) return;
     const key = this.keyOf(id);
     const CHUNK = 100;
-    for (let i = 0; i < items.length; i += CHUNK) {
-      const slice = items.slice(i, i + CHUNK);
-      const params: unknown[] = [];
-      for (const c of slice) {
-        let inline: string | null = c.encoded;
-        let file: string | null = null;
-        if (c.encoded.length > LARGE_VALUE_BYTES) {
-          mkdirSync(resultsDir, { recursive: true });
-          file = join(resultsDir, `node-${c.node}.out`);
-          writeFileSync(file, c.encoded);
-          inline = null;
+    const written: string[] = [];
+    try {
+      for (let i = 0; i < items.length; i += CHUNK) {
+        const slice = items.slice(i, i + CHUNK);
+        const params: unknown[] = [];
+        for (const c of slice) {
+          let inline: string | null = c.encoded;
+          let file: string | null = null;
+          if (c.encoded.length > LARGE_VALUE_BYTES) {
+            mkdirSync(resultsDir, { recursive: true });
+            file = join(resultsDir, `node-${c.node}.out`);
+            written.push(file);
+            writeFileSync(file, c.encoded);
+            inline = null;
+          }
+          params.push(key, c.node, inline, file, c.stdout || null, c.stderr || null, c.at, c.startedAt, c.attempt);
         }
-        params.push(key, c.node, inline, file, c.stdout || null, c.stderr || null, c.at, c.startedAt, c.attempt);
+        this.completedStatement(slice.length).run(params);
       }
-      this.completedStatement(slice.length).run(params);
+    } catch (error) {
+      // The rows roll back with the batch; the files must go too: a half-written one on a full
+      // disk holds the very space the dispatch needs to record that it failed.
+      for (const f of written) rmSync(f, { force: true });
+      throw error;
     }
   }
 
