@@ -21,6 +21,8 @@ function valence(args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], { env, encoding: "utf8", timeout: 60_000 });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
+// One port for the file: the SDK in this process settles on the first server address it is given.
+const portOnce = freePort();
 const serverPid = () => (JSON.parse(readFileSync(join(dataDir, "server.json"), "utf8")) as { pid: number }).pid;
 const procState = (pid: number) => {
   try {
@@ -37,7 +39,7 @@ after(() => {
 
 it("starts again at once after kill -9 (no pause, and 0.5 s later), resumes the dispatch, and status tells the truth throughout", { timeout: 120_000 }, async (t) => {
   assert.ok(existsSync(fileURLToPath(new URL("../dist/cli/main.js", import.meta.url))), "needs the built CLI: run `npm run build` first");
-  const port = String(await freePort());
+  const port = String(await portOnce);
   const started = valence(["start", "--port", port]);
   assert.equal(started.code, 0, started.out);
   process.env.VALENCE_SERVER = `http://127.0.0.1:${port}`;
@@ -79,4 +81,31 @@ it("starts again at once after kill -9 (no pause, and 0.5 s later), resumes the 
   assert.equal(stopped.code, 0, stopped.out);
   assert.deepEqual(await settled(dataDir), [], "processes left behind after `valence stop`");
   assert.equal(valence(["status"]).code, 3);
+});
+
+it("stops gracefully mid-dispatch (valence stop): no runner or worker is left, and the next start resumes it", { timeout: 120_000 }, async () => {
+  const port = String(await portOnce);
+  const started = valence(["start", "--port", port]);
+  assert.equal(started.code, 0, started.out);
+  process.env.VALENCE_SERVER = `http://127.0.0.1:${port}`;
+  const { dispatch, getResult } = await import("../src/index.js");
+  const { appendChain, fanOut } = await import("./fixtures/server-workflows.js");
+  const file = join(root, "stop-steps.log");
+  const id = await dispatch(appendChain)(file, 10, 150);
+  // Local workers too: a fan-out on the pool, done before the stop.
+  const wide = await dispatch(fanOut)(20);
+  assert.equal((await getResult(wide, { wait: true })).status, "COMPLETED");
+  while (!existsSync(file) || readFileSync(file, "utf8").trim().split("\n").length < 3) await sleep(20);
+  const stopped = valence(["stop"]);
+  assert.equal(stopped.code, 0, stopped.out);
+  assert.match(stopped.out, /Valence server stopped/);
+  assert.deepEqual(await settled(dataDir), [], "processes left behind after `valence stop`");
+  assert.equal(valence(["status"]).code, 3);
+  const again = valence(["start", "--port", port]);
+  assert.equal(again.code, 0, again.out);
+  const result = await getResult(id, { wait: true });
+  assert.equal(result.status, "COMPLETED", result.error?.message);
+  assert.equal(result.result, 10);
+  assert.equal(valence(["stop"]).code, 0);
+  assert.deepEqual(await settled(dataDir), []);
 });
