@@ -311,7 +311,7 @@ describe("dashboard in Chromium", () => {
           {
             id, parentId: null, parentNode: null, name: `bulk_${i % 10}`, latticeId: null, status, inputs: encode([]), output: null,
             outputTemplate: encode({ value: null, holes: [] }), error: null, createdAt: t + i, startedAt: t + i, endedAt: t + i + 5, resultsDir: join(serverDir, "results", id),
-            bundlePath: null, entryFile: null, cwd: serverDir, ownerPid: null, ownerHost: null, nodeCount: 1, nodesDone: 1,
+            bundlePath: null, entryFile: null, cwd: serverDir, ownerPid: null, ownerHost: null, ownerLock: null, nodeCount: 1, nodesDone: 1,
           },
           [],
           [],

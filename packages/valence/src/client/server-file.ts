@@ -31,6 +31,8 @@ export const serverLogFile = (dataDir: string) => join(dataDir, "server.log");
 export const tokenFile = (dataDir: string) => join(dataDir, "server.token");
 // Never removed: a second server must lock the same file (inode), not a new one made beside it.
 const lockFile = (dataDir: string) => join(locksDir(dataDir), "server.lock");
+// Who holds it, for messages only (the lock is the truth): written once the lock is held.
+const holderFile = (dataDir: string) => join(locksDir(dataDir), "server.holder");
 const dataDirLocks = new Map<string, FileLock>();
 
 /**
@@ -43,7 +45,19 @@ export function lockDataDir(dataDir: string): boolean {
   const lock = FileLock.tryAcquire(lockFile(dataDir));
   if (!lock) return false;
   dataDirLocks.set(dataDir, lock);
+  writeFileSync(holderFile(dataDir), String(process.pid));
   return true;
+}
+
+/** The pid of the server that holds the data dir, if one does (it may still be starting). */
+export function serverLockHolder(dataDir: string): number | undefined {
+  if (!serverLockHeld(dataDir)) return undefined;
+  try {
+    const pid = Number(readFileSync(holderFile(dataDir), "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined; // between taking the lock and writing this file
+  }
 }
 
 export function unlockDataDir(dataDir: string): void {

@@ -12,7 +12,7 @@ import { ServerStateError } from "../errors.js";
 import { SqliteStore } from "../engine/store/sqlite-store.js";
 import { createApp, type AppOptions } from "./app.js";
 import { EventHub } from "./event-hub.js";
-import { ensureToken, lockDataDir, readServerInfo, removeServerInfo, unlockDataDir, writeServerInfo, type ServerInfo } from "../client/server-file.js";
+import { ensureToken, lockDataDir, readServerInfo, serverLockHolder, removeServerInfo, unlockDataDir, writeServerInfo, type ServerInfo } from "../client/server-file.js";
 import { Supervisor } from "./supervisor.js";
 import { identify } from "../engine/locks/process-identity.js";
 import { createDashboardApi, DASHBOARD_PATH } from "./dashboard-api.js";
@@ -53,7 +53,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // A server killed a moment ago holds nothing: the kernel released its lock as it died.
   if (!lockDataDir(opts.dataDir)) {
     const other = readServerInfo(opts.dataDir);
-    const where = other ? `: ${other.url} (pid ${other.pid})` : " (it is still starting)";
+    const holder = serverLockHolder(opts.dataDir);
+    const where = other ? `: ${other.url} (pid ${other.pid})` : holder ? ` (pid ${holder}), still starting` : ", still starting";
     throw new ServerStateError(`a Valence server already runs on data dir ${opts.dataDir}${where}; stop it with \`valence stop\``);
   }
   const token = opts.token || process.env["VALENCE_TOKEN"] || (isLoopback(host) ? undefined : ensureToken(opts.dataDir));
