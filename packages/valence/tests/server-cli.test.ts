@@ -113,15 +113,18 @@ describe("valence start / status / run / list / result / redispatch / watch / lo
       return () => text;
     });
     const { once } = await import("node:events");
-    // The loser exits by itself, saying why; then the winner is stopped.
-    const loser = await Promise.race(both.map((c, i) => once(c, "exit").then(([code]) => ({ i, code: code as number }))));
-    assert.equal(loser.code, 1);
-    assert.match(outputs[loser.i]?.() ?? "", /a Valence server already runs on data dir .* \(pid \d+\)/);
-    const winner = both[1 - loser.i];
-    assert.equal(winner?.exitCode, null, "the other one still runs");
-    winner?.kill("SIGTERM");
-    await once(winner as import("node:child_process").ChildProcess, "exit");
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      // The loser exits by itself, saying why; then the winner is stopped.
+      const loser = await Promise.race(both.map((c, i) => once(c, "exit").then(([code]) => ({ i, code: code as number }))));
+      assert.equal(loser.code, 1);
+      assert.match(outputs[loser.i]?.() ?? "", /a Valence server already runs on data dir .* \(pid \d+\)/);
+      assert.equal(both[1 - loser.i]?.exitCode, null, "the other one still runs");
+    } finally {
+      // Also when an assertion failed: a server left running would keep this test file from ending.
+      for (const c of both) if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM");
+      await Promise.all(both.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, "exit") : undefined)));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("stops, and says so; then nothing runs", () => {
