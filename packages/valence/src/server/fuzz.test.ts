@@ -3,9 +3,11 @@
  * against a real server (random methods on real routes with mangled ids, odd
  * segments, `..`, percent-encodings and very long paths; random JSON, truncated
  * JSON, binary garbage and mutated submit bodies; random content types), sent
- * 16 at a time. No request may get a 5xx or a non-JSON error, hang, or leave
- * a temporary upload behind, and afterwards the server still answers and the
- * store is intact.
+ * 16 at a time, bodies of up to 8 MB among them. No request may get a 5xx or a
+ * non-JSON error, hang, or leave a temporary upload behind; the server's memory
+ * stays bounded; afterwards it still runs a real dispatch and the store is
+ * intact. A second run against a server with a token: every /api/ request
+ * without the right `Authorization` gets a 401 JSON error.
  *
  * Reproduce a failure with the seed it prints: `VALENCE_FUZZ_SEED=<seed>`
  * (and `VALENCE_FUZZ_N=<count>` to change the number of requests). Request
@@ -21,7 +23,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { API_PREFIX } from "../api/wire.js";
-import { encode } from "../codec/index.js";
+import { decode, encode } from "../codec/index.js";
 import { EventHub } from "./event-hub.js";
 import { startServer, type RunningServer } from "./server.js";
 import { paramNode, validSubmit } from "./test-support/submissions.js";
@@ -117,6 +119,8 @@ interface FuzzRequest {
   readonly note: string;
   /** Sent this many times at once (uploads of one bundle by many clients). */
   readonly burst?: number;
+  /** On a connection of its own: the server closes it after refusing a huge body. */
+  readonly ownConnection?: boolean;
 }
 
 // ---------------------------------------------------------------- request generation
@@ -149,6 +153,21 @@ reg.electrons.set(entry.id, entry);
 for (const w of reg.waiters.get(entry.id) ?? []) w(entry);
 reg.waiters.delete(entry.id);
 `;
+
+/** A bundle whose electron `wf.ts#answer` returns 42: the real dispatch sent after the fuzz. */
+const ANSWER_BUNDLE = `
+const reg = globalThis[Symbol.for("valence.global-registry.v1")];
+const entry = { id: "wf.ts#answer", name: "answer", fn: () => 42 };
+reg.electrons.set(entry.id, entry);
+for (const w of reg.waiters.get(entry.id) ?? []) w(entry);
+reg.waiters.delete(entry.id);
+`;
+
+/**
+ * Bodies far over every limit (up to 8 MB), all views of one buffer made once,
+ * so that sending dozens of them costs the test no memory of its own.
+ */
+const HUGE = Buffer.alloc(8 * 1024 * 1024, "[");
 
 /** Percent-encodes every byte that node:http would refuse in a request line. */
 function pathSafe(s: string): string {
@@ -425,6 +444,20 @@ function makeRequest(g: Gen, index: number): FuzzRequest {
     const burst = g.chance(0.3) ? g.int(8, 24) : 1;
     return { method: "PUT", path: `${API_PREFIX}/${g.pick(["bundles", "bundles", "blobs"])}/${sha256(bytes)}`, headers, body: bytes, burst, note: `#${index} matching upload of ${bytes.length} bytes${burst > 1 ? `, ${burst} at once` : ""}` };
   }
+  // A body far over the limits, with or without its length up front: refused early, never buffered whole.
+  if (g.chance(0.01)) {
+    const body = HUGE.subarray(0, g.int(MAX_JSON_BYTES * 4, HUGE.length));
+    const target = g.pick([`${API_PREFIX}/dispatches`, `${API_PREFIX}/dispatches/{id}/cancel`, `${API_PREFIX}/bundles/${g.chars(64, HEX)}`, `${API_PREFIX}/blobs/${g.chars(64, HEX)}`]);
+    const method = target.includes("/bundles/") || target.includes("/blobs/") ? "PUT" : "POST";
+    return {
+      method,
+      path: target,
+      headers: { "content-type": "application/json", ...(g.chance(0.5) ? { "transfer-encoding": "chunked" } : {}) },
+      body,
+      ownConnection: true,
+      note: `#${index} huge body of ${body.length} bytes`,
+    };
+  }
   // Half aim at a route with its own method, so that bodies get past the router to the checks behind it.
   const aimed = g.chance(0.5) ? g.pick(AIMED)(g) : undefined;
   if (aimed?.json) headers["content-type"] = g.chance(0.9) ? "application/json" : (headers["content-type"] ?? "");
@@ -466,6 +499,9 @@ function send(port: number, agent: Agent | false, r: FuzzRequest): Promise<Answe
     });
     req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms (a hang)`)));
     req.on("error", reject);
+    // A huge body refused early: the server answers and closes while this side still writes.
+    // The write's EPIPE then comes after the answer, when the socket no longer reports to `req`.
+    req.on("socket", (socket) => socket.on("error", () => undefined));
     req.end(r.body);
   });
 }
@@ -495,6 +531,25 @@ function problem(r: FuzzRequest, a: Answer): string | null {
   }
   if (!/^application\/json/.test(a.contentType)) return `a ${a.status} JSON error sent as ${a.contentType}`;
   return null;
+}
+
+/** Uploads ANSWER_BUNDLE, dispatches its electron, waits for the result: the task's output. */
+async function realDispatch(port: number, headers: Record<string, string> = {}): Promise<unknown> {
+  const url = `http://127.0.0.1:${port}${API_PREFIX}`;
+  const put = await fetch(`${url}/bundles/${sha256(ANSWER_BUNDLE)}`, { method: "PUT", headers, body: ANSWER_BUNDLE });
+  assert.ok(put.status === 201 || put.status === 200, `bundle upload: ${put.status} ${await put.text()}`);
+  const body = { ...validSubmit(), bundleHash: sha256(ANSWER_BUNDLE), nodes: [{ ...paramNode(0), kind: "electron", name: "answer", electronId: "wf.ts#answer", executor: '"inline"', output: null }] };
+  const res = await fetch(`${url}/dispatches`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const text = await res.text();
+  assert.equal(res.status, 201, text);
+  const id = (JSON.parse(text) as { dispatchId: string }).dispatchId;
+  for (let i = 0; i < 100; i++) {
+    const r = await fetch(`${url}/dispatches/${id}/result?wait=true`, { headers });
+    const reply = (await r.json()) as { dispatch: { status: string }; nodes: Array<{ output: string | null }> };
+    if (reply.dispatch.status === "COMPLETED") return decode(reply.nodes[0]?.output ?? "null");
+    assert.ok(!["FAILED", "CANCELLED"].includes(reply.dispatch.status), `the real dispatch ended ${reply.dispatch.status}`);
+  }
+  throw new Error(`the real dispatch ${id} did not complete`);
 }
 
 function listTree(dir: string, prefix = ""): string[] {
@@ -572,6 +627,7 @@ describe(`HTTP API fuzz (seed ${SEED}, ${COUNT} requests)`, () => {
     const statuses = new Map<number, number>();
     const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
     const started = Date.now();
+    const rssBefore = process.memoryUsage().rss;
     let next = 0;
     const worker = async () => {
       while (next < requests.length && failures.length < 20) {
@@ -582,7 +638,7 @@ describe(`HTTP API fuzz (seed ${SEED}, ${COUNT} requests)`, () => {
         const r = { ...fuzz, path: fuzz.path.replaceAll("{id}", known) };
         let answers: Answer[];
         try {
-          answers = r.burst && r.burst > 1 ? await Promise.all(Array.from({ length: r.burst }, () => send(port, false, r))) : [await send(port, agent, r)];
+          answers = r.burst && r.burst > 1 ? await Promise.all(Array.from({ length: r.burst }, () => send(port, false, r))) : [await send(port, r.ownConnection ? false : agent, r)];
         } catch (error) {
           failures.push(`${r.note}: ${(error as Error).message}`);
           continue;
@@ -597,9 +653,12 @@ describe(`HTTP API fuzz (seed ${SEED}, ${COUNT} requests)`, () => {
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     agent.destroy();
-    const summary = `seed ${SEED} (rerun with VALENCE_FUZZ_SEED=${SEED}): ${next} requests in ${Date.now() - started} ms, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}, ${ids.length} dispatches made`;
+    const rssGrowthMb = Math.round((process.memoryUsage().rss - rssBefore) / 2 ** 20);
+    const summary = `seed ${SEED} (rerun with VALENCE_FUZZ_SEED=${SEED}): ${next} requests in ${Date.now() - started} ms, RSS +${rssGrowthMb} MB, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}, ${ids.length} dispatches made`;
     assert.deepEqual(failures, [], summary);
     assert.deepEqual(uncaught, [], `${summary}: the server process had uncaught errors`);
+    // Bodies are refused at their limit, never buffered whole: dozens of 8 MB ones leave no trace.
+    assert.ok(rssGrowthMb < 256, `${summary}: the server's memory grew by ${rssGrowthMb} MB`);
 
     // No stream or long poll still follows the hub for a client that has gone.
     for (let waited = 0; subscriptions > 0 && waited < 3000; waited += 50) await new Promise((r) => setTimeout(r, 50));
@@ -619,6 +678,9 @@ describe(`HTTP API fuzz (seed ${SEED}, ${COUNT} requests)`, () => {
     assert.deepEqual(listTree(join(root, "ui")), ["assets/", "assets/app.js", "index.html"], summary);
     console.log(`# fuzz: ${summary}`);
 
+    // And it still runs a real dispatch: a task in a runner, its output stored and served.
+    assert.equal(await realDispatch(port), 42, summary);
+
     await server.close();
     const db = new Database(join(dataDir, "valence.db"), { readonly: true, fileMustExist: true });
     try {
@@ -627,5 +689,94 @@ describe(`HTTP API fuzz (seed ${SEED}, ${COUNT} requests)`, () => {
     } finally {
       db.close();
     }
+  });
+});
+
+const TOKEN = "fuzz-token-6c1d0e";
+const TOKEN_COUNT = Number(process.env["VALENCE_FUZZ_TOKEN_N"] ?? 1000);
+
+/**
+ * What a client may put in `Authorization`: the right header, or one of the ways to get it
+ * wrong. (Trailing white space is not one: HTTP strips it from every header value.)
+ */
+function authorization(g: Gen): { header: string | undefined; right: boolean } {
+  if (g.chance(0.4)) return { header: `Bearer ${TOKEN}`, right: true };
+  const header = g.pick([
+    undefined,
+    "",
+    "Bearer",
+    "Bearer ",
+    `Bearer ${TOKEN}x`,
+    `bearer ${TOKEN}`,
+    `Basic ${Buffer.from(`user:${TOKEN}`).toString("base64")}`,
+    `Bearer ${TOKEN.slice(0, -1)}`,
+    `Bearer ${g.chars(32, B36)}`,
+    `Bearer ${"A".repeat(g.int(1000, 6000))}`,
+    TOKEN,
+  ]);
+  return { header, right: false };
+}
+
+describe(`HTTP API fuzz with a token (seed ${SEED}, ${TOKEN_COUNT} requests)`, () => {
+  let root: string;
+  let server: RunningServer;
+
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), "valence-fuzz-token-"));
+    server = await startServer({ dataDir: join(root, "data"), port: 0, token: TOKEN, log: () => {}, limits: { longPollMs: LONG_POLL_MS, maxJsonBytes: MAX_JSON_BYTES, maxBundleBytes: MAX_BUNDLE_BYTES } });
+  });
+  after(async () => {
+    await server?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it("refuses every /api/ request without the right token with a 401 JSON error, and serves the right one as ever", async () => {
+    const port = server.info.port;
+    const g = new Gen(prng(SEED + 1));
+    const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+    const failures: string[] = [];
+    const statuses = new Map<string, number>();
+    let next = 0;
+    const worker = async () => {
+      while (next < TOKEN_COUNT && failures.length < 20) {
+        const i = next++;
+        const made = makeRequest(g, i);
+        const auth = authorization(g);
+        const headers = { ...made.headers };
+        delete headers["authorization"];
+        if (auth.header !== undefined) headers["authorization"] = auth.header;
+        // No dispatch ids are known here: `{id}` stands for one that does not exist.
+        const r: FuzzRequest = { ...made, headers, path: made.path.replaceAll("{id}", "dsp_0000000000000000000") };
+        let answers: Answer[];
+        try {
+          answers = await Promise.all(Array.from({ length: r.burst ?? 1 }, () => send(port, r.ownConnection || (r.burst ?? 1) > 1 ? false : agent, r)));
+        } catch (error) {
+          failures.push(`${r.note}: ${(error as Error).message}`);
+          continue;
+        }
+        const underApi = r.path.startsWith(`${API_PREFIX}/`) && new URL(r.path, "http://x").pathname.startsWith(`${API_PREFIX}/`);
+        for (const a of answers) {
+          const key = `${auth.right ? "right" : "wrong"} ${a.status}`;
+          statuses.set(key, (statuses.get(key) ?? 0) + 1);
+          const why = problem(r, a);
+          if (why) failures.push(`${r.note} (auth ${JSON.stringify(auth.header?.slice(0, 40))}): ${why}`);
+          else if (underApi && !auth.right && a.status !== 401) failures.push(`${r.note} (auth ${JSON.stringify(auth.header?.slice(0, 40))}): a ${a.status} without the right token`);
+          else if (underApi && !auth.right && r.method !== "HEAD" && !a.text.includes('"UNAUTHORIZED"')) failures.push(`${r.note}: a 401 without the UNAUTHORIZED code: ${a.text.slice(0, 200)}`);
+          else if (auth.right && a.status === 401) failures.push(`${r.note}: a 401 with the right token`);
+          if (a.text.includes(TOKEN) && !r.body?.includes(TOKEN)) failures.push(`${r.note}: the token appears in a reply`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    agent.destroy();
+    const summary = `seed ${SEED} (rerun with VALENCE_FUZZ_SEED=${SEED}): ${next} requests, by token and status ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`;
+    assert.deepEqual(failures, [], summary);
+    assert.ok((statuses.get("wrong 401") ?? 0) > TOKEN_COUNT / 10, `${summary}: too few refusals to mean anything`);
+    console.log(`# fuzz with a token: ${summary}`);
+
+    // A real dispatch: refused without the token, run with it.
+    const refused = await fetch(`http://127.0.0.1:${port}${API_PREFIX}/dispatches`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(validSubmit()) });
+    assert.equal(refused.status, 401);
+    assert.equal(await realDispatch(port, { authorization: `Bearer ${TOKEN}` }), 42, summary);
   });
 });
