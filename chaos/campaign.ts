@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 import { SqliteStore } from "../packages/valence/dist/engine/store/sqlite-store.js";
 import { readResult } from "../packages/valence/dist/engine/read-result.js";
+import { seededRandom } from "../packages/valence/src/test-support/seeded-random.js";
 import { expected } from "./workflow.js";
 
 export const TARGETS = ["server", "runner", "worker", "embedded"] as const;
@@ -62,7 +63,7 @@ const FINISH_TIMEOUT_MS = 120_000;
 export async function runCampaign(opts: CampaignOptions): Promise<TargetRow[]> {
   rmSync(opts.workDir, { recursive: true, force: true });
   mkdirSync(opts.workDir, { recursive: true });
-  const random = mulberry32(opts.seed);
+  const random = seededRandom(opts.seed);
   const rows: TargetRow[] = [];
   for (const target of opts.targets) {
     const row: TargetRow = { target, kills: 0, completed: 0, reruns: 0, runningAtKills: 0, lost: 0, leftBehind: 0, missed: 0, problems: [] };
@@ -408,16 +409,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The campaign's table, as printed and as put in the README. */
 export function formatTable(rows: readonly TargetRow[]): string {

@@ -27,6 +27,7 @@ import { decode, encode } from "../codec/index.js";
 import { EventHub } from "./event-hub.js";
 import { startServer, type RunningServer } from "./server.js";
 import { paramNode, validSubmit } from "./test-support/submissions.js";
+import { seededRandom } from "../test-support/seeded-random.js";
 
 // A token from the environment would turn every request into a 401.
 delete process.env["VALENCE_TOKEN"];
@@ -41,17 +42,7 @@ const LONG_POLL_MS = 200;
 const MAX_JSON_BYTES = 64 * 1024;
 const MAX_BUNDLE_BYTES = 4096;
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 class Gen {
   constructor(readonly next: () => number) {}
