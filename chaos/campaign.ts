@@ -105,10 +105,15 @@ async function runThroughServer(target: Target, dir: string, opts: CampaignOptio
       const f = files(dir, i);
       const started = Date.now();
       const id = await dispatch(mixed)(opts.fanOut, f.log, f.out);
-      // Workers only exist while local tasks run (the first part of the run).
-      const window = target === "worker" ? [0.05, 0.5] : target === "runner" ? [0.02, 0.8] : [0.02, 0.95];
-      const at = started + duration * (window[0]! + random() * (window[1]! - window[0]!));
-      await sleep(Math.max(0, at - Date.now()));
+      if (target === "worker") {
+        // Workers only exist while the local squares run, and how soon they start depends on the
+        // machine, so the moment is one of progress (after the m-th square started), not of time.
+        await tagsStarted(f.log, 1 + Math.floor(random() * opts.fanOut * 0.8));
+      } else {
+        const window = target === "runner" ? [0.02, 0.8] : [0.02, 0.95];
+        const at = started + duration * (window[0]! + random() * (window[1]! - window[0]!));
+        await sleep(Math.max(0, at - Date.now()));
+      }
       const victim = target === "server" ? server.pid : target === "runner" ? await runnerOf(store, id) : await workerOf(store, id, random);
       const dying = victim === undefined ? [] : [victim, ...descendants(victim)];
       const completedBefore = completedTasks(store, id);
@@ -236,6 +241,12 @@ function completedTasks(store: SqliteStore, id: string): number {
 
 function startedTasks(log: string): number {
   return new Set(readTags(log)).size;
+}
+
+/** Resolves once `m` tasks have logged their start (or after the finish timeout). */
+async function tagsStarted(log: string, m: number): Promise<void> {
+  const deadline = Date.now() + FINISH_TIMEOUT_MS;
+  while (readTags(log).length < m && Date.now() < deadline) await sleep(2);
 }
 
 function readTags(log: string): string[] {

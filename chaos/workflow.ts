@@ -8,8 +8,9 @@ const mark = (log: string, tag: string) => appendFileSync(log, `${tag}\n`);
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const square = electron(
-  (x: number, log: string) => {
+  async (x: number, log: string) => {
     mark(log, `square:${x}`);
+    await pause(2);
     return x * x;
   },
   { executor: "local" },
