@@ -8,9 +8,13 @@
  * or threw), 2 for a bad package, 1 for anything else. The process exits as
  * soon as the result is written: the user's module may hold timers or
  * sockets, or wait forever on its own top-level `dispatch`.
+ *
+ * `valence-task --serve`: stays up and runs many tasks, fed over stdin
+ * (serve.ts): the persistent runner of the remote executors.
  */
 import { markTaskRunner } from "../sdk/global-registry.js";
 import { runTaskDir, TaskPackageError } from "./run-task.js";
+import { serve } from "./serve.js";
 import { recordBaseline } from "./stall-watch.js";
 
 // Importing the bundle must never dispatch again.
@@ -21,17 +25,22 @@ recordBaseline();
 
 const taskDir = process.argv[2];
 if (!taskDir || process.argv.length > 3) {
-  process.stderr.write("usage: valence-task TASK_DIR  (a directory holding task.json)\n");
+  process.stderr.write("usage: valence-task TASK_DIR  (a directory holding task.json)\n       valence-task --serve  (run lines on stdin, result lines on stdout)\n");
   process.exit(2);
 }
-// A task's promise may rest on unref'd timers or on nothing at all; node would
-// then exit quietly with no result. Hold the loop open until the task
-// settles: a task that never does is ended by its executor's cancel or timeout.
-setInterval(() => {}, 1 << 30);
-runTaskDir(taskDir).then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`valence-task: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(error instanceof TaskPackageError ? 2 : 1);
-  },
-);
+if (taskDir === "--serve") serve();
+else runOne(taskDir);
+
+function runOne(taskDir: string): void {
+  // A task's promise may rest on unref'd timers or on nothing at all; node would
+  // then exit quietly with no result. Hold the loop open until the task
+  // settles: a task that never does is ended by its executor's cancel or timeout.
+  setInterval(() => {}, 1 << 30);
+  runTaskDir(taskDir).then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`valence-task: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(error instanceof TaskPackageError ? 2 : 1);
+    },
+  );
+}

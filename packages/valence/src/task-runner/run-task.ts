@@ -34,13 +34,19 @@ export async function readTaskFile(taskDir: string): Promise<TaskFile> {
   } catch (error) {
     throw new TaskPackageError(`${path} is not JSON: ${(error as Error).message}`);
   }
+  return checkTaskFile(parsed, path);
+}
+
+/** `parsed` as a task file, or a `TaskPackageError` naming `where` and the bad field. */
+export function checkTaskFile(parsed: Partial<TaskFile>, where: string): TaskFile {
+  if (typeof parsed !== "object" || parsed === null) throw new TaskPackageError(`${where} is not a JSON object`);
   if (parsed.format !== TASK_FILE_FORMAT) {
     throw new TaskPackageError(
-      `${path} has format ${String(parsed.format)}; this valence-task reads format ${TASK_FILE_FORMAT}: use the same valence version on both sides`,
+      `${where} has format ${String(parsed.format)}; this valence-task reads format ${TASK_FILE_FORMAT}: use the same valence version on both sides`,
     );
   }
   for (const field of ["bundle", "electronId", "electronName", "args"] as const) {
-    if (typeof parsed[field] !== "string") throw new TaskPackageError(`${path}: "${field}" must be a string`);
+    if (typeof parsed[field] !== "string") throw new TaskPackageError(`${where}: "${field}" must be a string`);
   }
   return parsed as TaskFile;
 }
@@ -54,7 +60,8 @@ export async function runTaskDir(taskDir: string): Promise<ResultFile> {
   return result;
 }
 
-async function runTask(task: TaskFile, bundlePath: string): Promise<ResultFile> {
+/** Runs one task from `bundlePath`; what the task threw is in the result, never thrown. */
+export async function runTask(task: TaskFile, bundlePath: string): Promise<ResultFile> {
   const startedAt = new Date().toISOString();
   const failed = (thrown: unknown, stdout = "", stderr = ""): ResultFile => ({
     format: TASK_FILE_FORMAT,
