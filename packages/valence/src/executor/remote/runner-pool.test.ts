@@ -107,6 +107,8 @@ describe("RunnerPool", () => {
   test("a task waiting for a runner is cancelled without starting one", LIMIT, async () => {
     const ex = await executor("queue", { maxRunners: 1, tasksPerRunner: 1 });
     const busy = ex.execute(task(fx.sleep, [300]));
+    // The busy task holds the only runner before the other asks for one.
+    while (ex.pool.launches === 0) await new Promise((r) => setTimeout(r, 5));
     const controller = new AbortController();
     const waiting = ex.execute(task(fx.add, [1, 1], controller.signal));
     await new Promise((r) => setTimeout(r, 50));
