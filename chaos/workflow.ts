@@ -8,9 +8,11 @@ const mark = (log: string, tag: string) => appendFileSync(log, `${tag}\n`);
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const square = electron(
-  async (x: number, log: string) => {
+  (x: number, log: string) => {
     mark(log, `square:${x}`);
-    await pause(2);
+    // Long enough (2 ms, on the worker's thread) that a kill can land among the squares.
+    const until = Date.now() + 2;
+    while (Date.now() < until);
     return x * x;
   },
   { executor: "local" },

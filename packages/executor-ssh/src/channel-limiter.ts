@@ -43,6 +43,11 @@ export class ChannelLimiter {
     return this.inUse;
   }
 
+  /** Whether a channel of `lane` would have to wait now. */
+  wouldWait(lane: Lane): boolean {
+    return this.waiting.length > 0 || !this.fits(lane);
+  }
+
   /**
    * Resolves with a release function once a channel of `lane` may open.
    * An abort while waiting rejects with the signal's reason.

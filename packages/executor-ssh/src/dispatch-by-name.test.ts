@@ -49,6 +49,6 @@ test("a workflow whose electrons say executor: \"ssh\" runs on the configured ho
   assert.equal(result.status, "COMPLETED", String(result.error?.message));
   assert.equal(result.result, 28);
   for (const node of result.nodes.filter((n) => n.kind === "electron")) assert.equal(node.executor, "ssh");
-  // The host's working dir (this machine, over ssh) received the runner and the bundle.
-  assert.deepEqual(readdirSync(host.options().remoteWorkdir as string).map((f) => f.replace(/-[0-9a-f]+\.mjs$/, "")).sort(), ["bundles", "tasks", "valence-task"]);
+  // The host's working dir (this machine, over ssh) received the runner and the bundle (runners need no task directories).
+  assert.deepEqual(readdirSync(host.options().remoteWorkdir as string).map((f) => f.replace(/-[0-9a-f]+\.mjs$/, "")).sort(), ["bundles", "valence-task"]);
 });

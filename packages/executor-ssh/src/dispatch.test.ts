@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { cancel, dispatch, getResult } from "valence";
 import { SshConnection } from "./index.js";
+import { runnersIn } from "./test-support/remote-runners.js";
 import { startTestHost, type TestHost } from "./test-support/sshd.js";
 
 const LIMIT = { timeout: 30_000 };
@@ -68,18 +69,15 @@ describe("dispatch with SSHExecutor", () => {
     assert.match(result.error?.message ?? "", /node "explode\(\d+\)" failed: exploded on the host: bad input/);
   });
 
-  test("cancel stops the task on the host: its process is gone", LIMIT, async () => {
-    const id = await dispatch(wf.napping)(60_000);
+  test("cancel stops the task on the host: its runner is gone", LIMIT, async () => {
     const conn = SshConnection.shared(wf.ssh.target);
-    const processes = async () =>
-      (await conn.exec(`ps -eo pid,args | grep -F ${JSON.stringify(`tasks/${id}/`)} | grep -v grep || true`)).stdout.trim();
-    const nodeRuns = (ps: string) => /^\s*\d+ node valence-task/m.test(ps);
-    let running = "";
-    for (let i = 0; i < 200 && !nodeRuns(running); i++) {
-      await sleep(50);
-      running = await processes();
-    }
-    assert.ok(nodeRuns(running), `the task's node runs on the host:\n${running}`);
+    const workdir = host.options().remoteWorkdir as string;
+    const id = await dispatch(wf.napping)(60_000);
+    for (let i = 0; i < 200 && (await getResult(id)).nodes[0]?.status !== "RUNNING"; i++) await sleep(50);
+    await sleep(300); // the run line is in the runner
+    // Earlier tests' runners idle beside it (one task per runner): the napping one is among these.
+    const before = await runnersIn(conn, workdir);
+    assert.ok(before.length > 0, "the task's runner runs on the host");
     const started = Date.now();
     await cancel(id);
     const result = await getResult(id, { wait: true });
@@ -87,11 +85,12 @@ describe("dispatch with SSHExecutor", () => {
     assert.equal(result.status, "CANCELLED");
     assert.equal(result.nodes[0]?.status, "CANCELLED");
     // The dispatch is CANCELLED at once; the kill on the host follows within moments.
-    let left = await processes();
-    for (let i = 0; i < 100 && left; i++) {
+    const gone = async () => before.filter((pid) => !now.includes(pid));
+    let now = await runnersIn(conn, workdir);
+    for (let i = 0; i < 100 && (await gone()).length === 0; i++) {
       await sleep(50);
-      left = await processes();
+      now = await runnersIn(conn, workdir);
     }
-    assert.equal(left, "", "no process of the task is left on the host");
+    assert.equal((await gone()).length, 1, `exactly the task's runner is killed (before ${before.join(" ")}, now ${now.join(" ")})`);
   });
 });

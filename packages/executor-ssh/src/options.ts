@@ -13,6 +13,18 @@ export interface SSHExecutorOptions extends RemoteExecutorOptions, SshTarget {
   readonly remoteWorkdir?: string;
   /** The `node` the host runs tasks with (Node.js 20 or later). Default `node`, found on the remote PATH. */
   readonly nodePath?: string;
+  /**
+   * How tasks run on the host. "runner" (default): in persistent runners, a
+   * node process per bundle that takes task after task (a task costs a line
+   * each way). "process": a node process per task (node's start and the
+   * bundle's import each time, tens of ms), for tasks that must not share a
+   * process with other tasks (global state, native modules that crash).
+   */
+  readonly isolation?: "runner" | "process";
+  /** The most runners on the host at once. Default: as many as the connection's task channels (maxSessions - 4). */
+  readonly maxRunners?: number;
+  /** Tasks one runner runs at once. Default 1, so tasks on a host run side by side in separate processes. */
+  readonly tasksPerRunner?: number;
 }
 
 /**
@@ -23,6 +35,8 @@ export const executorPluginDefaults = {
   port: 22,
   remoteWorkdir: ".cache/valence",
   nodePath: "node",
+  isolation: "runner",
+  tasksPerRunner: 1,
   connectTimeout: 10,
   pollFreq: 1,
 } as const;
@@ -39,6 +53,9 @@ const KNOWN = [
   "maxSessions",
   "pollFreq",
   "maxConcurrency",
+  "isolation",
+  "maxRunners",
+  "tasksPerRunner",
 ] as const;
 
 /** Throws `ExecutorDefinitionError` listing every problem with `options`. */
@@ -69,6 +86,14 @@ export function checkOptions(options: Readonly<Record<string, unknown>>): void {
   }
   if (maxConcurrency !== undefined && !(Number.isInteger(maxConcurrency) && (maxConcurrency as number) >= 1)) {
     problems.push(`maxConcurrency must be a whole number of at least 1, got ${show(maxConcurrency)}`);
+  }
+  const { isolation } = options;
+  if (isolation !== undefined && isolation !== "runner" && isolation !== "process") {
+    problems.push(`isolation must be "runner" (persistent runners, the default) or "process" (a node process per task), got ${show(isolation)}`);
+  }
+  for (const key of ["maxRunners", "tasksPerRunner"] as const) {
+    const value = options[key];
+    if (value !== undefined && !(Number.isInteger(value) && (value as number) >= 1)) problems.push(`${key} must be a whole number of at least 1, got ${show(value)}`);
   }
   if (problems.length > 0) throw new ExecutorDefinitionError(`ssh executor: ${problems.join("; ")}`);
 }

@@ -38,6 +38,20 @@ export interface RunOptions extends ExecOptions {
   readonly onStart?: () => void;
 }
 
+/** A command that stays up on its own channel (a persistent task runner), fed through its stdin. */
+export interface OpenChannel {
+  write(text: string): void;
+  /** Sends EOF on its stdin. */
+  end(): void;
+  /** Resolves when the channel closed: how the command ended, or the connection's loss. */
+  readonly closed: Promise<{ readonly code: number | null; readonly signal?: string; readonly error?: Error }>;
+}
+
+export interface StreamOptions {
+  readonly onStdout: (chunk: Buffer) => void;
+  readonly onStderr: (chunk: Buffer) => void;
+}
+
 /** Counters for tests and diagnostics. */
 export interface ConnectionStats {
   /** SSH handshakes completed. */
@@ -65,6 +79,10 @@ export const runCommand = Symbol("runCommand");
 export const closeIfIdle = Symbol("closeIfIdle");
 export const putTree = Symbol("putTree");
 export const getTree = Symbol("getTree");
+export const openStream = Symbol("openStream");
+export const hold = Symbol("hold");
+export const longChannels = Symbol("longChannels");
+export const onLongWait = Symbol("onLongWait");
 const statsOf = new WeakMap<SshConnection, ConnectionStats>();
 
 /** Counters of `connection` (tests check uploads happen once and channels stay under the limit). */
@@ -106,6 +124,8 @@ export class SshConnection {
   /** Operations in flight; the socket holds the process open only while this is above 0. */
   private busy = 0;
   private readonly stats: ConnectionStats = { connects: 0, execs: 0, writes: 0, maxChannels: 0 };
+  /** Called when a long channel must wait: idle persistent runners give theirs up. */
+  private readonly longWaitHooks = new Set<() => void>();
 
   /** A connection of its own, not shared: prefer `SshConnection.shared`. */
   constructor(target: SshTarget) {
@@ -207,11 +227,95 @@ export class SshConnection {
     if (this.busy === 0) await this.close();
   }
 
+  /** Registers `reclaim`, called whenever a long channel has to wait (it may close an idle runner's); returns its removal. */
+  [onLongWait](reclaim: () => void): () => void {
+    this.longWaitHooks.add(reclaim);
+    return () => this.longWaitHooks.delete(reclaim);
+  }
+
+  /** Waits for a channel of `lane`, asking idle runners to give theirs up when a long one has to wait. */
+  private acquireChannel(lane: Lane, signal?: AbortSignal): Promise<() => void> {
+    if (lane === "long" && this.limiter.wouldWait("long")) for (const reclaim of this.longWaitHooks) reclaim();
+    return this.limiter.acquire(lane, signal);
+  }
+
+  /** How many long channels may be open at once: the most persistent runners this connection can hold. */
+  get [longChannels](): number {
+    return this.limiter.longCapacity;
+  }
+
+  /**
+   * Keeps the connection's socket holding the process open until the
+   * returned function is called: a persistent runner's channel does not,
+   * except while it has tasks.
+   */
+  [hold](): () => void {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    void this.track(() => held);
+    return release;
+  }
+
+  /**
+   * Starts `command` on a long channel of its own and leaves it running:
+   * what it prints is fed to `opts` as it comes, and lines go to its stdin
+   * with `write`. The channel slot is freed when the command ends. An idle
+   * stream does not hold the process open (see `hold`).
+   */
+  async [openStream](command: string, opts: StreamOptions): Promise<OpenChannel> {
+    const { live, release } = await this.track(async () => {
+      const session = await this.session();
+      return { live: session, release: await this.acquireChannel("long") };
+    });
+    try {
+      if (live.closed) throw this.lost();
+      this.stats.execs++;
+      this.stats.maxChannels = this.limiter.maxInUse;
+      const channel = await new Promise<ClientChannel>((resolve, reject) => {
+        try {
+          live.client.exec(command, (error, ch) => (error ? reject(live.closed ? this.lost() : this.channelRefused(error)) : resolve(ch)));
+        } catch (error) {
+          reject(live.closed ? this.lost() : this.channelRefused(error as Error));
+        }
+      });
+      let code: number | null = null;
+      let signal: string | undefined;
+      const closed = new Promise<{ code: number | null; signal?: string; error?: Error }>((resolve) => {
+        const onLost = (error: Error): void => {
+          channel.destroy();
+          resolve({ code: null, error });
+        };
+        live.inFlight.add(onLost);
+        channel.on("exit", (exitCode: number | null, signalName?: string) => {
+          code = exitCode ?? null;
+          if (signalName) signal = signalName.startsWith("SIG") ? signalName : `SIG${signalName}`;
+        });
+        channel.on("close", () => {
+          live.inFlight.delete(onLost);
+          release();
+          if (code === null && signal === undefined && (live.closed || live.sock.destroyed)) resolve({ code: null, error: this.lost() });
+          else resolve({ code, ...(signal ? { signal } : {}) });
+        });
+      });
+      channel.on("data", opts.onStdout);
+      channel.stderr.on("data", opts.onStderr);
+      channel.on("error", () => {});
+      return {
+        write: (text) => void channel.write(text),
+        end: () => void channel.end(),
+        closed,
+      };
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
   /** Runs a command on a channel of `lane`, waiting for a free channel first. */
   [runCommand](command: string, opts: RunOptions): Promise<ExecResult> {
     return this.track(async () => {
       const live = await this.session();
-      const release = await this.limiter.acquire(opts.lane, opts.signal);
+      const release = await this.acquireChannel(opts.lane, opts.signal);
       try {
         if (live.closed) throw this.lost();
         this.stats.execs++;

@@ -17,6 +17,7 @@ import {
   type SSHExecutorOptions,
 } from "./index.js";
 import { connectionStats } from "./ssh-connection.js";
+import { runnersIn } from "./test-support/remote-runners.js";
 import { startTestHost, type TestHost } from "./test-support/sshd.js";
 import { bundleContractElectrons, contractTask } from "./test-support/tasks.js";
 
@@ -99,15 +100,58 @@ describe("SSHExecutor", () => {
     assert.match(String(error.stack), /contract-electrons/);
   });
 
-  test("a task whose process exits fails with RemoteTaskError and the exit code", LIMIT, async () => {
-    const error = failure(await run(executor(), "contract.exit", [7]));
+  test("a task that ends its runner fails alone with RemoteTaskError and the exit code; the next task gets a new runner", LIMIT, async () => {
+    const workdir = join(host.dir, "exit");
+    const e = executor({ remoteWorkdir: workdir, maxRunners: 1 });
+    assert.equal(outcomeValue(await run(e, "contract.add", [1, 1])), 2);
+    const [first] = await runnersIn(SshConnection.shared(e.target), workdir);
+    const error = failure(await run(e, "contract.exit", [7]));
+    assert.ok(error instanceof RemoteTaskError, error.stack);
+    assert.match(error.message, /ended without a result \(the task runner ended \(exit code 7\) on 127\.0\.0\.1\)/);
+    assert.equal(outcomeValue(await run(e, "contract.add", [2, 2])), 4);
+    const now = await runnersIn(SshConnection.shared(e.target), workdir);
+    assert.equal(now.length, 1);
+    assert.notEqual(now[0], first);
+  });
+
+  test("one runner on the host runs task after task", LIMIT, async () => {
+    const workdir = join(host.dir, "reuse");
+    const e = executor({ remoteWorkdir: workdir });
+    for (let i = 0; i < 10; i++) assert.equal(outcomeValue(await run(e, "contract.add", [i, 1])), i + 1);
+    assert.equal((await runnersIn(SshConnection.shared(e.target), workdir)).length, 1);
+  });
+
+  test("runner mode: cancel kills the task's runner on the host, and later tasks get a new one", LIMIT, async () => {
+    const workdir = join(host.dir, "cancel-runner");
+    const e = executor({ remoteWorkdir: workdir });
+    const conn = SshConnection.shared(e.target);
+    const controller = new AbortController();
+    const running = run(e, "contract.sleep", [60_000], controller.signal);
+    let seen: number[] = [];
+    for (let i = 0; i < 200 && seen.length === 0; i++) {
+      await sleep(50);
+      seen = await runnersIn(conn, workdir);
+    }
+    assert.equal(seen.length, 1, "the task's runner runs on the host");
+    await sleep(200); // the run line is in
+    const started = Date.now();
+    controller.abort();
+    assert.equal(failure(await running).name, "TaskCancelledError");
+    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+    assert.deepEqual(await runnersIn(conn, workdir), [], "the runner is gone");
+    assert.equal(outcomeValue(await run(e, "contract.add", [2, 3])), 5);
+    assert.notDeepEqual(await runnersIn(conn, workdir), seen);
+  });
+
+  test("isolation \"process\": a task whose process exits fails with RemoteTaskError and the exit code", LIMIT, async () => {
+    const error = failure(await run(executor({ isolation: "process" }), "contract.exit", [7]));
     assert.ok(error instanceof RemoteTaskError, error.stack);
     assert.match(error.message, /ended without a result \(exit code 7\)/);
   });
 
-  test("cancel kills the task's process group on the host and removes its directory", LIMIT, async () => {
+  test("isolation \"process\": cancel kills the task's process group on the host and removes its directory", LIMIT, async () => {
     const workdir = join(host.dir, "cancel");
-    const e = executor({ remoteWorkdir: workdir });
+    const e = executor({ remoteWorkdir: workdir, isolation: "process" });
     const controller = new AbortController();
     const task = contractTask(bundle, "contract.sleep", [60_000], controller.signal);
     const running = e.execute(task);
@@ -127,8 +171,8 @@ describe("SSHExecutor", () => {
     assert.equal(tasks.stdout, "", "its directory is removed");
   });
 
-  test("a cancel at any moment of a task's start leaves nothing running on the host", LIMIT, async () => {
-    const e = executor({ remoteWorkdir: join(host.dir, "early") });
+  test("isolation \"process\": a cancel at any moment of a task's start leaves nothing running on the host", LIMIT, async () => {
+    const e = executor({ remoteWorkdir: join(host.dir, "early"), isolation: "process" });
     await run(e, "contract.add", [1, 1]);
     const delays = [0, 10, 30, 60, 100, 150, 250, 400];
     const tasks = delays.map(() => {
@@ -147,17 +191,22 @@ describe("SSHExecutor", () => {
     assert.deepEqual(left, []);
   });
 
-  test("cancelling tasks still waiting for a channel never starts them", LIMIT, async () => {
-    const e = executor({ remoteWorkdir: join(host.dir, "queued") });
-    const controller = new AbortController();
-    // More long tasks than a connection runs at once (6 of MaxSessions 10): the last ones queue.
-    const running = Array.from({ length: 9 }, () => run(e, "contract.sleep", [60_000], controller.signal));
-    await sleep(1500);
-    controller.abort();
-    const outcomes = await Promise.all(running);
-    for (const outcome of outcomes) assert.equal(failure(outcome).name, "TaskCancelledError");
-    assert.deepEqual(await remoteProcesses(e, "dsp_sshtest0000/"), []);
-  });
+  for (const isolation of ["process", "runner"] as const) {
+    test(`isolation "${isolation}": cancelling tasks still waiting for a channel never starts them`, LIMIT, async () => {
+      const workdir = join(host.dir, `queued-${isolation}`);
+      const e = executor({ remoteWorkdir: workdir, isolation });
+      const controller = new AbortController();
+      // More long tasks than a connection runs at once (6 of MaxSessions 10): the last ones queue.
+      const running = Array.from({ length: 9 }, () => run(e, "contract.sleep", [60_000], controller.signal));
+      await sleep(1500);
+      if (isolation === "runner") assert.equal((await runnersIn(SshConnection.shared(e.target), workdir)).length, 6);
+      controller.abort();
+      const outcomes = await Promise.all(running);
+      for (const outcome of outcomes) assert.equal(failure(outcome).name, "TaskCancelledError");
+      assert.deepEqual(await remoteProcesses(e, "dsp_sshtest0000/"), []);
+      assert.deepEqual(await runnersIn(SshConnection.shared(e.target), workdir), [], "every runner that ran a task is killed");
+    });
+  }
 
   test("FileTransfer: putFile and getFile copy files and directory trees over SFTP", LIMIT, async () => {
     const e = executor();
@@ -260,5 +309,10 @@ describe("SSHExecutor: errors name what to fix, as the task's outcome, without h
       assert.match(error.message, part);
     }
     assert.throws(() => new SSHExecutor({} as SSHExecutorOptions).validate(), /hostname must be .* got nothing/);
+    const runnerOptions = new SSHExecutor({ hostname: "gpu1", isolation: "thread", maxRunners: 0, tasksPerRunner: 1.5 } as unknown as SSHExecutorOptions);
+    assert.throws(
+      () => runnerOptions.validate(),
+      /isolation must be "runner" \(persistent runners, the default\) or "process" \(a node process per task\), got "thread"; maxRunners must be a whole number of at least 1, got 0; tasksPerRunner must be a whole number of at least 1, got 1\.5/,
+    );
   });
 });

@@ -3,39 +3,44 @@
  * host key checked against known_hosts.
  *
  * Per host, the code bundle and the task runner are uploaded once (they are
- * named by their content). Each task then costs one channel: its command
- * receives `task.json` on stdin, runs node in the foreground, and sends back
- * `result.json` when node exits, so the task's end is known at once and
- * nothing is polled.
+ * named by their content). By default (`isolation: "runner"`) tasks then go
+ * to persistent runners on the host, one channel each, a line per task each
+ * way (runner-launch.ts, valence's RunnerPool). `isolation: "process"` runs
+ * each task as a node process of its own instead (process-task.ts).
  */
-import { constants as osConstants } from "node:os";
-import { RemoteExecutor, shellQuote, type RemoteResult, type RemoteStatus, type SharedFile, type TaskPackage } from "valence/executor";
+import {
+  RemoteExecutor,
+  RunnerPool,
+  runnerJobResult,
+  runnerJobStatus,
+  shellQuote,
+  submitToRunner,
+  type RemoteResult,
+  type RemoteStatus,
+  type RunnerJob,
+  type SharedFile,
+  type TaskPackage,
+} from "valence/executor";
 import { SshRemoteSetupError } from "./errors.js";
 import { checkOptions, executorPluginDefaults, type SSHExecutorOptions } from "./options.js";
-import { closeIfIdle, getTree, putTree, runCommand, SshConnection, type ExecResult } from "./ssh-connection.js";
+import {
+  cancelProcessTask,
+  cleanUpProcessTask,
+  processTaskResult,
+  processTaskStatus,
+  submitProcessTask,
+  type ProcessJob,
+  type ProcessPlace,
+} from "./process-task.js";
+import { launchOverSsh, type RunnerPlace } from "./runner-launch.js";
+import { closeIfIdle, getTree, longChannels, onLongWait, putTree, SshConnection } from "./ssh-connection.js";
 import { resolveTarget, type SshTarget } from "./ssh-target.js";
-import { pidFromStdout, resultFromStdout, TASK_FILE_WRITE_FAILED, taskScript } from "./task-script.js";
 
 /** A submitted task, as the lifecycle steps see it. Lives only in this process. */
-export interface SshJob {
-  /** Cancels a task still waiting for a free channel. */
-  readonly controller: AbortController;
-  /** The command was sent: from now on the task may be running on the host. */
-  started: boolean;
-  /** The process group id on the host, once the task printed it. */
-  pid: number | undefined;
-  /** Cancel came: kill the task as soon as its pid is known. */
-  cancelled: boolean;
-  /** Resolves when the task's channel closed (never rejects). */
-  ended: Promise<void>;
-  result?: ExecResult;
-  error?: Error;
-}
+export type SshJob = ProcessJob | { readonly mode: "runner"; readonly runner: RunnerJob };
 
 /** Node.js major version the bundles and the runner are built for. */
 const MIN_NODE_MAJOR = 20;
-/** How long cancel waits for the killed task's channel to close. */
-const CANCEL_WAIT_MS = 5000;
 
 /** Exit codes of the credentials check script. */
 const NO_WORKDIR = 90;
@@ -45,6 +50,9 @@ const NO_NODE = 91;
 const holders = new Map<SshConnection, number>();
 /** Shared files (runner, bundles) known to be on each connection's host, by remote path. */
 const uploads = new WeakMap<SshConnection, Map<string, Promise<void>>>();
+/** Persistent runners on each connection's host, by working directory, node and runner file. */
+const pools = new WeakMap<SshConnection, RunnerPool>();
+const unhooks = new WeakMap<RunnerPool, () => void>();
 
 /**
  * Runs each task with `node` on a host reached over SSH.
@@ -82,6 +90,11 @@ export class SSHExecutor extends RemoteExecutor<SshJob> {
 
   get nodePath(): string {
     return this.options.nodePath ?? executorPluginDefaults.nodePath;
+  }
+
+  /** "runner": tasks go to persistent runners on the host (the default); "process": a node process per task. */
+  get isolation(): "runner" | "process" {
+    return this.options.isolation ?? executorPluginDefaults.isolation;
   }
 
   /** Where to connect, as `SshConnection.shared` takes it. */
@@ -156,94 +169,36 @@ export class SSHExecutor extends RemoteExecutor<SshJob> {
 
   async submitTask(pkg: TaskPackage): Promise<SshJob> {
     const connection = this.connection();
-    const controller = new AbortController();
-    let stdoutHead = "";
-    const job: SshJob = { controller, started: false, pid: undefined, cancelled: false, ended: Promise.resolve() };
-    const command = taskScript({ workdir: this.remoteWorkdir, taskDir: pkg.taskDir, nodePath: this.nodePath, runner: pkg.runner.relPath });
-    const run = connection[runCommand](command, {
-      lane: "long",
-      stdin: pkg.taskJson,
-      signal: controller.signal,
-      onStart: () => (job.started = true),
-      onStdout: (chunk) => {
-        if (job.pid !== undefined || stdoutHead.length > 64) return;
-        stdoutHead += chunk.toString("latin1");
-        job.pid = pidFromStdout(stdoutHead);
-        if (job.pid === undefined) return;
-        // Cancelled while the remote login shell was still starting: kill it now that we can.
-        if (job.cancelled) void this.kill(job);
-      },
-    });
-    job.ended = run.then(
-      (result) => {
-        job.result = result;
-      },
-      (error: unknown) => {
-        job.error = error instanceof Error ? error : new Error(String(error));
-      },
-    );
-    return job;
+    if (this.isolation === "process") return submitProcessTask(connection, this.place(), pkg);
+    // Runners are told apart by where they run, with which node and runner file, and for which bundle.
+    const place: RunnerPlace = { workdir: this.remoteWorkdir, nodePath: this.nodePath, runner: pkg.runner.relPath };
+    const kind = JSON.stringify({ ...place, bundle: pkg.bundle.relPath });
+    return { mode: "runner", runner: submitToRunner(this.pool(connection), pkg.bundle.relPath, pkg.taskJson, kind) };
   }
 
   async pollTask(job: SshJob): Promise<RemoteStatus> {
-    if (job.error) {
-      if (job.controller.signal.aborted) return { state: "failed", reason: "cancelled" };
-      return { state: "failed", reason: `${job.error.message}; the task may still be running on ${this.options.hostname}` };
-    }
-    const r = job.result;
-    if (!r) return { state: job.started ? "running" : "pending" };
-    if (r.signal) return { state: "failed", reason: `killed by ${r.signal}` };
-    if (r.code === TASK_FILE_WRITE_FAILED) {
-      return { state: "failed", reason: `could not write the task's files under ${this.remoteWorkdir} on ${this.options.hostname} (is the disk full?)` };
-    }
-    if (r.code === 127) return { state: "failed", reason: `exit code 127: the remote shell could not run "${this.nodePath}"` };
-    const signal = r.code !== null && r.code > 128 ? signalName(r.code - 128) : undefined;
-    if (signal) return { state: "failed", reason: `killed by ${signal} (exit code ${r.code}): out of memory, or killed on the host?` };
-    return { state: "done" };
+    if (job.mode === "process") return processTaskStatus(job, this.place());
+    return runnerJobStatus(job.runner, `on ${this.options.hostname}`);
   }
 
-  /** Resolves as soon as the task's channel closes: nothing to poll. */
+  /** Resolves as soon as the task's channel closes or its result line arrives: nothing to poll. */
   protected override waitForChange(job: SshJob): Promise<void> {
-    return job.ended;
+    return job.mode === "process" ? job.ended : job.runner.ended;
   }
 
   async queryResult(job: SshJob): Promise<RemoteResult> {
-    const r = job.result;
-    if (!r) return { resultJson: undefined, exitCode: null };
-    return { resultJson: resultFromStdout(r.stdout), stderrTail: r.stderr, exitCode: r.code };
+    return job.mode === "process" ? processTaskResult(job) : runnerJobResult(job.runner);
   }
 
-  /**
-   * Kills the task's process group on the host and waits (a while) for its
-   * channel to close. A task still waiting for a channel is simply never
-   * started; one whose pid is not known yet (the remote login shell is still
-   * reading its rc files) is killed the moment the pid arrives.
-   */
+  /** Kills the task's process group on the host (in runner mode, its runner's: the pool re-sends the runner's other tasks). */
   override async cancelTask(job: SshJob): Promise<void> {
-    job.cancelled = true;
-    if (!job.started) {
-      job.controller.abort();
-      return;
-    }
-    if (job.pid !== undefined) await this.kill(job);
-    await withTimeout(job.ended, CANCEL_WAIT_MS);
+    if (job.mode === "process") await cancelProcessTask(this.connection(), job);
+    else await job.runner.task.cancel();
   }
 
-  private async kill(job: SshJob): Promise<void> {
-    if (job.result || job.error || job.pid === undefined) return;
-    // The group: the shell, node, and whatever node started. `kill -9 -PGID` is the form dash, bash
-    // and busybox all take (dash rejects `kill -KILL -- -PGID`); the bare pid if the group is somehow not ours.
-    const kill = `kill -9 -${job.pid} 2>/dev/null || kill -9 ${job.pid} 2>/dev/null; true`;
-    await this.connection()
-      .exec(`sh -c ${shellQuote(kill)}`)
-      .catch(() => undefined);
-  }
-
-  /** The task's command removes its directory when it ends; a killed or lost task's directory is removed here. */
+  /** A per-task process removes its directory when it ends; a killed or lost one's is removed here. Runners leave none. */
   override async cleanup(job: SshJob, pkg: TaskPackage): Promise<void> {
-    if (!job.started) return;
-    if (job.result && job.result.code !== null) return;
-    await this.connection().remove(`${this.remoteWorkdir}/${pkg.taskDir}`);
+    if (job.mode === "process") await cleanUpProcessTask(this.connection(), this.place(), job, pkg);
   }
 
   /**
@@ -268,6 +223,12 @@ export class SSHExecutor extends RemoteExecutor<SshJob> {
     const users = (holders.get(connection) ?? 1) - 1;
     if (users > 0) return void holders.set(connection, users);
     holders.delete(connection);
+    const pool = pools.get(connection);
+    if (pool) {
+      pool.close();
+      unhooks.get(pool)?.();
+      pools.delete(connection);
+    }
     await connection[closeIfIdle]();
   }
 
@@ -285,6 +246,31 @@ export class SSHExecutor extends RemoteExecutor<SshJob> {
     return this.runtimeState("connection", () => ({ current: undefined as SshConnection | undefined }));
   }
 
+  private place(): ProcessPlace {
+    return { workdir: this.remoteWorkdir, nodePath: this.nodePath, hostname: this.options.hostname };
+  }
+
+  /**
+   * The runners on the connection's host, shared by every executor using
+   * the connection (the first one's `maxRunners` and `tasksPerRunner`
+   * apply): one pool per connection, so an idle runner of one working
+   * directory or bundle gives its channel up to a task of another.
+   */
+  private pool(connection: SshConnection): RunnerPool {
+    let pool = pools.get(connection);
+    if (!pool) {
+      pool = new RunnerPool({
+        maxRunners: Math.min(this.options.maxRunners ?? connection[longChannels], connection[longChannels]),
+        tasksPerRunner: this.options.tasksPerRunner ?? executorPluginDefaults.tasksPerRunner,
+        launch: (kind) => launchOverSsh(connection, JSON.parse(kind) as RunnerPlace),
+      });
+      pools.set(connection, pool);
+      // A task (or runner) waiting for a channel takes an idle runner's.
+      unhooks.set(pool, connection[onLongWait](pool.retireIdle.bind(pool)));
+    }
+    return pool;
+  }
+
   /** Uploads a content-addressed file unless the host has it; concurrent tasks share one upload. */
   private ensureShared(connection: SshConnection, file: SharedFile): Promise<void> {
     let known = uploads.get(connection);
@@ -300,25 +286,4 @@ export class SSHExecutor extends RemoteExecutor<SshJob> {
     }
     return upload;
   }
-}
-
-function signalName(signal: number): string | undefined {
-  const entry = Object.entries(osConstants.signals).find(([, n]) => n === signal);
-  return entry?.[0];
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      () => {
-        clearTimeout(timer);
-        resolve(undefined);
-      },
-    );
-  });
 }

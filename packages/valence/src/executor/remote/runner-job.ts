@@ -15,8 +15,8 @@ export interface RunnerJob {
   readonly ended: Promise<void>;
 }
 
-export function submitToRunner(pool: RunnerPool, bundle: string, taskJson: string): RunnerJob {
-  const task = pool.submit(bundle, taskJson);
+export function submitToRunner(pool: RunnerPool, bundle: string, taskJson: string, kind = bundle): RunnerJob {
+  const task = pool.submit(bundle, taskJson, kind);
   const job: { task: PooledTask; outcome?: RunnerOutcome; ended: Promise<void> } = { task, ended: Promise.resolve() };
   job.ended = task.outcome.then((outcome) => {
     job.outcome = outcome;

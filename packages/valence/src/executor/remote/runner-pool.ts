@@ -28,8 +28,8 @@ export interface LaunchedRunner {
 }
 
 export interface RunnerPoolOptions {
-  /** Starts a runner for `bundle` (its path from the place's working directory). */
-  readonly launch: (bundle: string) => LaunchedRunner;
+  /** Starts a runner for tasks of `kind` (the bundle's path from the place's working directory, unless `submit` named another kind). */
+  readonly launch: (kind: string) => LaunchedRunner;
   readonly maxRunners: number;
   readonly tasksPerRunner: number;
   /** An idle runner exits after this long. Default 60 s. */
@@ -47,7 +47,8 @@ export interface PooledTask {
 }
 
 interface PoolRunner {
-  readonly bundle: string;
+  /** What the runner was started for: tasks of this kind only go to it. */
+  readonly kind: string;
   readonly launched: LaunchedRunner;
   busy: number;
   /** Dropped from the pool: no new tasks. */
@@ -80,10 +81,15 @@ export class RunnerPool {
   /** Runners started since the pool was made. */
   launches = 0;
 
-  submit(bundle: string, taskJson: string): PooledTask {
+  /**
+   * Runs `taskJson` from `bundle` on a runner of `kind` (default: the
+   * bundle; a pool shared by several places names the place too), which
+   * `launch(kind)` starts.
+   */
+  submit(bundle: string, taskJson: string, kind = bundle): PooledTask {
     const cancel = new AbortController();
     const state = { started: false, runner: undefined as PoolRunner | undefined };
-    const outcome = this.drive(bundle, taskJson, cancel.signal, state);
+    const outcome = this.drive(kind, bundle, taskJson, cancel.signal, state);
     const me = state;
     return {
       outcome,
@@ -103,6 +109,16 @@ export class RunnerPool {
     };
   }
 
+  /**
+   * Ends one idle runner, if there is one, to free what it holds (an SSH
+   * channel another task waits for). Returns whether it did.
+   */
+  retireIdle(): boolean {
+    const idle = this.runners.find((r) => r.busy === 0);
+    if (idle) this.retire(idle);
+    return idle !== undefined;
+  }
+
   /** Ends every runner (closing its stdin); tasks still in them end as "runner ended". */
   close(): void {
     this.closed = true;
@@ -110,11 +126,11 @@ export class RunnerPool {
     this.wake();
   }
 
-  private async drive(bundle: string, taskJson: string, signal: AbortSignal, state: { started: boolean; runner: PoolRunner | undefined }): Promise<RunnerOutcome> {
+  private async drive(kind: string, bundle: string, taskJson: string, signal: AbortSignal, state: { started: boolean; runner: PoolRunner | undefined }): Promise<RunnerOutcome> {
     for (let resends = 0; ; resends++) {
       let runner: PoolRunner;
       try {
-        runner = await this.acquire(bundle, signal);
+        runner = await this.acquire(kind, signal);
       } catch (error) {
         return { kind: "runner ended", reason: (error as Error).message, exit: { code: null, error: error as Error }, stderrTail: "" };
       }
@@ -139,14 +155,14 @@ export class RunnerPool {
     }
   }
 
-  /** A runner of `bundle` with room for one more task, started if need be; waits while the pool is full. */
-  private async acquire(bundle: string, signal: AbortSignal): Promise<PoolRunner> {
+  /** A runner of `kind` with room for one more task, started if need be; waits while the pool is full. */
+  private async acquire(kind: string, signal: AbortSignal): Promise<PoolRunner> {
     for (;;) {
       if (signal.aborted) throw abortError(signal);
       if (this.closed) throw new Error("the runner pool was closed");
-      const free = this.runners.find((r) => r.bundle === bundle && !r.retired && r.busy < this.options.tasksPerRunner);
+      const free = this.runners.find((r) => r.kind === kind && !r.retired && r.busy < this.options.tasksPerRunner);
       if (free) return this.take(free);
-      if (this.runners.length < this.options.maxRunners) return this.take(this.start(bundle));
+      if (this.runners.length < this.options.maxRunners) return this.take(this.start(kind));
       const idle = this.runners.find((r) => r.busy === 0);
       if (idle) {
         this.retire(idle);
@@ -164,12 +180,12 @@ export class RunnerPool {
     }
   }
 
-  private start(bundle: string): PoolRunner {
-    const launched = this.options.launch(bundle);
+  private start(kind: string): PoolRunner {
+    const launched = this.options.launch(kind);
     this.launches++;
     let ended!: () => void;
     const gone = new Promise<void>((resolve) => (ended = resolve));
-    const runner: PoolRunner = { bundle, launched, busy: 0, retired: false, gone };
+    const runner: PoolRunner = { kind, launched, busy: 0, retired: false, gone };
     this.runners.push(runner);
     void launched.session.done.then(() => {
       this.drop(runner);
