@@ -8,8 +8,12 @@ import { SSHExecutor } from "valence-executor-ssh";
 import { DaskExecutor } from "valence-executor-dask";
 
 const env = process.env;
+// `ssh-process` / `dask-process`: the same with `isolation: "process"` (a node process per task).
+const which = process.argv[2] ?? "";
+const isolation = which.endsWith("-process") ? ("process" as const) : ("runner" as const);
 const ssh = env["BENCH_SSH_PORT"]
   ? new SSHExecutor({
+      isolation,
       hostname: "127.0.0.1",
       port: Number(env["BENCH_SSH_PORT"]),
       username: env["BENCH_SSH_USER"] as string,
@@ -47,10 +51,9 @@ async function timeOnce(workflow: Lattice<[number], unknown>, n: number): Promis
   return ms;
 }
 
-const which = process.argv[2];
-if (which === "ssh" || which === "dask") {
+if (["ssh", "ssh-process", "dask", "dask-process"].includes(which)) {
   const n = Number(process.argv[3] ?? 20);
-  const workflow = (which === "ssh" ? chainSsh : chainDask) as Lattice<[number], unknown>;
+  const workflow = (which.startsWith("ssh") ? chainSsh : chainDask) as Lattice<[number], unknown>;
   await timeOnce(workflow, 2); // warm-up: connection or bridge, runner and bundle upload
   const all: number[] = [];
   for (let i = 0; i < 3; i++) all.push((await timeOnce(workflow, n)) / n);

@@ -198,8 +198,15 @@ describe("SSHExecutor", () => {
       const controller = new AbortController();
       // More long tasks than a connection runs at once (6 of MaxSessions 10): the last ones queue.
       const running = Array.from({ length: 9 }, () => run(e, "contract.sleep", [60_000], controller.signal));
+      if (isolation === "runner") {
+        let runners: number[] = [];
+        for (let i = 0; i < 400 && runners.length < 6; i++) {
+          await sleep(50);
+          runners = await runnersIn(SshConnection.shared(e.target), workdir);
+        }
+        assert.equal(runners.length, 6, "six runners, one per task channel; the other three tasks wait");
+      }
       await sleep(1500);
-      if (isolation === "runner") assert.equal((await runnersIn(SshConnection.shared(e.target), workdir)).length, 6);
       controller.abort();
       const outcomes = await Promise.all(running);
       for (const outcome of outcomes) assert.equal(failure(outcome).name, "TaskCancelledError");

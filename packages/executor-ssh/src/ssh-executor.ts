@@ -48,6 +48,10 @@ const NO_NODE = 91;
 
 /** Connections held by executors in this process: the last executor's teardown closes one. */
 const holders = new Map<SshConnection, number>();
+/** Connections no executor holds, kept open until their timer closes them. */
+const lingering = new Map<SshConnection, NodeJS.Timeout>();
+/** How long a connection and its idle runners outlive the last executor's teardown. */
+const LINGER_MS = 30_000;
 /** Shared files (runner, bundles) known to be on each connection's host, by remote path. */
 const uploads = new WeakMap<SshConnection, Map<string, Promise<void>>>();
 /** Persistent runners on each connection's host, by working directory, node and runner file. */
@@ -223,13 +227,12 @@ export class SSHExecutor extends RemoteExecutor<SshJob> {
     const users = (holders.get(connection) ?? 1) - 1;
     if (users > 0) return void holders.set(connection, users);
     holders.delete(connection);
-    const pool = pools.get(connection);
-    if (pool) {
-      pool.close();
-      unhooks.get(pool)?.();
-      pools.delete(connection);
-    }
-    await connection[closeIfIdle]();
+    // The next dispatch often follows at once (a script's loop, a server's queue): keep the
+    // connection and the idle runners a while, so it pays no handshake and no runner start.
+    // Neither holds this process open meanwhile.
+    const timer = setTimeout(() => void closeUnused(connection), LINGER_MS);
+    timer.unref();
+    lingering.set(connection, timer);
   }
 
   /** This executor's connection: the shared one for its target, counted so teardown knows when to close it. */
@@ -238,6 +241,8 @@ export class SSHExecutor extends RemoteExecutor<SshJob> {
     if (!holder.current) {
       holder.current = SshConnection.shared(this.target);
       holders.set(holder.current, (holders.get(holder.current) ?? 0) + 1);
+      clearTimeout(lingering.get(holder.current));
+      lingering.delete(holder.current);
     }
     return holder.current;
   }
@@ -286,4 +291,17 @@ export class SSHExecutor extends RemoteExecutor<SshJob> {
     }
     return upload;
   }
+}
+
+/** Ends a connection's runners and closes it (if the Slurm plugin is not using it). */
+async function closeUnused(connection: SshConnection): Promise<void> {
+  lingering.delete(connection);
+  if (holders.has(connection)) return;
+  const pool = pools.get(connection);
+  if (pool) {
+    pool.close();
+    unhooks.get(pool)?.();
+    pools.delete(connection);
+  }
+  await connection[closeIfIdle]();
 }
