@@ -55,6 +55,34 @@ describe("dispatching to a server", () => {
     store.close();
   });
 
+  it("runs the next dispatch of the same code in the runner that ran the last, warm; a runner killed while idle is replaced", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { fanOut } = await flows();
+    const { SqliteStore } = await import("../src/engine/store/sqlite-store.js");
+    const store = new SqliteStore(serverDir);
+    try {
+      const owners: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const id = await dispatch(fanOut)(3);
+        assert.equal((await getResult(id, { wait: true })).status, "COMPLETED");
+        owners.push(store.getDispatch(id)?.ownerPid as number);
+      }
+      assert.equal(new Set(owners).size, 1, `one runner ran all three: ${owners.join(", ")}`);
+      // Idle, it waits; killed, the next dispatch gets another runner and completes.
+      const idle = owners[0] as number;
+      for (let i = 0; i < 100 && !server.supervisor.isIdle(idle); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(server.supervisor.isIdle(idle), "the runner went idle after its dispatch");
+      process.kill(idle, "SIGKILL");
+      for (let i = 0; i < 100 && server.supervisor.isIdle(idle); i++) await new Promise((r) => setTimeout(r, 20));
+      const id = await dispatch(fanOut)(4);
+      const result = await getResult(id, { wait: true });
+      assert.equal(result.status, "COMPLETED");
+      assert.notEqual(store.getDispatch(id)?.ownerPid, idle);
+    } finally {
+      store.close();
+    }
+  });
+
   it("lets the client exit once it has the id; relative paths resolve where the client ran", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "valence-client-"));
     const env = { ...process.env, VALENCE_TEST_TIMING_LOG: "" };

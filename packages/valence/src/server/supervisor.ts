@@ -5,6 +5,13 @@
  * tasks it was running (or leaves them to be retried) and is started again
  * for the rest; one that keeps dying without a task to blame fails the
  * dispatch.
+ *
+ * Runners are kept warm: a spare one (modules loaded) waits for the next
+ * dispatch, and a runner whose dispatch finished stays, idle, for the next
+ * dispatch of the same bundle from the same directory (the user running
+ * their script again), with its engine, store connection, imported bundle
+ * and local workers ready. Still one dispatch per runner at a time, so a
+ * crash or a kill costs only that dispatch's running tasks.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
@@ -38,11 +45,20 @@ interface Runner {
   readonly child: ChildProcess;
   /** Where its output goes: the log of the dispatch it runs. */
   logFile: string;
+  /** The top-level dispatch it runs now; undefined while spare or idle. */
+  current: DispatchId | undefined;
+  /** Bundle and directory of the dispatches it has loaded (see `reuseKey`); undefined for a spare. */
+  key: string | undefined;
   finished: boolean;
   lastBeat: number;
   /** Set when the supervisor stopped it: the tasks that ran past their timeout while blocking it. */
   timedOut?: ReadonlyArray<{ dispatchId: DispatchId; node: number; timeoutMs: number }>;
+  /** A dispatch of the same bundle it runs as soon as it says "idle". */
+  next?: { readonly id: DispatchId; readonly logFile: string };
 }
+
+/** Idle runners kept for later dispatches; the oldest goes beyond this. */
+const MAX_IDLE_RUNNERS = 2;
 
 /** A runner silent this long has its event loop blocked (its beat is every BEAT_MS). */
 const SILENT_MS = 3000;
@@ -65,6 +81,8 @@ export class Supervisor {
   /** `dispatch:node` → killed runners it was running in. */
   private readonly lostRunners = new Map<string, number>();
   private spare: Runner | undefined;
+  /** Runners whose dispatch finished, oldest first, waiting for another of the same bundle. */
+  private readonly idle: Runner[] = [];
   private stopping = false;
   private readonly watchdog: NodeJS.Timeout;
 
@@ -78,6 +96,11 @@ export class Supervisor {
     return this.runners.size;
   }
 
+  /** Whether the runner with this pid waits, idle, for another dispatch of its bundle. */
+  isIdle(pid: number): boolean {
+    return this.idle.some((r) => r.child.pid === pid);
+  }
+
   isRunning(id: DispatchId): boolean {
     return this.runners.has(this.ownerOf.get(id) ?? id);
   }
@@ -89,7 +112,17 @@ export class Supervisor {
     if (!d || isTerminal(d.status)) return;
     mkdirSync(d.resultsDir, { recursive: true });
     const logFile = join(d.resultsDir, "runner.log");
-    let runner = this.takeSpare();
+    const key = reuseKey(d);
+    // Its last dispatch is stored as finished but the runner has not said "idle" yet (the
+    // client read the result first): it takes this one next, instead of a cold start.
+    const finishing = this.finishingRunner(key);
+    if (finishing) {
+      finishing.next = { id, logFile };
+      this.runners.set(id, finishing);
+      this.ownerOf.set(id, id);
+      return;
+    }
+    let runner = this.takeIdle(key) ?? this.takeSpare();
     if (runner) {
       runner.logFile = logFile;
       const message: ToRunner = { type: "run", dispatchId: id, cwd: d.cwd };
@@ -98,13 +131,10 @@ export class Supervisor {
       // Relative paths in the user's code mean what they meant where it was dispatched.
       runner = this.fork([id], existsSync(d.cwd) ? d.cwd : d.resultsDir, logFile);
     }
-    const r = runner;
-    this.runners.set(id, r);
+    Object.assign(runner, { current: id, key, finished: false, timedOut: undefined });
+    this.runners.set(id, runner);
     this.ownerOf.set(id, id);
-    r.child.on("message", (m: FromRunner) => this.onMessage(id, r, m));
-    // "close", not "exit": by then its last words are in the log, for the crash report.
-    r.child.on("close", (code, signal) => this.onExit(id, r, code, signal));
-    this.opts.log(`runner pid ${r.child.pid} started for ${id}`);
+    this.opts.log(`runner pid ${runner.child.pid} started for ${id}`);
     this.keepSpare();
   }
 
@@ -114,23 +144,56 @@ export class Supervisor {
    */
   keepSpare(): void {
     if (this.stopping || this.spare) return;
-    const spare = this.fork([], this.opts.store.dataDir, join(this.opts.store.dataDir, "runner-spare.log"));
-    this.spare = spare;
-    spare.child.on("message", (m: FromRunner) => {
-      if (m.type === "beat") spare.lastBeat = Date.now();
-    });
-    spare.child.once("exit", () => {
-      if (this.spare === spare) this.spare = undefined;
-    });
+    this.spare = this.fork([], this.opts.store.dataDir, join(this.opts.store.dataDir, "runner-spare.log"));
   }
 
   private takeSpare(): Runner | undefined {
     const spare = this.spare;
     this.spare = undefined;
     if (!spare || !spare.child.connected || spare.child.exitCode !== null) return undefined;
-    spare.child.removeAllListeners("message");
-    spare.child.removeAllListeners("exit");
     return spare;
+  }
+
+  /** A runner of this bundle whose dispatch is stored as finished, with nothing queued for it yet. */
+  private finishingRunner(key: string | undefined): Runner | undefined {
+    if (key === undefined) return undefined;
+    for (const [id, r] of this.runners) {
+      if (r.key !== key || r.next || r.current !== id || !r.child.connected) continue;
+      const status = this.opts.store.getDispatch(id)?.status;
+      if (status && isTerminal(status)) return r;
+    }
+    return undefined;
+  }
+
+  /** An idle runner that already loaded this bundle from this directory. */
+  private takeIdle(key: string | undefined): Runner | undefined {
+    if (key === undefined) return undefined;
+    const i = this.idle.findIndex((r) => r.key === key && r.child.connected && r.child.exitCode === null);
+    if (i < 0) return undefined;
+    return this.idle.splice(i, 1)[0];
+  }
+
+  /** Gives the runner the dispatch queued for it. */
+  private handOver(runner: Runner, next: NonNullable<Runner["next"]>): void {
+    runner.next = undefined;
+    const d = this.opts.store.getDispatch(next.id);
+    if (!d || isTerminal(d.status)) {
+      this.runners.delete(next.id);
+      this.ownerOf.delete(next.id);
+      return this.toIdle(runner);
+    }
+    Object.assign(runner, { current: next.id, logFile: next.logFile, finished: false, timedOut: undefined });
+    const message: ToRunner = { type: "run", dispatchId: next.id, cwd: d.cwd };
+    runner.child.send(message);
+    this.opts.log(`runner pid ${runner.child.pid} started for ${next.id}`);
+  }
+
+  /** Its dispatch finished: the runner waits for another of the same bundle (it exits by itself when idle long). */
+  private toIdle(runner: Runner): void {
+    runner.current = undefined;
+    runner.logFile = join(this.opts.store.dataDir, "runner-idle.log");
+    this.idle.push(runner);
+    while (this.idle.length > MAX_IDLE_RUNNERS) killGroup(this.idle.shift()?.child.pid, "SIGKILL");
   }
 
   private fork(args: string[], cwd: string, logFile: string): Runner {
@@ -143,7 +206,7 @@ export class Supervisor {
       // Its own process group: stopping it stops the worker processes it started too.
       detached: true,
     });
-    const runner: Runner = { child, logFile, finished: false, lastBeat: Date.now() };
+    const runner: Runner = { child, logFile, current: undefined, key: undefined, finished: false, lastBeat: Date.now() };
     // Its output goes to the log of whichever dispatch it runs at the moment.
     const write = (chunk: Buffer) => {
       try {
@@ -155,6 +218,24 @@ export class Supervisor {
     child.stdout?.on("data", write);
     child.stderr?.on("data", write);
     child.on("error", (error) => this.opts.log(`runner pid ${child.pid}: ${error.message}`));
+    child.on("message", (m: FromRunner) => {
+      if (m.type === "beat") runner.lastBeat = Date.now();
+      else if (runner.current) this.onMessage(runner.current, runner, m);
+    });
+    // "close", not "exit": by then its last words are in the log, for the crash report.
+    child.on("close", (code, signal) => {
+      if (this.spare === runner) this.spare = undefined;
+      const idle = this.idle.indexOf(runner);
+      if (idle >= 0) this.idle.splice(idle, 1);
+      if (runner.current) this.onExit(runner.current, runner, code, signal);
+      const next = runner.next;
+      runner.next = undefined;
+      if (next && this.runners.get(next.id) === runner) {
+        this.runners.delete(next.id);
+        this.ownerOf.delete(next.id);
+        this.start(next.id);
+      }
+    });
     return runner;
   }
 
@@ -216,7 +297,7 @@ export class Supervisor {
       (r) => new Promise<void>((resolve) => (r.child.exitCode !== null || r.child.signalCode !== null ? resolve() : r.child.once("exit", () => resolve()))),
     );
     for (const r of this.runners.values()) killGroup(r.child.pid, "SIGTERM");
-    if (this.spare) killGroup(this.spare.child.pid, "SIGKILL");
+    for (const r of [this.spare, ...this.idle.splice(0)]) killGroup(r?.child.pid, "SIGKILL");
     this.spare = undefined;
     const timer = setTimeout(() => {
       for (const r of this.runners.values()) killGroup(r.child.pid, "SIGKILL");
@@ -255,6 +336,14 @@ export class Supervisor {
       case "beat":
         runner.lastBeat = Date.now();
         break;
+      case "idle":
+        // Its dispatch is done and its executors torn down; it stays for another of the same bundle.
+        if (!runner.finished) break;
+        this.finished(id, runner);
+        if (this.stopping) killGroup(runner.child.pid, "SIGKILL");
+        else if (runner.next) this.handOver(runner, runner.next);
+        else this.toIdle(runner);
+        break;
       case "change":
         this.ownerOf.set(m.change.dispatchId, id);
         this.opts.hub.publish(m.change);
@@ -270,14 +359,20 @@ export class Supervisor {
     }
   }
 
-  private onExit(id: DispatchId, runner: Runner, code: number | null, signal: NodeJS.Signals | null): void {
-    this.runners.delete(id);
+  /** Forgets the runner's dispatch: it ended (the runner may go on to another). */
+  private finished(id: DispatchId, runner: Runner): void {
+    if (this.runners.get(id) === runner) this.runners.delete(id);
+    runner.current = undefined;
     for (const [child, top] of this.ownerOf) if (top === id) this.ownerOf.delete(child);
-    if (this.stopping || runner.finished) {
-      this.blameless.delete(id);
-      for (const key of this.lostRunners.keys()) if (key.startsWith(`${id}:`)) this.lostRunners.delete(key);
-      return;
-    }
+    this.blameless.delete(id);
+    for (const key of this.lostRunners.keys()) if (key.startsWith(`${id}:`)) this.lostRunners.delete(key);
+  }
+
+  private onExit(id: DispatchId, runner: Runner, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.stopping || runner.finished) return this.finished(id, runner);
+    this.runners.delete(id);
+    runner.current = undefined;
+    for (const [child, top] of this.ownerOf) if (top === id) this.ownerOf.delete(child);
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
     this.opts.log(`runner for ${id} ${how} before the dispatch finished`);
     try {
@@ -345,6 +440,11 @@ export class Supervisor {
     }
     this.start(id);
   }
+}
+
+/** Runners are reused only for dispatches of the same bundle from the same directory. */
+function reuseKey(d: DispatchRecord): string | undefined {
+  return d.bundlePath === null ? undefined : JSON.stringify([d.bundlePath, d.cwd]);
 }
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {

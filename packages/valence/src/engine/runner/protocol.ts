@@ -18,8 +18,13 @@ export type FromRunner =
   | { readonly type: "load-failed"; readonly message: string }
   /** Sent every `BEAT_MS`: a runner that stops beating has its event loop blocked by a task. */
   | { readonly type: "beat" }
-  /** The dispatch finished and its executors were torn down: the runner exits next. */
-  | { readonly type: "done"; readonly status: string };
+  /** The dispatch finished. */
+  | { readonly type: "done"; readonly status: string }
+  /** After "done", its executors torn down: the runner waits for another dispatch (a "run") and exits when idle long. */
+  | { readonly type: "idle" };
+
+/** A runner with no dispatch for this long exits. */
+export const RUNNER_IDLE_MS = 30_000;
 
 /** How often a runner says it is alive. */
 export const BEAT_MS = 500;

@@ -12,7 +12,10 @@
  *   node runner-main.js                 (a spare: its modules load now, its dispatch comes later)
  *
  * A spare saves the next dispatch the runner's start-up: the server keeps one
- * ready and sends it `{ type: "run", dispatchId, cwd }`.
+ * ready and sends it `{ type: "run", dispatchId, cwd }`. After its dispatch a
+ * runner says "idle" and waits for another "run" (the server sends it only
+ * dispatches of the same bundle from the same directory), its engine, store
+ * and local workers warm; it exits after RUNNER_IDLE_MS without one.
  */
 import { existsSync } from "node:fs";
 import { markTaskRunner } from "../../sdk/global-registry.js";
@@ -22,7 +25,7 @@ import { encodeError } from "../run/stored-error.js";
 import { toError } from "../../values.js";
 import { DispatchOwnedError } from "../../errors.js";
 import { isTerminal } from "../../status.js";
-import { BEAT_MS, type FromRunner, type ToRunner } from "./protocol.js";
+import { BEAT_MS, RUNNER_IDLE_MS, type FromRunner, type ToRunner } from "./protocol.js";
 import { isDispatchId, type DispatchId } from "../../ids.js";
 
 let started = false;
@@ -32,6 +35,29 @@ function send(message: FromRunner): Promise<void> {
     if (!process.send || !process.connected) return resolve();
     process.send(message, undefined, {}, () => resolve());
   });
+}
+
+interface Job {
+  readonly dispatchId: DispatchId;
+  readonly cwd: string | undefined;
+}
+
+const jobs: Job[] = [];
+let jobArrived: (() => void) | undefined;
+
+/** The next dispatch the server sends; undefined when none came within `idleMs`. */
+async function nextJob(idleMs: number | undefined): Promise<Job | undefined> {
+  while (jobs.length === 0) {
+    let timer: NodeJS.Timeout | undefined;
+    const came = await new Promise<boolean>((resolve) => {
+      jobArrived = () => resolve(true);
+      if (idleMs !== undefined) timer = setTimeout(() => resolve(false), idleMs);
+    });
+    clearTimeout(timer);
+    jobArrived = undefined;
+    if (!came) return undefined;
+  }
+  return jobs.shift();
 }
 
 async function main(): Promise<void> {
@@ -45,55 +71,68 @@ async function main(): Promise<void> {
 
   const early: Array<Extract<ToRunner, { type: "cancel" }>> = [];
   let engine: Engine | undefined;
-  let assign: ((m: { dispatchId: DispatchId; cwd: string | undefined }) => void) | undefined;
   process.on("message", (m: ToRunner) => {
-    if (m.type === "run") assign?.({ dispatchId: m.dispatchId, cwd: m.cwd });
-    else if (m.type === "cancel") {
-      // Before the run exists a cancel waits for it; it is applied as soon as the run starts.
-      if (started && engine) cancel(engine, m.dispatchId, m.nodes);
+    if (m.type === "run") {
+      jobs.push({ dispatchId: m.dispatchId, cwd: m.cwd });
+      jobArrived?.();
+    } else if (m.type === "cancel") {
+      // Before the run exists (this runner may still be finishing the last one) a cancel waits
+      // for it; it is applied as soon as the run starts.
+      if (started && engine?.runs.has(m.dispatchId)) cancel(engine, m.dispatchId, m.nodes);
       else early.push(m);
     }
   });
   const arg = process.argv[2];
   if (arg !== undefined && !isDispatchId(arg)) throw new Error(`usage: runner-main [DISPATCH_ID] (got ${JSON.stringify(arg)})`);
-  const job = arg !== undefined ? { dispatchId: arg, cwd: undefined } : await new Promise<{ dispatchId: DispatchId; cwd: string | undefined }>((r) => (assign = r));
-  const id: DispatchId = job.dispatchId;
-  // Relative paths in the user's code mean what they meant where it was dispatched; npm
-  // executor plugins are found from there too, so the engine starts after the move.
-  if (job.cwd && existsSync(job.cwd)) process.chdir(job.cwd);
-  engine = await Engine.current();
+  let job = arg !== undefined ? { dispatchId: arg, cwd: undefined } : await nextJob(undefined);
   const server = process.ppid;
-  engine.runOptions = {
-    eagerRunning: true,
-    onChange: (change) => {
-      // Told after each commit and before the turn starts any task. If the server died while
-      // this process was busy (a long store write), the "disconnect" event is not handled yet:
-      // the parent pid, read live, already says so. Starting a task now would run it twice
-      // (here, and again in the runner of the server that resumes it).
-      if (process.ppid !== server) process.exit(0);
-      void send({ type: "change", change });
-    },
-  };
-
-  let run;
-  try {
-    run = await engine.resume(id, { importBundles: true });
-  } catch (error) {
-    const e = toError(error);
-    const d = readDispatch(engine.store, id);
-    // Another live process runs it (a leftover that would not stop): it is not this runner's to fail.
-    if (!isTerminal(d.status) && !(e instanceof DispatchOwnedError)) {
-      engine.store.dispatchStatus(id, "FAILED", Date.now(), { error: encodeError(e), ended: true });
-      await send({ type: "change", change: { dispatchId: id, at: Date.now(), nodes: [], status: "FAILED" } });
+  const closing = new Set<Promise<unknown>>();
+  while (job) {
+    const id: DispatchId = job.dispatchId;
+    // Relative paths in the user's code mean what they meant where it was dispatched; npm
+    // executor plugins are found from there too, so the engine starts after the move.
+    if (job.cwd && existsSync(job.cwd) && process.cwd() !== job.cwd) process.chdir(job.cwd);
+    if (!engine) {
+      engine = await Engine.current();
+      engine.runOptions = {
+        eagerRunning: true,
+        onChange: (change) => {
+          // Told after each commit and before the turn starts any task. If the server died while
+          // this process was busy (a long store write), the "disconnect" event is not handled yet:
+          // the parent pid, read live, already says so. Starting a task now would run it twice
+          // (here, and again in the runner of the server that resumes it).
+          if (process.ppid !== server) process.exit(0);
+          void send({ type: "change", change });
+        },
+      };
     }
-    await send({ type: "load-failed", message: e.message });
-    process.exit(0);
+    let run;
+    try {
+      run = await engine.resume(id, { importBundles: true });
+    } catch (error) {
+      const e = toError(error);
+      const d = readDispatch(engine.store, id);
+      // Another live process runs it (a leftover that would not stop): it is not this runner's to fail.
+      if (!isTerminal(d.status) && !(e instanceof DispatchOwnedError)) {
+        engine.store.dispatchStatus(id, "FAILED", Date.now(), { error: encodeError(e), ended: true });
+        await send({ type: "change", change: { dispatchId: id, at: Date.now(), nodes: [], status: "FAILED" } });
+      }
+      await send({ type: "load-failed", message: e.message });
+      process.exit(0);
+    }
+    started = true;
+    for (const m of early.splice(0)) cancel(engine, m.dispatchId, m.nodes);
+    const end = await run.done;
+    started = false;
+    // Ready for the next dispatch at once (the user's next run often follows as soon as this
+    // result is read); this one's executors are torn down meanwhile.
+    const closed: Promise<unknown> = run.closed.finally(() => closing.delete(closed));
+    closing.add(closed);
+    await send({ type: "done", status: end.status });
+    await send({ type: "idle" });
+    job = await nextJob(RUNNER_IDLE_MS);
   }
-  started = true;
-  for (const m of early.splice(0)) cancel(engine, m.dispatchId, m.nodes);
-  const end = await run.done;
-  await run.closed;
-  await send({ type: "done", status: end.status });
+  await Promise.all([...closing]);
   process.exit(0);
 }
 
