@@ -24,7 +24,7 @@ const ssh = env["BENCH_SSH_PORT"]
     })
   : undefined;
 const dask = env["BENCH_DASK_ADDRESS"]
-  ? new DaskExecutor({ schedulerAddress: env["BENCH_DASK_ADDRESS"], nodePath: process.execPath })
+  ? new DaskExecutor({ schedulerAddress: env["BENCH_DASK_ADDRESS"], nodePath: process.execPath, isolation })
   : undefined;
 
 export const incSsh = electron((i: number) => i + 1, { executor: ssh ?? "inline" });

@@ -48,52 +48,146 @@ def describe(error):
 # --- What runs on a Dask worker ---------------------------------------------
 # These functions are pickled by value (this file is __main__), so they import
 # what they use and keep no module state: per-worker state lives on the Worker.
+#
+# Two ways to run a task (the executor's `isolation` option):
+#   "runner" (default)  a persistent `node RUNNER --serve` per worker thread and
+#                       bundle, fed one task at a time over a pipe (one JSON line
+#                       each way, see packages/valence/src/task-runner/serve-protocol.ts);
+#   "process"           a fresh `node RUNNER TASKDIR` per task, with task.json and
+#                       result.json files (node's start and the bundle's import each time).
+
+# An idle runner exits after this long.
+RUNNER_IDLE_SECONDS = 60.0
+# How long a closed runner may take to exit before its group is killed.
+RUNNER_CLOSE_GRACE_SECONDS = 10.0
 
 
 def _worker_state(worker):
-    """Per-worker registry of running node processes, with a thread that reaps the unwanted.
-    Versioned: a long-lived worker may meet bridges of several Valence releases."""
+    """Per-worker registry of running node processes and persistent runners, with a thread
+    that reaps the unwanted. Versioned: a long-lived worker may meet bridges of several
+    Valence releases, and v1 (per-task processes only) had another shape.
+
+      procs    task key -> the entry of the process running it: a per-task process, or the
+               runner the task was sent to. {"proc": Popen, "killed": bool, ...}
+      idle     runner pool key -> [runner], the runners waiting for a task
+      runners  every live runner (busy or idle)
+      closing  runners whose stdin was closed (or that were killed), until they have exited
+    """
     import threading
 
     # dict.setdefault is atomic: the first tasks on a worker agree on one lock.
-    with worker.__dict__.setdefault("_valence_v1_lock", threading.Lock()):
-        state = worker.__dict__.get("_valence_v1")
+    with worker.__dict__.setdefault("_valence_v2_lock", threading.Lock()):
+        state = worker.__dict__.get("_valence_v2")
         if state is None:
-            state = {"lock": threading.Lock(), "procs": {}}
+            state = {"lock": threading.Lock(), "procs": {}, "idle": {}, "runners": [], "closing": []}
             threading.Thread(target=_reaper, args=(worker, state), name="valence-reaper", daemon=True).start()
-            worker.__dict__["_valence_v1"] = state
+            worker.__dict__["_valence_v2"] = state
     return state
+
+
+def _kill_entry(entry):
+    """SIGKILLs the process group of `entry` (a per-task process or a runner). Call with the
+    state's lock held: a runner is then never handed to another task between the lookup and
+    the kill."""
+    import os
+    import signal
+
+    if entry["proc"].poll() is not None:
+        return False
+    entry["killed"] = True
+    try:
+        os.killpg(entry["proc"].pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _retire_runner(state, runner):
+    """Takes `runner` out of the pool and closes its stdin: it exits at once (serve.ts exits on
+    EOF). The reaper waits for the exit and removes its log. Call with the state's lock held."""
+    import time
+
+    if runner in state["runners"]:
+        state["runners"].remove(runner)
+    idle = state["idle"].get(runner["pool"])
+    if idle and runner in idle:
+        idle.remove(runner)
+    try:
+        runner["proc"].stdin.close()
+    except (OSError, ValueError):
+        pass
+    if runner not in state["closing"]:
+        runner["closed_at"] = time.monotonic()
+        state["closing"].append(runner)
 
 
 def _reaper(worker, state):
     """Kills the process of any task the worker no longer wants: cancelled, its client (the
     bridge, the dispatcher) gone, or the worker closing. `kill_task` is the fast path for a
-    cancel; this is the safety net."""
+    cancel; this is the safety net. Also ends runners idle for RUNNER_IDLE_SECONDS, and every
+    runner when the worker closes, and reaps runners that were closed."""
     import os
     import signal
     import time
 
     while True:
         time.sleep(0.25)
-        with state["lock"]:
-            procs = list(state["procs"].items())
         tasks = getattr(worker, "state", worker).tasks
-        closing = getattr(worker.status, "name", str(worker.status)) in ("closing", "closed", "failed")
-        for key, proc in procs:
-            ts = tasks.get(key)
-            unwanted = closing or ts is None or ts.state not in ("executing", "long-running")
-            if unwanted and proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        status = getattr(worker.status, "name", str(worker.status))
+        closing = status in ("closing", "closed", "failed")
+        now = time.monotonic()
+        with state["lock"]:
+            for key, entry in list(state["procs"].items()):
+                ts = tasks.get(key)
+                if closing or ts is None or ts.state not in ("executing", "long-running"):
+                    _kill_entry(entry)
+            for pool in list(state["idle"].values()):
+                for runner in list(pool):
+                    if closing or now - runner["idle_since"] > RUNNER_IDLE_SECONDS or runner["proc"].poll() is not None:
+                        _retire_runner(state, runner)
+            if closing:
+                for runner in list(state["runners"]):
+                    _kill_entry(runner)
+            for runner in list(state["closing"]):
+                if runner["proc"].poll() is not None:
+                    state["closing"].remove(runner)
+                    try:
+                        os.unlink(runner["log"])
+                    except OSError:
+                        pass
+                elif now - runner["closed_at"] > RUNNER_CLOSE_GRACE_SECONDS:
+                    try:
+                        os.killpg(runner["proc"].pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            done = status in ("closed", "failed") and not state["procs"] and not state["runners"] and not state["closing"]
+        if done:
+            return
+
+
+def _tail(path, limit=4000):
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - limit))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _cannot_start(spec, worker, error):
+    return {
+        "resultJson": None,
+        "stderrTail": "",
+        "exitCode": None,
+        "error": f"cannot start node ({spec['nodePath']!r}) on worker {worker.address}: {error};"
+        " install node on the workers or set the executor's nodePath option",
+    }
 
 
 def run_task(spec, runner, bundle, task_json):
     """Runs one task package with node; returns {resultJson, stderrTail, exitCode[, error]}."""
     import os
-    import shutil
-    import subprocess
     import tempfile
     import uuid
 
@@ -101,7 +195,6 @@ def run_task(spec, runner, bundle, task_json):
 
     worker = get_worker()
     state = _worker_state(worker)
-    key = spec["key"]
     workdir = spec.get("workdir")
     if workdir:
         workdir = os.path.expanduser(workdir)
@@ -120,21 +213,25 @@ def run_task(spec, runner, bundle, task_json):
             f.write(data)
         os.replace(tmp, path)
 
-    def tail(path, limit=4000):
-        try:
-            with open(path, "rb") as f:
-                f.seek(0, 2)
-                f.seek(max(0, f.tell() - limit))
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    task_dir = os.path.join(workdir, spec["taskDir"])
     put(spec["runnerRel"], runner)
     put(spec["bundleRel"], bundle)
+    task_bytes = task_json if isinstance(task_json, bytes) else task_json.encode("utf-8")
+    if spec.get("isolation", "runner") == "process":
+        return _run_in_process(spec, worker, state, workdir, task_bytes)
+    return _run_in_runner(spec, worker, state, workdir, task_bytes)
+
+
+def _run_in_process(spec, worker, state, workdir, task_bytes):
+    """isolation "process": a fresh `node RUNNER TASKDIR`, task.json in, result.json out."""
+    import os
+    import shutil
+    import subprocess
+
+    key = spec["key"]
+    task_dir = os.path.join(workdir, spec["taskDir"])
     os.makedirs(task_dir, exist_ok=True)
     with open(os.path.join(task_dir, "task.json"), "wb") as f:
-        f.write(task_json if isinstance(task_json, bytes) else task_json.encode("utf-8"))
+        f.write(task_bytes)
 
     try:
         with open(os.path.join(task_dir, "stdout.log"), "wb") as out, open(
@@ -151,15 +248,9 @@ def run_task(spec, runner, bundle, task_json):
                     start_new_session=True,
                 )
             except OSError as e:
-                return {
-                    "resultJson": None,
-                    "stderrTail": "",
-                    "exitCode": None,
-                    "error": f"cannot start node ({spec['nodePath']!r}) on worker {worker.address}: {e};"
-                    " install node on the workers or set the executor's nodePath option",
-                }
+                return _cannot_start(spec, worker, e)
         with state["lock"]:
-            state["procs"][key] = proc
+            state["procs"][key] = {"proc": proc, "killed": False}
         code = proc.wait()
         with state["lock"]:
             state["procs"].pop(key, None)
@@ -168,26 +259,162 @@ def run_task(spec, runner, bundle, task_json):
                 result_json = f.read().decode("utf-8")
         except FileNotFoundError:
             result_json = None
-        return {"resultJson": result_json, "stderrTail": tail(os.path.join(task_dir, "stderr.log")), "exitCode": code}
+        return {"resultJson": result_json, "stderrTail": _tail(os.path.join(task_dir, "stderr.log")), "exitCode": code}
     finally:
         shutil.rmtree(task_dir, ignore_errors=True)
 
 
-def kill_task(key, dask_worker=None):
-    """Run on every worker by `Client.run` (outside the task threads): kills the task's process group."""
-    import os
-    import signal
+def _run_in_runner(spec, worker, state, workdir, task_bytes):
+    """isolation "runner": sends the task to a persistent runner of its pool key, started if
+    none is idle, and waits for its result line.
 
+    A runner runs one task at a time here (a worker thread holds it from the run line to the
+    result line), so the next result line a runner writes is always this task's own: no
+    matching of ids among several tasks, and a runner that dies takes down only the task it
+    was running. Dask's threads bound how many runners a worker has busy at once."""
+    import json
+    import os
+    import subprocess
+    import time
+    import uuid
+
+    key = spec["key"]
+    pool = (spec["nodePath"], workdir, spec["runnerRel"], spec["bundleRel"])
+    # Absolute: a task that calls process.chdir must not break the next task's bundle path.
+    bundle_path = os.path.join(os.path.abspath(workdir), spec["bundleRel"])
+    task_id = json.dumps(key).encode("utf-8")
+    run_line = b'{"t":"run","id":' + task_id + b',"bundle":' + json.dumps(bundle_path).encode("utf-8") + b',"task":' + task_bytes + b"}\n"
+    result_prefix = b'{"t":"result","id":' + task_id + b',"result":'
+
+    def ended(runner, error=None):
+        """The runner ended under this task: its exit and the end of its stderr."""
+        proc = runner["proc"]
+        try:
+            code = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # it closed its stdout yet lives on: end it
+            with state["lock"]:
+                _kill_entry(runner)
+            code = proc.wait()
+        with state["lock"]:
+            state["procs"].pop(key, None)
+            _retire_runner(state, runner)
+        result = {"resultJson": None, "stderrTail": _tail(runner["log"]), "exitCode": code}
+        if error:
+            result["error"] = error
+        return result
+
+    for attempt in range(2):
+        runner = None
+        with state["lock"]:
+            idle = state["idle"].get(pool) or []
+            while idle and runner is None:
+                candidate = idle.pop()  # the most recently used: its code is warm
+                if candidate["proc"].poll() is None and not candidate["killed"]:
+                    runner = candidate
+                else:
+                    _retire_runner(state, candidate)
+            if runner is not None:
+                state["procs"][key] = runner
+        reused = runner is not None
+        if runner is None:
+            os.makedirs(os.path.join(workdir, "runners"), exist_ok=True)
+            log = os.path.join(workdir, "runners", f"runner-{uuid.uuid4().hex[:12]}.log")
+            try:
+                with open(log, "wb") as err:
+                    # Its own session (process group), so a cancel kills node and anything its task started.
+                    proc = subprocess.Popen(
+                        [spec["nodePath"], spec["runnerRel"], "--serve"],
+                        cwd=workdir,
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=err,
+                        start_new_session=True,
+                    )
+            except OSError as e:
+                try:
+                    os.unlink(log)
+                except OSError:
+                    pass
+                return _cannot_start(spec, worker, e)
+            runner = {"proc": proc, "pool": pool, "log": log, "killed": False, "ready": False, "idle_since": 0.0}
+            with state["lock"]:
+                state["runners"].append(runner)
+                state["procs"][key] = runner
+        proc = runner["proc"]
+
+        while not runner["ready"]:
+            line = proc.stdout.readline()
+            if not line:
+                return ended(runner)  # it died starting, or the task was cancelled meanwhile
+            if line.startswith(b'{"t":"ready"'):
+                ready = json.loads(line)
+                if ready.get("format") != 1:
+                    with state["lock"]:
+                        state["procs"].pop(key, None)
+                        _retire_runner(state, runner)
+                    return {
+                        "resultJson": None,
+                        "stderrTail": _tail(runner["log"]),
+                        "exitCode": None,
+                        "error": f"the task runner speaks serve format {ready.get('format')!r}; this valence speaks 1:"
+                        " use the same valence version on both sides",
+                    }
+                runner["ready"] = True
+
+        try:
+            proc.stdin.write(run_line)
+            proc.stdin.flush()
+        except (OSError, ValueError):
+            # The runner went away before it could read the task (an idle runner killed from
+            # outside): the task never ran, so it may go to a fresh runner once.
+            if reused and attempt == 0 and not runner["killed"]:
+                with state["lock"]:
+                    state["procs"].pop(key, None)
+                    _retire_runner(state, runner)
+                continue
+            return ended(runner)
+
+        while True:
+            line = proc.stdout.readline()
+            if not line:
+                return ended(runner)  # process.exit, a crash, or this task's cancel killed it
+            if line.startswith(result_prefix):
+                body = line.rstrip(b"\r\n")
+                result_json = body[len(result_prefix) : -1].decode("utf-8")
+                break
+            # Nothing else reaches the runner's stdout (serve.ts sends stray output to stderr).
+
+        with state["lock"]:
+            state["procs"].pop(key, None)
+            if runner["killed"] or proc.poll() is not None:
+                _retire_runner(state, runner)  # a cancel that came as the result did
+            else:
+                runner["idle_since"] = time.monotonic()
+                state["idle"].setdefault(pool, []).append(runner)
+                _trim_idle(state, worker)
+        # The runner's stderr is shared by its tasks; a task's own output is in its result.
+        return {"resultJson": result_json, "stderrTail": "", "exitCode": 0}
+    raise AssertionError("unreachable")
+
+
+def _trim_idle(state, worker):
+    """Keeps at most twice the worker's threads idle runners (across bundles): the oldest idle
+    ones go first. Call with the state's lock held."""
+    nthreads = getattr(getattr(worker, "state", worker), "nthreads", None) or getattr(worker, "nthreads", 1) or 1
+    idle = [r for pool in state["idle"].values() for r in pool]
+    for runner in sorted(idle, key=lambda r: r["idle_since"])[: max(0, len(idle) - 2 * nthreads)]:
+        _retire_runner(state, runner)
+
+
+def kill_task(key, dask_worker=None):
+    """Run on every worker by `Client.run` (outside the task threads): kills the process group
+    of the task's process, or of the runner running it (the runner is then dropped)."""
     state = _worker_state(dask_worker)
     with state["lock"]:
-        proc = state["procs"].get(key)
-    if proc is None or proc.poll() is not None:
-        return False
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return False
-    return True
+        entry = state["procs"].get(key)
+        if entry is None:
+            return False
+        return _kill_entry(entry)
 
 
 # --- The bridge --------------------------------------------------------------
@@ -241,6 +468,7 @@ class Bridge:
             "bundleRel": req["bundle"]["relPath"],
             "nodePath": req["nodePath"],
             "workdir": req.get("workdir"),
+            "isolation": req.get("isolation") or "runner",
         }
         future = self.client.submit(run_task, spec, runner, bundle, task_json, key=key, pure=False)
         self.futures[key] = future

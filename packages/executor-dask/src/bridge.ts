@@ -47,6 +47,8 @@ export interface SubmitRequest {
   readonly taskJson: string;
   readonly nodePath: string;
   readonly workdir: string | undefined;
+  /** How the worker runs the task: a persistent runner, or a node process of its own. */
+  readonly isolation: "runner" | "process";
 }
 
 /** The bridge's own stderr kept for error messages. */
@@ -181,6 +183,7 @@ export class Bridge {
         taskJson: req.taskJson,
         nodePath: req.nodePath,
         workdir: req.workdir ?? null,
+        isolation: req.isolation,
       });
     } catch (error) {
       this.tasks.delete(req.key);

@@ -1,8 +1,10 @@
 /**
  * Runs tasks on an existing Dask cluster. Each task is a Dask future whose
- * function, on a worker, writes the task package under the worker's work
- * directory and runs it with `node`; the runner and the code bundle travel
- * through Dask once per content hash, so workers need no shared disk.
+ * function, on a worker, writes the runner and the code bundle under the
+ * worker's work directory and runs the task with `node`: in a persistent
+ * runner the worker keeps (`isolation: "runner"`, the default) or in a node
+ * process of its own (`isolation: "process"`). The runner and the bundle
+ * travel through Dask once per content hash, so workers need no shared disk.
  *
  * The dispatcher talks to the cluster through one long-lived Python bridge
  * per scheduler address (see `bridge.ts` and `python/valence_dask_bridge.py`).
@@ -78,6 +80,7 @@ export class DaskExecutor extends RemoteExecutor<BridgeTask> {
       taskJson: pkg.taskJson,
       nodePath: this.options.nodePath ?? executorPluginDefaults.nodePath,
       workdir: this.options.workerWorkdir,
+      isolation: this.options.isolation ?? executorPluginDefaults.isolation,
     });
   }
 
@@ -94,7 +97,7 @@ export class DaskExecutor extends RemoteExecutor<BridgeTask> {
     return (await task.ended).result;
   }
 
-  /** Cancels the future and kills the task's node process group on its worker. */
+  /** Cancels the future and kills the process group of the task's node (its runner, or its own process) on its worker. */
   override async cancelTask(task: BridgeTask): Promise<void> {
     if (!task.end) await task.bridge.cancel(task.key);
   }

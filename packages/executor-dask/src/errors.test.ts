@@ -86,10 +86,22 @@ describe("dask executor errors", () => {
     assert.throws(() => node.validate(), /nodePath must be a non-empty string/);
   });
 
+  it("an unknown isolation is an ExecutorDefinitionError naming the allowed values", () => {
+    const executor = new DaskExecutor({ schedulerAddress: "tcp://127.0.0.1:8786", isolation: "thread" as never });
+    assert.throws(() => executor.validate(), (error: Error) => {
+      assert.ok(error instanceof ExecutorDefinitionError);
+      assert.match(error.message, /^dask executor: isolation must be "runner" \(persistent node runners, the default\) or "process" \(a node process per task\), got "thread"$/);
+      return true;
+    });
+    for (const isolation of ["runner", "process"] as const) {
+      new DaskExecutor({ schedulerAddress: "tcp://127.0.0.1:8786", isolation }).validate();
+    }
+  });
+
   it("is the plugin named dask and survives a trip through its spec", () => {
     assert.equal(executorPluginName, "dask");
     assert.equal(DaskExecutor.pluginName, "dask");
-    assert.deepEqual(executorPluginDefaults, { nodePath: "node", connectTimeout: 10 });
+    assert.deepEqual(executorPluginDefaults, { nodePath: "node", connectTimeout: 10, isolation: "runner" });
     const executor = new DaskExecutor({ schedulerAddress: "tcp://10.0.0.1:8786", workerWorkdir: "/scratch/valence", maxConcurrency: 8 });
     const spec = executor.toSpec();
     assert.equal(spec.plugin, "dask");

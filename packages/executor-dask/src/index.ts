@@ -8,5 +8,5 @@
 export const executorPluginName = "dask";
 export { DaskExecutor } from "./dask-executor.js";
 export { executorPluginDefaults } from "./options.js";
-export type { DaskExecutorOptions } from "./options.js";
+export type { DaskExecutorOptions, DaskIsolation } from "./options.js";
 export { DaskBridgeError, DaskExecutorError, DaskPythonError, DaskSchedulerUnreachableError } from "./errors.js";

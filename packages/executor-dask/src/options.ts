@@ -13,10 +13,23 @@ export interface DaskExecutorOptions extends RemoteExecutorOptions {
   readonly connectTimeout?: number;
   /** Where task packages are unpacked on a worker. Default a `valence` dir in the worker's local directory. */
   readonly workerWorkdir?: string;
+  /**
+   * How a worker runs tasks. "runner" (default): in persistent runners, a
+   * `node` process per worker thread and bundle that takes task after task
+   * (a task costs a line each way over a pipe). "process": a fresh `node`
+   * process per task (node's start and the bundle's import each time, about
+   * 100–150 ms), for tasks that must not share a process with other tasks
+   * (global state, native modules that crash, process.exit).
+   */
+  readonly isolation?: DaskIsolation;
 }
 
+export type DaskIsolation = "runner" | "process";
+
+const ISOLATIONS: readonly DaskIsolation[] = ["runner", "process"];
+
 /** Defaults applied when the executor is created by name (`executor: "dask"`); the class applies the same ones itself. */
-export const executorPluginDefaults = { nodePath: "node", connectTimeout: 10 } as const;
+export const executorPluginDefaults = { nodePath: "node", connectTimeout: 10, isolation: "runner" } as const;
 
 /** What the bridge needs, with defaults filled in. */
 export interface BridgeConfig {
@@ -57,5 +70,11 @@ export function checkOptions(options: Partial<DaskExecutorOptions>): void {
   const timeout = options.connectTimeout;
   if (timeout !== undefined && !(typeof timeout === "number" && Number.isFinite(timeout) && timeout > 0)) {
     throw bad(`connectTimeout must be a number of seconds above 0, got ${String(timeout)}`);
+  }
+  const isolation = options.isolation;
+  if (isolation !== undefined && !ISOLATIONS.includes(isolation)) {
+    throw bad(
+      `isolation must be "runner" (persistent node runners, the default) or "process" (a node process per task), got ${JSON.stringify(isolation)}`,
+    );
   }
 }

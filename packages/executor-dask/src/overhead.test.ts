@@ -29,7 +29,7 @@ after(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-it("prints ms per task: 200 at once, 50 in a chain, and a bare node start for scale", { timeout: 60_000 }, async (t) => {
+it("prints ms per task: 200 at once, 50 in a chain (runners, then a process per task), and a bare node start for scale", { timeout: 90_000 }, async (t) => {
   let t0 = performance.now();
   const wide = await dispatchSync(wf.sumOfSquares)(200);
   const wideMs = performance.now() - t0;
@@ -40,6 +40,12 @@ it("prints ms per task: 200 at once, 50 in a chain, and a bare node start for sc
   const chainMs = performance.now() - t0;
   assert.equal(chained.result, 50);
 
+  assert.equal((await dispatchSync(wf.chainProcess)(2)).result, 2); // warm, as the runner chain is
+  t0 = performance.now();
+  const chainedProcess = await dispatchSync(wf.chainProcess)(50);
+  const chainProcessMs = performance.now() - t0;
+  assert.equal(chainedProcess.result, 50);
+
   t0 = performance.now();
   for (let i = 0; i < 10; i++) spawnSync(process.execPath, ["-e", "0"]);
   const nodeMs = (performance.now() - t0) / 10;
@@ -47,6 +53,7 @@ it("prints ms per task: 200 at once, 50 in a chain, and a bare node start for sc
   const lines = [
     `200 trivial tasks at once (+1 sum): ${wideMs.toFixed(0)} ms, ${(wideMs / 201).toFixed(1)} ms/task on 2 worker threads`,
     `50 tasks in a chain: ${chainMs.toFixed(0)} ms, ${(chainMs / 50).toFixed(1)} ms/task`,
+    `50 tasks in a chain, isolation "process": ${chainProcessMs.toFixed(0)} ms, ${(chainProcessMs / 50).toFixed(1)} ms/task`,
     `for scale, one bare \`node -e 0\` here: ${nodeMs.toFixed(1)} ms`,
   ];
   for (const line of lines) t.diagnostic(line);

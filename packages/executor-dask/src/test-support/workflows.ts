@@ -61,3 +61,37 @@ export const nodelessFlow = lattice((x: number) => nodeless(x));
 // By name: options come from the config file's [executors.dask] section.
 export const double = electron((x: number) => x * 2, { executor: "dask" });
 export const byNameFlow = lattice((x: number) => double(x));
+
+// Persistent runners: which process ran each task, in either isolation mode.
+const daskProcess = new DaskExecutor({
+  schedulerAddress: process.env.VALENCE_TEST_DASK_ADDRESS ?? "tcp://unset:0",
+  isolation: "process",
+});
+/** `pids` and the pid of the process running this task. */
+function pidAfterImpl(pids: number[]): number[] {
+  return [...pids, process.pid];
+}
+export const pidAfter = electron(pidAfterImpl, { executor: dask, name: "pidAfter" });
+export const pidAfterProcess = electron(pidAfterImpl, { executor: daskProcess, name: "pidAfterProcess" });
+function pidChainOf(step: (pids: number[]) => number[]) {
+  return lattice((n: number) => {
+    let pids = step([]);
+    for (let i = 1; i < n; i++) pids = step(pids);
+    return pids;
+  });
+}
+/** n tasks one after another; the result is the pid each ran in. */
+export const pidChain = pidChainOf(pidAfter);
+export const pidChainProcess = pidChainOf(pidAfterProcess);
+
+/** Ends the process running it: in runner mode, its runner. */
+export const exitWith = electron((code: number): number => process.exit(code), { executor: dask, name: "exitWith" });
+export const exitFlow = lattice((code: number) => exitWith(code));
+
+/** The chain above with a node process per task. */
+export const incProcess = electron((x: number) => x + 1, { executor: daskProcess, name: "incProcess" });
+export const chainProcess = lattice((n: number) => {
+  let h = incProcess(0);
+  for (let i = 1; i < n; i++) h = incProcess(h);
+  return h;
+});
