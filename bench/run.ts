@@ -155,7 +155,7 @@ async function remoteRows(): Promise<string[]> {
       BENCH_DASK_ADDRESS: cluster.schedulerAddress,
     };
     const daskRoundTrip = daskSeconds(d, "distributed_submit_latency") * 1000;
-    return ["ssh", "dask"].map((which) => {
+    return ["ssh", "ssh-process", "dask", "dask-process"].map((which) => {
       const dataDir = mkdtempSync(join(tmpdir(), "valence-bench-"));
       const r = spawnSync(process.execPath, [remoteJs, which, "20"], {
         encoding: "utf8",
@@ -165,7 +165,8 @@ async function remoteRows(): Promise<string[]> {
       const line = r.stdout.trim().split("\n").at(-1) ?? "";
       if (r.status !== 0 || !line.startsWith("{")) throw new Error(`remote ${which} failed (exit ${r.status}): ${r.stdout}`);
       const { perTaskMs } = JSON.parse(line) as { perTaskMs: number };
-      return `| \`${which}\`: chain of 20 | ${perTaskMs.toFixed(1)} ms | ${daskRoundTrip.toFixed(1)} ms | ${(perTaskMs / daskRoundTrip).toFixed(1)} |`;
+      const [plugin, mode] = which.endsWith("-process") ? [which.slice(0, -8), "`isolation: \"process\"`"] : [which, "runners"];
+      return `| \`${plugin}\` (${mode}): chain of 20 | ${perTaskMs.toFixed(1)} ms | ${daskRoundTrip.toFixed(1)} ms | ${(perTaskMs / daskRoundTrip).toFixed(2)} |`;
     });
   } finally {
     await Promise.all([sshd.stop(), cluster.stop()]);
@@ -175,8 +176,9 @@ async function remoteRows(): Promise<string[]> {
 const remote = [
   "",
   "Per-task overhead of the remote executors (warm: after one dispatch that opened the connection or bridge and uploaded the",
-  "runner and bundle): a chain of 20 dependent trivial tasks dispatched and awaited, divided by 20; each task is a fresh",
-  "`node valence-task` process on the far side. Dask = the mean of sequential `client.submit(inc, i).result()` round trips",
+  "runner and bundle): a chain of 20 dependent trivial tasks dispatched and awaited, divided by 20. \"runners\" (the default):",
+  "tasks go to persistent `valence-task --serve` runners on the far side; `isolation: \"process\"`: each task is a fresh",
+  "`node valence-task` process there. Dask = the mean of sequential `client.submit(inc, i).result()` round trips",
   "on the LocalCluster above (Python function, no process start).",
   "",
   "| executor | Valence per task | Dask `client.submit` per task | ratio |",
