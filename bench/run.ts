@@ -191,7 +191,7 @@ table += "\n" + remote.join("\n");
 // `valence start --foreground --port 0` on a fresh temp data dir, a scenario process with VALENCE_SERVER
 // pointing at it (the public API then sends the traced graph and the bundle over HTTP), the server stopped.
 // cold = a fresh server's first dispatch, from a fresh client process (median of 3 server starts);
-// warm = one client's later dispatches to one server (each dispatch still gets a new runner process).
+// warm = one client's later dispatches to one server (the runner of the last dispatch of the same bundle takes the next).
 
 interface ValenceServer { url: string; dataDir: string; child: ChildProcess }
 const liveServers = new Set<ValenceServer>();
@@ -348,13 +348,14 @@ async function serverRows(): Promise<string[]> {
     "set, so the public API sends the traced graph and the code bundle over HTTP and the server runs the dispatch in a new",
     "runner process. Server cold = a fresh client process's first dispatch to a server that has just started (median of 3",
     "server starts); warm = the steady state of one client and one server (median of dispatches 4–8, 4–10 for the first",
-    "task). Every dispatch, warm ones included, starts its own runner process. First task = from calling `dispatch` to the",
+    "task). A cold dispatch gets the server's spare runner; a warm one the runner that ran the last dispatch of the same bundle",
+    "(engine, store, bundle and local workers loaded). First task = from calling `dispatch` to the",
     "first line of the single task's body (the task returns its start time; each process stamps with `performance.now()`",
     "pinned to the system clock). Dask = `time.time()` before `client.submit` to `time.time()` in the task's body, on the",
     "LocalCluster above: cold = its first task after start-up (one sample), warm = median of 20 sequential submits. 10k =",
     "`dispatch` to all 10,000 outputs in the client (fetched over HTTP through the server); embedded figures from the first",
     `table. Through the server, \`dispatch\` itself returned (graph stored, runner started) after ${acks.join(", ")}`,
-    "cold / warm; the rest of the first-task latency is mostly the runner process starting and importing the engine.",
+    "cold / warm; the rest of a cold first-task latency is mostly the runner loading the engine, the store and the bundle.",
     "",
     `Load average ${loadBefore} before this part, ${load()} after it.`,
     "",
