@@ -345,8 +345,8 @@ async function serverRows(): Promise<string[]> {
   return [
     "",
     "Through the server: `valence start --foreground` on a fresh temp data dir, and the scenario process with `VALENCE_SERVER`",
-    "set, so the public API sends the traced graph and the code bundle over HTTP and the server runs the dispatch in a new",
-    "runner process. Server cold = a fresh client process's first dispatch to a server that has just started (median of 3",
+    "set, so the public API sends the traced graph and the code bundle over HTTP and the server runs the dispatch in a",
+    "runner process (not the server). Server cold = a fresh client process's first dispatch to a server that has just started (median of 3",
     "server starts); warm = the steady state of one client and one server (median of dispatches 4–8, 4–10 for the first",
     "task). A cold dispatch gets the server's spare runner; a warm one the runner that ran the last dispatch of the same bundle",
     "(engine, store, bundle and local workers loaded). First task = from calling `dispatch` to the",
