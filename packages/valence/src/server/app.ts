@@ -12,7 +12,7 @@ import { API_PREFIX, type DispatchSummary, type HealthReply, type ListReply, typ
 import { DispatchNotFoundError, NodeNotFoundError } from "../errors.js";
 import { isDispatchId, type DispatchId } from "../ids.js";
 import { isTerminal, type Status } from "../status.js";
-import type { DispatchRecord } from "../engine/store/records.js";
+import type { DispatchRecord, NodeRecord } from "../engine/store/records.js";
 import type { SqliteStore } from "../engine/store/sqlite-store.js";
 import { bundleExists, receiveBundle } from "./bundles.js";
 import { blobExists, receiveBlob } from "./blobs.js";
@@ -127,7 +127,13 @@ export function createApp(opts: AppOptions): Hono {
     }
     const statusOnly = c.req.query("statusOnly") === "true";
     // Outputs kept in files travel inline: the client has no access to the server's disk.
-    const nodes = statusOnly ? [] : store.getNodes(d.id).map((n) => ({ ...n, output: store.readOutput(n), outputFile: null }));
+    // getNodes builds fresh records: they are filled in place rather than copied (10k nodes).
+    const nodes = statusOnly ? [] : (store.getNodes(d.id) as Array<{ -readonly [K in keyof NodeRecord]: NodeRecord[K] }>);
+    for (const n of nodes) {
+      if (n.outputFile === null) continue;
+      n.output = store.readOutput(n);
+      n.outputFile = null;
+    }
     return c.json<ResultReply>({ dispatch: d, nodes });
   });
 

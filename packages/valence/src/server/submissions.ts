@@ -49,9 +49,20 @@ export function storeSubmission(store: SqliteStore, submitted: SubmitBody, paren
   const id = newDispatchId();
   const resultsDir = join(store.dataDir, "results", id);
   mkdirSync(resultsDir, { recursive: true });
+  // Field by field, not by spreading the parsed JSON: one object shape for every node (10k-node graphs).
   const nodes: NodeRecord[] = body.nodes.map((x) => ({
-    ...x,
+    nodeId: x.nodeId,
+    kind: x.kind,
+    name: x.name,
+    electronId: x.electronId,
     status: x.kind === "parameter" ? "COMPLETED" : "NEW_OBJECT",
+    executor: x.executor,
+    retries: x.retries,
+    timeoutMs: x.timeoutMs,
+    key: x.key,
+    holes: x.holes,
+    value: x.value,
+    output: x.output,
     outputFile: null,
     stdout: null,
     stderr: null,
