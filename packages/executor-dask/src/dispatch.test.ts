@@ -7,7 +7,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { startDask, type Dask } from "@valence/test-services";
+import { startDask, type Dask, isAlive as alive } from "@valence/test-services";
 import { cancel, dispatch, dispatchSync, getResult } from "valence";
 import { liveBridges } from "./bridge-pool.js";
 
@@ -166,11 +166,3 @@ async function waitUntilGone(pid: number, ms = 5_000): Promise<void> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -55,6 +55,20 @@ export interface SlurmExecutorOptions extends RemoteExecutorOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Submit from a login node over SSH (the ssh plugin's connection) instead of this machine. */
   readonly ssh?: SlurmSshOptions;
+  /**
+   * How tasks become jobs. `"job"` (default): one Slurm job per task, each
+   * paying sbatch, scheduling and a node start. `"pilot"`: pilot jobs that
+   * stay up and run task after task from a queue on the shared file system;
+   * the job's `time`, `memory` and `cpusPerTask` are then the pilot's, shared
+   * by the tasks it runs (see the README, "Pilot jobs").
+   */
+  readonly isolation?: "job" | "pilot";
+  /** Pilot mode: seconds a pilot waits without a task before it exits and releases its allocation. Default 60. */
+  readonly pilotIdle?: number;
+  /** Pilot mode: tasks one pilot runs at once, each in its own process. Default 1 (each task has the whole job's cpus and memory). */
+  readonly tasksPerPilot?: number;
+  /** Pilot mode: the most pilot jobs at once (running or queued). Default: no limit (as many as queued tasks need). */
+  readonly maxPilots?: number;
 }
 
 /** sbatch flags this executor sets itself: a task could not be found or read back if they changed. */
@@ -80,6 +94,10 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   "ssh",
   "pollFreq",
   "maxConcurrency",
+  "isolation",
+  "pilotIdle",
+  "tasksPerPilot",
+  "maxPilots",
 ]);
 const KNOWN_SSH_OPTIONS: ReadonlySet<string> = new Set(["hostname", "port", "username", "sshKeyFile", "knownHostsFile", "connectTimeout", "maxSessions"]);
 
@@ -133,6 +151,7 @@ export function checkOptions(options: SlurmExecutorOptions): void {
   }
   checkEnv(options.env, problems);
   checkSsh(options.ssh, problems);
+  checkPilot(options, problems);
   if (problems.length > 0) throw new ExecutorDefinitionError(`slurm executor: ${problems.join("; ")}`);
 }
 
@@ -155,6 +174,20 @@ function checkSbatchOptions(options: SlurmExecutorOptions, problems: string[]): 
     const okValue =
       typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value)) || (typeof value === "string" && !/[\r\n]/.test(value));
     if (!okValue) problems.push(`sbatchOptions["${key}"] must be a string without newlines, a number or a boolean, got ${show(value)}`);
+  }
+}
+
+function checkPilot(options: SlurmExecutorOptions, problems: string[]): void {
+  const { isolation, pilotIdle } = options;
+  if (isolation !== undefined && isolation !== "job" && isolation !== "pilot") {
+    problems.push(`isolation must be "job" (a Slurm job per task, the default) or "pilot" (pilot jobs that run many tasks), got ${show(isolation)}`);
+  }
+  if (pilotIdle !== undefined && !(typeof pilotIdle === "number" && Number.isFinite(pilotIdle) && pilotIdle > 0)) {
+    problems.push(`pilotIdle must be a number of seconds above 0, got ${show(pilotIdle)}`);
+  }
+  for (const key of ["tasksPerPilot", "maxPilots"] as const) {
+    const v = options[key];
+    if (v !== undefined && !(Number.isInteger(v) && (v as number) > 0)) problems.push(`${key} must be a whole number above 0, got ${show(v)}`);
   }
 }
 

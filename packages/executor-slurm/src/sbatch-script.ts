@@ -36,8 +36,58 @@ export const PRERUN_FAILED_EXIT = 97;
  */
 export function sbatchScript({ options, pkg, workdir }: ScriptInput): string {
   const taskDir = `${workdir}/${pkg.taskDir}`;
+  return batchScript(options, {
+    flags: sbatchFlags(options, pkg, taskDir),
+    commandComment: "# The task: its own stdout and stderr go to the task's log files.",
+    command: taskCommand(pkg, workdir, options.nodePath ?? "node"),
+    postrunDir: taskDir,
+  });
+}
+
+export interface PilotScriptInput {
+  readonly options: SlurmExecutorOptions;
+  /** Absolute working directory on the cluster. */
+  readonly workdir: string;
+  /** Absolute directory of the pilots' queue (inbox, outbox, cancel, pilots/JOBID). */
+  readonly poolDir: string;
+  /** The runner file, relative to `workdir`. */
+  readonly runner: string;
+  readonly idleSeconds: number;
+  readonly slots: number;
+}
+
+/** Where a pilot job's own stdout and stderr go (`%j` is its job id). */
+export function pilotLogFiles(poolDir: string): { out: string; err: string } {
+  return { out: `${poolDir}/logs/pilot-%j.out`, err: `${poolDir}/logs/pilot-%j.err` };
+}
+
+/**
+ * The script of a pilot job: the same flags, environment and prerun/postrun
+ * commands as a task's job, running `valence-task --pilot` instead of one task.
+ */
+export function pilotScript({ options, workdir, poolDir, runner, idleSeconds, slots }: PilotScriptInput): string {
+  const logs = pilotLogFiles(poolDir);
+  const command =
+    `cd ${shellQuote(workdir)} && ${shellQuote(options.nodePath ?? "node")} ${shellQuote(runner)} --pilot ${shellQuote(poolDir)}` +
+    ` --name "$SLURM_JOB_ID" --idle ${idleSeconds} --slots ${slots}`;
+  return batchScript(options, {
+    flags: jobFlags(options, { name: "valence-pilot", out: logs.out, err: logs.err, chdir: workdir }),
+    commandComment: "# The pilot: runs the tasks put in its queue until idle or stopped; its log is the job's output.",
+    command,
+    postrunDir: workdir,
+  });
+}
+
+interface ScriptBody {
+  readonly flags: Array<[string, string | true]>;
+  readonly commandComment: string;
+  readonly command: string;
+  readonly postrunDir: string;
+}
+
+function batchScript(options: SlurmExecutorOptions, body: ScriptBody): string {
   const lines = ["#!/bin/bash"];
-  for (const [flag, value] of sbatchFlags(options, pkg, taskDir)) lines.push(`#SBATCH ${flagText(flag, value)}`);
+  for (const [flag, value] of body.flags) lines.push(`#SBATCH ${flagText(flag, value)}`);
   lines.push("");
   const env = Object.entries(options.env ?? {});
   if (env.length > 0) {
@@ -54,14 +104,14 @@ export function sbatchScript({ options, pkg, workdir }: ScriptInput): string {
     }
     lines.push("");
   }
-  lines.push("# The task: its own stdout and stderr go to the task's log files.");
-  lines.push(taskCommand(pkg, workdir, options.nodePath ?? "node"));
+  lines.push(body.commandComment);
+  lines.push(body.command);
   lines.push("__valence_status=$?");
   const postrun = options.postrunCommands ?? [];
   if (postrun.length > 0) {
     lines.push("");
     lines.push("# postrunCommands: run whatever the task's outcome; the job keeps the task's exit code.");
-    lines.push(`cd ${shellQuote(taskDir)}`);
+    lines.push(`cd ${shellQuote(body.postrunDir)}`);
     for (const command of postrun) lines.push(command);
   }
   lines.push(`exit $__valence_status`);
@@ -70,10 +120,14 @@ export function sbatchScript({ options, pkg, workdir }: ScriptInput): string {
 
 /** The job's flags in script order: the executor's own, the named options, then `sbatchOptions`. */
 export function sbatchFlags(options: SlurmExecutorOptions, pkg: TaskPackage, taskDir: string): Array<[string, string | true]> {
+  return jobFlags(options, { name: jobName(pkg), out: `${taskDir}/${JOB_FILES.out}`, err: `${taskDir}/${JOB_FILES.err}`, chdir: taskDir });
+}
+
+function jobFlags(options: SlurmExecutorOptions, own: { name: string; out: string; err: string; chdir: string }): Array<[string, string | true]> {
   const extra = options.sbatchOptions ?? {};
   const flags: Array<[string, string | true]> = [];
-  if (extra["job-name"] === undefined) flags.push(["job-name", jobName(pkg)]);
-  flags.push(["output", `${taskDir}/${JOB_FILES.out}`], ["error", `${taskDir}/${JOB_FILES.err}`], ["chdir", taskDir]);
+  if (extra["job-name"] === undefined) flags.push(["job-name", own.name]);
+  flags.push(["output", own.out], ["error", own.err], ["chdir", own.chdir]);
   for (const [option, flag] of Object.entries(NAMED_SBATCH_FLAGS)) {
     const value = options[option as keyof typeof NAMED_SBATCH_FLAGS];
     if (value !== undefined) flags.push([flag, String(value)]);

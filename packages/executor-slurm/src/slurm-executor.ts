@@ -23,6 +23,7 @@ import { checkOptions, type SlurmExecutorOptions } from "./options.js";
 import { JOB_FILES, sbatchScript } from "./sbatch-script.js";
 import { isTerminal, remoteStatus, type JobInfo } from "./slurm-states.js";
 import { openSshShell } from "./ssh-shell.js";
+import { PilotFleet, PilotTask } from "./pilot-fleet.js";
 
 /** A submitted job, as the lifecycle steps pass it along. */
 export interface SlurmJob extends JobRef {
@@ -55,7 +56,7 @@ export const POLL_ERROR_GRACE_MS = 120_000;
  * // From a laptop, through a login node:
  * new SlurmExecutor({ ssh: { hostname: "login.hpc.example.org", username: "me" }, remoteWorkdir: "/scratch/me/valence" });
  */
-export class SlurmExecutor extends RemoteExecutor<SlurmJob> {
+export class SlurmExecutor extends RemoteExecutor<SlurmJob | PilotTask> {
   static override pluginName = "slurm";
   declare readonly options: SlurmExecutorOptions;
 
@@ -96,7 +97,8 @@ export class SlurmExecutor extends RemoteExecutor<SlurmJob> {
     await shell.putPackage(pkg, workdir);
   }
 
-  async submitTask(pkg: TaskPackage): Promise<SlurmJob> {
+  async submitTask(pkg: TaskPackage): Promise<SlurmJob | PilotTask> {
+    if (this.options.isolation === "pilot") return this.fleet().submit(pkg);
     const [shell, workdir] = await Promise.all([this.shell(), this.workdir()]);
     const script = sbatchScript({ options: this.options, pkg, workdir });
     const scriptPath = `${workdir}/${pkg.taskDir}/${JOB_FILES.script}`;
@@ -115,7 +117,8 @@ export class SlurmExecutor extends RemoteExecutor<SlurmJob> {
     return { ...ref, changedAt: Date.now(), ended: false };
   }
 
-  async pollTask(job: SlurmJob): Promise<RemoteStatus> {
+  async pollTask(job: SlurmJob | PilotTask): Promise<RemoteStatus> {
+    if (job instanceof PilotTask) return this.fleet().status(job);
     let info: JobInfo | undefined;
     try {
       info = await this.watcher().info(job);
@@ -137,12 +140,15 @@ export class SlurmExecutor extends RemoteExecutor<SlurmJob> {
     return remoteStatus(job.id, info, this.options);
   }
 
-  protected override waitForChange(job: SlurmJob, _pkg: TaskPackage, _polls: number, signal: AbortSignal): Promise<void> {
+  protected override waitForChange(job: SlurmJob | PilotTask, _pkg: TaskPackage, _polls: number, signal: AbortSignal): Promise<void> {
+    // The fleet's one poll loop watches every task in the pilots' queue and says when this one moved.
+    if (job instanceof PilotTask) return job.changed;
     const now = Date.now();
     return sleep(pollDelay(now - job.changedAt, (this.options.pollFreq ?? 1) * 1000, now), signal);
   }
 
-  async queryResult(job: SlurmJob, pkg: TaskPackage): Promise<RemoteResult> {
+  async queryResult(job: SlurmJob | PilotTask, pkg: TaskPackage): Promise<RemoteResult> {
+    if (job instanceof PilotTask) return this.fleet().result(job);
     const [shell, workdir] = await Promise.all([this.shell(), this.workdir()]);
     const files = taskFiles(pkg);
     // Slurm's exit code means something only once the job has ended (a purged job's is unknown).
@@ -157,7 +163,8 @@ export class SlurmExecutor extends RemoteExecutor<SlurmJob> {
     return { resultJson, exitCode, ...(stderrTail ? { stderrTail } : {}) };
   }
 
-  override async cancelTask(job: SlurmJob): Promise<void> {
+  override async cancelTask(job: SlurmJob | PilotTask): Promise<void> {
+    if (job instanceof PilotTask) return this.fleet().cancel(job);
     await this.scancel(job);
     job.ended = true;
     // Wait (briefly) until Slurm has let go of it, processes and all: once the node reads CANCELLED, squeue no longer lists the job.
@@ -171,7 +178,8 @@ export class SlurmExecutor extends RemoteExecutor<SlurmJob> {
     }
   }
 
-  override async cleanup(job: SlurmJob, pkg: TaskPackage): Promise<void> {
+  override async cleanup(job: SlurmJob | PilotTask, pkg: TaskPackage): Promise<void> {
+    if (job instanceof PilotTask) return this.fleet().cleanup(job);
     // A job the executor gave up on (unrunnable, or polling failed) must not stay queued.
     if (!job.ended) await this.scancel(job).catch(() => {});
     const [shell, workdir] = await Promise.all([this.shell(), this.workdir()]);
@@ -180,6 +188,10 @@ export class SlurmExecutor extends RemoteExecutor<SlurmJob> {
 
   override async teardown(): Promise<void> {
     // runtimeState makes what is missing: ask with a maker of "nothing", then forget the key either way.
+    // Pilots are told to stop now: their allocations go back at once, not after `pilotIdle`.
+    const fleet = this.runtimeState<PilotFleet | undefined>("fleet", () => undefined);
+    this.clearRuntimeState("fleet");
+    if (fleet) await fleet.close().catch(() => {});
     const shell = this.runtimeState<Promise<ClusterShell> | undefined>("shell", () => undefined);
     this.clearRuntimeState("shell");
     this.clearRuntimeState("workdir");
@@ -211,6 +223,14 @@ export class SlurmExecutor extends RemoteExecutor<SlurmJob> {
       resolved.catch(() => this.clearRuntimeState("workdir"));
       return resolved;
     });
+  }
+
+  /** The pilots' queue of this instance (`isolation: "pilot"`), made on first use. */
+  fleet(): PilotFleet {
+    return this.runtimeState(
+      "fleet",
+      () => new PilotFleet({ shell: () => this.shell(), workdir: () => this.workdir(), watcher: () => this.watcher(), options: this.options }),
+    );
   }
 
   private watcher(): JobWatcher {

@@ -10,3 +10,5 @@ export { startSlurm } from "./slurm.js";
 export type { Slurm } from "./slurm.js";
 export { startDask } from "./dask.js";
 export type { Dask } from "./dask.js";
+// Zombie-aware liveness for tests that check a killed process is gone.
+export { isAlive } from "./processes.js";

@@ -11,8 +11,12 @@
  *
  * `valence-task --serve`: stays up and runs many tasks, fed over stdin
  * (serve.ts): the persistent runner of the remote executors.
+ *
+ * `valence-task --pilot PILOT_DIR [--idle S] [--slots N]`: stays up inside a
+ * batch allocation and runs the tasks dropped into PILOT_DIR/inbox (pilot.ts).
  */
 import { markTaskRunner } from "../sdk/global-registry.js";
+import { parsePilotArgs, pilot } from "./pilot.js";
 import { runTaskDir, TaskPackageError } from "./run-task.js";
 import { serve } from "./serve.js";
 import { recordBaseline } from "./stall-watch.js";
@@ -23,12 +27,24 @@ markTaskRunner();
 process.setSourceMapsEnabled(true);
 recordBaseline();
 
+const USAGE =
+  "usage: valence-task TASK_DIR  (a directory holding task.json)\n" +
+  "       valence-task --serve  (run lines on stdin, result lines on stdout)\n" +
+  "       valence-task --pilot PILOT_DIR [--idle SECONDS] [--slots N]  (run the tasks put in PILOT_DIR/inbox)\n";
 const taskDir = process.argv[2];
-if (!taskDir || process.argv.length > 3) {
-  process.stderr.write("usage: valence-task TASK_DIR  (a directory holding task.json)\n       valence-task --serve  (run lines on stdin, result lines on stdout)\n");
+if (taskDir === "--pilot") {
+  let args;
+  try {
+    args = parsePilotArgs(process.argv.slice(3));
+  } catch (error) {
+    process.stderr.write(`valence-task: ${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  pilot(args);
+} else if (!taskDir || process.argv.length > 3) {
+  process.stderr.write(USAGE);
   process.exit(2);
-}
-if (taskDir === "--serve") serve();
+} else if (taskDir === "--serve") serve();
 else runOne(taskDir);
 
 function runOne(taskDir: string): void {
