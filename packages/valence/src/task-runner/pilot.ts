@@ -25,15 +25,14 @@
  * The inbox is polled (readdir every 50 ms): fs.watch does not see other
  * hosts' writes on NFS.
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { readdir, readFile, rename, unlink, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
-import type { Writable } from "node:stream";
 import { RunnerPool, type LaunchedRunner, type PooledTask } from "../executor/remote/runner-pool.js";
-import { RunnerSession, type RunnerOutcome } from "../executor/remote/runner-session.js";
+import { launchChildRunner } from "../executor/remote/child-runner.js";
+import type { RunnerOutcome } from "../executor/remote/runner-session.js";
 
 export interface PilotArgs {
   /** The queue directory. */
@@ -117,7 +116,8 @@ export function pilot(args: PilotArgs, runnerFile = process.argv[1] as string): 
     tasksPerRunner: 1,
     idleMs: args.idleSeconds * 1000,
     launch: () => {
-      const runner = launchRunner(runnerFile);
+      // The runner's own stderr (module top-level output, crashes) goes to the pilot's, the job's log.
+      const runner = launchChildRunner({ runnerFile, onStderr: (chunk) => process.stderr.write(chunk) });
       launched.add(runner);
       void runner.session.done.then(() => launched.delete(runner));
       return runner;
@@ -249,34 +249,6 @@ async function listDir(dir: string): Promise<string[]> {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw error;
   }
-}
-
-/** A `--serve` runner as a child of the pilot, its own process group (a cancel kills it and whatever its task started). */
-function launchRunner(runnerFile: string): LaunchedRunner {
-  const child = spawn(process.execPath, [runnerFile, "--serve"], { detached: true, stdio: ["pipe", "pipe", "pipe"] });
-  const stdin = child.stdin as Writable;
-  const session = new RunnerSession({ write: (text) => stdin.write(text), end: () => stdin.end() });
-  stdin.on("error", () => {});
-  child.stdout?.on("data", (chunk: Buffer) => session.stdout(chunk));
-  child.stderr?.on("data", (chunk: Buffer) => {
-    session.stderr(chunk);
-    // The runner's own stderr (module top-level output, crashes) goes to the pilot's, the job's log.
-    process.stderr.write(chunk);
-  });
-  child.on("error", (error) => session.exited({ code: null, error }));
-  child.on("close", (code, signal) => session.exited({ code, ...(signal ? { signal } : {}) }));
-  return {
-    session,
-    kill: async () => {
-      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-        try {
-          process.kill(-child.pid, "SIGKILL");
-        } catch {
-          /* gone already */
-        }
-      }
-    },
-  };
 }
 
 function log(line: string): void {

@@ -4,14 +4,12 @@
  * each its own process group) fed through a `RunnerPool`. Tests use it to
  * check the serve protocol and the pool without a network.
  */
-import { spawn } from "node:child_process";
 import { access, constants, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Readable, Writable } from "node:stream";
 import { RemoteExecutor, type RemoteExecutorOptions, type RemoteResult, type RemoteStatus } from "../remote/remote-executor.js";
 import { runnerJobResult, runnerJobStatus, submitToRunner, type RunnerJob } from "../remote/runner-job.js";
 import { RunnerPool } from "../remote/runner-pool.js";
-import { RunnerSession } from "../remote/runner-session.js";
+import { launchChildRunner } from "../remote/child-runner.js";
 import { runnerFile, writeTaskPackage, type TaskPackage } from "../remote/task-package.js";
 
 export interface ServedOptions extends RemoteExecutorOptions {
@@ -40,7 +38,7 @@ export class ServedExecutor extends RemoteExecutor<RunnerJob> {
           maxRunners: this.options.maxRunners ?? 2,
           tasksPerRunner: this.options.tasksPerRunner ?? 1,
           ...(this.options.idleMs !== undefined ? { idleMs: this.options.idleMs } : {}),
-          launch: () => launchLocal(this.workdir, runnerFile().relPath),
+          launch: () => launchChildRunner({ runnerFile: runnerFile().relPath, cwd: this.workdir, unrefWhenIdle: true }),
         }),
     );
   }
@@ -80,35 +78,4 @@ export class ServedExecutor extends RemoteExecutor<RunnerJob> {
   override async teardown(): Promise<void> {
     this.pool.close();
   }
-}
-
-function launchLocal(workdir: string, runner: string) {
-  const child = spawn(process.execPath, [runner, "--serve"], { cwd: workdir, detached: true, stdio: ["pipe", "pipe", "pipe"] });
-  const stdin = child.stdin as Writable;
-  const session = new RunnerSession({ write: (text) => stdin.write(text), end: () => stdin.end() });
-  stdin.on("error", () => {});
-  child.stdout?.on("data", (chunk: Buffer) => session.stdout(chunk));
-  child.stderr?.on("data", (chunk: Buffer) => session.stderr(chunk));
-  child.on("error", (error) => session.exited({ code: null, error }));
-  child.on("close", (code, signal) => session.exited({ code, ...(signal ? { signal } : {}) }));
-  const streams = [child.stdout, child.stderr, child.stdin] as Array<(Readable | Writable) & { ref?(): void; unref?(): void }>;
-  const hold = (busy: boolean): void => {
-    if (busy) child.ref();
-    else child.unref();
-    for (const s of streams) (busy ? s.ref : s.unref)?.call(s);
-  };
-  hold(false);
-  return {
-    session,
-    hold,
-    kill: async () => {
-      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-        try {
-          process.kill(-child.pid, "SIGKILL");
-        } catch {
-          /* gone already */
-        }
-      }
-    },
-  };
 }
