@@ -114,9 +114,17 @@ export async function cleanUpProcessTask(connection: SshConnection, place: Proce
 
 async function killProcessTask(connection: SshConnection, job: ProcessJob): Promise<void> {
   if (job.result || job.error || job.pid === undefined) return;
-  // The group: the shell, node, and whatever node started. `kill -9 -PGID` is the form dash, bash
-  // and busybox all take (dash rejects `kill -KILL -- -PGID`); the bare pid if the group is somehow not ours.
-  const kill = `kill -9 -${job.pid} 2>/dev/null || kill -9 ${job.pid} 2>/dev/null; true`;
+  // The group: the shell, node, and whatever node started.
+  await killRemoteGroup(connection, job.pid);
+}
+
+/**
+ * Kills process group `pgid` on the host, and whatever it started. `kill -9 -PGID` is the form
+ * dash, bash and busybox all take (dash rejects `kill -KILL -- -PGID`); the bare pid if the group
+ * is somehow not ours. Never rejects: the process may be gone, the connection too.
+ */
+export async function killRemoteGroup(connection: SshConnection, pgid: number): Promise<void> {
+  const kill = `kill -9 -${pgid} 2>/dev/null || kill -9 ${pgid} 2>/dev/null; true`;
   await connection.exec(`sh -c ${shellQuote(kill)}`).catch(() => undefined);
 }
 

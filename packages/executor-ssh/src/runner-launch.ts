@@ -9,6 +9,7 @@
  * with anything its tasks started.
  */
 import { RunnerSession, shellQuote, type LaunchedRunner } from "valence/executor";
+import { killRemoteGroup } from "./process-task.js";
 import { hold, openStream, type OpenChannel, type SshConnection } from "./ssh-connection.js";
 
 export interface RunnerPlace {
@@ -53,9 +54,7 @@ export function launchOverSsh(connection: SshConnection, place: RunnerPlace): La
     kill: async () => {
       const pid = session.pid;
       if (pid === undefined || session.ended) return session.close();
-      // `kill -9 -PGID` is the form dash, bash and busybox all take; the bare pid if the group is somehow not ours.
-      const kill = `kill -9 -${pid} 2>/dev/null || kill -9 ${pid} 2>/dev/null; true`;
-      await connection.exec(`sh -c ${shellQuote(kill)}`).catch(() => undefined);
+      await killRemoteGroup(connection, pid);
     },
   };
 }
