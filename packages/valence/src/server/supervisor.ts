@@ -359,20 +359,23 @@ export class Supervisor {
     }
   }
 
-  /** Forgets the runner's dispatch: it ended (the runner may go on to another). */
-  private finished(id: DispatchId, runner: Runner): void {
+  /** The runner no longer has dispatch `id` (it ended, or the runner did). */
+  private forget(id: DispatchId, runner: Runner): void {
     if (this.runners.get(id) === runner) this.runners.delete(id);
     runner.current = undefined;
     for (const [child, top] of this.ownerOf) if (top === id) this.ownerOf.delete(child);
+  }
+
+  /** Dispatch `id` ended in its runner (which may go on to another): its crash counts go too. */
+  private finished(id: DispatchId, runner: Runner): void {
+    this.forget(id, runner);
     this.blameless.delete(id);
     for (const key of this.lostRunners.keys()) if (key.startsWith(`${id}:`)) this.lostRunners.delete(key);
   }
 
   private onExit(id: DispatchId, runner: Runner, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.stopping || runner.finished) return this.finished(id, runner);
-    this.runners.delete(id);
-    runner.current = undefined;
-    for (const [child, top] of this.ownerOf) if (top === id) this.ownerOf.delete(child);
+    this.forget(id, runner);
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
     this.opts.log(`runner for ${id} ${how} before the dispatch finished`);
     try {

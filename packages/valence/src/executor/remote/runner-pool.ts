@@ -90,7 +90,6 @@ export class RunnerPool {
     const cancel = new AbortController();
     const state = { started: false, runner: undefined as PoolRunner | undefined };
     const outcome = this.drive(kind, bundle, taskJson, cancel.signal, state);
-    const me = state;
     return {
       outcome,
       get started() {
@@ -99,9 +98,9 @@ export class RunnerPool {
       cancel: async () => {
         if (cancel.signal.aborted) return;
         cancel.abort();
-        const runner = me.runner;
+        const runner = state.runner;
         if (!runner) return;
-        runner.killedFor = me;
+        runner.killedFor = state;
         this.retire(runner);
         await runner.launched.kill().catch(() => {});
         await Promise.race([runner.gone, sleep(CANCEL_WAIT_MS)]);
@@ -215,7 +214,6 @@ export class RunnerPool {
   /** Takes `runner` out of the pool and closes its stdin (it exits when it reads the EOF). */
   private retire(runner: PoolRunner): void {
     if (runner.idleTimer) clearTimeout(runner.idleTimer);
-    runner.retired = true;
     this.drop(runner);
     runner.launched.session.close();
   }
