@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { startDask, type Dask, isAlive as alive } from "@valence/test-services";
+import { isAlive as alive, startDask, type Dask } from "@valence/test-services";
 import { executorFromSpec } from "valence/executor";
 import { executorContract } from "valence/executor/testing";
 import { closeUnusedBridges, liveBridges } from "./bridge-pool.js";

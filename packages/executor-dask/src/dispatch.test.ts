@@ -1,15 +1,16 @@
 // Workflows dispatched as a user would, their tasks running on a real Dask scheduler and worker.
 import { dataDir } from "./test-support/env.js";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { startDask, type Dask, isAlive as alive } from "@valence/test-services";
+import { startDask, type Dask } from "@valence/test-services";
 import { cancel, dispatch, dispatchSync, getResult } from "valence";
 import { liveBridges } from "./bridge-pool.js";
+import { waitForPid, waitUntilGone } from "./test-support/pids.js";
 
 const LIMIT = { timeout: 30_000 };
 let dir: string;
@@ -146,23 +147,3 @@ async function closedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
-
-async function waitForPid(file: string): Promise<number> {
-  for (let i = 0; i < 400; i++) {
-    if (existsSync(file)) {
-      const text = readFileSync(file, "utf8");
-      if (text) return Number(text);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`the task never wrote ${file}`);
-}
-
-async function waitUntilGone(pid: number, ms = 5_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (alive(pid)) {
-    assert.ok(Date.now() < until, `process ${pid} still runs ${ms} ms later`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-

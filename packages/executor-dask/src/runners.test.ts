@@ -3,13 +3,14 @@
 // isolation "process" for comparison. Nothing here asserts on time.
 import { dataDir } from "./test-support/env.js";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { startDask, type Dask } from "@valence/test-services";
+import { isAlive as alive, startDask, type Dask } from "@valence/test-services";
 import { cancel, dispatch, dispatchSync, getResult } from "valence";
+import { waitForPid, waitUntilGone } from "./test-support/pids.js";
 
 const LIMIT = { timeout: 30_000 };
 let dir: string;
@@ -120,37 +121,4 @@ function runnerPids(root: string): number[] {
     }
   }
   return pids;
-}
-
-async function waitForPid(file: string): Promise<number> {
-  for (let i = 0; i < 400; i++) {
-    if (existsSync(file)) {
-      const text = readFileSync(file, "utf8");
-      if (text) return Number(text);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`the task never wrote ${file}`);
-}
-
-async function waitUntilGone(pid: number, ms = 5_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (alive(pid)) {
-    assert.ok(Date.now() < until, `process ${pid} still runs ${ms} ms later`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** Alive and not a zombie waiting to be reaped. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
 }

@@ -15,6 +15,7 @@ import { asNodeId, type DispatchId } from "../ids.js";
 import type { RegisteredElectron } from "../sdk/global-registry.js";
 import type { RunnerEndedAnswer } from "./pilot.js";
 import type { ResultFile } from "./task-file.js";
+import { isRunning } from "../engine/locks/process-identity.js";
 
 const RUNNER = fileURLToPath(new URL("../../dist/valence-task.mjs", import.meta.url));
 const FIXTURE = fileURLToPath(new URL("../executor/test-support/fixtures/contract-electrons.ts", import.meta.url));
@@ -100,15 +101,6 @@ function childrenOf(pid: number): number[] {
     .map(Number);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe("valence-task --pilot", () => {
   test("runs the tasks put in its inbox, answers each in the outbox, refreshes alive, and stops on the stop file", LIMIT, async () => {
     const pilot = startPilot("basic", ["--idle", "600"]);
@@ -146,11 +138,11 @@ describe("valence-task --pilot", () => {
       const kids = childrenOf(pilot.child.pid as number);
       return kids.length > 0 ? kids : undefined;
     }, pilot);
-    assert.ok(runner && alive(runner));
+    assert.ok(runner && isRunning({ pid: runner, startTicks: undefined }));
     await writeFile(join(pilot.queue, "cancel", "long"), "");
     const ended = JSON.parse(await answer(pilot, "long")) as RunnerEndedAnswer;
     assert.match(ended.runnerEnded.reason, /killed by SIGKILL/);
-    await until("the runner to be gone", () => (alive(runner) ? undefined : true), pilot);
+    await until("the runner to be gone", () => (isRunning({ pid: runner, startTicks: undefined }) ? undefined : true), pilot);
     assert.equal(existsSync(join(pilot.queue, "cancel", "long")), false, "the cancel file is removed with the answer");
     await enqueue(pilot.queue, "after", fx.add, [5, 5]);
     assert.equal(valueOf(await answer(pilot, "after")), 10);
