@@ -15,7 +15,7 @@ with their origin and default options.`,
     const extra = argv.filter((a) => a !== "--json");
     if (extra.length) throw new UsageError(`unknown arguments: ${extra.join(" ")}`, this.usage);
     const engine = await Engine.current();
-    const rows = engine.registry.list();
+    const rows = await engine.registry.list();
     if (json) {
       console.log(JSON.stringify(rows, null, 2));
       return 0;

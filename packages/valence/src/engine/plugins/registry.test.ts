@@ -77,9 +77,10 @@ function task(fn: (...a: never[]) => unknown, args: unknown[]): Task {
   };
 }
 
-function row(registry: ExecutorRegistry, name: string, origin?: string): ExecutorListing {
-  const found = registry.list().find((r) => r.name === name && (origin === undefined || r.origin.startsWith(origin)));
-  return found ?? assert.fail(`no listing for ${name} ${origin ?? ""}: ${JSON.stringify(registry.list(), null, 1)}`);
+async function row(registry: ExecutorRegistry, name: string, origin?: string): Promise<ExecutorListing> {
+  const listing = await registry.list();
+  const found = listing.find((r) => r.name === name && (origin === undefined || r.origin.startsWith(origin)));
+  return found ?? assert.fail(`no listing for ${name} ${origin ?? ""}: ${JSON.stringify(listing, null, 1)}`);
 }
 
 class InlineLike extends BaseExecutor {
@@ -112,9 +113,9 @@ describe("discovery", () => {
       builtins: [{ name: "inline", cls: InlineLike }],
       cwd: path.join(dir, "project/src/app"),
     });
-    assert.deepEqual(registry.names(), ["bar", "foo", "inline", "timing"]);
+    assert.deepEqual((await registry.names()), ["bar", "foo", "inline", "timing"]);
     assert.deepEqual(
-      registry.list().map((r) => [r.name, r.origin, r.state]),
+      (await registry.list()).map((r) => [r.name, r.origin, r.state]),
       [
         ["inline", "builtin", "ready"],
         ["timing", `dir:${path.join(dir, "executors/timing.mjs")}`, "ready"],
@@ -122,8 +123,8 @@ describe("discovery", () => {
         ["bar", "npm:@acme/valence-bar@0.1.0", "not-loaded"],
       ],
     );
-    assert.equal(row(registry, "foo").location, path.join(dir, "project/node_modules/valence-executor-foo"));
-    assert.deepEqual(registry.problems(), []);
+    assert.equal((await row(registry, "foo")).location, path.join(dir, "project/node_modules/valence-executor-foo"));
+    assert.deepEqual((await registry.problems()), []);
   });
 
   test("listing is cheap: npm plugins are imported on first use, once", async () => {
@@ -133,14 +134,27 @@ describe("discovery", () => {
     });
     const counter = () => (globalThis as Record<string, unknown>)["__valenceT2lazy"];
     const registry = await createRegistry({ config: configIn(dir), builtins: [], cwd: dir });
-    assert.deepEqual(registry.names(), ["lazy"]);
-    registry.list();
+    assert.deepEqual((await registry.names()), ["lazy"]);
+    await registry.list();
     assert.equal(counter(), undefined, "names() and list() must not import the plugin");
     const [a, b] = await Promise.all([registry.resolve("lazy"), registry.resolve("lazy")]);
     assert.equal(a, b);
     assert.equal((a as { name: string }).name, "LazyExecutor");
     assert.equal(counter(), 1);
-    assert.equal(row(registry, "lazy").state, "ready");
+    assert.equal((await row(registry, "lazy")).state, "ready");
+  });
+
+  test("a builtin name resolves without discovery: no executor-dir module is imported for it", async () => {
+    const dir = tree({
+      "executors/probe.mjs": "globalThis.__valenceT2dir = (globalThis.__valenceT2dir ?? 0) + 1;\n" + structuralModule("probe", "ProbeExecutor", "__valenceT2probe"),
+    });
+    const imported = () => (globalThis as Record<string, unknown>)["__valenceT2dir"];
+    const registry = await createRegistry({ config: configIn(dir, 'executor_dirs = ["executors"]'), builtins: [{ name: "inline", cls: InlineLike }], cwd: dir });
+    assert.equal(await registry.resolve("inline"), InlineLike);
+    assert.equal(imported(), undefined, "resolving a builtin must not run discovery");
+    assert.equal(((await registry.resolve("probe")) as { name: string }).name, "ProbeExecutor");
+    await registry.names();
+    assert.equal(imported(), 1, "discovery runs once, on the first name no builtin answers");
   });
 
   test("a TypeScript module in an executor dir loads", async () => {
@@ -164,12 +178,12 @@ export default class TypedExecutor extends AsyncBaseExecutor {
   test("classes registered in the process-global registry are listed live, origin runtime", async () => {
     const dir = tree({});
     const registry = await createRegistry({ config: configIn(dir), builtins: [], cwd: dir });
-    assert.equal(registry.names().includes("rt-probe"), false);
+    assert.equal((await registry.names()).includes("rt-probe"), false);
     class Probe extends InlineLike {}
     registerExecutorClass("rt-probe", Probe);
     try {
-      assert.ok(registry.names().includes("rt-probe"));
-      assert.equal(row(registry, "rt-probe").origin, "runtime");
+      assert.ok((await registry.names()).includes("rt-probe"));
+      assert.equal((await row(registry, "rt-probe")).origin, "runtime");
       assert.equal(await registry.resolve("rt-probe"), Probe);
     } finally {
       globalRegistry().executorClasses.delete("rt-probe");
@@ -189,19 +203,19 @@ export default class TypedExecutor extends AsyncBaseExecutor {
       builtins: [{ name: "inline", cls: InlineLike }],
       cwd: dir,
     });
-    assert.deepEqual(registry.names(), ["dup", "inline"]);
+    assert.deepEqual((await registry.names()), ["dup", "inline"]);
     assert.equal(((await registry.resolve("dup")) as { name: string }).name, "DirDup");
     assert.equal(await registry.resolve("inline"), InlineLike, "an npm package cannot take over a builtin");
-    const shadowed = row(registry, "dup", "npm:");
+    const shadowed = await row(registry, "dup", "npm:");
     assert.equal(shadowed.state, "shadowed");
     assert.equal(shadowed.problem, `shadowed by dir:${path.join(dir, "executors/dup.mjs")}`);
-    assert.equal(row(registry, "inline", "npm:").problem, "shadowed by builtin");
+    assert.equal((await row(registry, "inline", "npm:")).problem, "shadowed by builtin");
   });
 
   test("an executor dir that does not exist is a problem, not an error", async () => {
     const dir = tree({});
     const registry = await createRegistry({ config: configIn(dir, 'executor_dirs = ["missing"]'), builtins: [], cwd: dir });
-    assert.deepEqual(registry.problems(), [
+    assert.deepEqual((await registry.problems()), [
       { where: path.join(dir, "missing"), message: `executor dir ${path.join(dir, "missing")} does not exist (listed in executor_dirs)` },
     ]);
   });
@@ -232,24 +246,24 @@ describe("broken plugins", () => {
     const dir = brokenTree();
     const registry = await createRegistry({ config: configIn(dir, 'executor_dirs = ["executors"]'), builtins: [], cwd: dir });
     const file = (name: string) => path.join(dir, "executors", name);
-    const broken = (name: string, origin?: string) => {
-      const r = row(registry, name, origin);
+    const broken = async (name: string, origin?: string) => {
+      const r = await row(registry, name, origin);
       assert.equal(r.state, "broken", `${name} should be broken`);
       return r.problem ?? "";
     };
     // A module that fails to import never told its name: it is listed under its file name.
-    assert.equal(broken("throws.mjs"), `executor plugin ${file("throws.mjs")}: failed to import: boom at import (line 2)`);
-    assert.equal(broken("syntax.mjs"), `executor plugin ${file("syntax.mjs")}: failed to import: Unexpected token '{' (line 2)`);
-    assert.match(broken("noclass"), /no-class\.mjs: exports executorPluginName "noclass" but no executor class .*export a class named "noclass"/);
-    assert.match(broken("notclass"), /not-a-class\.mjs: export "notclass" is not an executor class/);
-    assert.match(broken("two"), /two-classes\.mjs: exports several executor classes \(A, B\)/);
-    assert.match(broken("baddefaults"), /bad-defaults\.mjs: executorPluginDefaults must be an object/);
-    assert.match(broken("bad-name.mjs"), /bad-name\.mjs: executorPluginName must be a non-empty string, not 42/);
-    assert.match(broken("unbuilt"), /valence-executor-unbuilt\/package\.json: entry "\.\/dist\/index\.js" is not a file \(is the package built\?\)/);
-    assert.match(broken("valence-executor-baddecl"), /package\.json: "valence\.executor" must be \{ "name"/);
+    assert.equal(await broken("throws.mjs"), `executor plugin ${file("throws.mjs")}: failed to import: boom at import (line 2)`);
+    assert.equal(await broken("syntax.mjs"), `executor plugin ${file("syntax.mjs")}: failed to import: Unexpected token '{' (line 2)`);
+    assert.match(await broken("noclass"), /no-class\.mjs: exports executorPluginName "noclass" but no executor class .*export a class named "noclass"/);
+    assert.match(await broken("notclass"), /not-a-class\.mjs: export "notclass" is not an executor class/);
+    assert.match(await broken("two"), /two-classes\.mjs: exports several executor classes \(A, B\)/);
+    assert.match(await broken("baddefaults"), /bad-defaults\.mjs: executorPluginDefaults must be an object/);
+    assert.match(await broken("bad-name.mjs"), /bad-name\.mjs: executorPluginName must be a non-empty string, not 42/);
+    assert.match(await broken("unbuilt"), /valence-executor-unbuilt\/package\.json: entry "\.\/dist\/index\.js" is not a file \(is the package built\?\)/);
+    assert.match(await broken("valence-executor-baddecl"), /package\.json: "valence\.executor" must be \{ "name"/);
     // The module is only imported on use, so these show as not-loaded until then.
-    assert.equal(row(registry, "crash").state, "not-loaded");
-    assert.deepEqual(registry.names(), ["crash", "good", "mismatch"]);
+    assert.equal((await row(registry, "crash")).state, "not-loaded");
+    assert.deepEqual((await registry.names()), ["crash", "good", "mismatch"]);
     assert.ok(await registry.resolve("good"));
 
     await assert.rejects(registry.resolve("crash"), (e: unknown) => {
@@ -260,8 +274,8 @@ describe("broken plugins", () => {
       return true;
     });
     await assert.rejects(registry.resolve("mismatch"), /declares executor "mismatch" but the module exports executorPluginName "other"/);
-    assert.equal(row(registry, "crash").state, "broken");
-    assert.deepEqual(registry.names(), ["good"]);
+    assert.equal((await row(registry, "crash")).state, "broken");
+    assert.deepEqual((await registry.names()), ["good"]);
   });
 
   test("resolving a broken plugin throws its ExecutorPluginError, not 'unknown'", async () => {
@@ -309,7 +323,7 @@ describe("create and rebuild", () => {
       'executor_dirs = ["executors"]\n[executors.timing]\nlogFile = "config.log"\nlevel = 2\n',
     );
     const registry = await createRegistry({ config, builtins: [], cwd: dir });
-    assert.deepEqual(row(registry, "timing").defaults, { logFile: "config.log", level: 2, flavor: "plugin" });
+    assert.deepEqual((await row(registry, "timing")).defaults, { logFile: "config.log", level: 2, flavor: "plugin" });
     const executor = await registry.create("timing", { level: 3 });
     assert.ok(executor instanceof BaseExecutor);
     assert.deepEqual(executor.options, { logFile: "config.log", level: 3, flavor: "plugin" });

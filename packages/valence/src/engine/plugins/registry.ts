@@ -31,9 +31,12 @@ export interface CreateRegistryOptions {
 }
 
 /**
- * Discovers plugins and returns the registry. Discovery reads package.json
- * files and imports the executor-dir modules (they must be imported to learn
- * their names); npm plugins are imported on first `resolve`/`create`.
+ * Returns the registry. Discovery (reading package.json files, importing the
+ * executor-dir modules, which must be imported to learn their names) runs the
+ * first time a name is asked for that no builtin or runtime class answers, or
+ * when the registry is listed: builtins come first in precedence, so a
+ * dispatch on `inline` or `local` never waits for a `node_modules` scan.
+ * npm plugins are imported on first `resolve`/`create`.
  * Discovery never throws for a bad plugin: it shows as `broken` in `list()`.
  *
  * @example
@@ -42,10 +45,11 @@ export interface CreateRegistryOptions {
  * const again = await registry.rebuild(ssh.toSpec());
  */
 export async function createRegistry(opts: CreateRegistryOptions): Promise<ExecutorRegistry> {
-  const [dirs, npm] = await Promise.all([
-    discoverDirPlugins(opts.config.executorDirs.value),
-    discoverNpmPlugins(opts.cwd ?? process.cwd()),
-  ]);
+  const cwd = opts.cwd ?? process.cwd();
+  const discover = async (): Promise<Discovered> => {
+    const [dirs, npm] = await Promise.all([discoverDirPlugins(opts.config.executorDirs.value), discoverNpmPlugins(cwd)]);
+    return { entries: [...dirs.candidates, ...npm].map((c) => new PluginEntry(c)), problems: dirs.problems };
+  };
   const builtins = opts.builtins.map(
     (b) =>
       new PluginEntry({
@@ -57,23 +61,34 @@ export async function createRegistry(opts: CreateRegistryOptions): Promise<Execu
         plugin: { cls: b.cls, defaults: { ...b.defaults } },
       }),
   );
-  const discovered = [...dirs.candidates, ...npm].map((c) => new PluginEntry(c));
-  return new PluginRegistry(opts.config, builtins, discovered, dirs.problems);
+  return new PluginRegistry(opts.config, builtins, discover);
+}
+
+/** What discovery found: executor-dir modules, then npm packages, in precedence order. */
+interface Discovered {
+  readonly entries: readonly PluginEntry[];
+  readonly problems: readonly DiscoveryProblem[];
 }
 
 class PluginRegistry implements ExecutorRegistry {
   // Runtime classes are read live (a bundle may register them after discovery); one entry per class keeps them stable.
   private readonly runtimeEntries = new WeakMap<ExecutorClass, PluginEntry>();
 
+  private discovery: Promise<Discovered> | undefined;
+
   constructor(
     private readonly config: EffectiveConfig,
     private readonly builtins: readonly PluginEntry[],
-    private readonly discovered: readonly PluginEntry[],
-    private readonly discoveryProblems: readonly DiscoveryProblem[],
+    private readonly discover: () => Promise<Discovered>,
   ) {}
 
-  /** All entries in precedence order. */
-  private entries(): PluginEntry[] {
+  /** Discovery, run once (concurrent callers share it). */
+  private discovered(): Promise<Discovered> {
+    return (this.discovery ??= this.discover());
+  }
+
+  /** Builtin and runtime entries, in precedence order: they need no discovery. */
+  private firstEntries(): PluginEntry[] {
     const runtime: PluginEntry[] = [];
     for (const [name, cls] of globalRegistry().executorClasses) {
       let entry = this.runtimeEntries.get(cls);
@@ -84,23 +99,30 @@ class PluginRegistry implements ExecutorRegistry {
       }
       runtime.push(entry);
     }
-    return [...this.builtins, ...runtime, ...this.discovered];
+    return [...this.builtins, ...runtime];
+  }
+
+  /** All entries in precedence order. */
+  private async entries(): Promise<PluginEntry[]> {
+    const found = await this.discovered();
+    return [...this.firstEntries(), ...found.entries];
   }
 
   /** The first entry per name: the one that name resolves to. */
-  private active(): Map<string, PluginEntry> {
+  private static active(entries: readonly PluginEntry[]): Map<string, PluginEntry> {
     const byName = new Map<string, PluginEntry>();
-    for (const e of this.entries()) if (e.named && !byName.has(e.name)) byName.set(e.name, e);
+    for (const e of entries) if (e.named && !byName.has(e.name)) byName.set(e.name, e);
     return byName;
   }
 
-  names(): string[] {
-    return [...this.active().values()].filter((e) => !e.failure).map((e) => e.name).sort();
+  async names(): Promise<string[]> {
+    return [...PluginRegistry.active(await this.entries()).values()].filter((e) => !e.failure).map((e) => e.name).sort();
   }
 
-  list(): ExecutorListing[] {
-    const active = this.active();
-    return this.entries().map((e) => {
+  async list(): Promise<ExecutorListing[]> {
+    const entries = await this.entries();
+    const active = PluginRegistry.active(entries);
+    return entries.map((e) => {
       const winner = active.get(e.name);
       const base = { name: e.name, origin: e.origin, location: e.location, defaults: this.defaultsOf(e) };
       if (e.failure) return { ...base, state: "broken", problem: e.failure.message };
@@ -109,8 +131,8 @@ class PluginRegistry implements ExecutorRegistry {
     });
   }
 
-  problems(): readonly DiscoveryProblem[] {
-    return this.discoveryProblems;
+  async problems(): Promise<readonly DiscoveryProblem[]> {
+    return (await this.discovered()).problems;
   }
 
   async resolve(name: string): Promise<ExecutorClass> {
@@ -156,7 +178,10 @@ class PluginRegistry implements ExecutorRegistry {
    * of npm plugins are only known after import, so a miss imports them.
    */
   private async find(name: string): Promise<PluginEntry> {
-    const active = this.active();
+    // A builtin or runtime name wins whatever discovery would find: no need to run it.
+    const first = this.firstEntries().find((e) => e.named && e.name === name);
+    if (first) return first;
+    const active = PluginRegistry.active(await this.entries());
     const direct = active.get(name);
     if (direct) return direct;
     const byClassName = () => [...active.values()].find((e) => e.loaded && executorClassName(e.loaded.cls) === name);
@@ -165,7 +190,7 @@ class PluginRegistry implements ExecutorRegistry {
       await Promise.allSettled([...active.values()].filter((e) => !e.loaded && !e.failure).map((e) => e.load()));
       found = byClassName();
     }
-    if (!found) throw new UnknownExecutorError(name, this.names());
+    if (!found) throw new UnknownExecutorError(name, await this.names());
     return found;
   }
 }

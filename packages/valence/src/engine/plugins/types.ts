@@ -69,12 +69,12 @@ export type PluginCandidate = {
  * come first so that an installed package cannot take over `local`.
  */
 export interface ExecutorRegistry {
-  /** Names that resolve (not broken, not shadowed), sorted. Never imports anything. */
-  names(): string[];
-  /** Every executor found, shadowed and broken ones included, in precedence order. Never imports anything. */
-  list(): ExecutorListing[];
+  /** Names that resolve (not broken, not shadowed), sorted. Imports no npm plugin (executor-dir modules load at discovery). */
+  names(): Promise<string[]>;
+  /** Every executor found, shadowed and broken ones included, in precedence order. Imports no npm plugin. */
+  list(): Promise<ExecutorListing[]>;
   /** Discovery problems that belong to no single executor (an executor dir that does not exist). */
-  problems(): readonly DiscoveryProblem[];
+  problems(): Promise<readonly DiscoveryProblem[]>;
   /**
    * The class for `name`, importing its module on first use. Also accepts the
    * class's own name (`static pluginName` or class name), which is what
