@@ -114,6 +114,24 @@ describe("SSHExecutor", () => {
     assert.notEqual(now[0], first);
   });
 
+  test("a changed bundle reaches the host: two builds of one electron run side by side on one connection, a runner each", LIMIT, async () => {
+    const workdir = join(host.dir, "two-bundles");
+    const e = executor({ remoteWorkdir: workdir });
+    const conn = SshConnection.shared(e.target);
+    const [first, second] = await Promise.all(["v1", "v2"].map((tag) => bundleContractElectrons(join(host.dir, `bundles-${tag}`), tag)));
+    assert.notEqual(first, second);
+    const tagOf = async (bundlePath: string) => outcomeValue(await e.execute(contractTask(bundlePath, "contract.tag", [])));
+    assert.equal(await tagOf(first as string), "v1");
+    const before = connectionStats(conn).writes;
+    // The second build is uploaded (one write: the runner is there already) and runs its own code, not the cached first.
+    assert.deepEqual(await Promise.all([tagOf(second as string), tagOf(first as string)]), ["v2", "v1"]);
+    assert.equal(connectionStats(conn).writes - before, 1, "only the new bundle is uploaded");
+    assert.equal((await runnersIn(conn, workdir)).length, 2, "a runner per bundle");
+    // Both stay in service: each answers again from its own runner.
+    assert.deepEqual(await Promise.all([tagOf(first as string), tagOf(second as string)]), ["v1", "v2"]);
+    assert.equal((await runnersIn(conn, workdir)).length, 2);
+  });
+
   test("one runner on the host runs task after task", LIMIT, async () => {
     const workdir = join(host.dir, "reuse");
     const e = executor({ remoteWorkdir: workdir });

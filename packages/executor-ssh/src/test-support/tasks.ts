@@ -13,8 +13,12 @@ import type { Task } from "valence/executor";
 const valence = createRequire(import.meta.url).resolve("valence/package.json");
 const FIXTURE = join(valence, "..", "dist", "executor", "test-support", "fixtures", "contract-electrons.js");
 
-/** Bundles the contract electrons into `dir`; returns the bundle's path (named by its hash, as dispatches name theirs). */
-export async function bundleContractElectrons(dir: string): Promise<string> {
+/**
+ * Bundles the contract electrons into `dir`; returns the bundle's path (named by its hash, as dispatches name theirs).
+ * With `tag`, the bundle sets `globalThis.valenceContractTag` first: other content, another hash, and
+ * `contract.tag` answers with it (a changed build of the same code).
+ */
+export async function bundleContractElectrons(dir: string, tag?: string): Promise<string> {
   // esbuild is valence's dependency, resolved from there.
   const esbuildPath = createRequire(valence).resolve("esbuild");
   const { build } = (await import(pathToFileURL(esbuildPath).href)) as typeof import("esbuild");
@@ -25,7 +29,11 @@ export async function bundleContractElectrons(dir: string): Promise<string> {
     format: "esm",
     target: "node20",
     sourcemap: "inline",
-    banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
+    banner: {
+      js:
+        'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' +
+        (tag === undefined ? "" : ` globalThis.valenceContractTag = ${JSON.stringify(tag)};`),
+    },
     write: false,
     logLevel: "silent",
   });
