@@ -149,10 +149,19 @@ export class Engine {
       leases: this.leases,
       ...this.runOptions,
     });
-    this.runs.set(s.id, run);
-    void run.done.then(() => this.runs.delete(s.id));
+    this.track(run);
     run.start();
     return run;
+  }
+
+  /**
+   * Keeps `run` in `runs` until it is done. A function of its own so the
+   * closure holds only the run: one inside `submit` would keep the whole
+   * submission (every node record of a 100k-node graph) alive until the end.
+   */
+  private track(run: DispatchRun): void {
+    this.runs.set(run.id, run);
+    void run.done.then(() => this.runs.delete(run.id));
   }
 
   /**
@@ -212,8 +221,7 @@ export class Engine {
     });
     mkdirSync(record.resultsDir, { recursive: true });
     if (opts.importBundles) this.importsBundles = true;
-    this.runs.set(id, run);
-    void run.done.then(() => this.runs.delete(id));
+    this.track(run);
     run.start();
     return run;
   }
