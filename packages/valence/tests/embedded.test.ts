@@ -211,7 +211,7 @@ describe("user-written executors", () => {
     assert.deepEqual(ex.seen, [`${r.dispatchId}:0`, `${r.dispatchId}:2`]);
     assert.equal(r.nodes[0]?.executor, "Recording");
     // The instance's class is now known by name in this process, for the registry to rebuild it.
-    const listed = (await Engine.current()).registry.list().find((e) => e.name === "Recording");
+    const listed = (await (await Engine.current()).registry.list()).find((e) => e.name === "Recording");
     assert.equal(listed?.origin, "runtime");
   });
 
