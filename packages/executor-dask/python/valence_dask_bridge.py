@@ -52,7 +52,7 @@ def describe(error):
 # Two ways to run a task (the executor's `isolation` option):
 #   "runner" (default)  a persistent `node RUNNER --serve` per worker thread and
 #                       bundle, fed one task at a time over a pipe (one JSON line
-#                       each way, see packages/valence/src/task-runner/serve-protocol.ts);
+#                       each way, see packages/valence/src/executor/wire/serve-protocol.ts);
 #   "process"           a fresh `node RUNNER TASKDIR` per task, with task.json and
 #                       result.json files (node's start and the bundle's import each time).
 

@@ -1,42 +1,98 @@
-// The package table of DESIGN.md as a test: arrows only point down.
-// SDK (sdk, codec, executor, task-runner, ids, errors, status) never imports the engine at run time;
-// the engine never imports the client (server discovery, HTTP), the client never the server, nothing the CLI. Type-only imports are allowed.
+// The layers of docs/architecture.md as tests: dependency-cruiser, with the rules in
+// .dependency-cruiser.cjs, over every import of src (type-only and dynamic ones included),
+// and over a tree of deliberately wrong imports that each rule must catch.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
-import { it } from "node:test";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 
 const src = dirname(fileURLToPath(import.meta.url));
-const LAYER: Record<string, number> = { sdk: 0, codec: 0, executor: 0, "task-runner": 0, engine: 1, api: 1, client: 2, server: 3, cli: 4 };
-const layerOf = (file: string) => {
-  const top = relative(src, file).split(/[\\/]/)[0] as string;
-  return LAYER[top] ?? 0; // ids.ts, errors.ts, status.ts, index.ts: the SDK
-};
+const pkg = dirname(src);
+const config = join(pkg, ".dependency-cruiser.cjs");
+// The package exports only its API (src/main/index.mjs); its CLI sits two folders up from that.
+const depcruise = join(dirname(fileURLToPath(import.meta.resolve("dependency-cruiser"))), "..", "..", "bin", "dependency-cruise.mjs");
 
-function files(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) files(p, out);
-    else if (name.endsWith(".ts") && !name.endsWith(".test.ts") && !p.includes("test-support")) out.push(p);
-  }
-  return out;
+/** Runs dependency-cruiser on `dir`'s src with the package's rules; its exit code and report. */
+function cruise(dir: string): { code: number | null; report: string } {
+  const r = spawnSync(process.execPath, [depcruise, "src", "--config", config, "--output-type", "err"], { cwd: dir, encoding: "utf8" });
+  return { code: r.status, report: `${r.stdout}${r.stderr}` };
 }
 
-it("keeps the dependency arrows pointing down (SDK → nothing, engine → SDK, client → engine, server → client, CLI → all)", () => {
-  const violations: string[] = [];
-  for (const file of files(src)) {
-    const text = readFileSync(file, "utf8");
-    const specifiers = [
-      // import/export … from "x" (not `import type`), bare `import "x"`, and literal dynamic `import("x")`
-      ...[...text.matchAll(/^\s*(?:import|export)\s+(type\s+)?[^'"]*?from\s+["'](\.[^"']+)["']/gm)].filter((m) => !m[1]).map((m) => m[2]),
-      ...[...text.matchAll(/^\s*import\s+["'](\.[^"']+)["']/gm)].map((m) => m[1]),
-      ...[...text.matchAll(/(?<!typeof\s)import\(\s*["'](\.[^"']+)["']\s*\)/g)].map((m) => m[1]),
-    ];
-    for (const spec of specifiers) {
-      const target = resolve(dirname(file), spec as string);
-      if (layerOf(target) > layerOf(file)) violations.push(`${relative(src, file)} imports ${spec}`);
+const temp: string[] = [];
+after(() => {
+  for (const d of temp) rmSync(d, { recursive: true, force: true });
+});
+
+describe("architecture", () => {
+  it("the source has no import cycle and no arrow pointing up a layer (dependency-cruiser)", { timeout: 60_000 }, () => {
+    const { code, report } = cruise(pkg);
+    assert.equal(code, 0, `dependency-cruiser found violations (see docs/architecture.md for the layers):\n${report}`);
+    assert.match(report, /no dependency violations found \(\d+ modules/);
+  });
+
+  it("the rules catch each kind of wrong import, named by file and rule", { timeout: 60_000 }, () => {
+    const dir = mkdtempSync(join(tmpdir(), "valence-arch-"));
+    temp.push(dir);
+    const files: Record<string, string> = {
+      "tsconfig.json": JSON.stringify({ compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", strict: true } }),
+      "package.json": JSON.stringify({ type: "module" }),
+      // Upward, a value import: the SDK reaching into the engine.
+      "src/sdk/up.ts": 'import { low } from "../engine/low.js";\nexport const up = low + 1;\n',
+      "src/engine/low.ts": "export const low = 1;\nexport interface Row { id: number }\n",
+      // Upward, a type-only import: still an arrow.
+      "src/codec/typed.ts": 'import type { Row } from "../engine/low.js";\nexport const rows: Row[] = [];\n',
+      // A cycle of type-only imports.
+      "src/engine/a.ts": 'import type { B } from "./b.js";\nexport interface A { b?: B }\n',
+      "src/engine/b.ts": 'import type { A } from "./a.js";\nexport interface B { a?: A }\n',
+      // Upward through a literal dynamic import.
+      "src/executor/lazy.ts": 'export const load = () => import("../server/s.js");\n',
+      "src/server/s.ts": "export const s = 1;\n",
+      // The entry may load client/dispatcher lazily, but nothing of the client statically.
+      "src/index.ts": 'import { other } from "./client/other.js";\nexport const open = () => import("./client/dispatcher.js");\nexport { other };\n',
+      "src/client/dispatcher.ts": "export const currentDispatcher = () => 1;\n",
+      "src/client/other.ts": "export const other = 2;\n",
+      // SQL outside the store's driver.
+      "src/server/raw-sql.ts": 'import Database from "better-sqlite3";\nexport const db = new Database(":memory:");\n',
+      // Downward: allowed, must not be reported.
+      "src/engine/down.ts": 'import { up } from "../sdk/up.js";\nexport const down = up;\n',
+    };
+    for (const [path, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), text);
     }
-  }
-  assert.deepEqual(violations, []);
+    const { code, report } = cruise(dir);
+    assert.notEqual(code, 0, report);
+    const expected = [
+      /error layer-sdk: src\/sdk\/up\.ts → src\/engine\/low\.ts/,
+      /error layer-codec: src\/codec\/typed\.ts → src\/engine\/low\.ts/,
+      /error no-circular: src\/engine\/(a|b)\.ts →\s+src\/engine\/(a|b)\.ts →\s+src\/engine\/(a|b)\.ts/,
+      /error layer-executor: src\/executor\/lazy\.ts → src\/server\/s\.ts/,
+      /error entry-loads-client-lazily: src\/index\.ts → src\/client\/other\.ts/,
+      /error layer-entry: src\/index\.ts → src\/client\/other\.ts/,
+      /error sql-only-in-the-store-driver: src\/server\/raw-sql\.ts → better-sqlite3/,
+    ];
+    for (const re of expected) assert.match(report, re);
+    assert.doesNotMatch(report, /down\.ts/, "engine → sdk points down: allowed");
+    assert.doesNotMatch(report, /src\/index\.ts → src\/client\/dispatcher\.ts/, "the entry's lazy door to the client is allowed");
+  });
+
+  it("no module of ours is imported through a computed URL (which would hide the arrow from the check)", () => {
+    const offenders: string[] = [];
+    const walk = (dir: string): void => {
+      for (const name of readdirSync(dir)) {
+        const p = join(dir, name);
+        if (statSync(p).isDirectory()) walk(p);
+        else if (name.endsWith(".ts") && !name.endsWith(".test.ts")) {
+          const text = readFileSync(p, "utf8");
+          // Computed imports load the user's files (bundles, plugins, scripts); none may be built from import.meta.url.
+          if (/import\(\s*new URL\(|import\([^)]*import\.meta\.url/.test(text)) offenders.push(relative(src, p));
+        }
+      }
+    };
+    walk(src);
+    assert.deepEqual(offenders, []);
+  });
 });

@@ -7,32 +7,16 @@
  * `[server] address`, and the `server.json` that `valence start` writes into
  * the data dir while it runs.
  */
-import type { DispatchId } from "../ids.js";
-import type { LatticeInfo } from "../sdk/lattice.js";
-import type { Result } from "../sdk/result.js";
-import type { DispatchSummary } from "../api/wire.js";
-import { replacementsOf, type RedispatchOptions } from "./replacements.js";
+import type { Dispatcher } from "./dispatcher-contract.js";
+import { replacementsOf } from "./replacements.js";
 import { ServerClient } from "./server-client.js";
 import { ServerDispatcher } from "./server-dispatcher.js";
 import { readServerInfo, readToken } from "./server-file.js";
 import { loadConfig, type EffectiveConfig } from "../engine/config/index.js";
-import { BUILTIN_EXECUTORS, Engine, type GetResultOptions } from "../engine/engine.js";
+import { BUILTIN_EXECUTORS, Engine } from "../engine/engine.js";
 import { createRegistry } from "../engine/plugins/registry.js";
 
-export type { GetResultOptions };
-
-/** What the SDK's `dispatch`, `getResult` and `cancel` talk to. */
-export interface Dispatcher {
-  submit(info: LatticeInfo, args: readonly unknown[]): Promise<DispatchId>;
-  getResult<T>(id: DispatchId, opts?: GetResultOptions): Promise<Result<T>>;
-  cancel(id: DispatchId, nodes?: readonly number[]): Promise<void>;
-  /** A new run of a finished dispatch (see `redispatch` in the SDK). */
-  redispatch(id: DispatchId, opts: RedispatchOptions): Promise<DispatchId>;
-  /** Recent top-level dispatches, newest first. */
-  list(limit: number): Promise<readonly DispatchSummary[]>;
-  /** Where dispatches go: the server's URL, or the embedded store's data dir. */
-  readonly where: string;
-}
+export type { Dispatcher };
 
 /** The server to use, if any: `{ url, token }`. */
 export function serverTarget(config: EffectiveConfig, env: NodeJS.ProcessEnv = process.env): { url: string; token?: string } | undefined {

@@ -1,18 +1,12 @@
 /** Turning the SDK's `replaceElectrons: { add: newAdd }` into what a redispatch stores. */
 import { ValenceError } from "../errors.js";
 import type { Executor } from "../executor/executor.js";
-import { ELECTRON, type Electron, type ElectronInfo } from "../sdk/electron.js";
+import { ELECTRON, type ElectronInfo } from "../sdk/electron.js";
+import type { RedispatchOptions } from "../sdk/engine-door.js";
 import type { ExecutorRef } from "../sdk/graph.js";
 import type { Replacement } from "../engine/redispatch.js";
 import { sourceOf } from "../engine/submit.js";
 import { globalRegistry } from "../sdk/global-registry.js";
-
-export interface RedispatchOptions {
-  /** Keep the outputs of nodes that completed and whose inputs cannot have changed. */
-  readonly reusePreviousResults?: boolean;
-  /** New implementations, by the name of the electron they replace. */
-  readonly replaceElectrons?: Readonly<Record<string, Electron<never[], unknown>>>;
-}
 
 export class ReplaceElectronError extends ValenceError {
   override readonly code = "REPLACE_ELECTRON";

@@ -13,7 +13,8 @@ import type { Result } from "../sdk/result.js";
 import type { DispatchSummary } from "../api/wire.js";
 import { bundleEntry } from "../engine/bundle/bundler.js";
 import type { EffectiveConfig } from "../engine/config/index.js";
-import type { Dispatcher, GetResultOptions } from "./dispatcher.js";
+import type { Dispatcher } from "./dispatcher-contract.js";
+import type { GetResultOptions, RedispatchOptions } from "../sdk/engine-door.js";
 import type { ExecutorRegistry } from "../engine/plugins/registry.js";
 import { ExecutorResolver } from "../engine/plugins/executor-resolver.js";
 import { resultFromRecords } from "../engine/read-result.js";
@@ -22,7 +23,7 @@ import type { Executor } from "../executor/executor.js";
 import type { ExecutorRef } from "../sdk/graph.js";
 import { join } from "node:path";
 import type { ServerClient } from "./server-client.js";
-import { replacementsOf, type RedispatchOptions } from "./replacements.js";
+import { replacementsOf } from "./replacements.js";
 
 export class ServerDispatcher implements Dispatcher {
   private readonly executors: ExecutorResolver;

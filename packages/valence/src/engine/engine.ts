@@ -13,6 +13,7 @@ import type { ExecutorRef } from "../sdk/graph.js";
 import { globalRegistry } from "../sdk/global-registry.js";
 import type { LatticeInfo } from "../sdk/lattice.js";
 import type { Result } from "../sdk/result.js";
+import type { GetResultOptions } from "../sdk/engine-door.js";
 import { isTerminal } from "../status.js";
 import { bundleEntry } from "./bundle/bundler.js";
 import { loadConfig, type EffectiveConfig } from "./config/index.js";
@@ -28,18 +29,12 @@ import { loadStoredRun } from "./resume.js";
 import { storeRedispatch, type RedispatchPlan } from "./redispatch.js";
 import { ExecutorLeases } from "./run/executor-leases.js";
 import { SqliteStore } from "./store/sqlite-store.js";
+import type { Store } from "./store/store.js";
 import type { DispatchRecord } from "./store/records.js";
 import { dispatchOwnerGone, ownerToken } from "./locks/owner-lock.js";
 import { ownerHost, prepareSubmission } from "./submit.js";
 
-export interface GetResultOptions {
-  /** Wait until the dispatch finished. */
-  readonly wait?: boolean;
-  /** Only status and times: no inputs, outputs or nodes. */
-  readonly statusOnly?: boolean;
-  /** Poll interval when waiting on a dispatch run by another process (ms). */
-  readonly pollMs?: number;
-}
+export type { GetResultOptions };
 
 export const BUILTIN_EXECUTORS = [
   { name: "inline", cls: InlineExecutor },
@@ -67,7 +62,7 @@ export class Engine {
     return Engine.engines.get(loadConfig().dataDir.value);
   }
 
-  readonly store: SqliteStore;
+  readonly store: Store;
   readonly runs = new Map<DispatchId, DispatchRun>();
   /** How this process's runs write and report (a server's dispatch runner sets both). */
   runOptions: Pick<DispatchRunInit, "eagerRunning" | "onChange"> = {};
@@ -100,7 +95,7 @@ export class Engine {
   }
 
   /** Stores a dispatch of `info(...args)` and starts running it here; resolves once it is stored. */
-  async submit(info: LatticeInfo, args: readonly unknown[], parent?: { run: DispatchRun; node: number; inherited: ExecutorRef | undefined }): Promise<DispatchRun> {
+  async submit(info: LatticeInfo, args: readonly unknown[], parent?: { run: { readonly id: DispatchId }; node: number; inherited: ExecutorRef | undefined }): Promise<DispatchRun> {
     const s = await prepareSubmission(this, info, args, parent?.inherited);
     mkdirSync(s.resultsDir, { recursive: true });
     const now = Date.now();

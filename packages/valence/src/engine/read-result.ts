@@ -5,19 +5,19 @@ import { decode } from "../codec/index.js";
 import { DispatchNotFoundError } from "../errors.js";
 import { asNodeId, type DispatchId } from "../ids.js";
 import { Result, type NodeResult } from "../sdk/result.js";
-import type { SqliteStore } from "./store/sqlite-store.js";
+import type { Store } from "./store/store.js";
 import type { DispatchRecord, NodeRecord } from "./store/records.js";
 
 const date = (ms: number | null) => (ms === null ? undefined : new Date(ms));
 
-export function readDispatch(store: SqliteStore, id: string): DispatchRecord {
+export function readDispatch(store: Store, id: string): DispatchRecord {
   const d = store.getDispatch(id);
   if (!d) throw new DispatchNotFoundError(id, store.dataDir);
   return d;
 }
 
 /** The full result; with `statusOnly`, without inputs, outputs and nodes (cheap to poll). */
-export function readResult<T>(store: SqliteStore, id: DispatchId, statusOnly = false): Result<T> {
+export function readResult<T>(store: Store, id: DispatchId, statusOnly = false): Result<T> {
   const d = readDispatch(store, id);
   return resultFromRecords<T>(d, () => (statusOnly ? [] : store.getNodes(id)), (n) => store.readOutput(n), statusOnly);
 }

@@ -11,7 +11,7 @@ import { ValenceError } from "../errors.js";
 import { newDispatchId, type DispatchId } from "../ids.js";
 import { isTerminal } from "../status.js";
 import type { NodeRecord } from "./store/records.js";
-import type { SqliteStore } from "./store/sqlite-store.js";
+import type { Store } from "./store/store.js";
 import { readDispatch } from "./read-result.js";
 
 /** New code for every node of the electron named `name`. */
@@ -37,7 +37,7 @@ export class RedispatchError extends ValenceError {
 }
 
 /** Stores the new dispatch (nothing runs yet) and returns its id. */
-export function storeRedispatch(store: SqliteStore, fromId: DispatchId, plan: RedispatchPlan): DispatchId {
+export function storeRedispatch(store: Store, fromId: DispatchId, plan: RedispatchPlan): DispatchId {
   const old = readDispatch(store, fromId);
   if (old.parentId) throw new RedispatchError(`dispatch ${fromId} is a sublattice run; redispatch its parent ${old.parentId}`);
   if (!isTerminal(old.status)) throw new RedispatchError(`dispatch ${fromId} is still ${old.status}; redispatch it once it has finished (or cancel it first)`);

@@ -9,19 +9,19 @@ import { BundleLoadError } from "../errors.js";
 import type { Executor, ExecutorSpec } from "../executor/executor.js";
 import type { TaskFunction } from "../executor/task.js";
 import { asNodeId, type ElectronId } from "../ids.js";
-import type { TaskSetup } from "../sdk/deps.js";
+import type { TaskSetup } from "../executor/task-setup.js";
 import type { EdgeParam, GraphEdge, GraphNode, NodeKind, OutputTemplate } from "../sdk/graph.js";
 import { globalRegistry, type RegisteredElectron } from "../sdk/global-registry.js";
 import { findElectron } from "../task-runner/bundle-loader.js";
 import { taskFunction } from "../task-runner/setup.js";
 import type { NodeState } from "./scheduler/transitions.js";
 import type { DispatchRecord, NodeRecord } from "./store/records.js";
-import type { SqliteStore } from "./store/sqlite-store.js";
+import type { Store } from "./store/store.js";
 import type { PreparedNode } from "./run/run-types.js";
 import { ExecutorPools } from "./run/executor-pools.js";
 
 export interface ResumeContext {
-  readonly store: SqliteStore;
+  readonly store: Store;
   /** An executor by registry name (with the config's defaults). */
   resolveExecutor(name: string): Promise<Executor>;
   /** An executor from its stored spec. */

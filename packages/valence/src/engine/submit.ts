@@ -3,7 +3,7 @@
  * travel, resolve executors, bundle the code if any executor needs it, and
  * write it all to the store before anything runs.
  */
-import type { TaskSetup } from "../sdk/deps.js";
+import type { TaskSetup } from "../executor/task-setup.js";
 import { taskFunction } from "../task-runner/setup.js";
 import { hostname } from "node:os";
 import { join } from "node:path";

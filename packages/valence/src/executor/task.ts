@@ -1,4 +1,4 @@
-import type { TaskSetup } from "../sdk/deps.js";
+import type { TaskSetup } from "./task-setup.js";
 import type { DispatchId, ElectronId, NodeId } from "../ids.js";
 
 /** What a task knows about where it runs; the third argument of Covalent's `run`. */

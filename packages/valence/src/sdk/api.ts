@@ -1,30 +1,17 @@
 /**
  * `dispatch`, `dispatchSync`, `getResult`, `cancel`: the SDK's door to the engine.
  *
- * The engine (SQLite, esbuild, worker pools) is loaded on first use, by a URL
- * the bundler cannot follow, so task bundles carry the SDK but never the engine.
+ * The engine (SQLite, esbuild, worker pools) is loaded on first use, through
+ * the door in engine-door.ts, so task bundles carry the SDK but never the engine.
  */
 import { TracingError } from "../errors.js";
 import type { DispatchId } from "../ids.js";
+import { sdkDispatcher as dispatcher, type GetResultOptions, type RedispatchOptions } from "./engine-door.js";
 import { isTaskRunner } from "./global-registry.js";
 import { latticeInfo, type Lattice } from "./lattice.js";
 import type { Result } from "./result.js";
-import type { Dispatcher, GetResultOptions } from "../client/dispatcher.js";
-import type { RedispatchOptions } from "../client/replacements.js";
 
 export type { GetResultOptions, RedispatchOptions };
-
-const EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
-let dispatcherPromise: Promise<Dispatcher> | undefined;
-
-/** The embedded engine, or the client of a running server (chosen once per process). */
-function dispatcher(): Promise<Dispatcher> {
-  dispatcherPromise ??= import(new URL(`../client/dispatcher${EXT}`, import.meta.url).href).then(
-    (m: typeof import("../client/dispatcher.js")) => m.currentDispatcher(),
-  );
-  dispatcherPromise.catch(() => (dispatcherPromise = undefined));
-  return dispatcherPromise;
-}
 
 /**
  * Returns a function that dispatches `workflow` with the given arguments and

@@ -9,13 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { originalSite } from "./source-map.js";
-
-export interface CallSite {
-  readonly file: string;
-  readonly line: number;
-  readonly column: number;
-}
+import { originalSite, type CallSite } from "./source-map.js";
 
 const FRAME = /\(?((?:file:\/\/|\/|[A-Za-z]:\\)[^()]*?):(\d+):(\d+)\)?\s*$/;
 

@@ -17,34 +17,11 @@
  * defined in (or imported by) the dispatched module.
  */
 import { OptionsError } from "./options.js";
+import { DEP, type BashDep, type CallDep, type Dep, type FileTransfer as FileTransferSpec, type NpmDep, type TaskSetup } from "../executor/task-setup.js";
 
-const DEP = Symbol.for("valence.dep.v1");
-
-/** npm packages installed where the task runs, once per host and package set (a cache); their `.bin` goes on PATH. */
-export interface NpmDep {
-  readonly [DEP]: "npm";
-  readonly packages: readonly string[];
-}
-/** Shell commands run (with `sh -c`) where the task runs, before it, every time it runs. */
-export interface BashDep {
-  readonly [DEP]: "bash";
-  readonly commands: readonly string[];
-}
-/** A function called where the task runs, with `args`, before (or after) it. */
-export interface CallDep {
-  readonly [DEP]: "call";
-  readonly fn: (...args: never[]) => unknown;
-  readonly args: readonly unknown[];
-}
-export type Dep = NpmDep | BashDep | CallDep;
-
-/** A file copied between the dispatcher's disk and the task's place, before the task runs or after it ends. */
-export interface FileTransfer {
-  readonly [DEP]: "file";
-  readonly from: string;
-  readonly to: string;
-  readonly order: "before" | "after";
-}
+// The shapes live with the task they travel in (executor/task-setup.ts); the checked constructors here.
+export type { BashDep, CallDep, Dep, NpmDep, TaskSetup };
+export type FileTransfer = FileTransferSpec;
 
 const NPM_SPEC = /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*(@[\w.^~<>=| *-]+)?$/i;
 
@@ -88,16 +65,6 @@ export function FileTransfer(from: string, to: string, options: { order?: "befor
 /** Covalent users write `file:///path`; a path is what is meant. */
 function stripFileScheme(p: string): string {
   return p.startsWith("file://") ? new URL(p).pathname : p;
-}
-
-/** Everything an electron asked for around its task, checked and grouped. */
-export interface TaskSetup {
-  readonly npm: readonly string[];
-  readonly bash: readonly string[];
-  /** `deps` calls, then `callBefore`. */
-  readonly before: readonly CallDep[];
-  readonly after: readonly CallDep[];
-  readonly files: readonly FileTransfer[];
 }
 
 function kindOf(x: unknown): string | undefined {

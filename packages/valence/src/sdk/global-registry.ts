@@ -7,7 +7,7 @@
  * symbol instead of in a module variable.
  */
 import type { ElectronId } from "../ids.js";
-import type { TaskSetup } from "./deps.js";
+import type { TaskSetup } from "../executor/task-setup.js";
 
 export interface RegisteredElectron {
   readonly id: ElectronId;

@@ -8,14 +8,18 @@
  */
 import { HandleMisuseError } from "../errors.js";
 import type { NodeId } from "../ids.js";
-import type { Trace } from "./trace.js";
 
 /** Registered symbol so handles made by another copy of the SDK (a bundle) are recognised. */
 export const HANDLE = Symbol.for("valence.handle.v1");
 
+/** What a handle needs of the trace that made it (the Trace in trace.ts): record `parent.key`, get its handle. */
+export interface HandleOwner {
+  addAccessor(parent: HandleInfo, key: string | number): unknown;
+}
+
 export interface HandleInfo {
   readonly nodeId: NodeId;
-  readonly trace: Trace;
+  readonly trace: HandleOwner;
   readonly label: string;
 }
 

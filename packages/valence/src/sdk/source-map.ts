@@ -12,7 +12,13 @@ import { readFileSync } from "node:fs";
 import { SourceMap } from "node:module";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { CallSite } from "./call-site.js";
+
+/** A place in a source file (1-based line and column), as a stack frame names it. */
+export interface CallSite {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
 
 const maps = new Map<string, SourceMap | null>();
 

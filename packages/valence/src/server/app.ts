@@ -13,7 +13,7 @@ import { DispatchNotFoundError, NodeNotFoundError } from "../errors.js";
 import { isDispatchId, type DispatchId } from "../ids.js";
 import { isTerminal, type Status } from "../status.js";
 import type { DispatchRecord, NodeRecord } from "../engine/store/records.js";
-import type { SqliteStore } from "../engine/store/sqlite-store.js";
+import type { Store } from "../engine/store/store.js";
 import { bundleExists, receiveBundle } from "./bundles.js";
 import { blobExists, receiveBlob } from "./blobs.js";
 import type { EventHub } from "./event-hub.js";
@@ -26,7 +26,7 @@ import type { Supervisor } from "./supervisor.js";
 import { waitForEnd } from "./wait.js";
 
 export interface AppOptions {
-  readonly store: SqliteStore;
+  readonly store: Store;
   readonly supervisor: Supervisor;
   readonly hub: EventHub;
   readonly version: string;
@@ -188,7 +188,7 @@ function summary(d: DispatchRecord): DispatchSummary {
   return { id, parentId, name, status: status as Status, createdAt, startedAt, endedAt, nodeCount, nodesDone };
 }
 
-function dispatchOf(store: SqliteStore, id: string): DispatchRecord {
+function dispatchOf(store: Store, id: string): DispatchRecord {
   if (!isDispatchId(id)) throw new NotFoundError(`"${id}" is not a dispatch id (they look like dsp_…)`);
   const d = store.getDispatch(id as DispatchId);
   if (!d) throw new DispatchNotFoundError(id, store.dataDir);

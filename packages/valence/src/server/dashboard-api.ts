@@ -10,7 +10,6 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { inspect } from "node:util";
 import { Hono } from "hono";
-import type Database from "better-sqlite3";
 import { decode } from "../codec/index.js";
 import { formatValue } from "../sdk/format-value.js";
 import { DispatchNotFoundError } from "../errors.js";
@@ -18,7 +17,8 @@ import { isDispatchId, type DispatchId } from "../ids.js";
 import { formatConfig, loadConfig } from "../engine/config/index.js";
 import { readResult } from "../engine/read-result.js";
 import type { DispatchRecord, NodeRecord } from "../engine/store/records.js";
-import type { SqliteStore } from "../engine/store/sqlite-store.js";
+import type { Store } from "../engine/store/store.js";
+import type { Status } from "../status.js";
 import { serverLogFile } from "../client/server-file.js";
 import { BadRequestError, NotFoundError, toErrorReply } from "./http-errors.js";
 
@@ -33,13 +33,12 @@ export const SECRET_KEY = /pass(word|phrase)?|secret|token|credential|private_?k
 const STATUSES = ["NEW_OBJECT", "PENDING_REUSE", "STARTING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "POSTPROCESSING", "PENDING_POSTPROCESSING"];
 
 export interface DashboardApiOptions {
-  readonly store: SqliteStore;
+  readonly store: Store;
   /** The server's config environment (tests pass their own). */
   readonly env?: NodeJS.ProcessEnv;
 }
 
 export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
-  const q = queries(store.db);
   const api = new Hono();
   api.onError((error, c) => {
     const { status, body } = toErrorReply(error);
@@ -47,17 +46,13 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
   });
 
   api.get("/summary", (c) => {
-    const counts: Record<string, number> = {};
-    let total = 0;
-    for (const r of q.counts.all() as Array<{ status: string; n: number }>) {
-      counts[r.status] = r.n;
-      total += r.n;
-    }
+    const counts = store.countByStatus();
+    const total = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
     return c.json({ total, counts });
   });
 
   // Polled by the list four times a second: one index lookup, so a dispatch shows up before its runner's first change.
-  api.get("/head", (c) => c.json({ newest: (q.newest.get() as { id: string } | undefined)?.id ?? null }));
+  api.get("/head", (c) => c.json({ newest: store.newestDispatch() }));
 
   api.get("/dispatches", (c) => {
     const limit = intQuery(c.req.query("limit"), "limit", 50, 1, 500);
@@ -66,26 +61,7 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
     const bad = statuses.find((s) => !STATUSES.includes(s));
     if (bad) throw new BadRequestError(`status: "${bad}" is not a status (one of ${STATUSES.join(", ")})`);
     const search = (c.req.query("q") ?? "").trim();
-    const where = ["parent_id IS NULL"];
-    const params: unknown[] = [];
-    if (statuses.length) {
-      where.push(`status IN (${statuses.map(() => "?").join(", ")})`);
-      params.push(...statuses);
-    }
-    if (search) {
-      // A literal substring: the user's % and _ mean themselves.
-      const like = `%${search.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
-      where.push(`(name LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')`);
-      params.push(like, like);
-    }
-    const sql = where.join(" AND ");
-    const total = (store.db.prepare(`SELECT COUNT(*) AS n FROM dispatches WHERE ${sql}`).get(...params) as { n: number }).n;
-    const rows = store.db
-      .prepare(
-        `SELECT id, name, status, created_at AS createdAt, started_at AS startedAt, ended_at AS endedAt, node_count AS nodeCount,
-           nodes_done AS nodesDone FROM dispatches WHERE ${sql} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
-      )
-      .all(...params, limit, offset);
+    const { total, rows } = store.findDispatches({ statuses: statuses as Status[], search, limit, offset });
     return c.json({ total, offset, limit, dispatches: rows });
   });
 
@@ -175,14 +151,7 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
   return api;
 }
 
-function queries(db: Database.Database) {
-  return {
-    newest: db.prepare(`SELECT id FROM dispatches WHERE parent_id IS NULL ORDER BY created_at DESC LIMIT 1`),
-    counts: db.prepare(`SELECT status, COUNT(*) AS n FROM dispatches WHERE parent_id IS NULL GROUP BY status`),
-  };
-}
-
-function dispatchOf(store: SqliteStore, id: string): DispatchRecord {
+function dispatchOf(store: Store, id: string): DispatchRecord {
   if (!isDispatchId(id)) throw new NotFoundError(`"${id}" is not a dispatch id (they look like dsp_…)`);
   const d = store.getDispatch(id as DispatchId);
   if (!d) throw new DispatchNotFoundError(id, store.dataDir);

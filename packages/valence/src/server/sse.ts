@@ -9,7 +9,7 @@ import { streamSSE, type SSEStreamingApi } from "hono/streaming";
 import type { DispatchId } from "../ids.js";
 import type { RunChange } from "../engine/run/run-types.js";
 import type { DispatchRecord } from "../engine/store/records.js";
-import type { SqliteStore } from "../engine/store/sqlite-store.js";
+import type { Store } from "../engine/store/store.js";
 import { isTerminal } from "../status.js";
 import type { EventHub } from "./event-hub.js";
 
@@ -21,7 +21,7 @@ const KEEPALIVE_MS = 15_000;
  */
 const MAX_QUEUED = 10_000;
 
-export function followDispatch(c: Context, hub: EventHub, store: SqliteStore, d: DispatchRecord): Response {
+export function followDispatch(c: Context, hub: EventHub, store: Store, d: DispatchRecord): Response {
   return streamSSE(c, (stream) =>
     relay(stream, hub, d.id, async () => {
       // Read after subscribing (relay does that first), so nothing falls between the two.

@@ -10,13 +10,13 @@ import { decode } from "../codec/index.js";
 import { newDispatchId, type DispatchId } from "../ids.js";
 import type { SubmitBody } from "../api/wire.js";
 import type { NodeRecord } from "../engine/store/records.js";
-import type { SqliteStore } from "../engine/store/sqlite-store.js";
+import type { Store } from "../engine/store/store.js";
 import { BadRequestError } from "./http-errors.js";
 import { readBlob } from "./blobs.js";
 
 export const bundlePathOf = (dataDir: string, hash: string) => join(dataDir, "bundles", `${hash}.mjs`);
 
-export function storeSubmission(store: SqliteStore, submitted: SubmitBody, parentId: DispatchId | null = null): DispatchId {
+export function storeSubmission(store: Store, submitted: SubmitBody, parentId: DispatchId | null = null): DispatchId {
   const body = withBlobs(store.dataDir, submitted);
   const n = body.nodes.length;
   body.nodes.forEach((node, i) => {

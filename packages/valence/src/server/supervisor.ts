@@ -23,7 +23,7 @@ import { isTerminal } from "../status.js";
 import type { FromRunner, ToRunner } from "../engine/runner/protocol.js";
 import { runnerCommand } from "../engine/runner/runner-path.js";
 import { encodeError } from "../engine/run/stored-error.js";
-import type { SqliteStore } from "../engine/store/sqlite-store.js";
+import type { Store } from "../engine/store/store.js";
 import type { EventHub } from "./event-hub.js";
 import { isOwnerToken, ownerAlive, ownerProcess } from "../engine/locks/owner-lock.js";
 import { isRunning, type ProcessIdentity } from "../engine/locks/process-identity.js";
@@ -66,7 +66,7 @@ const SILENT_MS = 3000;
 const TIMEOUT_GRACE_MS = 1000;
 
 export interface SupervisorOptions {
-  readonly store: SqliteStore;
+  readonly store: Store;
   readonly hub: EventHub;
   readonly log: (line: string) => void;
   /** Environment for runners: the server's, with its data dir pinned. */

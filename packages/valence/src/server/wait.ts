@@ -1,11 +1,11 @@
 /** Holding a request until a dispatch ends (long polling), without polling. */
 import type { DispatchId } from "../ids.js";
 import { isTerminal } from "../status.js";
-import type { SqliteStore } from "../engine/store/sqlite-store.js";
+import type { Store } from "../engine/store/store.js";
 import type { EventHub } from "./event-hub.js";
 
 /** Resolves when dispatch `id` ends, after `ms`, or when the request goes away, whichever is first. */
-export function waitForEnd(hub: EventHub, store: SqliteStore, id: DispatchId, ms: number, signal: AbortSignal): Promise<void> {
+export function waitForEnd(hub: EventHub, store: Store, id: DispatchId, ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const finish = () => {
       unsubscribe();

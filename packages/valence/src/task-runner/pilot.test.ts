@@ -14,7 +14,7 @@ import * as fx from "../executor/test-support/fixtures/contract-electrons.js";
 import { asNodeId, type DispatchId } from "../ids.js";
 import type { RegisteredElectron } from "../sdk/global-registry.js";
 import type { RunnerEndedAnswer } from "./pilot.js";
-import type { ResultFile } from "./task-file.js";
+import type { ResultFile } from "../executor/wire/task-file.js";
 import { isRunning } from "../engine/locks/process-identity.js";
 
 const RUNNER = fileURLToPath(new URL("../../dist/valence-task.mjs", import.meta.url));

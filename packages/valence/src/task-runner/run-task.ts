@@ -12,8 +12,8 @@ import { runCaptured } from "../executor/capture.js";
 import type { ElectronId } from "../ids.js";
 import { taskFunction } from "./setup.js";
 import { findElectron } from "./bundle-loader.js";
-import { RESULT_FILE, TASK_FILE, TASK_FILE_FORMAT, type ResultFile, type TaskFile } from "./task-file.js";
-import { toWireError } from "./wire-error.js";
+import { RESULT_FILE, TASK_FILE, TASK_FILE_FORMAT, type ResultFile, type TaskFile } from "../executor/wire/task-file.js";
+import { toWireError } from "../executor/wire/wire-error.js";
 
 /** A task directory the runner cannot use: it says which file and what is wrong with it. */
 export class TaskPackageError extends Error {

@@ -10,7 +10,7 @@
 import { createInterface } from "node:readline";
 import { resolve } from "node:path";
 import { checkTaskFile, runTask, TaskPackageError } from "./run-task.js";
-import { readyLine, resultLine, type RunLine } from "./serve-protocol.js";
+import { readyLine, resultLine, type RunLine } from "../executor/wire/serve-protocol.js";
 
 export function serve(): void {
   const protocol = process.stdout.write.bind(process.stdout) as (chunk: string) => boolean;

@@ -12,7 +12,7 @@ import { homedir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { TaskSetupError } from "../errors.js";
 import type { RegisteredElectron } from "../sdk/global-registry.js";
-import type { FileTransfer, TaskSetup } from "../sdk/deps.js";
+import type { FileTransfer, TaskSetup } from "../executor/task-setup.js";
 
 export interface SetupPlace {
   /**

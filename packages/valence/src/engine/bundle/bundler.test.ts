@@ -10,6 +10,8 @@ import { BundleError } from "./bundle-error.js";
 import { bundleEntry, bundlerStats, clearBundleCache } from "./bundler.js";
 
 const roots: string[] = [];
+/** The SDK's entry beside this test: src/index.ts under tsx, dist/index.js when compiled. */
+const SDK_ENTRY = new URL(import.meta.url.endsWith(".ts") ? "../../index.ts" : "../../index.js", import.meta.url).pathname;
 after(async () => {
   for (const r of roots) await rm(r, { recursive: true, force: true });
 });
@@ -48,6 +50,16 @@ describe("bundleEntry", () => {
     assert.match(bytes.toString(), /sourceMappingURL=data:application\/json/);
     const mod = (await import(pathToFileURL(result.path).href)) as { answer: number };
     assert.equal(mod.answer, 42);
+  });
+
+  test("a workflow importing the SDK's entry gets the SDK but not the engine: the door to the dispatcher is a stub", async () => {
+    const { root, bundles } = await project({
+      "flow.ts": `import { electron, lattice } from ${JSON.stringify(SDK_ENTRY)};\nexport const inc = electron((x: number) => x + 1);\nexport const flow = lattice((x: number) => inc(x));\n`,
+    });
+    const text = await readFile((await bundleEntry(join(root, "flow.ts"), bundles)).path, "utf8");
+    assert.match(text, /registerElectron|valence\.global-registry/, "the SDK is in");
+    assert.doesNotMatch(text, /better-sqlite3|class SqliteStore|class Engine\b|class ServerDispatcher/, "the engine is not");
+    assert.match(text, /a task bundle carries the SDK but not the engine/);
   });
 
   test("answers a repeated call from its cache while no input changed", async () => {

@@ -4,9 +4,10 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, rename, stat, unlink, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Message } from "esbuild";
+import type { Message, Plugin } from "esbuild";
 import { BundleError } from "./bundle-error.js";
 
 export interface BundleResult {
@@ -25,6 +26,33 @@ export interface BundleResult {
 const BANNER =
   'import { createRequire as __valenceCreateRequire } from "node:module";\n' +
   "const require = __valenceCreateRequire(import.meta.url);";
+
+/**
+ * Keeps the engine out of task bundles: the package entry (index.ts) loads
+ * `./client/dispatcher.js` on first dispatch, and following that import would
+ * pull the engine (SQLite, esbuild, the server client) into every bundle. In
+ * a bundle it is a stub instead: a task never dispatches from its runner (a
+ * top-level dispatch there never settles), and a bundle keeps no path of the
+ * machine that built it.
+ */
+const ENGINE_DOOR: Plugin = {
+  name: "valence-engine-door",
+  setup(build) {
+    build.onResolve({ filter: /^\.\/client\/dispatcher\.js$/ }, (args) => {
+      const dir = dirname(args.importer);
+      // Only valence's own entry (dist/index.js, or src/index.ts under tsx) has the door beside it.
+      if (!existsSync(join(dir, "sdk", "engine-door.js")) && !existsSync(join(dir, "sdk", "engine-door.ts"))) return undefined;
+      return { path: "dispatcher", namespace: "valence-engine-door" };
+    });
+    build.onLoad({ filter: /.*/, namespace: "valence-engine-door" }, () => ({
+      contents:
+        "export function currentDispatcher() {\n" +
+        '  throw new Error("valence: a task bundle carries the SDK but not the engine, so it cannot dispatch");\n' +
+        "}\n",
+      loader: "js",
+    }));
+  },
+};
 
 interface CacheEntry {
   readonly result: BundleResult;
@@ -117,6 +145,7 @@ async function buildBundle(entry: string, dir: string, key: string): Promise<Bun
       // top-level functions when it merges modules, which would change them.
       keepNames: true,
       banner: { js: BANNER },
+      plugins: [ENGINE_DOOR],
       // Source-map paths are relative to the output file; the final file sits
       // in the same directory, so naming it here keeps them valid.
       outfile: join(dir, "bundle.mjs"),

@@ -16,7 +16,7 @@ import type { OutputTemplate } from "../../sdk/graph.js";
 import { setAtPath } from "../../sdk/graph.js";
 import type { Status } from "../../status.js";
 import { initialState, transition, type Effect, type FinalStatus, type SchedulerEvent, type SchedulerState } from "../scheduler/transitions.js";
-import type { CompletedNode } from "../store/sqlite-store.js";
+import type { CompletedNode } from "../store/store.js";
 import type { DispatchEnd, DispatchRunInit, NodeChange, PreparedNode } from "./run-types.js";
 import { encodeError, notRunError } from "./stored-error.js";
 import { access, electronArgs, fillCollection, sourceValue, type InEdge } from "./node-inputs.js";

@@ -1,13 +1,12 @@
 /** The shapes a dispatch run is built from and settles with. */
-import type { TaskSetup } from "../../sdk/deps.js";
+import type { TaskSetup } from "../../executor/task-setup.js";
 import type { Executor } from "../../executor/executor.js";
 import type { TaskFunction } from "../../executor/task.js";
 import type { DispatchId } from "../../ids.js";
 import type { Status } from "../../status.js";
 import type { GraphEdge, GraphNode, OutputTemplate } from "../../sdk/graph.js";
 import type { FinalStatus, NodeState } from "../scheduler/transitions.js";
-import type { SqliteStore } from "../store/sqlite-store.js";
-import type { DispatchRun } from "./dispatch-run.js";
+import type { Store } from "../store/store.js";
 import type { ExecutorLeases } from "./executor-leases.js";
 import type { LazyAbort } from "./lazy-abort.js";
 
@@ -26,7 +25,8 @@ export interface PreparedNode {
 
 /** Runs a sublattice node as a child dispatch and returns its output. */
 export type ChildRunner = (
-  parent: DispatchRun,
+  /** The run of the sublattice node (a DispatchRun): only its id is needed. */
+  parent: { readonly id: DispatchId },
   node: PreparedNode,
   args: unknown[],
   abort: LazyAbort,
@@ -34,7 +34,7 @@ export type ChildRunner = (
 
 export interface DispatchRunInit {
   readonly id: DispatchId;
-  readonly store: SqliteStore;
+  readonly store: Store;
   readonly resultsDir: string;
   readonly bundlePath: string | undefined;
   readonly nodes: readonly PreparedNode[];

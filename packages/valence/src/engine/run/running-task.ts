@@ -4,7 +4,7 @@
  * dispatch makes ten thousand of them in one turn).
  */
 import type { Task, TaskFunction, TaskMetadata } from "../../executor/task.js";
-import type { TaskSetup } from "../../sdk/deps.js";
+import type { TaskSetup } from "../../executor/task-setup.js";
 import type { ElectronId } from "../../ids.js";
 import { LazyAbort } from "./lazy-abort.js";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -7,7 +7,7 @@ import Database from "better-sqlite3";
 import type { DispatchId } from "../../ids.js";
 import { SCHEMA_VERSION } from "./migrations.js";
 import type { DispatchRecord, NodeRecord } from "./records.js";
-import { LARGE_VALUE_BYTES, SqliteStore } from "./sqlite-store.js";
+import { SqliteStore } from "./sqlite-store.js";
 
 const dir = () => mkdtempSync(join(tmpdir(), "valence-store-"));
 const id = "dsp_test0000001" as DispatchId;
@@ -28,6 +28,7 @@ function node(i: number): NodeRecord {
 }
 
 describe("SqliteStore", () => {
+  // What every driver does is the store contract (sqlite-store.contract.test.ts); here, what is SQLite's own.
   // Migrations from older schema versions: migrations.test.ts and tests/store-migration.test.ts.
 
   it("stores a dispatch with its nodes and edges (more than one insert chunk) and reads them back", () => {
@@ -55,22 +56,6 @@ describe("SqliteStore", () => {
     assert.deepEqual(store.getEvents(id, events[0]?.id).map((e) => e.kind), ["finished"]);
     store.dispatchStatus(id, "COMPLETED", 9, { ended: true, output: "1" });
     assert.deepEqual(store.unfinishedDispatches(), []);
-    store.close();
-  });
-
-  it("keeps large outputs in a file under the results dir, not in the row", () => {
-    const d = dir();
-    const store = new SqliteStore(d);
-    store.insertDispatch(dispatch(join(d, "r"), 1), [node(0)], []);
-    const big = JSON.stringify("x".repeat(LARGE_VALUE_BYTES + 10));
-    store.nodesCompleted(id, join(d, "r"), [{ node: 0, encoded: big, stdout: "", stderr: "", at: 2, startedAt: 1, attempt: 1 }]);
-    const row = store.getNodes(id)[0] as NodeRecord;
-    assert.equal(row.output, null);
-    assert.equal(row.outputFile, join(d, "r", "node-0.out"));
-    assert.equal(readFileSync(row.outputFile as string, "utf8"), big);
-    assert.equal(store.readOutput(row), big);
-    assert.equal(row.status, "COMPLETED");
-    assert.equal(row.attempts, 1);
     store.close();
   });
 

@@ -1,7 +1,8 @@
 /**
- * The store: one SQLite file (WAL) under the data dir, the source of truth
- * for every dispatch. Writes that belong to one scheduler turn go in one
- * transaction (`batch`), which is what keeps 10k-task dispatches cheap.
+ * The SQLite driver of the Store (store.ts): one SQLite file (WAL) under the
+ * data dir, the source of truth for every dispatch. Writes that belong to one
+ * scheduler turn go in one transaction (`batch`), which is what keeps
+ * 10k-task dispatches cheap.
  */
 import Database from "better-sqlite3";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -12,20 +13,7 @@ import type { Status } from "../../status.js";
 import { decodeEdges, decodeNodes, encodeEdges, encodeNodes, type SubmittedNode } from "./graph-codec.js";
 import { migrate } from "./migrations.js";
 import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "./records.js";
-
-/** One finished node for `nodesCompleted`; `attempt` is set when its RUNNING mark was never written. */
-export interface CompletedNode {
-  readonly node: number;
-  readonly encoded: string;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly at: number;
-  readonly startedAt: number;
-  readonly attempt: number | null;
-}
-
-/** Outputs larger than this live in a file under the dispatch's results dir, not in a row. */
-export const LARGE_VALUE_BYTES = 256 * 1024;
+import { LARGE_VALUE_BYTES, type CompletedNode, type DispatchListRow, type DispatchQuery, type Store } from "./store.js";
 
 /** `t.a_b AS aB, …`: rows come out of SQLite already in the records' shape (no per-row copying). */
 function aliased(columns: string, table?: string): string {
@@ -81,7 +69,7 @@ export function asWriteError(error: unknown, dataDir: string): unknown {
 /** How long the store must be left alone before it checkpoints. */
 const CHECKPOINT_IDLE_MS = 300;
 
-export class SqliteStore {
+export class SqliteStore implements Store {
   readonly db: Database.Database;
   readonly file: string;
   private readonly stmts;
@@ -151,6 +139,8 @@ export class SqliteStore {
       setOwner: db.prepare(`UPDATE dispatches SET owner_pid = ?, owner_host = ?, owner_lock = ? WHERE id = ?`),
       children: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.parent_id = ?`),
       unfinished: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`),
+      newest: db.prepare(`SELECT id FROM dispatches WHERE parent_id IS NULL ORDER BY created_at DESC, id DESC LIMIT 1`).pluck(),
+      counts: db.prepare(`SELECT status, COUNT(*) AS n FROM dispatches WHERE parent_id IS NULL GROUP BY status`),
     };
   }
 
@@ -339,6 +329,40 @@ export class SqliteStore {
   }
 
   /** A node's encoded output, from its row or its file. */
+  countByStatus(): Partial<Record<Status, number>> {
+    const out: Partial<Record<Status, number>> = {};
+    for (const r of this.stmts.counts.all() as Array<{ status: Status; n: number }>) out[r.status] = r.n;
+    return out;
+  }
+
+  newestDispatch(): DispatchId | null {
+    return (this.stmts.newest.get() as DispatchId | undefined) ?? null;
+  }
+
+  findDispatches(q: DispatchQuery): { total: number; rows: DispatchListRow[] } {
+    const where = ["parent_id IS NULL"];
+    const params: unknown[] = [];
+    if (q.statuses?.length) {
+      where.push(`status IN (${q.statuses.map(() => "?").join(", ")})`);
+      params.push(...q.statuses);
+    }
+    if (q.search) {
+      // A literal substring: the user's % and _ mean themselves.
+      const like = `%${q.search.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+      where.push(`(name LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')`);
+      params.push(like, like);
+    }
+    const sql = where.join(" AND ");
+    const total = this.db.prepare(`SELECT COUNT(*) FROM dispatches WHERE ${sql}`).pluck().get(...params) as number;
+    const rows = this.db
+      .prepare(
+        `SELECT id, name, status, created_at AS createdAt, started_at AS startedAt, ended_at AS endedAt, node_count AS nodeCount,
+           nodes_done AS nodesDone FROM dispatches WHERE ${sql} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+      )
+      .all(...params, q.limit, q.offset) as DispatchListRow[];
+    return { total, rows };
+  }
+
   readOutput(n: Pick<NodeRecord, "output" | "outputFile">): string | null {
     if (n.output !== null) return n.output;
     return n.outputFile ? readFileSync(n.outputFile, "utf8") : null;

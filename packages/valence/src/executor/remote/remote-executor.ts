@@ -14,8 +14,8 @@
 import { cp, mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { ExecutorDefinitionError, RemoteExecutorError, RemoteTaskError, ValenceError } from "../../errors.js";
-import type { ResultFile } from "../../task-runner/task-file.js";
-import { fromWireError } from "../../task-runner/wire-error.js";
+import type { ResultFile } from "../wire/task-file.js";
+import { fromWireError } from "../wire/wire-error.js";
 import { abortError } from "../abort-error.js";
 import { onAbort } from "../abort-watch.js";
 import { EncodedOutcome } from "../encoded-outcome.js";

@@ -11,7 +11,7 @@ import { bundleEntry } from "../../engine/bundle/bundler.js";
 import { RemoteTaskError, TaskCancelledError } from "../../errors.js";
 import { asNodeId, type DispatchId } from "../../ids.js";
 import type { RegisteredElectron } from "../../sdk/global-registry.js";
-import { resultLine, runLine } from "../../task-runner/serve-protocol.js";
+import { resultLine, runLine } from "../wire/serve-protocol.js";
 import { executorContract, outcomeValue } from "../test-support/contract.js";
 import * as fx from "../test-support/fixtures/contract-electrons.js";
 import { ServedExecutor } from "../test-support/served-executor.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { resultLine, runLine, sliceResultLine } from "../../task-runner/serve-protocol.js";
+import { resultLine, runLine, sliceResultLine } from "../wire/serve-protocol.js";
 import { RunnerSession } from "./runner-session.js";
 
 /** A session over a transport that records what was sent. */

@@ -1,6 +1,6 @@
 /**
  * The dispatcher's side of one persistent task runner (`valence-task
- * --serve`, see task-runner/serve-protocol.ts), over whatever carries its
+ * --serve`, see executor/wire/serve-protocol.ts), over whatever carries its
  * stdin and stdout: an SSH channel, a pipe. The transport feeds what it
  * receives in (`stdout`, `stderr`, `exited`); the session matches result
  * lines to the tasks it sent.
@@ -11,7 +11,7 @@
  * (another task's cancel killed the runner under it).
  */
 import { StringDecoder } from "node:string_decoder";
-import { parseReadyLine, runLine, sliceResultLine, SERVE_FORMAT } from "../../task-runner/serve-protocol.js";
+import { parseReadyLine, runLine, sliceResultLine, SERVE_FORMAT } from "../wire/serve-protocol.js";
 
 /** What carries lines to the runner. */
 export interface RunnerTransport {

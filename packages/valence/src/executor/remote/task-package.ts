@@ -26,7 +26,7 @@ import {
   TASK_FILE,
   TASK_FILE_FORMAT,
   type TaskFile,
-} from "../../task-runner/task-file.js";
+} from "../wire/task-file.js";
 import type { Task, TaskMetadata } from "../task.js";
 
 /** A file of the package that lives beside many tasks, named by its content. */

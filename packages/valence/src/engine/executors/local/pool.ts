@@ -4,7 +4,7 @@
 import { availableParallelism } from "node:os";
 import { TaskCancelledError, WorkerCrashedError } from "../../../errors.js";
 import type { DoneMessage, WireResult, WireTask } from "./protocol.js";
-import { fromWireError } from "../../../task-runner/wire-error.js";
+import { fromWireError } from "../../../executor/wire/wire-error.js";
 import { workerExecArgv, workerMainPath } from "./worker-argv.js";
 import { WorkerProcess } from "./worker-process.js";
 

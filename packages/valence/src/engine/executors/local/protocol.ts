@@ -3,7 +3,7 @@
  * carry arrays: many tasks (or results) travel in one IPC message, because a
  * message costs far more than the few bytes of a trivial task.
  */
-import type { WireError } from "../../../task-runner/wire-error.js";
+import type { WireError } from "../../../executor/wire/wire-error.js";
 
 export type { WireError };
 

@@ -15,7 +15,7 @@ import { markTaskRunner, type RegisteredElectron } from "../../../sdk/global-reg
 import { findElectron, registeredElectron } from "../../../task-runner/bundle-loader.js";
 import { taskFunction } from "../../../task-runner/setup.js";
 import { recordBaseline } from "../../../task-runner/stall-watch.js";
-import { toWireError } from "../../../task-runner/wire-error.js";
+import { toWireError } from "../../../executor/wire/wire-error.js";
 import type { DoneMessage, RunMessage, WireError, WireResult, WireTask } from "./protocol.js";
 
 // A bundle is the user's whole entry module: a top-level `dispatch(...)` in it

@@ -8,7 +8,7 @@
  *   result.json  how it ended (written by `valence-task`, atomically)
  *   stdout.log, stderr.log  the process's own output, for when it dies
  */
-import type { TaskMetadata } from "../executor/task.js";
+import type { TaskMetadata } from "../task.js";
 import type { WireError } from "./wire-error.js";
 
 export const TASK_FILE_FORMAT = 1;

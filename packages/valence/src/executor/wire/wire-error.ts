@@ -2,7 +2,7 @@
  * Errors thrown by tasks, on their way from the process that ran them (a
  * local worker, a remote host) back to the dispatcher.
  */
-import { decode, encode } from "../codec/index.js";
+import { decode, encode } from "../../codec/index.js";
 
 /**
  * A thrown value, encoded by the codec (which round-trips Errors) plus the
