@@ -9,7 +9,8 @@ import { encode } from "../codec/index.js";
 import type { DispatchId } from "../ids.js";
 import { SqliteStore } from "../engine/store/sqlite-store.js";
 import type { DispatchRecord, NodeRecord } from "../engine/store/records.js";
-import { createDashboardApi, maskSecrets, VALUE_PREVIEW_CHARS } from "./dashboard-api.js";
+import { createDashboardApi } from "./dashboard-api.js";
+import { maskSecrets, VALUE_PREVIEW_CHARS } from "./dashboard-views.js";
 
 let dir: string;
 let store: SqliteStore;

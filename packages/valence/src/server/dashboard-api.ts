@@ -7,30 +7,21 @@
  * are the public API's routes. Secrets in executor options are masked here,
  * so they never reach a browser.
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { inspect } from "node:util";
 import { Hono } from "hono";
-import { decode } from "../codec/index.js";
-import { formatValue } from "../sdk/format-value.js";
 import { DispatchNotFoundError } from "../errors.js";
 import { isDispatchId, type DispatchId } from "../ids.js";
 import { formatConfig, loadConfig } from "../engine/config/index.js";
 import { readResult } from "../engine/read-result.js";
 import type { DispatchRecord, NodeRecord } from "../engine/store/records.js";
 import type { Store } from "../engine/store/store.js";
-import type { Status } from "../status.js";
+import { STATUSES, type Status } from "../status.js";
 import { serverLogFile } from "../client/server-file.js";
 import { BadRequestError, NotFoundError, toErrorReply } from "./http-errors.js";
+import { dispatchView, edgeLabel, errorView, executorOf, preview, prettyValue, shortValue } from "./dashboard-views.js";
+import { readLog } from "./log-tail.js";
 
 /** Where the dashboard's routes live, under the API prefix. */
 export const DASHBOARD_PATH = "/dashboard";
-/** Pretty-printed values past this many characters are cut; the full text is a download. */
-export const VALUE_PREVIEW_CHARS = 64 * 1024;
-/** The log's first answer: at most this many bytes from its end. */
-const LOG_TAIL_BYTES = 64 * 1024;
-/** Keys whose values a browser must never see. `key` at the end catches apiKey, sshKey, key; not keyFile (a path). */
-export const SECRET_KEY = /pass(word|phrase)?|secret|token|credential|private_?key|key$/i;
-const STATUSES = ["NEW_OBJECT", "PENDING_REUSE", "STARTING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "POSTPROCESSING", "PENDING_POSTPROCESSING"];
 
 export interface DashboardApiOptions {
   readonly store: Store;
@@ -58,7 +49,7 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
     const limit = intQuery(c.req.query("limit"), "limit", 50, 1, 500);
     const offset = intQuery(c.req.query("offset"), "offset", 0, 0, Number.MAX_SAFE_INTEGER);
     const statuses = (c.req.query("status") ?? "").split(",").filter(Boolean);
-    const bad = statuses.find((s) => !STATUSES.includes(s));
+    const bad = statuses.find((s) => !(STATUSES as readonly string[]).includes(s));
     if (bad) throw new BadRequestError(`status: "${bad}" is not a status (one of ${STATUSES.join(", ")})`);
     const search = (c.req.query("q") ?? "").trim();
     const { total, rows } = store.findDispatches({ statuses: statuses as Status[], search, limit, offset });
@@ -171,133 +162,6 @@ function nodeOf(nodes: readonly NodeRecord[], d: DispatchRecord, raw: string): N
 function nodeById(nodes: readonly NodeRecord[], id: number): NodeRecord | undefined {
   const at = nodes[id];
   return at?.nodeId === id ? at : nodes.find((n) => n.nodeId === id);
-}
-
-function dispatchView(d: DispatchRecord) {
-  return {
-    id: d.id,
-    parentId: d.parentId,
-    name: d.name,
-    status: d.status,
-    createdAt: d.createdAt,
-    startedAt: d.startedAt,
-    endedAt: d.endedAt,
-    nodeCount: d.nodeCount,
-    nodesDone: d.nodesDone,
-    entryFile: d.entryFile,
-    resultsDir: d.resultsDir,
-    inputs: shortValue(d.inputs),
-    output: d.output === null ? null : shortValue(d.output),
-    error: d.error === null ? null : errorView(d.error),
-  };
-}
-
-/** An executor column (a name, or `{ plugin, state }`) as the panel shows it, secrets masked. */
-export function executorOf(json: string | null): { name: string; options: unknown } {
-  if (json === null) return { name: "", options: {} };
-  try {
-    const parsed = JSON.parse(json) as unknown;
-    if (typeof parsed === "string") return { name: parsed, options: {} };
-    if (parsed && typeof parsed === "object" && "plugin" in parsed) {
-      const spec = parsed as { plugin: string; state?: unknown };
-      return { name: String(spec.plugin), options: maskSecrets(spec.state ?? {}) };
-    }
-    return { name: "?", options: maskSecrets(parsed) };
-  } catch {
-    return { name: "?", options: {} };
-  }
-}
-
-/** A copy of `value` with the values of secret-looking keys replaced, at any depth. */
-export function maskSecrets(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(maskSecrets);
-  if (value && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) && v !== null && v !== undefined && v !== "" ? "********" : maskSecrets(v);
-    return out;
-  }
-  return value;
-}
-
-function edgeLabel(param: string): string {
-  try {
-    const p = JSON.parse(param) as { kind: string; index?: number; slot?: number; name?: string };
-    if (p.kind === "arg") return `arg ${p.index}`;
-    if (p.kind === "item") return `item ${p.slot}`;
-    if (p.kind === "kwarg" || p.name) return String(p.name);
-    return p.kind;
-  } catch {
-    return param;
-  }
-}
-
-/** A value in a line or so (inputs, the dispatch's output). */
-function shortValue(encoded: string | null): string | null {
-  if (encoded === null) return null;
-  try {
-    const s = formatValue(decode(encoded));
-    return s.length > 500 ? `${s.slice(0, 499)}…` : s;
-  } catch (error) {
-    return `<cannot decode: ${(error as Error).message}>`;
-  }
-}
-
-/** A value laid out for reading: strings as they are, everything else as Node prints it. */
-export function prettyValue(encoded: string, maxItems = 1000): string {
-  let value: unknown;
-  try {
-    value = decode(encoded);
-  } catch (error) {
-    return `<cannot decode: ${(error as Error).message}>`;
-  }
-  if (typeof value === "string") return value;
-  return inspect(value, { depth: maxItems === Infinity ? Infinity : 8, breakLength: 100, maxArrayLength: maxItems, maxStringLength: maxItems === Infinity ? Infinity : 100_000, sorted: false });
-}
-
-function preview(text: string): { text: string; truncated: boolean; size: number } {
-  return text.length > VALUE_PREVIEW_CHARS
-    ? { text: text.slice(0, VALUE_PREVIEW_CHARS), truncated: true, size: text.length }
-    : { text, truncated: false, size: text.length };
-}
-
-function errorView(encoded: string): { name: string; message: string; stack: string } {
-  try {
-    const e = decode(encoded) as Error;
-    if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack ?? `${e.name}: ${e.message}` };
-    return { name: "Error", message: formatValue(e), stack: formatValue(e) };
-  } catch (error) {
-    return { name: "Error", message: `<cannot decode the error: ${(error as Error).message}>`, stack: "" };
-  }
-}
-
-/** The log from byte `after` (or its last part), whole lines only, and where to ask from next. */
-function readLog(file: string, after: number | undefined): { exists: boolean; text: string; offset: number; size: number } {
-  let fd: number;
-  try {
-    fd = openSync(file, "r");
-  } catch {
-    return { exists: false, text: "", offset: 0, size: 0 };
-  }
-  try {
-    const size = fstatSync(fd).size;
-    // A log that shrank was rotated or truncated: start over from its tail.
-    let start = after === undefined || after > size ? Math.max(0, size - LOG_TAIL_BYTES) : after;
-    const end = Math.min(size, start + 4 * LOG_TAIL_BYTES);
-    const buf = Buffer.alloc(end - start);
-    readSync(fd, buf, 0, buf.length, start);
-    let text = buf.toString("utf8");
-    if ((after === undefined || after > size) && start > 0) {
-      const nl = text.indexOf("\n");
-      text = nl >= 0 ? text.slice(nl + 1) : "";
-    }
-    // Keep a half-written last line for the next answer.
-    const lastNl = text.lastIndexOf("\n");
-    const whole = lastNl >= 0 ? text.slice(0, lastNl + 1) : "";
-    start = end - Buffer.byteLength(text.slice(whole.length));
-    return { exists: true, text: whole, offset: start, size };
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function intQuery(raw: string | undefined, name: string, fallback: number, min: number, max: number): number {

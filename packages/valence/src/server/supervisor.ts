@@ -14,32 +14,20 @@
  * crash or a kill costs only that dispatch's running tasks.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { RunnerCrashedError, TaskTimeoutError } from "../errors.js";
 import type { DispatchId } from "../ids.js";
 import { isTerminal } from "../status.js";
 import type { FromRunner, ToRunner } from "../engine/runner/protocol.js";
 import { runnerCommand } from "../engine/runner/runner-path.js";
-import { encodeError } from "../engine/run/stored-error.js";
 import type { Store } from "../engine/store/store.js";
 import type { EventHub } from "./event-hub.js";
 import { isOwnerToken, ownerAlive, ownerProcess } from "../engine/locks/owner-lock.js";
-import { isRunning, type ProcessIdentity } from "../engine/locks/process-identity.js";
+import { isRunning } from "../engine/locks/process-identity.js";
 import type { DispatchRecord } from "../engine/store/records.js";
-
-/** Crashes with no running task to blame before the dispatch is failed instead of started again. */
-const MAX_BLAMELESS_CRASHES = 3;
-/**
- * A runner killed from outside (SIGKILL: the OOM killer, an operator, a chaos
- * test; SIGTERM) is not its running tasks' doing: they run again in the next
- * runner, as Dask reschedules a dead worker's tasks, until a task has been
- * running in this many killed runners; then it fails. A runner that exits by
- * itself fails its running tasks at once (unless they have retries left).
- */
-const ALLOWED_RUNNER_LOSSES = 3;
-const FROM_OUTSIDE = new Set<NodeJS.Signals>(["SIGKILL", "SIGTERM"]);
+import { killedFromOutside, RunnerLosses, type LateTask } from "./runner-losses.js";
+import { killGroup, stopStaleRunner, tail } from "./runner-processes.js";
 
 interface Runner {
   readonly child: ChildProcess;
@@ -52,7 +40,7 @@ interface Runner {
   finished: boolean;
   lastBeat: number;
   /** Set when the supervisor stopped it: the tasks that ran past their timeout while blocking it. */
-  timedOut?: ReadonlyArray<{ dispatchId: DispatchId; node: number; timeoutMs: number }>;
+  timedOut?: readonly LateTask[];
   /** A dispatch of the same bundle it runs as soon as it says "idle". */
   next?: { readonly id: DispatchId; readonly logFile: string };
 }
@@ -77,9 +65,7 @@ export class Supervisor {
   private readonly runners = new Map<DispatchId, Runner>();
   /** Sublattice runs report under their own ids: which top-level dispatch's runner has them. */
   private readonly ownerOf = new Map<DispatchId, DispatchId>();
-  private readonly blameless = new Map<DispatchId, number>();
-  /** `dispatch:node` → killed runners it was running in. */
-  private readonly lostRunners = new Map<string, number>();
+  private readonly losses: RunnerLosses;
   private spare: Runner | undefined;
   /** Runners whose dispatch finished, oldest first, waiting for another of the same bundle. */
   private readonly idle: Runner[] = [];
@@ -87,6 +73,7 @@ export class Supervisor {
   private readonly watchdog: NodeJS.Timeout;
 
   constructor(private readonly opts: SupervisorOptions) {
+    this.losses = new RunnerLosses(opts.store);
     this.watchdog = setInterval(() => this.checkBlocked(), 1000);
     this.watchdog.unref();
   }
@@ -369,8 +356,7 @@ export class Supervisor {
   /** Dispatch `id` ended in its runner (which may go on to another): its crash counts go too. */
   private finished(id: DispatchId, runner: Runner): void {
     this.forget(id, runner);
-    this.blameless.delete(id);
-    for (const key of this.lostRunners.keys()) if (key.startsWith(`${id}:`)) this.lostRunners.delete(key);
+    this.losses.forget(id);
   }
 
   private onExit(id: DispatchId, runner: Runner, code: number | null, signal: NodeJS.Signals | null): void {
@@ -379,70 +365,18 @@ export class Supervisor {
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
     this.opts.log(`runner for ${id} ${how} before the dispatch finished`);
     try {
-      if (runner.timedOut) this.afterTimeout(id, runner.timedOut);
-      else this.afterCrash(id, how, tail(runner.logFile), signal !== null && FROM_OUTSIDE.has(signal));
+      const outcome = runner.timedOut
+        ? this.losses.afterTimeout(id, runner.timedOut)
+        : this.losses.afterCrash(id, how, tail(runner.logFile), killedFromOutside(signal));
+      const now = Date.now();
+      if (outcome.changes.length) this.opts.hub.publish({ dispatchId: id, at: now, nodes: outcome.changes });
+      if (outcome.dispatchFailed) this.opts.hub.publish({ dispatchId: id, at: now, nodes: [], status: "FAILED" });
+      else this.start(id);
     } catch (error) {
       this.opts.log(`dispatch ${id}: cannot recover from the runner's exit: ${(error as Error).message}`);
     }
   }
 
-  /** Fails the tasks that blocked the runner past their timeout (or leaves them for retry); the others run again. */
-  private afterTimeout(id: DispatchId, late: NonNullable<Runner["timedOut"]>): void {
-    const store = this.opts.store;
-    const now = Date.now();
-    const changes: Array<{ node: number; status: "FAILED" }> = [];
-    store.batch(() => {
-      for (const t of late) {
-        const n = store.getNodes(t.dispatchId)[t.node];
-        if (!n || n.attempts <= n.retries) continue;
-        const error = new TaskTimeoutError(t.timeoutMs);
-        error.message += `; it blocked its runner's event loop, so the runner was stopped`;
-        store.nodeEnded(t.dispatchId, t.node, "FAILED", encodeError(error), undefined, now);
-        store.countDone(t.dispatchId, 1);
-        if (t.dispatchId === id) changes.push({ node: t.node, status: "FAILED" });
-      }
-    });
-    if (changes.length) this.opts.hub.publish({ dispatchId: id, at: now, nodes: changes });
-    this.blameless.delete(id);
-    this.start(id);
-  }
-
-  /** Fails (or leaves for retry) the tasks that were running, then starts a new runner for the rest. */
-  private afterCrash(id: DispatchId, how: string, logTail: string, killedFromOutside: boolean): void {
-    const store = this.opts.store;
-    const now = Date.now();
-    const detail = logTail ? `; its output ended with:\n${logTail}` : "";
-    let blamed = 0;
-    const changes: Array<{ node: number; status: "FAILED" }> = [];
-    for (const d of [id, ...store.childDispatches(id).map((c) => c.id)]) {
-      const nodes = store.getNodes(d).filter((n) => n.status === "RUNNING");
-      store.batch(() => {
-        for (const n of nodes) {
-          blamed++;
-          const key = `${d}:${n.nodeId}`;
-          const lost = killedFromOutside ? (this.lostRunners.get(key) ?? 0) + 1 : 0;
-          if (killedFromOutside) this.lostRunners.set(key, lost);
-          if (killedFromOutside && lost < ALLOWED_RUNNER_LOSSES) continue; // not its doing: the new runner runs it again
-          if (!killedFromOutside && n.attempts <= n.retries) continue; // retries left: the new runner runs it again
-          const times = killedFromOutside ? ` (it was running in each of the ${lost} runners killed so far: it is not started again)` : "";
-          const error = new RunnerCrashedError(`the dispatch runner ${how} while task "${n.name}(${n.nodeId})" ran${times}${detail}`);
-          store.nodeEnded(d, n.nodeId, "FAILED", encodeError(error), undefined, now);
-          store.countDone(d, 1);
-          if (d === id) changes.push({ node: n.nodeId, status: "FAILED" });
-        }
-      });
-    }
-    if (changes.length) this.opts.hub.publish({ dispatchId: id, at: now, nodes: changes });
-    const crashes = blamed ? 0 : (this.blameless.get(id) ?? 0) + 1;
-    this.blameless.set(id, crashes);
-    if (crashes >= MAX_BLAMELESS_CRASHES) {
-      const error = new RunnerCrashedError(`the dispatch runner ${how}, ${crashes} times in a row with no task running${detail}`);
-      store.dispatchStatus(id, "FAILED", now, { error: encodeError(error), ended: true });
-      this.opts.hub.publish({ dispatchId: id, at: now, nodes: [], status: "FAILED" });
-      return;
-    }
-    this.start(id);
-  }
 }
 
 /** Runners are reused only for dispatches of the same bundle from the same directory. */
@@ -450,41 +384,3 @@ function reuseKey(d: DispatchRecord): string | undefined {
   return d.bundlePath === null ? undefined : JSON.stringify([d.bundlePath, d.cwd]);
 }
 
-function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    /* already gone */
-  }
-}
-
-/**
- * Stops `who` if it is a dispatch runner (of a previous server; the pid and
- * start time must match, so a reused pid is never hit) and waits, up to 5 s,
- * until `holds()` says it has let go.
- */
-async function stopStaleRunner(who: ProcessIdentity, holds: () => boolean): Promise<void> {
-  if (!isRunning(who)) return;
-  let cmdline = "";
-  try {
-    cmdline = readFileSync(`/proc/${who.pid}/cmdline`, "utf8");
-  } catch {
-    return;
-  }
-  if (!cmdline.includes("runner-main")) return;
-  // Its group: the local workers it started go with it.
-  killGroup(who.pid, "SIGKILL");
-  for (let i = 0; i < 250 && holds(); i++) await new Promise((r) => setTimeout(r, 20));
-}
-
-/** The last few lines a runner wrote (its own crash report, a task's last words). */
-function tail(file: string, bytes = 2000): string {
-  try {
-    const size = statSync(file).size;
-    const text = readFileSync(file, "utf8");
-    return text.slice(Math.max(0, size - bytes)).trim();
-  } catch {
-    return "";
-  }
-}

@@ -7,14 +7,11 @@
  * (starts tasks, aborts them, finishes the dispatch). A dispatcher killed at
  * any moment therefore leaves a store it can resume from.
  */
-import { decode, encode } from "../../codec/index.js";
-import { StoreError, TaskCancelledError, TaskFailedError, TaskTimeoutError, ValenceError } from "../../errors.js";
+import { encode } from "../../codec/index.js";
+import { StoreError, TaskCancelledError, TaskTimeoutError } from "../../errors.js";
 import type { Executor } from "../../executor/executor.js";
 import type { TaskFunction, TaskOutcome } from "../../executor/task.js";
 import { asNodeId, type DispatchId, type ElectronId } from "../../ids.js";
-import type { OutputTemplate } from "../../sdk/graph.js";
-import { setAtPath } from "../../sdk/graph.js";
-import type { Status } from "../../status.js";
 import { initialState, transition, type Effect, type FinalStatus, type SchedulerEvent, type SchedulerState } from "../scheduler/transitions.js";
 import type { CompletedNode } from "../store/store.js";
 import type { DispatchEnd, DispatchRunInit, NodeChange, PreparedNode } from "./run-types.js";
@@ -23,6 +20,8 @@ import { access, electronArgs, fillCollection, sourceValue, type InEdge } from "
 import { LazyAbort } from "./lazy-abort.js";
 import { RunningTask } from "./running-task.js";
 import { UnwrittenRunning } from "./unwritten-running.js";
+import { NodeValues } from "./node-values.js";
+import { dispatchOutcome } from "./dispatch-end.js";
 import { toError } from "../../values.js";
 import { trimStack } from "./stack.js";
 
@@ -43,9 +42,7 @@ export class DispatchRun {
   private resolveClosed!: () => void;
   private readonly sched: SchedulerState;
   private readonly inEdges: InEdge[][];
-  private readonly values: unknown[];
-  private readonly hasValue: Uint8Array;
-  private readonly encoded: Array<string | undefined>;
+  private readonly values: NodeValues;
   /** By node: the cancel switch of each task under way (an array: one slot per node, no Map churn). */
   private readonly controllers: Array<LazyAbort | undefined>;
   private readonly setups = new Map<Executor, Promise<void>>();
@@ -77,15 +74,13 @@ export class DispatchRun {
       if (list === NO_EDGES) this.inEdges[e.target] = [e];
       else list.push(e);
     }
-    this.values = new Array<unknown>(n);
-    this.hasValue = new Uint8Array(n);
-    this.encoded = new Array<string | undefined>(n);
+    this.values = new NodeValues(n);
     this.startedAt = new Float64Array(n);
     this.controllers = new Array<LazyAbort | undefined>(n);
     this.unwrittenRunning = new UnwrittenRunning(n);
     // forEach, not for-of: no [key, value] pair per entry (a wide dispatch has 10k parameters).
-    init.values.forEach((v, k) => this.setValue(k, v));
-    init.encodedOutputs.forEach((v, k) => (this.encoded[k] = v));
+    init.values.forEach((v, k) => this.values.set(k, v));
+    init.encodedOutputs.forEach((v, k) => this.values.setEncoded(k, v));
     this.sched = initialState({
       nodes: init.nodes.map((p) => ({ pool: p.pool, retries: p.spec.retries ?? 0 })),
       edges: init.edges.map((e) => [e.source, e.target] as const),
@@ -261,7 +256,7 @@ export class DispatchRun {
   private runNode(node: number): void {
     const prepared = this.init.nodes[node] as PreparedNode;
     const spec = prepared.spec;
-    const valueOf = this.valueOfNode;
+    const valueOf = this.values.get;
     try {
       switch (spec.kind) {
         case "electron":
@@ -285,7 +280,7 @@ export class DispatchRun {
           return;
         }
         case "parameter":
-          this.completeWith(node, this.valueOf(node));
+          this.completeWith(node, valueOf(node));
           return;
       }
     } catch (error) {
@@ -337,9 +332,9 @@ export class DispatchRun {
         this.failWith(node, toError(error), outcome.stdout, outcome.stderr);
         return;
       }
-      this.setValue(node, outcome.value);
+      this.values.set(node, outcome.value);
     } else {
-      this.encoded[node] = encoded;
+      this.values.setEncoded(node, encoded);
     }
     this.push({ event: { type: "completed", node }, outcome: { ok: true, encoded, stdout: outcome.stdout, stderr: outcome.stderr } });
   }
@@ -352,7 +347,7 @@ export class DispatchRun {
       this.failWith(node, toError(error), "", "");
       return;
     }
-    this.setValue(node, value);
+    this.values.set(node, value);
     this.push({ event: { type: "completed", node }, outcome: { ok: true, value, encoded, stdout: "", stderr: "" } });
   }
 
@@ -370,33 +365,14 @@ export class DispatchRun {
     return p;
   }
 
-  private async finish(status: FinalStatus): Promise<void> {
+  private async finish(final: FinalStatus): Promise<void> {
     const now = Date.now();
-    let value: unknown;
-    let error: Error | undefined;
-    let encodedOutput: string | undefined;
-    if (status === "COMPLETED") {
-      try {
-        value = this.fillOutput(this.init.output);
-        encodedOutput = encode(value, "lattice output");
-      } catch (e) {
-        error = toError(e);
-        status = "FAILED";
-      }
-    } else if (status === "FAILED" && this.firstFailure) {
-      const f = this.firstFailure;
-      error = new TaskFailedError(`node ${this.nodeLabel(f.node)} failed: ${f.error.message}`, { cause: f.error });
-      // The user's frames say where it went wrong; the dispatcher's own say nothing.
-      const userFrames = (f.error.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l));
-      error.stack = [`${error.name}: ${error.message}`, ...userFrames].join("\n");
-    } else if (status === "CANCELLED") {
-      error = new TaskCancelledError("the dispatch was cancelled");
-    }
+    const { status, value, error, encodedOutput } = dispatchOutcome(final, () => this.values.fill(this.init.output), this.firstFailure, (n) => this.nodeLabel(n));
     const fields: { output?: string; error?: string; ended: boolean } = { ended: true };
     if (encodedOutput !== undefined) fields.output = encodedOutput;
     if (error) fields.error = encodeError(error);
     this.init.store.batch(() => {
-      this.init.store.dispatchStatus(this.id, status as Status, now, fields);
+      this.init.store.dispatchStatus(this.id, status, now, fields);
       this.init.store.event(this.id, null, "finished", status, null, now);
     });
     this.init.store.checkpointSoon();
@@ -405,29 +381,6 @@ export class DispatchRun {
     // After `done`: a slow teardown must not hold back the result.
     await Promise.allSettled([...this.setups.keys()].map((ex) => this.init.leases.release(ex)));
     this.resolveClosed();
-  }
-
-  private fillOutput(t: OutputTemplate): unknown {
-    let out = t.holes.length && t.holes.every((h) => h.path.length) ? structuredClone(t.value) : t.value;
-    for (const h of t.holes) out = setAtPath(out, h.path, this.valueOf(h.nodeId));
-    return out;
-  }
-
-  private setValue(node: number, v: unknown): void {
-    this.values[node] = v;
-    this.hasValue[node] = 1;
-  }
-
-  /** `valueOf`, bound once: runNode hands it to the input helpers for every node. */
-  private readonly valueOfNode = (node: number): unknown => this.valueOf(node);
-
-  valueOf(node: number): unknown {
-    if (this.hasValue[node]) return this.values[node];
-    const enc = this.encoded[node];
-    if (enc === undefined) throw new ValenceError(`internal: output of node ${node} is not available`);
-    const v = decode(enc);
-    this.setValue(node, v);
-    return v;
   }
 
   meta(node: number) {

@@ -7,64 +7,20 @@
 import Database from "better-sqlite3";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { StoreError, StoreWriteError } from "../../errors.js";
+import { StoreError } from "../../errors.js";
 import type { DispatchId } from "../../ids.js";
 import type { Status } from "../../status.js";
 import { decodeEdges, decodeNodes, encodeEdges, encodeNodes, type SubmittedNode } from "./graph-codec.js";
 import { migrate } from "./migrations.js";
+import { prepareStatements, type Statements } from "./sqlite-statements.js";
+import { asWriteError } from "./sqlite-write-error.js";
 import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "./records.js";
 import { LARGE_VALUE_BYTES, type CompletedNode, type DispatchListRow, type DispatchQuery, type Store } from "./store.js";
-
-/** `t.a_b AS aB, …`: rows come out of SQLite already in the records' shape (no per-row copying). */
-function aliased(columns: string, table?: string): string {
-  return columns
-    .split(",")
-    .map((c) => c.trim())
-    .map((c) => `${table ? `${table}.` : ""}${c} AS ${c.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase())}`)
-    .join(", ");
-}
-
-/**
- * A dispatch's row, with its inputs and output template from its graph: they
- * never change, and kept in the dispatches row they were copied again by
- * every status update (SQLite rewrites a whole row; a 10k-node template is 350 KB).
- */
-const DISPATCH_COLUMNS =
-  aliased(
-    "id, parent_id, parent_node, name, lattice_id, status, output, error, created_at, started_at, " +
-      "ended_at, results_dir, bundle_path, entry_file, cwd, owner_pid, owner_host, owner_lock, node_count, nodes_done",
-    "d",
-  ) + `, ${aliased("inputs, output_template", "g")}`;
-const DISPATCHES = "dispatches d JOIN graphs g ON g.dispatch_id = d.id";
-
-const STATE_COLUMNS = aliased("node_id, status, output, output_file, stdout, stderr, error, attempts, started_at, ended_at");
 
 /** A node's row in `node_states`: its state once it has moved on from the one it was submitted in. */
 type NodeState = Pick<NodeRecord, "nodeId" | "status" | "output" | "outputFile" | "stdout" | "stderr" | "error" | "startedAt" | "endedAt"> & {
   readonly attempts: number | null;
 };
-
-/** Errors of the disk under the store, as opposed to errors of the code that writes. */
-const DISK_ERRNOS = new Set(["ENOSPC", "EDQUOT", "EROFS", "EIO", "EACCES", "EPERM"]);
-
-/**
- * A failed write as a StoreWriteError that says where and why (SQLite's own
- * "database or disk is full" names neither the file nor what to do); errors
- * that are not the disk's (a typed refusal raised inside a batch) pass as they are.
- */
-export function asWriteError(error: unknown, dataDir: string): unknown {
-  if (error instanceof StoreWriteError) return error;
-  const e = error as { name?: string; code?: unknown; message?: string };
-  const sqlite = e?.name === "SqliteError";
-  const disk = typeof e?.code === "string" && DISK_ERRNOS.has(e.code);
-  if (!sqlite && !disk) return error;
-  return new StoreWriteError(
-    `cannot write to the store in ${dataDir}: ${e.message} (${String(e.code)}). ` +
-      `Free space there (or make it writable); what is stored stays, and a dispatch that failed for this can be redispatched with its completed results reused (valence redispatch ID --reuse)`,
-    dataDir,
-    { cause: error },
-  );
-}
 
 /** How long the store must be left alone before it checkpoints. */
 const CHECKPOINT_IDLE_MS = 300;
@@ -72,7 +28,7 @@ const CHECKPOINT_IDLE_MS = 300;
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   readonly file: string;
-  private readonly stmts;
+  private readonly stmts: Statements;
 
   constructor(readonly dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
@@ -94,54 +50,7 @@ export class SqliteStore implements Store {
         { cause: error },
       );
     }
-    const db = this.db;
-    this.stmts = {
-      insertDispatch: db.prepare(
-        `INSERT INTO dispatches (id, parent_id, parent_node, name, lattice_id, status, created_at,
-           results_dir, bundle_path, entry_file, cwd, owner_pid, owner_host, owner_lock, node_count, nodes_done)
-         VALUES (@id, @parentId, @parentNode, @name, @latticeId, @status, @createdAt,
-           @resultsDir, @bundlePath, @entryFile, @cwd, @ownerPid, @ownerHost, @ownerLock, @nodeCount, @nodesDone)`,
-      ),
-      insertGraph: db.prepare(`INSERT INTO graphs (dispatch_id, inputs, output_template, nodes, edges) VALUES (?, ?, ?, ?, ?)`),
-      dispatchKey: db.prepare(`SELECT key FROM graphs WHERE dispatch_id = ?`).pluck(),
-      // State rows are upserts: a node has none until its first change after submission.
-      nodeRunning: db.prepare(
-        `INSERT INTO node_states (dispatch, node_id, status, attempts, started_at) VALUES (?, ?, 'RUNNING', ?, ?)
-         ON CONFLICT DO UPDATE SET status = 'RUNNING', attempts = excluded.attempts, started_at = COALESCE(started_at, excluded.started_at)`,
-      ),
-      nodeFailed: db.prepare(
-        `INSERT INTO node_states (dispatch, node_id, status, error, stdout, stderr, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT DO UPDATE SET status = excluded.status, error = excluded.error, stdout = COALESCE(excluded.stdout, stdout),
-           stderr = COALESCE(excluded.stderr, stderr), ended_at = excluded.ended_at`,
-      ),
-      nodesDone: db.prepare(`UPDATE dispatches SET nodes_done = nodes_done + ? WHERE id = ?`),
-      dispatchStatus: db.prepare(
-        `UPDATE dispatches SET status = ?, started_at = COALESCE(started_at, ?), ended_at = ?, output = COALESCE(?, output),
-           error = COALESCE(?, error) WHERE id = ?`,
-      ),
-      event: db.prepare(`INSERT INTO events (dispatch_id, node_id, at, kind, detail, cause) VALUES (?, ?, ?, ?, ?, ?)`),
-      getDispatch: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.id = ?`),
-      getGraph: db.prepare(`SELECT key, nodes, edges FROM graphs WHERE dispatch_id = ?`),
-      getGraphEdges: db.prepare(`SELECT edges FROM graphs WHERE dispatch_id = ?`).pluck(),
-      getStates: db.prepare(`SELECT ${STATE_COLUMNS} FROM node_states WHERE dispatch = ?`),
-      getEvents: db.prepare(
-        `SELECT id, dispatch_id AS dispatchId, node_id AS nodeId, at, kind, detail, cause FROM events WHERE dispatch_id = ? AND id > ? ORDER BY id`,
-      ),
-      list: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.parent_id IS NULL ORDER BY d.created_at DESC LIMIT ?`),
-      // For nodes carried over by a redispatch: their status and output are in the graph already.
-      restoreNode: db.prepare(
-        `INSERT INTO node_states (dispatch, node_id, status, stdout, stderr, attempts, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT DO UPDATE SET stdout = excluded.stdout, stderr = excluded.stderr, attempts = excluded.attempts,
-           started_at = excluded.started_at, ended_at = excluded.ended_at`,
-      ),
-      insertSource: db.prepare(`INSERT OR REPLACE INTO sources (dispatch_id, electron_id, source) VALUES (?, ?, ?)`),
-      getSources: db.prepare(`SELECT electron_id AS electronId, source FROM sources WHERE dispatch_id = ?`),
-      setOwner: db.prepare(`UPDATE dispatches SET owner_pid = ?, owner_host = ?, owner_lock = ? WHERE id = ?`),
-      children: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.parent_id = ?`),
-      unfinished: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`),
-      newest: db.prepare(`SELECT id FROM dispatches WHERE parent_id IS NULL ORDER BY created_at DESC, id DESC LIMIT 1`).pluck(),
-      counts: db.prepare(`SELECT status, COUNT(*) AS n FROM dispatches WHERE parent_id IS NULL GROUP BY status`),
-    };
+    this.stmts = prepareStatements(this.db);
   }
 
   /**
