@@ -3,7 +3,7 @@
 // and over a tree of deliberately wrong imports that each rule must catch.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { after, describe, it } from "node:test";
@@ -15,9 +15,11 @@ const config = join(pkg, ".dependency-cruiser.cjs");
 // The package exports only its API (src/main/index.mjs); its CLI sits two folders up from that.
 const depcruise = join(dirname(fileURLToPath(import.meta.resolve("dependency-cruiser"))), "..", "..", "bin", "dependency-cruise.mjs");
 
-/** Runs dependency-cruiser on `dir`'s src with the package's rules; its exit code and report. */
-function cruise(dir: string): { code: number | null; report: string } {
-  const r = spawnSync(process.execPath, [depcruise, "src", "--config", config, "--output-type", "err"], { cwd: dir, encoding: "utf8" });
+const executorRules = join(pkg, ".dependency-cruiser-executors.cjs");
+
+/** Runs dependency-cruiser on `dir`'s src with `rules` (the package's own by default); its exit code and report. */
+function cruise(dir: string, rules = config): { code: number | null; report: string } {
+  const r = spawnSync(process.execPath, [depcruise, "src", "--config", rules, "--output-type", "err"], { cwd: dir, encoding: "utf8" });
   return { code: r.status, report: `${r.stdout}${r.stderr}` };
 }
 
@@ -77,6 +79,33 @@ describe("architecture", () => {
     for (const re of expected) assert.match(report, re);
     assert.doesNotMatch(report, /down\.ts/, "engine → sdk points down: allowed");
     assert.doesNotMatch(report, /src\/index\.ts → src\/client\/dispatcher\.ts/, "the entry's lazy door to the client is allowed");
+  });
+
+  it("the executor packages see valence only through valence/executor", { timeout: 60_000 }, () => {
+    for (const name of ["executor-ssh", "executor-slurm", "executor-dask"]) {
+      const { code, report } = cruise(join(pkg, "..", name), executorRules);
+      assert.equal(code, 0, `${name}: ${report}`);
+    }
+    // A package that reaches into the engine is caught; its test may use the public SDK.
+    const dir = mkdtempSync(join(tmpdir(), "valence-arch-executor-"));
+    temp.push(dir);
+    mkdirSync(join(dir, "node_modules"), { recursive: true });
+    symlinkSync(pkg, join(dir, "node_modules", "valence"));
+    const files: Record<string, string> = {
+      "tsconfig.json": JSON.stringify({ compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", strict: true } }),
+      "package.json": JSON.stringify({ type: "module" }),
+      "src/good.ts": 'import { BaseExecutor } from "valence/executor";\nexport const base = BaseExecutor;\n',
+      "src/bad.ts": 'import { Engine } from "valence/engine";\nexport const engine = Engine;\n',
+      "src/good.test.ts": 'import { dispatch } from "valence";\nexport const d = dispatch;\n',
+    };
+    for (const [path, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), text);
+    }
+    const { code, report } = cruise(dir, executorRules);
+    assert.notEqual(code, 0, report);
+    assert.match(report, /error executors-see-only-valence-executor: src\/bad\.ts → \S*valence\/dist\/engine\/index\.js/);
+    assert.doesNotMatch(report, /good/);
   });
 
   it("no module of ours is imported through a computed URL (which would hide the arrow from the check)", () => {
