@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages behind the integration tests' real services (OpenSSH server,
-# Slurm + munge, Dask, Chromium for the dashboard) — only those whose binaries are missing, so a second run does
+# Slurm + munge, Dask, Postgres, Chromium for the dashboard) — only those whose binaries are missing, so a second run does
 # nothing and needs no network. Needs root; packages/test-services does the same lazily
 # per component when a test starts a service.
 set -euo pipefail
@@ -19,13 +19,21 @@ if ! /usr/bin/python3 -c 'import dask, distributed' >/dev/null 2>&1; then
   missing+=(python3-dask python3-distributed)
 fi
 
+# A real Postgres for the store's Postgres tests: initdb and postgres (on PATH on some images,
+# under /usr/lib/postgresql/<version>/bin from Debian's package) and psql.
+if ! have initdb && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql postgresql-client)
+elif ! have psql; then
+  missing+=(postgresql-client)
+fi
+
 # The dashboard's browser tests drive Debian's Chromium (playwright-core never downloads one).
 if [ ! -x /usr/bin/chromium ]; then
   missing+=(chromium)
 fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "install-services: sshd, Slurm, Dask and Chromium already installed"
+  echo "install-services: sshd, Slurm, Dask, Postgres and Chromium already installed"
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then

@@ -10,5 +10,7 @@ export { startSlurm } from "./slurm.js";
 export type { Slurm } from "./slurm.js";
 export { startDask } from "./dask.js";
 export type { Dask } from "./dask.js";
+export { startPostgres } from "./postgres.js";
+export type { Postgres } from "./postgres.js";
 // Zombie-aware liveness for tests that check a killed process is gone.
 export { isAlive } from "./processes.js";

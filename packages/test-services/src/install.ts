@@ -1,4 +1,4 @@
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, existsSync, readdirSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { acquireFileLock } from "./file-lock.js";
 import { run } from "./run.js";
@@ -46,6 +46,19 @@ function isExecutable(p: string): boolean {
   }
 }
 
+/** initdb and postgres: on PATH, or in Debian's versioned directory (the postgresql package puts them off PATH). */
+export function postgresBinary(name: "initdb" | "postgres" | "psql"): string | undefined {
+  const onPath = findExecutable(name);
+  if (onPath) return onPath;
+  const root = "/usr/lib/postgresql";
+  if (!existsSync(root)) return undefined;
+  for (const v of readdirSync(root).sort((a, b) => Number(b) - Number(a))) {
+    const p = join(root, v, "bin", name);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
 const missingExecutables = (names: readonly string[]) => async () => names.filter((n) => findExecutable(n) === undefined);
 
 const REQUIREMENTS: Record<Component, Requirement> = {
@@ -56,6 +69,11 @@ const REQUIREMENTS: Record<Component, Requirement> = {
   slurm: {
     packages: ["slurm-wlm", "munge"],
     missing: missingExecutables(["slurmctld", "slurmd", "munged", "munge", "unmunge", "sbatch", "sinfo", "scontrol"]),
+  },
+  postgres: {
+    packages: ["postgresql", "postgresql-client"],
+    // Debian's postgresql puts initdb and postgres under /usr/lib/postgresql/<version>/bin, off PATH.
+    missing: async () => (["initdb", "postgres", "psql"] as const).filter((n) => postgresBinary(n) === undefined),
   },
   dask: {
     packages: ["python3-dask", "python3-distributed"],

@@ -1,5 +1,5 @@
 /** The services this package can install and start. */
-export type Component = "sshd" | "slurm" | "dask";
+export type Component = "sshd" | "slurm" | "dask" | "postgres";
 
 /**
  * Thrown when a service cannot be installed or does not come up.
