@@ -18,6 +18,9 @@
 // slot in sdk/engine-door.ts, which `client/dispatcher.ts` fills; index.ts loads that module
 // with a literal dynamic import, which the bundler keeps out of task bundles.
 
+/** Tests and test support may reach across layers (a test drives what it tests); nothing else may reach them. */
+const TESTS = "\\.test\\.ts$|/test-support/";
+
 const LAYERS = [
   ["base", "^src/(ids|errors|status|values)\\.ts$"],
   ["codec", "^src/codec/"],
@@ -37,7 +40,7 @@ const upward = LAYERS.slice(0, -1).map(([name, path], i) => ({
   name: `layer-${name}`,
   comment: `${name} imports only the layers below it (docs/architecture.md): ${LAYERS.slice(0, i).map(([n]) => n).join(", ") || "nothing"}`,
   severity: "error",
-  from: { path },
+  from: { path, pathNot: TESTS },
   to: {
     path: LAYERS.slice(i + 1).map(([, p]) => p).join("|"),
     ...(name === "entry" ? { pathNot: "^src/client/dispatcher\\.ts$" } : {}),
@@ -50,7 +53,7 @@ module.exports = {
       name: "no-circular",
       comment: "no import cycles, type imports included: move the shared piece down into a module of its own",
       severity: "error",
-      from: {},
+      from: { pathNot: TESTS },
       to: { circular: true },
     },
     ...upward,
@@ -65,21 +68,22 @@ module.exports = {
       name: "sql-only-in-the-store-driver",
       comment: "SQL lives in the store's driver (engine/store) behind the Store interface; engine/locks uses SQLite only as a lock the kernel releases",
       severity: "error",
-      from: { pathNot: "^src/engine/(store|locks)/" },
+      from: { pathNot: `^src/engine/(store|locks)/|${TESTS}` },
       to: { path: "better-sqlite3" },
     },
     {
       name: "not-to-tests",
       comment: "code does not import tests or test support",
       severity: "error",
-      from: { pathNot: "\\.test\\.ts$|/test-support/" },
-      to: { path: "\\.test\\.ts$|/test-support/" },
+      // executor/testing.ts is the public "valence/executor/testing": the executor contract suite, for plugin authors.
+      from: { pathNot: `${TESTS}|^src/executor/testing\\.ts$` },
+      to: { path: TESTS },
     },
   ],
   options: {
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
-    exclude: { path: "\\.test\\.ts$|/test-support/|^node_modules|^dist" },
+    exclude: { path: "^node_modules|^dist" },
     doNotFollow: { path: "node_modules" },
     enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default"] },
   },

@@ -35,10 +35,13 @@ describe("startPostgres", () => {
 
   it("stops: the server exits, its port closes, and stopping twice is harmless", async () => {
     const other = await startPostgres(join(dir, "second"));
-    assert.notEqual(other.port, pg.port);
-    assert.ok(existsSync(join(dir, "second", "postgres", "data", "PG_VERSION")));
-    assert.match(readFileSync(join(dir, "second", "postgres", "data", "PG_VERSION"), "utf8"), /^\d+/);
-    await other.stop();
+    try {
+      assert.notEqual(other.port, pg.port);
+      assert.ok(existsSync(join(dir, "second", "postgres", "data", "PG_VERSION")));
+      assert.match(readFileSync(join(dir, "second", "postgres", "data", "PG_VERSION"), "utf8"), /^\d+/);
+    } finally {
+      await other.stop();
+    }
     assert.equal(isAlive(other.pid), false, "the postmaster is gone");
     const refused = await new Promise<boolean>((resolve) => {
       const s = createConnection({ host: "127.0.0.1", port: other.port }, () => (s.destroy(), resolve(false)));

@@ -56,8 +56,13 @@ describe("architecture", () => {
       "src/index.ts": 'import { other } from "./client/other.js";\nexport const open = () => import("./client/dispatcher.js");\nexport { other };\n',
       "src/client/dispatcher.ts": "export const currentDispatcher = () => 1;\n",
       "src/client/other.ts": "export const other = 2;\n",
+      // Code reaching into test support.
+      "src/engine/uses-fixture.ts": 'import { fixture } from "./test-support/fixture.js";\nexport const f = fixture;\n',
+      "src/engine/test-support/fixture.ts": "export const fixture = 1;\n",
       // SQL outside the store's driver.
       "src/server/raw-sql.ts": 'import Database from "better-sqlite3";\nexport const db = new Database(":memory:");\n',
+      // A test may reach across layers: it drives what it tests.
+      "src/sdk/up.test.ts": 'import { low } from "../engine/low.js";\nexport const t = low;\n',
       // Downward: allowed, must not be reported.
       "src/engine/down.ts": 'import { up } from "../sdk/up.js";\nexport const down = up;\n',
     };
@@ -75,9 +80,11 @@ describe("architecture", () => {
       /error entry-loads-client-lazily: src\/index\.ts → src\/client\/other\.ts/,
       /error layer-entry: src\/index\.ts → src\/client\/other\.ts/,
       /error sql-only-in-the-store-driver: src\/server\/raw-sql\.ts → better-sqlite3/,
+      /error not-to-tests: src\/engine\/uses-fixture\.ts → src\/engine\/test-support\/fixture\.ts/,
     ];
     for (const re of expected) assert.match(report, re);
     assert.doesNotMatch(report, /down\.ts/, "engine → sdk points down: allowed");
+    assert.doesNotMatch(report, /up\.test\.ts/, "a test may import across layers");
     assert.doesNotMatch(report, /src\/index\.ts → src\/client\/dispatcher\.ts/, "the entry's lazy door to the client is allowed");
   });
 

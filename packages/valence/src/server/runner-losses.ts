@@ -34,10 +34,15 @@ export interface LateTask {
   readonly timeoutMs: number;
 }
 
-/** The nodes of the top-level dispatch that failed; `dispatchFailed` when it is given up on. */
+/**
+ * What to carry out, at `at`: publish the failed nodes of the top-level dispatch (already
+ * stored), then, when it is given up on, store and publish its FAILED status with
+ * `dispatchError` (encoded); else start a new runner for it.
+ */
 export interface LossOutcome {
+  readonly at: number;
   readonly changes: Array<{ node: number; status: "FAILED" }>;
-  readonly dispatchFailed: boolean;
+  readonly dispatchError: string | undefined;
 }
 
 export class RunnerLosses {
@@ -70,7 +75,7 @@ export class RunnerLosses {
       }
     });
     this.blameless.delete(id);
-    return { changes, dispatchFailed: false };
+    return { at: now, changes, dispatchError: undefined };
   }
 
   /**
@@ -106,9 +111,8 @@ export class RunnerLosses {
     this.blameless.set(id, crashes);
     if (crashes >= MAX_BLAMELESS_CRASHES) {
       const error = new RunnerCrashedError(`the dispatch runner ${how}, ${crashes} times in a row with no task running${detail}`);
-      store.dispatchStatus(id, "FAILED", now, { error: encodeError(error), ended: true });
-      return { changes, dispatchFailed: true };
+      return { at: now, changes, dispatchError: encodeError(error) };
     }
-    return { changes, dispatchFailed: false };
+    return { at: now, changes, dispatchError: undefined };
   }
 }

@@ -368,10 +368,11 @@ export class Supervisor {
       const outcome = runner.timedOut
         ? this.losses.afterTimeout(id, runner.timedOut)
         : this.losses.afterCrash(id, how, tail(runner.logFile), killedFromOutside(signal));
-      const now = Date.now();
-      if (outcome.changes.length) this.opts.hub.publish({ dispatchId: id, at: now, nodes: outcome.changes });
-      if (outcome.dispatchFailed) this.opts.hub.publish({ dispatchId: id, at: now, nodes: [], status: "FAILED" });
-      else this.start(id);
+      const { at, changes, dispatchError } = outcome;
+      if (changes.length) this.opts.hub.publish({ dispatchId: id, at, nodes: changes });
+      if (dispatchError === undefined) return this.start(id);
+      this.opts.store.dispatchStatus(id, "FAILED", at, { error: dispatchError, ended: true });
+      this.opts.hub.publish({ dispatchId: id, at, nodes: [], status: "FAILED" });
     } catch (error) {
       this.opts.log(`dispatch ${id}: cannot recover from the runner's exit: ${(error as Error).message}`);
     }

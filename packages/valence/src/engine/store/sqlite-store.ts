@@ -237,7 +237,6 @@ export class SqliteStore implements Store {
     return this.stmts.unfinished.all() as DispatchRecord[];
   }
 
-  /** A node's encoded output, from its row or its file. */
   countByStatus(): Partial<Record<Status, number>> {
     const out: Partial<Record<Status, number>> = {};
     for (const r of this.stmts.counts.all() as Array<{ status: Status; n: number }>) out[r.status] = r.n;
@@ -272,6 +271,7 @@ export class SqliteStore implements Store {
     return { total, rows };
   }
 
+  /** A node's encoded output, from its row or its file. */
   readOutput(n: Pick<NodeRecord, "output" | "outputFile">): string | null {
     if (n.output !== null) return n.output;
     return n.outputFile ? readFileSync(n.outputFile, "utf8") : null;

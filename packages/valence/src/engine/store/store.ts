@@ -54,7 +54,7 @@ export interface Store {
   /** The data dir the store lives in (results dirs, bundles and the server's files sit beside it). */
   readonly dataDir: string;
 
-  /** Runs `fn` as one transaction: its writes all land or none do. Nested calls join the outer one. */
+  /** Runs `fn` as one transaction: its writes all land or none do (a throw rolls them back). */
   batch<T>(fn: () => T): T;
 
   // Writes.
@@ -66,7 +66,10 @@ export interface Store {
   nodeEnded(id: DispatchId, node: number, status: "FAILED" | "CANCELLED", encodedError: string, io: { stdout: string; stderr: string } | undefined, at: number): void;
   /** Adds `n` to the dispatch's count of settled nodes. */
   countDone(id: DispatchId, n: number): void;
-  /** Sets the status; the first call also sets `startedAt`, `ended` sets `endedAt`; output and error are kept once set. */
+  /**
+   * Sets the status. The first call sets `startedAt`; `ended` sets `endedAt` to `at` (a call
+   * without it clears it). An output or error given replaces the stored one; one not given is kept.
+   */
   dispatchStatus(id: DispatchId, status: Status, at: number, fields?: { output?: string; error?: string; ended?: boolean }): void;
   event(id: DispatchId, node: number | null, kind: string, detail: string | null, cause: number | null, at: number): void;
   /** For nodes carried over by a redispatch: their logs, attempts and times (status and output came with the graph). */

@@ -102,17 +102,20 @@ export function storeContract(driver: string, open: (dataDir: string) => Store):
       assert.equal(store.readOutput(row), big);
     });
 
-    it("counts settled nodes and keeps a dispatch's first start, its end, output and error", () => {
+    it("counts settled nodes; keeps a dispatch's first start; sets its end with `ended`; keeps output and error not given again", () => {
       const { store, id } = fresh(3);
       store.countDone(id, 2);
       store.countDone(id, 1);
       store.dispatchStatus(id, "RUNNING", 5);
       store.dispatchStatus(id, "RUNNING", 6);
       assert.deepEqual(store.unfinishedDispatches().map((x) => x.id), [id]);
+      assert.equal(store.getDispatch(id)?.endedAt, null);
       store.dispatchStatus(id, "COMPLETED", 9, { ended: true, output: '"done"' });
-      store.dispatchStatus(id, "COMPLETED", 10, { error: '"late"' });
-      const d = store.getDispatch(id) as DispatchRecord;
-      assert.deepEqual([d.status, d.nodesDone, d.startedAt, d.output, d.error], ["COMPLETED", 3, 5, '"done"', '"late"']);
+      let d = store.getDispatch(id) as DispatchRecord;
+      assert.deepEqual([d.status, d.nodesDone, d.startedAt, d.endedAt, d.output, d.error], ["COMPLETED", 3, 5, 9, '"done"', null]);
+      store.dispatchStatus(id, "FAILED", 10, { ended: true, error: '"late"' });
+      d = store.getDispatch(id) as DispatchRecord;
+      assert.deepEqual([d.status, d.startedAt, d.endedAt, d.output, d.error], ["FAILED", 5, 10, '"done"', '"late"']);
       assert.deepEqual(store.unfinishedDispatches(), []);
     });
 
@@ -169,27 +172,27 @@ export function storeContract(driver: string, open: (dataDir: string) => Store):
     it("lists, counts and finds top-level dispatches for the dashboard: newest first, by status, by a literal substring, paged", () => {
       const { store } = fresh();
       const ids: DispatchId[] = [];
-      const names = ["train_100%", "train_1000", "eval", "train-x"];
+      const names = ["train_100%", "train_1000", "eval", "train-x", "train-1x"];
       names.forEach((name, i) => {
         const id = newDispatchId();
         ids.push(id);
         store.insertDispatch(dispatchRecord(id, "/r", { name, createdAt: 10 + i, nodeCount: i }), [], []);
       });
       store.dispatchStatus(ids[2] as DispatchId, "COMPLETED", 20, { ended: true });
-      assert.deepEqual(store.listDispatches(2).map((d) => d.name), ["train-x", "eval"]);
-      assert.equal(store.newestDispatch(), ids[3]);
-      assert.deepEqual(store.countByStatus(), { NEW_OBJECT: 3, COMPLETED: 1 });
+      assert.deepEqual(store.listDispatches(2).map((d) => d.name), ["train-1x", "train-x"]);
+      assert.equal(store.newestDispatch(), ids[4]);
+      assert.deepEqual(store.countByStatus(), { NEW_OBJECT: 4, COMPLETED: 1 });
       const all = store.findDispatches({ limit: 10, offset: 0 });
-      assert.equal(all.total, 4);
-      assert.deepEqual(all.rows.map((r) => r.name), ["train-x", "eval", "train_1000", "train_100%"]);
+      assert.equal(all.total, 5);
+      assert.deepEqual(all.rows.map((r) => r.name), ["train-1x", "train-x", "eval", "train_1000", "train_100%"]);
       assert.deepEqual(Object.keys(all.rows[0] ?? {}).sort(), ["createdAt", "endedAt", "id", "name", "nodeCount", "nodesDone", "startedAt", "status"]);
-      // `_` and `%` are literal: "train_1" matches neither "train-x" nor anything by wildcard.
+      // `_` and `%` are literal: as a wildcard "train_1" would also match "train-1x".
       assert.deepEqual(store.findDispatches({ search: "train_1", limit: 10, offset: 0 }).rows.map((r) => r.name), ["train_1000", "train_100%"]);
       assert.deepEqual(store.findDispatches({ search: "0%", limit: 10, offset: 0 }).rows.map((r) => r.name), ["train_100%"]);
       assert.deepEqual(store.findDispatches({ search: ids[2] as string, limit: 10, offset: 0 }).rows.map((r) => r.name), ["eval"], "by id");
       assert.deepEqual(store.findDispatches({ statuses: ["COMPLETED"], limit: 10, offset: 0 }).rows.map((r) => r.name), ["eval"]);
-      const page = store.findDispatches({ limit: 2, offset: 1 });
-      assert.deepEqual([page.total, page.rows.map((r) => r.name)], [4, ["eval", "train_1000"]]);
+      const page = store.findDispatches({ limit: 2, offset: 2 });
+      assert.deepEqual([page.total, page.rows.map((r) => r.name)], [5, ["eval", "train_1000"]]);
       assert.deepEqual(store.findDispatches({ search: "nothing like it", limit: 10, offset: 0 }), { total: 0, rows: [] });
     });
 

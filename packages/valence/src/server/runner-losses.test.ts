@@ -1,0 +1,83 @@
+// What a dead dispatch runner costs its tasks, against a real SQLite store.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { decode } from "../codec/index.js";
+import { newDispatchId, type DispatchId } from "../ids.js";
+import { SqliteStore } from "../engine/store/sqlite-store.js";
+import { dispatchRecord, nodeRecord } from "../engine/store/test-support/store-contract.js";
+import { killedFromOutside, RunnerLosses } from "./runner-losses.js";
+
+const dir = mkdtempSync(join(tmpdir(), "valence-losses-"));
+const store = new SqliteStore(dir);
+after(() => {
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A dispatch of `n` nodes with node 0 RUNNING (attempt 1, `retries` left). */
+function dispatchWithRunningNode(n = 2, retries = 0): DispatchId {
+  const id = newDispatchId();
+  store.insertDispatch(dispatchRecord(id, join(dir, id), { nodeCount: n }), Array.from({ length: n }, (_, i) => nodeRecord(i, { retries })), []);
+  store.nodeRunning(id, 0, 1, 1);
+  return id;
+}
+
+const errorOf = (id: DispatchId, node: number) => decode(store.getNodes(id)[node]?.error as string) as Error;
+
+describe("RunnerLosses", () => {
+  it("a runner that exits by itself fails the task it was running, naming how and its last words", () => {
+    const id = dispatchWithRunningNode();
+    const out = new RunnerLosses(store).afterCrash(id, "exited with code 3", "segfault in native code", false);
+    assert.deepEqual(out.changes, [{ node: 0, status: "FAILED" }]);
+    assert.equal(out.dispatchError, undefined, "the next runner runs the rest");
+    assert.equal(store.getNodes(id)[0]?.status, "FAILED");
+    assert.match(errorOf(id, 0).message, /the dispatch runner exited with code 3 while task "n0\(0\)" ran; its output ended with:\nsegfault in native code/);
+    assert.equal(store.getDispatch(id)?.nodesDone, 1);
+  });
+
+  it("a task with retries left is left to run again", () => {
+    const id = dispatchWithRunningNode(1, 1);
+    const out = new RunnerLosses(store).afterCrash(id, "exited with code 3", "", false);
+    assert.deepEqual(out.changes, []);
+    assert.equal(store.getNodes(id)[0]?.status, "RUNNING");
+  });
+
+  it("a runner killed from outside is not its task's doing: the task fails only in the third killed runner", () => {
+    const id = dispatchWithRunningNode();
+    const losses = new RunnerLosses(store);
+    assert.ok(killedFromOutside("SIGKILL") && killedFromOutside("SIGTERM") && !killedFromOutside("SIGSEGV") && !killedFromOutside(null));
+    assert.deepEqual(losses.afterCrash(id, "was killed by SIGKILL", "", true).changes, []);
+    assert.deepEqual(losses.afterCrash(id, "was killed by SIGKILL", "", true).changes, []);
+    assert.deepEqual(losses.afterCrash(id, "was killed by SIGKILL", "", true).changes, [{ node: 0, status: "FAILED" }]);
+    assert.match(errorOf(id, 0).message, /running in each of the 3 runners killed so far/);
+  });
+
+  it("three exits in a row with no task running give the dispatch up, with the reason; forget() starts the count again", () => {
+    const id = newDispatchId();
+    store.insertDispatch(dispatchRecord(id, join(dir, id), { nodeCount: 1 }), [nodeRecord(0)], []);
+    const losses = new RunnerLosses(store);
+    assert.equal(losses.afterCrash(id, "exited with code 1", "", false).dispatchError, undefined);
+    losses.forget(id);
+    assert.equal(losses.afterCrash(id, "exited with code 1", "", false).dispatchError, undefined);
+    assert.equal(losses.afterCrash(id, "exited with code 1", "", false).dispatchError, undefined);
+    const out = losses.afterCrash(id, "exited with code 1", "boot loop", false);
+    assert.ok(out.dispatchError !== undefined);
+    assert.match((decode(out.dispatchError) as Error).message, /exited with code 1, 3 times in a row with no task running; its output ended with:\nboot loop/);
+    assert.notEqual(store.getDispatch(id)?.status, "FAILED", "the supervisor stores it, after publishing the node changes");
+  });
+
+  it("a task that blocked its runner past its timeout fails with TaskTimeoutError; one with retries left does not", () => {
+    const id = dispatchWithRunningNode(2);
+    store.nodeRunning(id, 1, 1, 1);
+    const out = new RunnerLosses(store).afterTimeout(id, [{ dispatchId: id, node: 0, timeoutMs: 50 }]);
+    assert.deepEqual(out.changes, [{ node: 0, status: "FAILED" }]);
+    assert.equal(errorOf(id, 0).name, "TaskTimeoutError");
+    assert.match(errorOf(id, 0).message, /blocked its runner's event loop, so the runner was stopped/);
+    assert.equal(store.getNodes(id)[1]?.status, "RUNNING", "the other task runs again in the next runner");
+    const retrying = dispatchWithRunningNode(1, 1);
+    assert.deepEqual(new RunnerLosses(store).afterTimeout(retrying, [{ dispatchId: retrying, node: 0, timeoutMs: 50 }]).changes, []);
+  });
+});
