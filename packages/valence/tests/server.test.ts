@@ -4,7 +4,7 @@ import { dataDir } from "./fixtures/env.js";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -116,6 +116,38 @@ describe("dispatching to a server", () => {
     assert.deepEqual(result.result, Array.from({ length: 20 }, (_, i) => i + 2));
     const listed = await client.list(10);
     assert.ok(listed.dispatches.some((d) => d.id === id && d.status === "COMPLETED" && d.nodesDone === d.nodeCount));
+  });
+
+  it("a warm dispatch sends no bundle check; a server that lost the bundle gets it again and runs the dispatch", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { fanOut } = await flows();
+    const first = await getResult(await dispatch(fanOut)(2), { wait: true });
+    assert.equal(first.status, "COMPLETED");
+    assert.ok(readdirSync(join(serverDir, "bundles")).some((f) => f.endsWith(".mjs")), "the first dispatch uploaded its bundle");
+    const requests: string[] = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = ((input: string | URL | Request, init?: RequestInit) => {
+      requests.push(`${init?.method ?? "GET"} ${new URL(String(input)).pathname}`);
+      return realFetch(input, init);
+    }) as typeof fetch;
+    try {
+      const warm = await getResult(await dispatch(fanOut)(3), { wait: true });
+      assert.deepEqual(warm.result, [2, 3, 4]);
+      assert.deepEqual(requests.filter((r) => r.includes("/bundles/")), [], "the process knows the server has it");
+      // The server loses every bundle (cleaned by hand, say): the next dispatch is refused once, uploads, and runs.
+      for (const f of readdirSync(join(serverDir, "bundles"))) rmSync(join(serverDir, "bundles", f), { force: true });
+      requests.length = 0;
+      const again = await getResult(await dispatch(fanOut)(4), { wait: true });
+      assert.deepEqual(again.result, [2, 3, 4, 5]);
+      assert.deepEqual(requests.filter((r) => r.startsWith("POST /api/v1/dispatches") || r.includes("/bundles/")).map((r) => r.replace(/[0-9a-f]{64}/, "HASH")), [
+        "POST /api/v1/dispatches",
+        "HEAD /api/v1/bundles/HASH",
+        "PUT /api/v1/bundles/HASH",
+        "POST /api/v1/dispatches",
+      ]);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
   });
 
   it("streams live events: a snapshot, each change, then the end", async () => {

@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { basename } from "node:path";
 import { BLOB_THRESHOLD_BYTES } from "../api/wire.js";
+import { ServerRequestError } from "../errors.js";
 import type { DispatchId } from "../ids.js";
 import type { LatticeInfo } from "../sdk/lattice.js";
 import type { Result } from "../sdk/result.js";
@@ -27,6 +28,12 @@ import { replacementsOf } from "./replacements.js";
 
 export class ServerDispatcher implements Dispatcher {
   private readonly executors: ExecutorResolver;
+  /**
+   * Bundles this process knows the server has (it uploaded or found them): a warm dispatch
+   * skips the HEAD round trip. A server that lost one answers BUNDLE_MISSING, and the
+   * dispatch uploads it and is sent once more.
+   */
+  private readonly bundlesOnServer = new Set<string>();
 
   constructor(
     readonly client: ServerClient,
@@ -51,7 +58,7 @@ export class ServerDispatcher implements Dispatcher {
     let bundleHash: string | null = null;
     if (s.bundlePath) {
       bundleHash = basename(s.bundlePath, ".mjs");
-      if (!(await this.client.hasBundle(bundleHash))) await this.client.uploadBundle(bundleHash, s.bundlePath);
+      await this.ensureBundle(bundleHash, s.bundlePath, false);
     }
     const inputs = await this.maybeBlob(s.inputs);
     const nodes = [];
@@ -72,7 +79,7 @@ export class ServerDispatcher implements Dispatcher {
         ...(output.blob ? { outputBlob: output.blob } : {}),
       });
     }
-    return this.client.submit({
+    const body = {
       name: info.name,
       latticeId: info.id,
       entryFile: info.file ?? null,
@@ -84,7 +91,22 @@ export class ServerDispatcher implements Dispatcher {
       nodes,
       edges: s.edgeRecords,
       sources: s.sources,
-    });
+    };
+    try {
+      return await this.client.submit(body);
+    } catch (error) {
+      if (!(error instanceof ServerRequestError && error.serverCode === "BUNDLE_MISSING" && bundleHash && s.bundlePath)) throw error;
+      await this.ensureBundle(bundleHash, s.bundlePath, true);
+      return this.client.submit(body);
+    }
+  }
+
+  /** Uploads the bundle unless the server has it; `recheck` forgets what this process believed. */
+  private async ensureBundle(hash: string, file: string, recheck: boolean): Promise<void> {
+    if (recheck) this.bundlesOnServer.delete(hash);
+    if (this.bundlesOnServer.has(hash)) return;
+    if (!(await this.client.hasBundle(hash))) await this.client.uploadBundle(hash, file);
+    this.bundlesOnServer.add(hash);
   }
 
   /** Small values travel in the JSON; large ones are uploaded first, as a stream, once per content. */

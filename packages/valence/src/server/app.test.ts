@@ -406,7 +406,7 @@ describe("HTTP API: bad input", () => {
   it("refuses a bundle hash that was never uploaded (400) and says to upload it", async () => {
     const hash = sha256("never uploaded");
     const r = await postJson(`${h.base}/dispatches`, validSubmit({ bundleHash: hash, nodes: [electronNode(0)] }));
-    assertError(r, 400, "BAD_REQUEST", "bundleHash", hash, "upload it first", `PUT /api/v1/bundles/${hash}`);
+    assertError(r, 400, "BUNDLE_MISSING", "bundleHash", hash, "upload it first", `PUT /api/v1/bundles/${hash}`);
     await assertHealthy(h);
   });
 

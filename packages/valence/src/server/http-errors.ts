@@ -23,6 +23,14 @@ export class BadRequestError extends HttpError {
   }
 }
 
+/** A dispatch names a code bundle the server does not have: upload it (PUT /bundles/HASH) and send again. */
+export class BundleMissingError extends HttpError {
+  override readonly code = "BUNDLE_MISSING";
+  constructor(message: string) {
+    super(message, 400);
+  }
+}
+
 export class NotFoundError extends HttpError {
   override readonly code = "NOT_FOUND";
   constructor(message: string) {

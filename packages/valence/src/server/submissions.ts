@@ -11,7 +11,7 @@ import { newDispatchId, type DispatchId } from "../ids.js";
 import type { SubmitBody } from "../api/wire.js";
 import type { NodeRecord } from "../engine/store/records.js";
 import type { Store } from "../engine/store/store.js";
-import { BadRequestError } from "./http-errors.js";
+import { BadRequestError, BundleMissingError } from "./http-errors.js";
 import { readBlob } from "./blobs.js";
 
 export const bundlePathOf = (dataDir: string, hash: string) => join(dataDir, "bundles", `${hash}.mjs`);
@@ -41,7 +41,7 @@ export function storeSubmission(store: Store, submitted: SubmitBody, parentId: D
   let bundlePath: string | null = null;
   if (body.bundleHash) {
     bundlePath = bundlePathOf(store.dataDir, body.bundleHash);
-    if (!existsSync(bundlePath)) throw new BadRequestError(`bundleHash: no bundle ${body.bundleHash} on the server; upload it first (PUT /api/v1/bundles/${body.bundleHash})`);
+    if (!existsSync(bundlePath)) throw new BundleMissingError(`bundleHash: no bundle ${body.bundleHash} on the server; upload it first (PUT /api/v1/bundles/${body.bundleHash})`);
   } else if (needsCode) {
     throw new BadRequestError("bundleHash: the graph has electrons, so it needs the code bundle they are defined in");
   }
