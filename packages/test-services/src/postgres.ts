@@ -27,8 +27,14 @@ export interface Postgres {
 
 const USER = "valence";
 
-/** The `postgres` system user's uid and gid: initdb and postgres refuse to run as root. */
+let user: { uid: number; gid: number } | undefined;
+
+/** The `postgres` system user's uid and gid (looked up once): initdb and postgres refuse to run as root. */
 function serverUser(): { uid: number; gid: number } {
+  return (user ??= lookUpServerUser());
+}
+
+function lookUpServerUser(): { uid: number; gid: number } {
   const id = (flag: "-u" | "-g") => {
     try {
       return Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim());

@@ -23,6 +23,14 @@ function cruise(dir: string, rules = config): { code: number | null; report: str
   return { code: r.status, report: `${r.stdout}${r.stderr}` };
 }
 
+/** Writes `files` (path → text) under `dir`. */
+function writeTree(dir: string, files: Record<string, string>): void {
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+}
+
 const temp: string[] = [];
 after(() => {
   for (const d of temp) rmSync(d, { recursive: true, force: true });
@@ -66,10 +74,7 @@ describe("architecture", () => {
       // Downward: allowed, must not be reported.
       "src/engine/down.ts": 'import { up } from "../sdk/up.js";\nexport const down = up;\n',
     };
-    for (const [path, text] of Object.entries(files)) {
-      mkdirSync(dirname(join(dir, path)), { recursive: true });
-      writeFileSync(join(dir, path), text);
-    }
+    writeTree(dir, files);
     const { code, report } = cruise(dir);
     assert.notEqual(code, 0, report);
     const expected = [
@@ -105,10 +110,7 @@ describe("architecture", () => {
       "src/bad.ts": 'import { Engine } from "valence/engine";\nexport const engine = Engine;\n',
       "src/good.test.ts": 'import { dispatch } from "valence";\nexport const d = dispatch;\n',
     };
-    for (const [path, text] of Object.entries(files)) {
-      mkdirSync(dirname(join(dir, path)), { recursive: true });
-      writeFileSync(join(dir, path), text);
-    }
+    writeTree(dir, files);
     const { code, report } = cruise(dir, executorRules);
     assert.notEqual(code, 0, report);
     assert.match(report, /error executors-see-only-valence-executor: src\/bad\.ts → \S*valence\/dist\/engine\/index\.js/);

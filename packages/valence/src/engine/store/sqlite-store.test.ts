@@ -6,26 +6,11 @@ import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import type { DispatchId } from "../../ids.js";
 import { SCHEMA_VERSION } from "./migrations.js";
-import type { DispatchRecord, NodeRecord } from "./records.js";
 import { SqliteStore } from "./sqlite-store.js";
+import { dispatchRecord, nodeRecord } from "./test-support/store-contract.js";
 
 const dir = () => mkdtempSync(join(tmpdir(), "valence-store-"));
 const id = "dsp_test0000001" as DispatchId;
-
-function dispatch(resultsDir: string, nodeCount = 250): DispatchRecord {
-  return {
-    id, parentId: null, parentNode: null, name: "wf", latticeId: "wf.ts:1", status: "NEW_OBJECT", inputs: "[]", output: null,
-    outputTemplate: "[]", error: null, createdAt: 1, startedAt: null, endedAt: null, resultsDir, bundlePath: null, entryFile: null,
-    cwd: "/", ownerPid: 1, ownerHost: "h", ownerLock: null, nodeCount, nodesDone: 0,
-  };
-}
-function node(i: number): NodeRecord {
-  return {
-    nodeId: i, kind: "electron", name: `n${i}`, electronId: "e", status: "NEW_OBJECT", executor: '"inline"', retries: 0, timeoutMs: null,
-    key: null, holes: null, value: null, output: null, outputFile: null, stdout: null, stderr: null, error: null, attempts: 0,
-    startedAt: null, endedAt: null, bundlePath: null,
-  };
-}
 
 describe("SqliteStore", () => {
   // What every driver does is the store contract (sqlite-store.contract.test.ts); here, what is SQLite's own.
@@ -34,9 +19,9 @@ describe("SqliteStore", () => {
   it("stores a dispatch with its nodes and edges (more than one insert chunk) and reads them back", () => {
     const d = dir();
     const store = new SqliteStore(d);
-    const nodes = Array.from({ length: 250 }, (_, i) => node(i));
+    const nodes = Array.from({ length: 250 }, (_, i) => nodeRecord(i));
     const edges = Array.from({ length: 249 }, (_, i) => ({ source: i, target: i + 1, param: '{"kind":"arg","index":0}' }));
-    store.insertDispatch(dispatch(join(d, "r")), nodes, edges);
+    store.insertDispatch(dispatchRecord(id, join(d, "r"), { nodeCount: 250 }), nodes, edges);
     assert.equal(store.getNodes(id).length, 250);
     // Completing more than one UPDATE chunk, with a RUNNING mark written for one of them.
     store.nodeRunning(id, 7, 2, 5);
