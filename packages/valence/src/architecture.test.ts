@@ -3,6 +3,7 @@
 // and over a tree of deliberately wrong imports that each rule must catch.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { stripVTControlCharacters } from "node:util";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
@@ -19,8 +20,10 @@ const executorRules = join(pkg, ".dependency-cruiser-executors.cjs");
 
 /** Runs dependency-cruiser on `dir`'s src with `rules` (the package's own by default); its exit code and report. */
 function cruise(dir: string, rules = config): { code: number | null; report: string } {
-  const r = spawnSync(process.execPath, [depcruise, "src", "--config", rules, "--output-type", "err"], { cwd: dir, encoding: "utf8" });
-  return { code: r.status, report: `${r.stdout}${r.stderr}` };
+  // CI may force colour (FORCE_COLOR); the report is matched as plain text.
+  const env = { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" };
+  const r = spawnSync(process.execPath, [depcruise, "src", "--config", rules, "--output-type", "err"], { cwd: dir, encoding: "utf8", env });
+  return { code: r.status, report: stripVTControlCharacters(`${r.stdout}${r.stderr}`) };
 }
 
 /** Writes `files` (path → text) under `dir`. */
