@@ -98,7 +98,7 @@ async function runThroughServer(target: Target, dir: string, opts: CampaignOptio
     const first = await dispatch(mixed)(opts.fanOut, calibration.log, calibration.out);
     await finished(store, first);
     const duration = Date.now() - t0;
-    check(store, first, opts.fanOut, calibration, row, 0);
+    await check(store, first, opts.fanOut, calibration, row, 0);
     row.completed--; // the calibration run is not one of the campaign's
     // A kill that finds nothing to kill (the dispatch ended first) does not count: another run takes its place.
     for (let i = 0; row.kills < opts.kills && i < opts.kills * 3; i++) {
@@ -116,7 +116,7 @@ async function runThroughServer(target: Target, dir: string, opts: CampaignOptio
       }
       const victim = target === "server" ? server.pid : target === "runner" ? await runnerOf(store, id) : await workerOf(store, id, random);
       const dying = victim === undefined ? [] : [victim, ...descendants(victim)];
-      const completedBefore = completedTasks(store, id);
+      const completedBefore = await completedTasks(store, id);
       const killed = kill9(victim);
       // What had started by the time the killed process, and those it had started, were gone: a
       // dying process's workers finish the task in hand. Counted while the server starts again.
@@ -130,10 +130,10 @@ async function runThroughServer(target: Target, dir: string, opts: CampaignOptio
         row.missed++;
       }
       await finished(store, id);
-      check(store, id, opts.fanOut, f, row, i);
+      await check(store, id, opts.fanOut, f, row, i);
     }
   } finally {
-    store.close();
+    await store.close();
     await server.stop();
     delete process.env["VALENCE_SERVER"];
   }
@@ -168,7 +168,7 @@ async function runEmbedded(_target: Target, dir: string, opts: CampaignOptions, 
     const t0 = Date.now();
     await exitOf(c.child);
     const duration = Date.now() - t0;
-    check(store, first, opts.fanOut, calibration, row, 0);
+    await check(store, first, opts.fanOut, calibration, row, 0);
     row.completed--;
     for (let i = 0; i < opts.kills; i++) {
       const f = files(dir, i);
@@ -176,7 +176,7 @@ async function runEmbedded(_target: Target, dir: string, opts: CampaignOptions, 
       const id = await run.id;
       await sleep(duration * (0.02 + random() * 0.93));
       const dying = run.child.pid === undefined ? [] : [run.child.pid, ...descendants(run.child.pid)];
-      const completedBefore = completedTasks(store, id);
+      const completedBefore = await completedTasks(store, id);
       run.child.kill("SIGKILL");
       await exitOf(run.child);
       await whenGone(dying);
@@ -185,12 +185,12 @@ async function runEmbedded(_target: Target, dir: string, opts: CampaignOptions, 
       row.runningAtKills += Math.max(0, startedByKill - completedBefore);
       // Restart at once: the same as a user would, from the shell.
       const resumed = spawnSync(process.execPath, [bin, "resume", id], { env, encoding: "utf8", timeout: FINISH_TIMEOUT_MS });
-      const status = store.getDispatch(id as never)?.status;
+      const status = (await store.getDispatch(id as never))?.status;
       if (resumed.status !== 0 && status !== "COMPLETED") row.problems.push(`run ${i}: valence resume ${id} exited ${resumed.status}: ${resumed.stderr.trim()}`);
-      check(store, id, opts.fanOut, f, row, i);
+      await check(store, id, opts.fanOut, f, row, i);
     }
   } finally {
-    store.close();
+    await store.close();
   }
   const left = await settled(dataDir);
   row.leftBehind += left.length;
@@ -198,16 +198,16 @@ async function runEmbedded(_target: Target, dir: string, opts: CampaignOptions, 
 }
 
 /** Compares a finished dispatch with what the workflow must give; counts re-runs and losses. */
-function check(store: SqliteStore, id: string, n: number, f: { log: string; out: string }, row: TargetRow, i: number): void {
+async function check(store: SqliteStore, id: string, n: number, f: { log: string; out: string }, row: TargetRow, i: number): Promise<void> {
   const want = expected(n);
   const problems: string[] = [];
-  const d = store.getDispatch(id as never);
+  const d = await store.getDispatch(id as never);
   if (d?.status !== "COMPLETED") problems.push(`status ${d?.status ?? "missing"}`);
   else {
-    const result = readResult(store, id as never).result;
+    const result = (await readResult(store, id as never)).result;
     if (!isDeepStrictEqual(result, want.result)) problems.push(`result ${JSON.stringify(result)}, expected ${JSON.stringify(want.result)}`);
   }
-  const stuck = family(store, id).filter((x) => x.node.status === "RUNNING" && x.live);
+  const stuck = (await family(store, id)).filter((x) => x.node.status === "RUNNING" && x.live);
   if (stuck.length) problems.push(`${stuck.length} nodes left RUNNING`);
   const out = existsSync(f.out) ? readFileSync(f.out, "utf8") : undefined;
   if (out !== want.file) problems.push(`output file holds ${JSON.stringify(out)}`);
@@ -222,12 +222,15 @@ function check(store: SqliteStore, id: string, n: number, f: { log: string; out:
 }
 
 /** Nodes of a dispatch and of its sublattice runs; `live` is false for runs superseded by a later one. */
-function family(store: SqliteStore, id: string) {
-  const runs = [id, ...store.childDispatches(id as never).map((c) => c.id)];
-  return runs.flatMap((r) => {
-    const status = store.getDispatch(r as never)?.status;
-    return store.getNodes(r as never).map((node) => ({ node, live: status !== "FAILED" && status !== "CANCELLED" }));
-  });
+async function family(store: SqliteStore, id: string) {
+  const runs = [id, ...(await store.childDispatches(id as never)).map((c) => c.id)];
+  const each = await Promise.all(
+    runs.map(async (r) => {
+      const status = (await store.getDispatch(r as never))?.status;
+      return (await store.getNodes(r as never)).map((node) => ({ node, live: status !== "FAILED" && status !== "CANCELLED" }));
+    }),
+  );
+  return each.flat();
 }
 
 /**
@@ -235,8 +238,8 @@ function family(store: SqliteStore, id: string) {
  * started (tags logged) read just after it, their difference is what was
  * running at the kill: a task that completes in between only loosens it.
  */
-function completedTasks(store: SqliteStore, id: string): number {
-  return family(store, id).filter((x) => x.live && x.node.kind === "electron" && x.node.status === "COMPLETED").length;
+async function completedTasks(store: SqliteStore, id: string): Promise<number> {
+  return (await family(store, id)).filter((x) => x.live && x.node.kind === "electron" && x.node.status === "COMPLETED").length;
 }
 
 function startedTasks(log: string): number {
@@ -256,7 +259,7 @@ function readTags(log: string): string[] {
 async function finished(store: SqliteStore, id: string): Promise<void> {
   const deadline = Date.now() + FINISH_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    const s = store.getDispatch(id as never)?.status;
+    const s = (await store.getDispatch(id as never))?.status;
     if (s === "COMPLETED" || s === "FAILED" || s === "CANCELLED") return;
     await sleep(20);
   }
@@ -272,7 +275,7 @@ async function workerOf(store: SqliteStore, id: string, random: () => number): P
 /** The runner that owns dispatch `id` (it records its pid when it takes the dispatch). */
 async function runnerOf(store: SqliteStore, id: string): Promise<number | undefined> {
   for (let i = 0; i < 200; i++) {
-    const pid = store.getDispatch(id as never)?.ownerPid;
+    const pid = (await store.getDispatch(id as never))?.ownerPid;
     if (pid && cmdline(pid).includes("runner-main")) return pid;
     await sleep(10);
   }

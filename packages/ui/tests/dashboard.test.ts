@@ -303,11 +303,11 @@ describe("dashboard in Chromium", () => {
     const { encode } = await import("../../valence/src/codec/index.js");
     const store = new SqliteStore(serverDir);
     const t = Date.now() - 86_400_000;
-    store.batch(() => {
+    await store.write((w) => {
       for (let i = 0; i < 3000; i++) {
         const id = `dsp_bulk${String(i).padStart(5, "0")}` as never;
         const status = i % 7 === 0 ? "FAILED" : "COMPLETED";
-        store.insertDispatch(
+        w.insertDispatch(
           {
             id, parentId: null, parentNode: null, name: `bulk_${i % 10}`, latticeId: null, status, inputs: encode([]), output: null,
             outputTemplate: encode({ value: null, holes: [] }), error: null, createdAt: t + i, startedAt: t + i, endedAt: t + i + 5, resultsDir: join(serverDir, "results", id),
@@ -318,7 +318,7 @@ describe("dashboard in Chromium", () => {
         );
       }
     });
-    store.close();
+    await store.close();
     const p = await page({ dark: true });
     await p.goto(base);
     await p.locator(".pager").filter({ hasText: /of 3,0\d\d · page 1 of 6\d/ }).waitFor();

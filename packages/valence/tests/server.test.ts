@@ -48,11 +48,11 @@ describe("dispatching to a server", () => {
     // The electrons' source text is kept for people to read (the dashboard).
     const { SqliteStore } = await import("../src/engine/store/sqlite-store.js");
     const store = new SqliteStore(serverDir);
-    assert.deepEqual(Object.values(store.getSources(id)).sort(), [
+    assert.deepEqual(Object.values((await store.getSources(id))).sort(), [
       "export const add = electron((x: number, y: number) => x + y, { executor: timing });",
       "export const multiply = electron((x: number, y: number) => x * y, { executor: timing });",
     ]);
-    store.close();
+    await store.close();
   });
 
   it("runs the next dispatch of the same code in the runner that ran the last, warm; a runner killed while idle is replaced", async () => {
@@ -65,7 +65,7 @@ describe("dispatching to a server", () => {
       for (let i = 0; i < 3; i++) {
         const id = await dispatch(fanOut)(3);
         assert.equal((await getResult(id, { wait: true })).status, "COMPLETED");
-        owners.push(store.getDispatch(id)?.ownerPid as number);
+        owners.push((await store.getDispatch(id))?.ownerPid as number);
       }
       assert.equal(new Set(owners).size, 1, `one runner ran all three: ${owners.join(", ")}`);
       // Idle, it waits; killed, the next dispatch gets another runner and completes.
@@ -77,9 +77,9 @@ describe("dispatching to a server", () => {
       const id = await dispatch(fanOut)(4);
       const result = await getResult(id, { wait: true });
       assert.equal(result.status, "COMPLETED");
-      assert.notEqual(store.getDispatch(id)?.ownerPid, idle);
+      assert.notEqual((await store.getDispatch(id))?.ownerPid, idle);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 
@@ -217,8 +217,8 @@ describe("dispatching to a server", () => {
     /** The runner that owns `id` once a task runs in it (not `not`, the one just killed). */
     const runnerOf = async (id: string, not?: number) => {
       for (let i = 0; i < 1000; i++) {
-        const d = store.getDispatch(id as never);
-        if (d?.ownerPid && d.ownerPid !== not && store.getNodes(id as never).some((n) => n.status === "RUNNING")) return d.ownerPid;
+        const d = await store.getDispatch(id as never);
+        if (d?.ownerPid && d.ownerPid !== not && (await store.getNodes(id as never)).some((n) => n.status === "RUNNING")) return d.ownerPid;
         await sleep(10);
       }
       throw new Error(`no runner ran a task of ${id}`);
@@ -247,7 +247,7 @@ describe("dispatching to a server", () => {
       assert.equal(node?.error?.name, "RunnerCrashedError");
       assert.match(node?.error?.message ?? "", /was killed by SIGKILL while task "sleepy\(\d\)" ran \(it was running in each of the 3 runners killed so far/);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 
@@ -300,10 +300,10 @@ describe("dispatching to a server", () => {
     assert.equal(result.result, 15);
     const { SqliteStore } = await import("../src/engine/store/sqlite-store.js");
     const store = new SqliteStore(serverDir);
-    const [child] = store.childDispatches(id);
+    const [child] = await store.childDispatches(id);
     assert.ok(child, "the sublattice ran as a child dispatch");
-    assert.deepEqual(store.getNodes(child.id).map((n) => n.name), ["triple", ":parameter:5"]);
-    store.close();
+    assert.deepEqual((await store.getNodes(child.id)).map((n) => n.name), ["triple", ":parameter:5"]);
+    await store.close();
   });
 
   it("runs 50 dispatches at once, each to its own right result", async () => {

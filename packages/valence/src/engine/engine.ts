@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DispatchOwnedError, DispatcherGoneError, DispatchNotRunningError, NodeNotFoundError } from "../errors.js";
+import { DispatchNotFoundError, DispatchOwnedError, DispatcherGoneError, DispatchNotRunningError, NodeNotFoundError } from "../errors.js";
 import type { Executor } from "../executor/executor.js";
 import type { DispatchId } from "../ids.js";
 import type { ExecutorRef } from "../sdk/graph.js";
@@ -99,8 +99,7 @@ export class Engine {
     const s = await prepareSubmission(this, info, args, parent?.inherited);
     mkdirSync(s.resultsDir, { recursive: true });
     const now = Date.now();
-    this.store.insertDispatch(
-      {
+    const record: DispatchRecord = {
         id: s.id,
         parentId: parent?.run.id ?? null,
         parentNode: parent?.node ?? null,
@@ -123,11 +122,11 @@ export class Engine {
         ownerLock: ownerToken(this.dataDir),
         nodeCount: s.nodes.length,
         nodesDone: s.initial.filter((x) => x === "COMPLETED").length,
-      },
-      s.nodeRecords,
-      s.edgeRecords,
-    );
-    this.store.insertSources(s.id, s.sources);
+    };
+    await this.store.write((w) => {
+      w.insertDispatch(record, s.nodeRecords, s.edgeRecords);
+      w.insertSources(s.id, s.sources);
+    });
     const run = new DispatchRun({
       id: s.id,
       store: this.store,
@@ -169,7 +168,7 @@ export class Engine {
    * `valence resume`) passes `importBundles`.
    */
   async resume(id: DispatchId, opts: { importBundles?: boolean } = {}): Promise<DispatchRun> {
-    let record = readDispatch(this.store, id);
+    let record = await readDispatch(this.store, id);
     if (isTerminal(record.status)) throw new DispatchNotRunningError(`dispatch ${id} is ${record.status}: there is nothing to resume`);
     // Before its code is loaded here (which may have effects of its own); checked again when ownership is taken.
     this.refuseIfOwnedElsewhere(record);
@@ -188,14 +187,16 @@ export class Engine {
     );
     const now = Date.now();
     const me = ownerToken(this.dataDir);
-    this.store.batch(() => {
-      // Read again inside the write transaction: of two processes resuming at once, one wins.
-      this.refuseIfOwnedElsewhere(readDispatch(this.store, id));
-      this.store.setOwner(id, process.pid, ownerHost, me);
-      for (const child of this.store.childDispatches(id)) {
+    await this.store.transaction(async (tx) => {
+      // Read again inside the transaction: of two processes resuming at once, one wins.
+      const again = await tx.getDispatch(id);
+      if (!again) throw new DispatchNotFoundError(id, this.dataDir);
+      this.refuseIfOwnedElsewhere(again);
+      tx.setOwner(id, process.pid, ownerHost, me);
+      for (const child of await tx.childDispatches(id)) {
         if (isTerminal(child.status) || child.parentNode === null || stored.initial[child.parentNode] === undefined || stored.initial[child.parentNode] === "RUNNING") continue;
         const error = encodeError(new DispatcherGoneError(`superseded: its parent dispatch ${id} was resumed, and its node ${child.parentNode} has ended`));
-        this.store.dispatchStatus(child.id, "FAILED", now, { error, ended: true });
+        tx.dispatchStatus(child.id, "FAILED", now, { error, ended: true });
       }
     });
     const run = new DispatchRun({
@@ -231,7 +232,7 @@ export class Engine {
 
   /** A new run of a finished dispatch's graph, here (see `storeRedispatch`). */
   async redispatch(fromId: DispatchId, plan: RedispatchPlan): Promise<DispatchRun> {
-    return this.resume(storeRedispatch(this.store, fromId, plan));
+    return this.resume(await storeRedispatch(this.store, fromId, plan));
   }
 
   /** Set once this process resumed a dispatch from its stored code: sublattice runs it resumes load theirs too. */
@@ -243,11 +244,10 @@ export class Engine {
     try {
       // A run of this node's sublattice left by a process that died: it goes on from where it
       // was (its completed nodes are not run again), or, finished, gives its result at once.
-      const previous = this.store
-        .childDispatches(parent.id)
+      const previous = (await this.store.childDispatches(parent.id))
         .filter((c) => c.parentNode === node.spec.id && c.status !== "FAILED" && c.status !== "CANCELLED")
         .sort((a, b) => b.createdAt - a.createdAt)[0];
-      if (previous?.status === "COMPLETED") return { ok: true, value: readResult(this.store, previous.id).result };
+      if (previous?.status === "COMPLETED") return { ok: true, value: (await readResult(this.store, previous.id)).result };
       const child = previous
         ? await this.resume(previous.id, { importBundles: this.importsBundles })
         : await this.submit(info, args, { run: parent, node: node.spec.id, inherited: node.spec.executor });
@@ -275,7 +275,7 @@ export class Engine {
     }
     // Run by another process: follow the store (not a hot path).
     for (;;) {
-      const d = readDispatch(this.store, id);
+      const d = await readDispatch(this.store, id);
       if (isTerminal(d.status)) return;
       if (dispatchOwnerGone(this.dataDir, d, ownerHost)) {
         throw new DispatcherGoneError(
@@ -288,17 +288,17 @@ export class Engine {
   }
 
   /** Cancels a dispatch running in this process (or some of its nodes). */
-  cancel(id: DispatchId, nodes?: readonly number[]): void {
+  async cancel(id: DispatchId, nodes?: readonly number[]): Promise<void> {
     const run = this.runs.get(id);
     if (nodes) {
-      const count = readDispatch(this.store, id).nodeCount;
+      const count = (await readDispatch(this.store, id)).nodeCount;
       const bad = nodes.filter((n) => !Number.isInteger(n) || n < 0 || n >= count);
       if (bad.length) {
         throw new NodeNotFoundError(`dispatch ${id} has nodes 0 to ${count - 1}; no such node: ${bad.map((b) => JSON.stringify(b)).join(", ")}`);
       }
     }
     if (!run) {
-      const d = readDispatch(this.store, id);
+      const d = await readDispatch(this.store, id);
       throw new DispatchNotRunningError(`dispatch ${id} is ${d.status} and not running in this process; nothing to cancel here`);
     }
     run.cancel(nodes);

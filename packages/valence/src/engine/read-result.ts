@@ -5,21 +5,25 @@ import { decode } from "../codec/index.js";
 import { DispatchNotFoundError } from "../errors.js";
 import { asNodeId, type DispatchId } from "../ids.js";
 import { Result, type NodeResult } from "../sdk/result.js";
+import { readOutputs } from "./store/read-outputs.js";
 import type { Store } from "./store/store.js";
 import type { DispatchRecord, NodeRecord } from "./store/records.js";
 
 const date = (ms: number | null) => (ms === null ? undefined : new Date(ms));
 
-export function readDispatch(store: Store, id: string): DispatchRecord {
-  const d = store.getDispatch(id);
+export async function readDispatch(store: Store, id: string): Promise<DispatchRecord> {
+  const d = await store.getDispatch(id);
   if (!d) throw new DispatchNotFoundError(id, store.dataDir);
   return d;
 }
 
 /** The full result; with `statusOnly`, without inputs, outputs and nodes (cheap to poll). */
-export function readResult<T>(store: Store, id: DispatchId, statusOnly = false): Result<T> {
-  const d = readDispatch(store, id);
-  return resultFromRecords<T>(d, () => (statusOnly ? [] : store.getNodes(id)), (n) => store.readOutput(n), statusOnly);
+export async function readResult<T>(store: Store, id: DispatchId, statusOnly = false): Promise<Result<T>> {
+  const d = await readDispatch(store, id);
+  if (statusOnly) return resultFromRecords<T>(d, () => [], undefined, true);
+  // Read now (the store may be across a network); decoded only when the nodes are looked at.
+  const rows = await store.getNodes(id);
+  return resultFromRecords<T>(d, () => rows, await readOutputs(store, rows));
 }
 
 /**

@@ -11,6 +11,7 @@ import { ValenceError } from "../errors.js";
 import { newDispatchId, type DispatchId } from "../ids.js";
 import { isTerminal } from "../status.js";
 import type { NodeRecord } from "./store/records.js";
+import { readOutputs } from "./store/read-outputs.js";
 import type { Store } from "./store/store.js";
 import { readDispatch } from "./read-result.js";
 
@@ -37,12 +38,12 @@ export class RedispatchError extends ValenceError {
 }
 
 /** Stores the new dispatch (nothing runs yet) and returns its id. */
-export function storeRedispatch(store: Store, fromId: DispatchId, plan: RedispatchPlan): DispatchId {
-  const old = readDispatch(store, fromId);
+export async function storeRedispatch(store: Store, fromId: DispatchId, plan: RedispatchPlan): Promise<DispatchId> {
+  const old = await readDispatch(store, fromId);
   if (old.parentId) throw new RedispatchError(`dispatch ${fromId} is a sublattice run; redispatch its parent ${old.parentId}`);
   if (!isTerminal(old.status)) throw new RedispatchError(`dispatch ${fromId} is still ${old.status}; redispatch it once it has finished (or cancel it first)`);
-  const rows = store.getNodes(fromId);
-  const edges = store.getEdges(fromId);
+  const rows = await store.getNodes(fromId);
+  const edges = await store.getEdges(fromId);
   const byName = new Map<string, Replacement>();
   for (const r of plan.replacements ?? []) {
     if (!rows.some((n) => n.kind === "electron" && n.name === r.name)) {
@@ -72,6 +73,8 @@ export function storeRedispatch(store: Store, fromId: DispatchId, plan: Redispat
   const resultsDir = join(store.dataDir, "results", id);
   mkdirSync(resultsDir, { recursive: true });
   const reuse = plan.reusePreviousResults ?? false;
+  const outputOf = await readOutputs(store, rows);
+  const sources = await store.getSources(fromId);
   const nodes: NodeRecord[] = rows.map((n) => {
     const replacement = n.kind === "electron" ? byName.get(n.name) : undefined;
     const keep = n.kind === "parameter" || (reuse && !dirty[n.nodeId] && n.status === "COMPLETED");
@@ -86,14 +89,14 @@ export function storeRedispatch(store: Store, fromId: DispatchId, plan: Redispat
     };
     if (keep) {
       // Outputs kept in files are read back into the row: the new dispatch must not depend on the old one's files.
-      return { ...base, output: store.readOutput(n), outputFile: null };
+      return { ...base, output: outputOf(n), outputFile: null };
     }
     return { ...base, output: null, outputFile: null, stdout: null, stderr: null, startedAt: null, endedAt: null };
   });
   const kept = nodes.filter((n, i) => n.kind !== "parameter" && n.status === "COMPLETED" && rows[i]?.status === "COMPLETED");
   // One transaction: a crash in between must not leave a half-copied dispatch.
-  store.batch(() => {
-    store.insertDispatch(
+  await store.write((w) => {
+    w.insertDispatch(
       {
         ...old,
         id,
@@ -112,9 +115,9 @@ export function storeRedispatch(store: Store, fromId: DispatchId, plan: Redispat
       nodes,
       edges,
     );
-    store.restoreNodes(id, kept);
-    store.insertSources(id, { ...store.getSources(fromId), ...Object.fromEntries((plan.replacements ?? []).flatMap((r) => (r.source ? [[r.electronId, r.source]] : []))) });
-    store.event(id, null, "redispatched", `from ${fromId}${reuse ? ", reusing previous results" : ""}`, null, Date.now());
+    w.restoreNodes(id, kept);
+    w.insertSources(id, { ...sources, ...Object.fromEntries((plan.replacements ?? []).flatMap((r) => (r.source ? [[r.electronId, r.source]] : []))) });
+    w.event(id, null, "redispatched", `from ${fromId}${reuse ? ", reusing previous results" : ""}`, null, Date.now());
   });
   return id;
 }

@@ -16,6 +16,7 @@ import { findElectron } from "../task-runner/bundle-loader.js";
 import { taskFunction } from "../task-runner/setup.js";
 import type { NodeState } from "./scheduler/transitions.js";
 import type { DispatchRecord, NodeRecord } from "./store/records.js";
+import { readOutputs } from "./store/read-outputs.js";
 import type { Store } from "./store/store.js";
 import type { PreparedNode } from "./run/run-types.js";
 import { ExecutorPools } from "./run/executor-pools.js";
@@ -62,7 +63,8 @@ const SETTLED: Partial<Record<string, NodeState>> = {
  */
 export async function loadStoredRun(ctx: ResumeContext, record: DispatchRecord): Promise<StoredRun> {
   const id = record.id;
-  const rows = ctx.store.getNodes(id);
+  const rows = await ctx.store.getNodes(id);
+  const outputOf = await readOutputs(ctx.store, rows);
   const registered = await loadElectrons(record, rows, ctx.importBundles);
   const executors = new Map<string, Promise<Executor>>();
   const executorOf = (json: string): Promise<Executor> => {
@@ -101,11 +103,11 @@ export async function loadStoredRun(ctx: ResumeContext, record: DispatchRecord):
     nodes.push({ spec, executor, pool, fn, setup, bundlePath: row.bundlePath ?? undefined });
     initial[row.nodeId] = SETTLED[row.status];
     if (row.status === "COMPLETED") {
-      const out = ctx.store.readOutput(row);
+      const out = outputOf(row);
       if (out !== null) encodedOutputs.set(row.nodeId, out);
     }
   }
-  const edges = ctx.store.getEdges(id).map((e) => ({
+  const edges = (await ctx.store.getEdges(id)).map((e) => ({
     source: asNodeId(e.source),
     target: asNodeId(e.target),
     param: JSON.parse(e.param) as EdgeParam,

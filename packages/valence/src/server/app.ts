@@ -9,8 +9,7 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
 import { API_PREFIX, type DispatchSummary, type HealthReply, type ListReply, type ResultReply, type SubmitReply } from "../api/wire.js";
-import { DispatchNotFoundError, NodeNotFoundError } from "../errors.js";
-import { isDispatchId, type DispatchId } from "../ids.js";
+import { NodeNotFoundError } from "../errors.js";
 import { isTerminal, type Status } from "../status.js";
 import type { DispatchRecord, NodeRecord } from "../engine/store/records.js";
 import type { Store } from "../engine/store/store.js";
@@ -19,6 +18,7 @@ import { blobExists, receiveBlob } from "./blobs.js";
 import type { EventHub } from "./event-hub.js";
 import { BadRequestError, DispatchFinishedError, NotFoundError, PayloadTooLargeError, UnauthorizedError, toErrorReply } from "./http-errors.js";
 import { cancelSchema, describeIssue, redispatchSchema, submitSchema } from "./schemas.js";
+import { dispatchOf } from "./dispatch-of.js";
 import { followDispatch, followEverything } from "./sse.js";
 import { bundlePathOf, storeSubmission } from "./submissions.js";
 import { storeRedispatch } from "../engine/redispatch.js";
@@ -103,42 +103,42 @@ export function createApp(opts: AppOptions): Hono {
 
   api.post("/dispatches", jsonLimit, async (c) => {
     const body = parse(submitSchema, await jsonBody(c));
-    const id = storeSubmission(store, body);
+    const id = await storeSubmission(store, body);
     // Followers (the dashboard's list) learn of it now, not when its runner first reports.
     hub.publish({ dispatchId: id, at: Date.now(), nodes: [], status: "NEW_OBJECT" });
     supervisor.start(id);
     return c.json<SubmitReply>({ dispatchId: id }, 201);
   });
 
-  api.get("/dispatches", (c) => {
+  api.get("/dispatches", async (c) => {
     const limit = intQuery(c.req.query("limit"), "limit", 50, 1, 1000);
     const status = c.req.query("status");
-    const rows = store.listDispatches(limit).filter((d) => !status || d.status === status);
+    const rows = (await store.listDispatches(limit)).filter((d) => !status || d.status === status);
     return c.json<ListReply>({ dispatches: rows.map(summary) });
   });
 
-  api.get("/dispatches/:id", (c) => c.json(summary(dispatchOf(store, c.req.param("id")))));
+  api.get("/dispatches/:id", async (c) => c.json(summary(await dispatchOf(store, c.req.param("id")))));
 
   api.get("/dispatches/:id/result", async (c) => {
-    let d = dispatchOf(store, c.req.param("id"));
+    let d = await dispatchOf(store, c.req.param("id"));
     if (c.req.query("wait") === "true" && !isTerminal(d.status)) {
       await waitForEnd(hub, store, d.id, opts.longPollMs ?? 25_000, c.req.raw.signal);
-      d = dispatchOf(store, d.id);
+      d = await dispatchOf(store, d.id);
     }
     const statusOnly = c.req.query("statusOnly") === "true";
     // Outputs kept in files travel inline: the client has no access to the server's disk.
     // getNodes builds fresh records: they are filled in place rather than copied (10k nodes).
-    const nodes = statusOnly ? [] : (store.getNodes(d.id) as Array<{ -readonly [K in keyof NodeRecord]: NodeRecord[K] }>);
+    const nodes = statusOnly ? [] : ((await store.getNodes(d.id)) as Array<{ -readonly [K in keyof NodeRecord]: NodeRecord[K] }>);
     for (const n of nodes) {
       if (n.outputFile === null) continue;
-      n.output = store.readOutput(n);
+      n.output = await store.readOutput(n);
       n.outputFile = null;
     }
     return c.json<ResultReply>({ dispatch: d, nodes });
   });
 
   api.post("/dispatches/:id/cancel", jsonLimit, async (c) => {
-    const d = dispatchOf(store, c.req.param("id"));
+    const d = await dispatchOf(store, c.req.param("id"));
     const text = await c.req.text();
     const body = text.trim() ? parse(cancelSchema, parseJson(text)) : {};
     const bad = (body.nodes ?? []).filter((n) => n >= d.nodeCount);
@@ -149,7 +149,7 @@ export function createApp(opts: AppOptions): Hono {
   });
 
   api.post("/dispatches/:id/redispatch", jsonLimit, async (c) => {
-    const d = dispatchOf(store, c.req.param("id"));
+    const d = await dispatchOf(store, c.req.param("id"));
     const body = parse(redispatchSchema, await jsonBody(c));
     const replacements = (body.replaceElectrons ?? []).map((r) => {
       if (r.bundleHash && !bundleExists(store.dataDir, r.bundleHash)) {
@@ -158,14 +158,14 @@ export function createApp(opts: AppOptions): Hono {
       const bundlePath = r.bundleHash ? bundlePathOf(store.dataDir, r.bundleHash) : null;
       return { name: r.name, electronId: r.electronId, executor: r.executor, bundlePath, source: r.source };
     });
-    const id = storeRedispatch(store, d.id, { reusePreviousResults: body.reusePreviousResults, replacements });
+    const id = await storeRedispatch(store, d.id, { reusePreviousResults: body.reusePreviousResults, replacements });
     hub.publish({ dispatchId: id, at: Date.now(), nodes: [], status: "NEW_OBJECT" });
     supervisor.start(id);
     return c.json<SubmitReply>({ dispatchId: id }, 201);
   });
 
-  api.get("/dispatches/:id/events", (c) => {
-    const d = dispatchOf(store, c.req.param("id"));
+  api.get("/dispatches/:id/events", async (c) => {
+    const d = await dispatchOf(store, c.req.param("id"));
     return c.req.method === "HEAD" ? streamHead(c) : followDispatch(c, hub, store, d);
   });
   api.get("/events", (c) => (c.req.method === "HEAD" ? streamHead(c) : followEverything(c, hub)));
@@ -186,13 +186,6 @@ function streamHead(c: Context): Response {
 function summary(d: DispatchRecord): DispatchSummary {
   const { id, parentId, name, status, createdAt, startedAt, endedAt, nodeCount, nodesDone } = d;
   return { id, parentId, name, status: status as Status, createdAt, startedAt, endedAt, nodeCount, nodesDone };
-}
-
-function dispatchOf(store: Store, id: string): DispatchRecord {
-  if (!isDispatchId(id)) throw new NotFoundError(`"${id}" is not a dispatch id (they look like dsp_…)`);
-  const d = store.getDispatch(id as DispatchId);
-  if (!d) throw new DispatchNotFoundError(id, store.dataDir);
-  return d;
 }
 
 async function jsonBody(c: Context): Promise<unknown> {

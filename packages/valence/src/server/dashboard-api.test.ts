@@ -41,16 +41,16 @@ function nodeRecord(nodeId: number, fields: Partial<NodeRecord>): NodeRecord {
 const SSH = JSON.stringify({ plugin: "ssh", state: { hostname: "gpu1", password: "hunter2", sshKey: "PRIVATE", keyFile: "/k", nested: { apiToken: "t0k", ok: 1 }, passphrase: "pp" } });
 const big = "x".repeat(VALUE_PREVIEW_CHARS + 10);
 
-before(() => {
+before(async () => {
   dir = mkdtempSync(join(tmpdir(), "valence-dash-"));
   store = new SqliteStore(dir);
   const statuses = ["COMPLETED", "FAILED", "RUNNING", "CANCELLED"];
   for (let i = 0; i < 120; i++) {
-    store.insertDispatch(dispatchRecord(i, statuses[i % 4] as string, i % 10 === 0 ? "special_flow" : "workflow"), [nodeRecord(0, {})], []);
+    await store.write((w) => w.insertDispatch(dispatchRecord(i, statuses[i % 4] as string, i % 10 === 0 ? "special_flow" : "workflow"), [nodeRecord(0, {})], []));
   }
   const error = new TypeError("bad x");
   const d = dispatchRecord(500, "FAILED", "graphy");
-  store.insertDispatch(
+  await store.write((w) => w.insertDispatch(
     d,
     [
       nodeRecord(0, { kind: "parameter", name: ":parameter:3", status: "COMPLETED", output: encode(3) }),
@@ -61,13 +61,13 @@ before(() => {
       { source: 0, target: 1, param: JSON.stringify({ kind: "arg", index: 0 }) },
       { source: 1, target: 2, param: JSON.stringify({ kind: "arg", index: 1 }) },
     ],
-  );
-  store.nodeEnded(d.id, 2, "FAILED", encode(error), { stdout: "out", stderr: "err" }, 1_000_600);
-  store.insertSources(d.id, { e1: "export const add = electron((x) => x + 1);" });
+  ));
+  await store.write((w) => w.nodeEnded(d.id, 2, "FAILED", encode(error), { stdout: "out", stderr: "err" }, 1_000_600));
+  await store.write((w) => w.insertSources(d.id, { e1: "export const add = electron((x) => x + 1);" }));
   api = createDashboardApi({ store, env: { VALENCE_CONFIG: join(dir, "valence.toml"), VALENCE_DATA_DIR: dir } });
 });
-after(() => {
-  store.close();
+after(async () => {
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -181,7 +181,7 @@ describe("dashboard API", () => {
     assert.match(result, /boom\(2\)/);
   });
 
-  it("masks at any depth and leaves other values alone", () => {
+  it("masks at any depth and leaves other values alone", async () => {
     assert.deepEqual(maskSecrets([{ token: "a", list: [{ secret: 1 }] }, 2]), [{ token: "********", list: [{ secret: "********" }] }, 2]);
   });
 });

@@ -8,8 +8,6 @@
  * so they never reach a browser.
  */
 import { Hono } from "hono";
-import { DispatchNotFoundError } from "../errors.js";
-import { isDispatchId, type DispatchId } from "../ids.js";
 import { formatConfig, loadConfig } from "../engine/config/index.js";
 import { readResult } from "../engine/read-result.js";
 import type { DispatchRecord, NodeRecord } from "../engine/store/records.js";
@@ -17,6 +15,7 @@ import type { Store } from "../engine/store/store.js";
 import { STATUSES, type Status } from "../status.js";
 import { serverLogFile } from "../client/server-file.js";
 import { BadRequestError, NotFoundError, toErrorReply } from "./http-errors.js";
+import { dispatchOf } from "./dispatch-of.js";
 import { dispatchView, edgeLabel, errorView, executorOf, preview, prettyValue, shortValue } from "./dashboard-views.js";
 import { readLog } from "./log-tail.js";
 
@@ -36,32 +35,32 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
     return c.json(body, status as 400);
   });
 
-  api.get("/summary", (c) => {
-    const counts = store.countByStatus();
+  api.get("/summary", async (c) => {
+    const counts = await store.countByStatus();
     const total = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
     return c.json({ total, counts });
   });
 
   // Polled by the list four times a second: one index lookup, so a dispatch shows up before its runner's first change.
-  api.get("/head", (c) => c.json({ newest: store.newestDispatch() }));
+  api.get("/head", async (c) => c.json({ newest: await store.newestDispatch() }));
 
-  api.get("/dispatches", (c) => {
+  api.get("/dispatches", async (c) => {
     const limit = intQuery(c.req.query("limit"), "limit", 50, 1, 500);
     const offset = intQuery(c.req.query("offset"), "offset", 0, 0, Number.MAX_SAFE_INTEGER);
     const statuses = (c.req.query("status") ?? "").split(",").filter(Boolean);
     const bad = statuses.find((s) => !(STATUSES as readonly string[]).includes(s));
     if (bad) throw new BadRequestError(`status: "${bad}" is not a status (one of ${STATUSES.join(", ")})`);
     const search = (c.req.query("q") ?? "").trim();
-    const { total, rows } = store.findDispatches({ statuses: statuses as Status[], search, limit, offset });
+    const { total, rows } = await store.findDispatches({ statuses: statuses as Status[], search, limit, offset });
     return c.json({ total, offset, limit, dispatches: rows });
   });
 
-  api.get("/dispatches/:id/graph", (c) => {
-    const d = dispatchOf(store, c.req.param("id"));
+  api.get("/dispatches/:id/graph", async (c) => {
+    const d = await dispatchOf(store, c.req.param("id"));
     const children = new Map<number, string>();
-    for (const child of store.childDispatches(d.id)) if (child.parentNode !== null) children.set(child.parentNode, child.id);
+    for (const child of await store.childDispatches(d.id)) if (child.parentNode !== null) children.set(child.parentNode, child.id);
     // Without outputs and logs: a graph of thousands of nodes stays a small reply.
-    const nodes = store.getNodes(d.id).map((n) => ({
+    const nodes = (await store.getNodes(d.id)).map((n) => ({
       nodeId: n.nodeId,
       kind: n.kind,
       name: n.name,
@@ -73,23 +72,24 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
       executor: executorOf(n.executor).name,
       subDispatchId: children.get(n.nodeId) ?? null,
     }));
-    const edges = store.getEdges(d.id).map((e) => ({ source: e.source, target: e.target, label: edgeLabel(e.param) }));
+    const edges = (await store.getEdges(d.id)).map((e) => ({ source: e.source, target: e.target, label: edgeLabel(e.param) }));
     return c.json({ dispatch: dispatchView(d), nodes, edges });
   });
 
-  api.get("/dispatches/:id/nodes/:node", (c) => {
-    const d = dispatchOf(store, c.req.param("id"));
-    const all = store.getNodes(d.id);
+  api.get("/dispatches/:id/nodes/:node", async (c) => {
+    const d = await dispatchOf(store, c.req.param("id"));
+    const all = await store.getNodes(d.id);
     const n = nodeOf(all, d, c.req.param("node"));
-    const edges = store.getEdges(d.id).filter((e) => e.target === n.nodeId);
-    const parents = new Map(edges.map((e) => [e.source, nodeById(all, e.source)]));
-    const inputs = edges.map((e) => {
-      const p = parents.get(e.source);
-      return { param: edgeLabel(e.param), node: e.source, name: p?.name ?? "?", value: p ? shortValue(store.readOutput(p)) : null };
-    });
-    const output = store.readOutput(n);
-    const source = n.electronId ? (store.getSources(d.id)[n.electronId] ?? null) : null;
-    const sub = store.childDispatches(d.id).find((x) => x.parentNode === n.nodeId);
+    const edges = (await store.getEdges(d.id)).filter((e) => e.target === n.nodeId);
+    const inputs = await Promise.all(
+      edges.map(async (e) => {
+        const p = nodeById(all, e.source);
+        return { param: edgeLabel(e.param), node: e.source, name: p?.name ?? "?", value: p ? shortValue(await store.readOutput(p)) : null };
+      }),
+    );
+    const output = await store.readOutput(n);
+    const source = n.electronId ? ((await store.getSources(d.id))[n.electronId] ?? null) : null;
+    const sub = (await store.childDispatches(d.id)).find((x) => x.parentNode === n.nodeId);
     return c.json({
       dispatchId: d.id,
       nodeId: n.nodeId,
@@ -112,18 +112,18 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
     });
   });
 
-  api.get("/dispatches/:id/nodes/:node/output", (c) => {
-    const d = dispatchOf(store, c.req.param("id"));
-    const n = nodeOf(store.getNodes(d.id), d, c.req.param("node"));
-    const output = store.readOutput(n);
+  api.get("/dispatches/:id/nodes/:node/output", async (c) => {
+    const d = await dispatchOf(store, c.req.param("id"));
+    const n = nodeOf(await store.getNodes(d.id), d, c.req.param("node"));
+    const output = await store.readOutput(n);
     if (output === null) throw new NotFoundError(`node ${n.nodeId} of ${d.id} has no output (status ${n.status})`);
     c.header("content-disposition", `attachment; filename="${d.id}-node-${n.nodeId}-output.txt"`);
     return c.text(prettyValue(output, Infinity));
   });
 
-  api.get("/dispatches/:id/result-text", (c) => {
-    const d = dispatchOf(store, c.req.param("id"));
-    return c.json({ text: readResult(store, d.id).toString() });
+  api.get("/dispatches/:id/result-text", async (c) => {
+    const d = await dispatchOf(store, c.req.param("id"));
+    return c.json({ text: (await readResult(store, d.id)).toString() });
   });
 
   api.get("/log", (c) => {
@@ -140,13 +140,6 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
   });
 
   return api;
-}
-
-function dispatchOf(store: Store, id: string): DispatchRecord {
-  if (!isDispatchId(id)) throw new NotFoundError(`"${id}" is not a dispatch id (they look like dsp_…)`);
-  const d = store.getDispatch(id as DispatchId);
-  if (!d) throw new DispatchNotFoundError(id, store.dataDir);
-  return d;
 }
 
 /** Node `raw` (a path segment) of the dispatch whose nodes are `nodes`. */

@@ -9,6 +9,7 @@ import { RunnerCrashedError, TaskTimeoutError } from "../errors.js";
 import type { DispatchId } from "../ids.js";
 import { encodeError } from "../engine/run/stored-error.js";
 import type { Store } from "../engine/store/store.js";
+import type { NodeRecord } from "../engine/store/records.js";
 
 /** Crashes with no running task to blame before the dispatch is failed instead of started again. */
 const MAX_BLAMELESS_CRASHES = 3;
@@ -59,18 +60,20 @@ export class RunnerLosses {
   }
 
   /** Fails the tasks that blocked the runner past their timeout (or leaves them for retry); the others run again. */
-  afterTimeout(id: DispatchId, late: readonly LateTask[]): LossOutcome {
-    const store = this.store;
+  async afterTimeout(id: DispatchId, late: readonly LateTask[]): Promise<LossOutcome> {
     const now = Date.now();
     const changes: Array<{ node: number; status: "FAILED" }> = [];
-    store.batch(() => {
+    await this.store.transaction(async (tx) => {
+      const nodesOf = new Map<DispatchId, Promise<NodeRecord[]>>();
       for (const t of late) {
-        const n = store.getNodes(t.dispatchId)[t.node];
+        let nodes = nodesOf.get(t.dispatchId);
+        if (!nodes) nodesOf.set(t.dispatchId, (nodes = tx.getNodes(t.dispatchId)));
+        const n = (await nodes)[t.node];
         if (!n || n.attempts <= n.retries) continue;
         const error = new TaskTimeoutError(t.timeoutMs);
         error.message += `; it blocked its runner's event loop, so the runner was stopped`;
-        store.nodeEnded(t.dispatchId, t.node, "FAILED", encodeError(error), undefined, now);
-        store.countDone(t.dispatchId, 1);
+        tx.nodeEnded(t.dispatchId, t.node, "FAILED", encodeError(error), undefined, now);
+        tx.countDone(t.dispatchId, 1);
         if (t.dispatchId === id) changes.push({ node: t.node, status: "FAILED" });
       }
     });
@@ -83,15 +86,15 @@ export class RunnerLosses {
    * its sublattices; after MAX_BLAMELESS_CRASHES exits in a row with none
    * running, fails the dispatch itself.
    */
-  afterCrash(id: DispatchId, how: string, logTail: string, fromOutside: boolean): LossOutcome {
+  async afterCrash(id: DispatchId, how: string, logTail: string, fromOutside: boolean): Promise<LossOutcome> {
     const store = this.store;
     const now = Date.now();
     const detail = logTail ? `; its output ended with:\n${logTail}` : "";
     let blamed = 0;
     const changes: Array<{ node: number; status: "FAILED" }> = [];
-    for (const d of [id, ...store.childDispatches(id).map((c) => c.id)]) {
-      const nodes = store.getNodes(d).filter((n) => n.status === "RUNNING");
-      store.batch(() => {
+    for (const d of [id, ...(await store.childDispatches(id)).map((c) => c.id)]) {
+      await store.transaction(async (tx) => {
+        const nodes = (await tx.getNodes(d)).filter((n) => n.status === "RUNNING");
         for (const n of nodes) {
           blamed++;
           const key = `${d}:${n.nodeId}`;
@@ -101,8 +104,8 @@ export class RunnerLosses {
           if (!fromOutside && n.attempts <= n.retries) continue; // retries left: the new runner runs it again
           const times = fromOutside ? ` (it was running in each of the ${lost} runners killed so far: it is not started again)` : "";
           const error = new RunnerCrashedError(`the dispatch runner ${how} while task "${n.name}(${n.nodeId})" ran${times}${detail}`);
-          store.nodeEnded(d, n.nodeId, "FAILED", encodeError(error), undefined, now);
-          store.countDone(d, 1);
+          tx.nodeEnded(d, n.nodeId, "FAILED", encodeError(error), undefined, now);
+          tx.countDone(d, 1);
           if (d === id) changes.push({ node: n.nodeId, status: "FAILED" });
         }
       });

@@ -79,7 +79,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       server.once("error", reject);
     });
   } catch (error) {
-    store.close();
+    await store.close();
     unlockDataDir(opts.dataDir);
     const e = error as NodeJS.ErrnoException;
     const why = e.code === "EADDRINUSE" ? "the port is in use (choose another with --port)" : e.message;
@@ -105,7 +105,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       });
       await supervisor.stopAll();
       removeServerInfo(opts.dataDir, process.pid);
-      store.close();
+      await store.close();
       unlockDataDir(opts.dataDir);
       log("stopped");
     })());

@@ -11,8 +11,8 @@ import { Supervisor } from "./supervisor.js";
 
 const dir = mkdtempSync(join(tmpdir(), "valence-sse-"));
 const store = new SqliteStore(dir);
-after(() => {
-  store.close();
+after(async () => {
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -25,8 +25,8 @@ export function followDispatch(c: Context, hub: EventHub, store: Store, d: Dispa
   return streamSSE(c, (stream) =>
     relay(stream, hub, d.id, async () => {
       // Read after subscribing (relay does that first), so nothing falls between the two.
-      const now = store.getDispatch(d.id) ?? d;
-      const nodes = store.getNodes(d.id).map((n) => ({ node: n.nodeId, name: n.name, status: n.status }));
+      const now = (await store.getDispatch(d.id)) ?? d;
+      const nodes = (await store.getNodes(d.id)).map((n) => ({ node: n.nodeId, name: n.name, status: n.status }));
       await stream.writeSSE({ event: "snapshot", data: JSON.stringify({ dispatchId: d.id, status: now.status, nodes }) });
       return isTerminal(now.status);
     }),

@@ -9,14 +9,14 @@ import { join } from "node:path";
 import { decode } from "../codec/index.js";
 import { newDispatchId, type DispatchId } from "../ids.js";
 import type { SubmitBody } from "../api/wire.js";
-import type { NodeRecord } from "../engine/store/records.js";
+import type { DispatchRecord, NodeRecord } from "../engine/store/records.js";
 import type { Store } from "../engine/store/store.js";
 import { BadRequestError, BundleMissingError } from "./http-errors.js";
 import { readBlob } from "./blobs.js";
 
 export const bundlePathOf = (dataDir: string, hash: string) => join(dataDir, "bundles", `${hash}.mjs`);
 
-export function storeSubmission(store: Store, submitted: SubmitBody, parentId: DispatchId | null = null): DispatchId {
+export async function storeSubmission(store: Store, submitted: SubmitBody, parentId: DispatchId | null = null): Promise<DispatchId> {
   const body = withBlobs(store.dataDir, submitted);
   const n = body.nodes.length;
   body.nodes.forEach((node, i) => {
@@ -72,8 +72,7 @@ export function storeSubmission(store: Store, submitted: SubmitBody, parentId: D
     endedAt: null,
     bundlePath: null,
   }));
-  store.insertDispatch(
-    {
+  const record: DispatchRecord = {
       id,
       parentId,
       parentNode: null,
@@ -93,14 +92,15 @@ export function storeSubmission(store: Store, submitted: SubmitBody, parentId: D
       cwd: body.cwd,
       ownerPid: null,
       ownerHost: null,
-        ownerLock: null,
+      ownerLock: null,
       nodeCount: n,
       nodesDone: nodes.filter((x) => x.status === "COMPLETED").length,
-    },
-    nodes,
-    body.edges,
-  );
-  if (body.sources) store.insertSources(id, body.sources);
+  };
+  const sources = body.sources;
+  await store.write((w) => {
+    w.insertDispatch(record, nodes, body.edges);
+    if (sources) w.insertSources(id, sources);
+  });
   return id;
 }
 

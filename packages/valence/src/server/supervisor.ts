@@ -70,11 +70,20 @@ export class Supervisor {
   /** Runners whose dispatch finished, oldest first, waiting for another of the same bundle. */
   private readonly idle: Runner[] = [];
   private stopping = false;
+  /** A watchdog check is reading the store. */
+  private checking = false;
   private readonly watchdog: NodeJS.Timeout;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.losses = new RunnerLosses(opts.store);
-    this.watchdog = setInterval(() => this.checkBlocked(), 1000);
+    this.watchdog = setInterval(() => {
+      // One check at a time: a slow store must not stack them up.
+      if (this.checking) return;
+      this.checking = true;
+      this.checkBlocked()
+        .catch((error: unknown) => this.opts.log(`watchdog: cannot read the store: ${(error as Error).message}`))
+        .finally(() => (this.checking = false));
+    }, 1000);
     this.watchdog.unref();
   }
 
@@ -92,17 +101,35 @@ export class Supervisor {
     return this.runners.has(this.ownerOf.get(id) ?? id);
   }
 
-  /** Starts (or restarts) the runner of top-level dispatch `id`. */
-  start(id: DispatchId): void {
-    if (this.stopping || this.runners.has(id)) return;
-    const d = this.opts.store.getDispatch(id);
+  /**
+   * Starts (or restarts) the runner of top-level dispatch `id`. Never rejects: a store
+   * that cannot be read is logged, and the dispatch resumes at the next start.
+   */
+  async start(id: DispatchId): Promise<void> {
+    if (this.stopping || this.runners.has(id) || this.starting.has(id)) return;
+    this.starting.add(id);
+    try {
+      await this.startNow(id);
+    } catch (error) {
+      this.opts.log(`dispatch ${id}: cannot start its runner: ${(error as Error).message}`);
+    } finally {
+      this.starting.delete(id);
+    }
+  }
+
+  /** Dispatches whose start is reading the store: a second start of one waits for nothing. */
+  private readonly starting = new Set<DispatchId>();
+
+  private async startNow(id: DispatchId): Promise<void> {
+    const d = await this.opts.store.getDispatch(id);
     if (!d || isTerminal(d.status)) return;
-    mkdirSync(d.resultsDir, { recursive: true });
-    const logFile = join(d.resultsDir, "runner.log");
     const key = reuseKey(d);
     // Its last dispatch is stored as finished but the runner has not said "idle" yet (the
     // client read the result first): it takes this one next, instead of a cold start.
-    const finishing = this.finishingRunner(key);
+    const finishing = await this.finishingRunner(key);
+    if (this.stopping || this.runners.has(id)) return;
+    mkdirSync(d.resultsDir, { recursive: true });
+    const logFile = join(d.resultsDir, "runner.log");
     if (finishing) {
       finishing.next = { id, logFile };
       this.runners.set(id, finishing);
@@ -142,12 +169,13 @@ export class Supervisor {
   }
 
   /** A runner of this bundle whose dispatch is stored as finished, with nothing queued for it yet. */
-  private finishingRunner(key: string | undefined): Runner | undefined {
+  private async finishingRunner(key: string | undefined): Promise<Runner | undefined> {
     if (key === undefined) return undefined;
-    for (const [id, r] of this.runners) {
+    for (const [id, r] of [...this.runners]) {
       if (r.key !== key || r.next || r.current !== id || !r.child.connected) continue;
-      const status = this.opts.store.getDispatch(id)?.status;
-      if (status && isTerminal(status)) return r;
+      const status = (await this.opts.store.getDispatch(id))?.status;
+      // Checked again after the read: the runner may have been handed another meanwhile.
+      if (status && isTerminal(status) && !r.next && r.current === id && r.child.connected) return r;
     }
     return undefined;
   }
@@ -161,9 +189,15 @@ export class Supervisor {
   }
 
   /** Gives the runner the dispatch queued for it. */
-  private handOver(runner: Runner, next: NonNullable<Runner["next"]>): void {
+  private async handOver(runner: Runner, next: NonNullable<Runner["next"]>): Promise<void> {
     runner.next = undefined;
-    const d = this.opts.store.getDispatch(next.id);
+    const d = await this.opts.store.getDispatch(next.id).catch(() => undefined);
+    if (!runner.child.connected) {
+      // It exited while the store was read: the dispatch gets a runner of its own.
+      this.runners.delete(next.id);
+      this.ownerOf.delete(next.id);
+      return this.start(next.id);
+    }
     if (!d || isTerminal(d.status)) {
       this.runners.delete(next.id);
       this.ownerOf.delete(next.id);
@@ -214,13 +248,13 @@ export class Supervisor {
       if (this.spare === runner) this.spare = undefined;
       const idle = this.idle.indexOf(runner);
       if (idle >= 0) this.idle.splice(idle, 1);
-      if (runner.current) this.onExit(runner.current, runner, code, signal);
+      if (runner.current) void this.onExit(runner.current, runner, code, signal);
       const next = runner.next;
       runner.next = undefined;
       if (next && this.runners.get(next.id) === runner) {
         this.runners.delete(next.id);
         this.ownerOf.delete(next.id);
-        this.start(next.id);
+        void this.start(next.id);
       }
     });
     return runner;
@@ -243,7 +277,7 @@ export class Supervisor {
    * embedded process runs is left to it.
    */
   async resumeAll(): Promise<number> {
-    const unfinished = this.opts.store.unfinishedDispatches().filter((d) => d.parentId === null);
+    const unfinished = (await this.opts.store.unfinishedDispatches()).filter((d) => d.parentId === null);
     let resumed = 0;
     for (const d of unfinished) {
       if (await this.ownedElsewhere(d)) {
@@ -251,7 +285,7 @@ export class Supervisor {
         continue;
       }
       this.opts.log(`resuming ${d.id} (${d.name}, ${d.status})`);
-      this.start(d.id);
+      await this.start(d.id);
       resumed++;
     }
     return resumed;
@@ -299,19 +333,21 @@ export class Supervisor {
    * past its `timeout`, the runner is stopped from here; the task fails with
    * a TaskTimeoutError and the others that were running run again.
    */
-  private checkBlocked(): void {
+  private async checkBlocked(): Promise<void> {
     const now = Date.now();
-    for (const [id, runner] of this.runners) {
+    for (const [id, runner] of [...this.runners]) {
       if (runner.finished || runner.timedOut || now - runner.lastBeat < SILENT_MS) continue;
       const late: Array<{ dispatchId: DispatchId; node: number; timeoutMs: number }> = [];
-      for (const d of [id, ...this.opts.store.childDispatches(id).map((c) => c.id)]) {
-        for (const n of this.opts.store.getNodes(d)) {
+      for (const d of [id, ...(await this.opts.store.childDispatches(id)).map((c) => c.id)]) {
+        for (const n of await this.opts.store.getNodes(d)) {
           if (n.status === "RUNNING" && n.timeoutMs !== null && n.startedAt !== null && now - n.startedAt > n.timeoutMs + TIMEOUT_GRACE_MS) {
             late.push({ dispatchId: d, node: n.nodeId, timeoutMs: n.timeoutMs });
           }
         }
       }
       if (!late.length) continue; // busy with a long synchronous task that has no timeout: its right
+      // It may have moved on while the store was read.
+      if (runner.finished || runner.timedOut || this.runners.get(id) !== runner || Date.now() - runner.lastBeat < SILENT_MS) continue;
       runner.timedOut = late;
       this.opts.log(`runner for ${id} is blocked by a task past its timeout; stopping it`);
       killGroup(runner.child.pid, "SIGKILL");
@@ -328,7 +364,7 @@ export class Supervisor {
         if (!runner.finished) break;
         this.finished(id, runner);
         if (this.stopping) killGroup(runner.child.pid, "SIGKILL");
-        else if (runner.next) this.handOver(runner, runner.next);
+        else if (runner.next) void this.handOver(runner, runner.next);
         else this.toIdle(runner);
         break;
       case "change":
@@ -359,19 +395,19 @@ export class Supervisor {
     this.losses.forget(id);
   }
 
-  private onExit(id: DispatchId, runner: Runner, code: number | null, signal: NodeJS.Signals | null): void {
+  private async onExit(id: DispatchId, runner: Runner, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     if (this.stopping || runner.finished) return this.finished(id, runner);
     this.forget(id, runner);
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
     this.opts.log(`runner for ${id} ${how} before the dispatch finished`);
     try {
       const outcome = runner.timedOut
-        ? this.losses.afterTimeout(id, runner.timedOut)
-        : this.losses.afterCrash(id, how, tail(runner.logFile), killedFromOutside(signal));
+        ? await this.losses.afterTimeout(id, runner.timedOut)
+        : await this.losses.afterCrash(id, how, tail(runner.logFile), killedFromOutside(signal));
       const { at, changes, dispatchError } = outcome;
       if (changes.length) this.opts.hub.publish({ dispatchId: id, at, nodes: changes });
       if (dispatchError === undefined) return this.start(id);
-      this.opts.store.dispatchStatus(id, "FAILED", at, { error: dispatchError, ended: true });
+      await this.opts.store.write((w) => w.dispatchStatus(id, "FAILED", at, { error: dispatchError, ended: true }));
       this.opts.hub.publish({ dispatchId: id, at, nodes: [], status: "FAILED" });
     } catch (error) {
       this.opts.log(`dispatch ${id}: cannot recover from the runner's exit: ${(error as Error).message}`);

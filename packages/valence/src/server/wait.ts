@@ -19,7 +19,11 @@ export function waitForEnd(hub: EventHub, store: Store, id: DispatchId, ms: numb
     const timer = setTimeout(finish, ms);
     signal.addEventListener("abort", finish, { once: true });
     // It may have ended between the caller's read and the subscription.
-    const d = store.getDispatch(id);
-    if (!d || isTerminal(d.status)) finish();
+    store.getDispatch(id).then(
+      (d) => {
+        if (!d || isTerminal(d.status)) finish();
+      },
+      finish, // the caller's next read reports what is wrong with the store
+    );
   });
 }

@@ -30,8 +30,7 @@ export const resumeCommand: Command = {
     markTaskRunner();
     const engine = await Engine.current();
     const ids = values.all
-      ? engine.store
-          .unfinishedDispatches()
+      ? (await engine.store.unfinishedDispatches())
           .filter((d) => d.parentId === null && dispatchOwnerGone(engine.dataDir, d, hostname()))
           .map((d) => d.id)
       : (positionals as DispatchId[]);
@@ -43,12 +42,12 @@ export const resumeCommand: Command = {
     let allCompleted = true;
     // One at a time: each runs in the directory it was dispatched from, so relative paths mean what they meant.
     for (const id of ids) {
-      const cwd = engine.store.getDispatch(id)?.cwd;
+      const cwd = (await engine.store.getDispatch(id))?.cwd;
       if (cwd && existsSync(cwd)) process.chdir(cwd);
       const run = await engine.resume(id, { importBundles: true });
       await run.done;
       await run.closed;
-      const result = readResult(engine.store, id);
+      const result = await readResult(engine.store, id);
       if (result.status !== "COMPLETED") allCompleted = false;
       process.stdout.write(result.toString());
     }

@@ -95,12 +95,13 @@ function showProgress(): () => void {
   process.stdout.write = out;
   process.stderr.write = err;
   const timer = setInterval(() => {
-    void Engine.started()?.then((engine) => {
+    void Engine.started()?.then(async (engine) => {
       const parts: string[] = [];
       for (const id of engine.runs.keys()) {
-        const d = engine.store.getDispatch(id);
+        const d = await engine.store.getDispatch(id);
         if (d && !d.parentId) parts.push(`${d.name} ${d.nodesDone}/${d.nodeCount} nodes`);
       }
+      if (stopped) return; // the run ended while the store was read
       clear();
       if (parts.length) {
         originalErr(`[valence] ${parts.join(", ")}`);
@@ -109,7 +110,9 @@ function showProgress(): () => void {
     });
   }, 250);
   timer.unref();
+  let stopped = false;
   return () => {
+    stopped = true;
     clearInterval(timer);
     clear();
     // Only if nobody (per-task capture) wrapped them since.

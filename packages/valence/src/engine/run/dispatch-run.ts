@@ -13,7 +13,7 @@ import type { Executor } from "../../executor/executor.js";
 import type { TaskFunction, TaskOutcome } from "../../executor/task.js";
 import { asNodeId, type DispatchId, type ElectronId } from "../../ids.js";
 import { initialState, transition, type Effect, type FinalStatus, type SchedulerEvent, type SchedulerState } from "../scheduler/transitions.js";
-import type { CompletedNode } from "../store/store.js";
+import type { CompletedNode, StoreWrites } from "../store/store.js";
 import type { DispatchEnd, DispatchRunInit, NodeChange, PreparedNode } from "./run-types.js";
 import { encodeError, notRunError } from "./stored-error.js";
 import { access, electronArgs, fillCollection, sourceValue, type InEdge } from "./node-inputs.js";
@@ -49,6 +49,7 @@ export class DispatchRun {
   private readonly ready = new Set<Executor>();
   private queue: Queued[] = [];
   private scheduled = false;
+  private turning = false;
   private crashed = false;
   private turnNumber = 0;
   /**
@@ -96,7 +97,8 @@ export class DispatchRun {
     for (const p of this.init.nodes) if (p.executor) executors.add(p.executor);
     for (const ex of executors) this.setupOnce(ex).catch(() => undefined);
     const now = Date.now();
-    this.init.store.dispatchStatus(this.id, "RUNNING", now);
+    // The first turn's writes queue behind this one, so RUNNING is stored before any node state.
+    this.init.store.write((w) => w.dispatchStatus(this.id, "RUNNING", now)).catch((error: unknown) => this.crash(error));
     this.init.onChange?.({ dispatchId: this.id, at: now, nodes: [], status: "RUNNING" });
     this.push({ event: { type: "start" } });
   }
@@ -108,18 +110,33 @@ export class DispatchRun {
 
   private push(q: Queued): void {
     this.queue.push(q);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.turn());
-    }
+    this.schedule();
   }
 
-  private turn(): void {
+  /** A turn on the next tick, unless one is due or under way (that one schedules the next when it ends). */
+  private schedule(): void {
+    if (this.scheduled || this.turning) return;
+    this.scheduled = true;
+    setImmediate(() => void this.turn());
+  }
+
+  /**
+   * One turn at a time: events that arrive while a turn waits for its writes
+   * queue for the next, which starts once this one has acted.
+   */
+  private async turn(): Promise<void> {
+    this.scheduled = false;
+    this.turning = true;
     try {
-      this.turnInner();
+      await this.turnInner();
     } catch (error) {
       this.crash(error);
+    } finally {
+      this.turning = false;
     }
+    if (this.crashed) return;
+    // Tasks still running next turn get their RUNNING mark then, even if no other event comes.
+    if (this.queue.length || this.unwrittenRunning.size) this.schedule();
   }
 
   /**
@@ -133,19 +150,16 @@ export class DispatchRun {
     const reason = new StoreError(`dispatch ${this.id} stopped: ${toError(error).message}`, { cause: error });
     this.queue = [];
     for (const abort of this.controllers) abort?.abort(reason);
-    try {
-      this.init.store.dispatchStatus(this.id, "FAILED", Date.now(), { error: encodeError(reason), ended: true });
-      this.init.onChange?.({ dispatchId: this.id, at: Date.now(), nodes: [], status: "FAILED" });
-    } catch {
-      /* the store is what failed; the caller still learns why from `done` */
-    }
+    const at = Date.now();
+    // The store is what failed, so this may fail too; the caller still learns why from `done`.
+    this.init.store.write((w) => w.dispatchStatus(this.id, "FAILED", at, { error: encodeError(reason), ended: true })).catch(() => undefined);
+    this.init.onChange?.({ dispatchId: this.id, at, nodes: [], status: "FAILED" });
     this.resolveDone({ status: "FAILED", value: undefined, error: reason });
     this.resolveClosed();
   }
 
-  private turnInner(): void {
+  private async turnInner(): Promise<void> {
     if (this.crashed) return;
-    this.scheduled = false;
     const batch = this.queue;
     this.queue = [];
     const actions: Effect[] = [];
@@ -155,7 +169,7 @@ export class DispatchRun {
     const completed: CompletedNode[] = [];
     // Only collected when someone listens: a wide dispatch changes 10k nodes in a turn.
     const changes: NodeChange[] | undefined = this.init.onChange ? [] : undefined;
-    store.batch(() => {
+    const written = store.write((w) => {
       let done = 0;
       for (const q of batch) {
         const ev = q.event;
@@ -178,23 +192,23 @@ export class DispatchRun {
           changes?.push({ node: ev.node, status: "COMPLETED" });
           done++;
         }
-        if (ev.type === "failed") this.writeRunning(ev.node);
+        if (ev.type === "failed") this.writeRunning(w, ev.node);
         const effects = transition(this.sched, ev);
         if (ev.type === "failed" && q.outcome && !q.outcome.ok) {
           if (this.sched.state[ev.node] === "FAILED") {
             this.firstFailure ??= { node: ev.node, error: q.outcome.error };
-            store.nodeEnded(this.id, ev.node, "FAILED", encodeError(q.outcome.error), q.outcome, now);
+            w.nodeEnded(this.id, ev.node, "FAILED", encodeError(q.outcome.error), q.outcome, now);
             changes?.push({ node: ev.node, status: "FAILED" });
             done++;
           } else {
-            store.event(this.id, ev.node, "retry", q.outcome.error.message, ev.node, now);
+            w.event(this.id, ev.node, "retry", q.outcome.error.message, ev.node, now);
           }
         }
         for (const e of effects) {
           switch (e.type) {
             case "run":
               this.startedAt[e.node] = now;
-              if (this.init.eagerRunning) store.nodeRunning(this.id, e.node, e.attempt, now);
+              if (this.init.eagerRunning) w.nodeRunning(this.id, e.node, e.attempt, now);
               else this.unwrittenRunning.add(e.node, e.attempt, turn);
               changes?.push({ node: e.node, status: "RUNNING" });
               actions.push(e);
@@ -202,8 +216,8 @@ export class DispatchRun {
             case "status":
               this.unwrittenRunning.delete(e.node);
               changes?.push({ node: e.node, status: e.status });
-              store.nodeEnded(this.id, e.node, e.status, encodeError(notRunError(e.status, e.reason)), undefined, now);
-              if (e.status === "CANCELLED" || e.cause !== e.node) store.event(this.id, e.node, e.status.toLowerCase(), e.reason, e.cause, now);
+              w.nodeEnded(this.id, e.node, e.status, encodeError(notRunError(e.status, e.reason)), undefined, now);
+              if (e.status === "CANCELLED" || e.cause !== e.node) w.event(this.id, e.node, e.status.toLowerCase(), e.reason, e.cause, now);
               done++;
               break;
             case "abort":
@@ -213,24 +227,21 @@ export class DispatchRun {
           }
         }
       }
-      store.nodesCompleted(this.id, this.init.resultsDir, completed);
-      for (const node of this.unwrittenRunning.olderThan(turn)) this.writeRunning(node);
-      store.countDone(this.id, done);
+      w.nodesCompleted(this.id, this.init.resultsDir, completed);
+      for (const node of this.unwrittenRunning.olderThan(turn)) this.writeRunning(w, node);
+      w.countDone(this.id, done);
     });
+    // Nothing acts on a state the store does not hold yet.
+    await written;
     if (changes?.length) this.init.onChange?.({ dispatchId: this.id, at: now, nodes: changes });
     for (const a of actions) this.perform(a);
-    // Tasks still running next turn get their RUNNING mark then, even if no other event comes.
-    if (this.unwrittenRunning.size && !this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.turn());
-    }
   }
 
-  private writeRunning(node: number): void {
+  private writeRunning(w: StoreWrites, node: number): void {
     const attempt = this.unwrittenRunning.attempt(node);
     if (attempt === null) return;
     this.unwrittenRunning.delete(node);
-    this.init.store.nodeRunning(this.id, node, attempt, this.startedAt[node] as number);
+    w.nodeRunning(this.id, node, attempt, this.startedAt[node] as number);
   }
 
   private perform(e: Effect): void {
@@ -371,9 +382,9 @@ export class DispatchRun {
     const fields: { output?: string; error?: string; ended: boolean } = { ended: true };
     if (encodedOutput !== undefined) fields.output = encodedOutput;
     if (error) fields.error = encodeError(error);
-    this.init.store.batch(() => {
-      this.init.store.dispatchStatus(this.id, status, now, fields);
-      this.init.store.event(this.id, null, "finished", status, null, now);
+    await this.init.store.write((w) => {
+      w.dispatchStatus(this.id, status, now, fields);
+      w.event(this.id, null, "finished", status, null, now);
     });
     this.init.store.checkpointSoon();
     this.init.onChange?.({ dispatchId: this.id, at: now, nodes: [], status });

@@ -111,10 +111,10 @@ async function main(): Promise<void> {
       run = await engine.resume(id, { importBundles: true });
     } catch (error) {
       const e = toError(error);
-      const d = readDispatch(engine.store, id);
+      const d = await readDispatch(engine.store, id);
       // Another live process runs it (a leftover that would not stop): it is not this runner's to fail.
       if (!isTerminal(d.status) && !(e instanceof DispatchOwnedError)) {
-        engine.store.dispatchStatus(id, "FAILED", Date.now(), { error: encodeError(e), ended: true });
+        await engine.store.write((w) => w.dispatchStatus(id, "FAILED", Date.now(), { error: encodeError(e), ended: true }));
         await send({ type: "change", change: { dispatchId: id, at: Date.now(), nodes: [], status: "FAILED" } });
       }
       await send({ type: "load-failed", message: e.message });

@@ -60,46 +60,46 @@ function v1Store(): string {
 }
 
 describe("store migrations", () => {
-  it("converts a version-1 store: every node, edge and dispatch reads back as it was written", () => {
+  it("converts a version-1 store: every node, edge and dispatch reads back as it was written", async () => {
     const store = new SqliteStore(v1Store());
     assert.equal(store.db.pragma("user_version", { simple: true }), SCHEMA_VERSION);
-    assert.deepEqual(store.getNodes(id), v1Nodes);
-    assert.deepEqual(store.getEdges(id), v1Edges);
-    assert.deepEqual(store.getNodes(other), []);
-    assert.deepEqual(store.getEdges(other), []);
-    assert.deepEqual(store.listDispatches().map((d) => d.id), [other, id]);
-    assert.deepEqual(store.unfinishedDispatches().map((d) => d.id), [id]);
+    assert.deepEqual((await store.getNodes(id)), v1Nodes);
+    assert.deepEqual((await store.getEdges(id)), v1Edges);
+    assert.deepEqual((await store.getNodes(other)), []);
+    assert.deepEqual((await store.getEdges(other)), []);
+    assert.deepEqual((await store.listDispatches()).map((d) => d.id), [other, id]);
+    assert.deepEqual((await store.unfinishedDispatches()).map((d) => d.id), [id]);
     const tables = store.db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`).pluck().all();
     assert.deepEqual(tables, ["dispatches", "events", "graphs", "node_states", "sources"]);
-    store.insertSources(id, { "wf.ts:3": "(x) => x + 1" });
-    assert.deepEqual(store.getSources(id), { "wf.ts:3": "(x) => x + 1" });
-    store.close();
+    await store.write((w) => w.insertSources(id, { "wf.ts:3": "(x) => x + 1" }));
+    assert.deepEqual((await store.getSources(id)), { "wf.ts:3": "(x) => x + 1" });
+    await store.close();
   });
 
-  it("converts a version-2 store, keeping a replaced electron's own bundle", () => {
+  it("converts a version-2 store, keeping a replaced electron's own bundle", async () => {
     const dir = v1Store();
     const db = new Database(join(dir, "valence.db"));
     migrate(db, "v2", 2);
     db.prepare(`UPDATE nodes SET bundle_path = '/b/new.mjs' WHERE node_id = 0`).run();
-    db.close();
+    await db.close();
     const store = new SqliteStore(dir);
-    assert.deepEqual(store.getNodes(id), [{ ...v1Nodes[0], bundlePath: "/b/new.mjs" }, ...v1Nodes.slice(1)]);
-    store.close();
+    assert.deepEqual((await store.getNodes(id)), [{ ...v1Nodes[0], bundlePath: "/b/new.mjs" }, ...v1Nodes.slice(1)]);
+    await store.close();
   });
 
-  it("keeps writing a converted dispatch: its unfinished nodes run, complete and fail as in a new one", () => {
+  it("keeps writing a converted dispatch: its unfinished nodes run, complete and fail as in a new one", async () => {
     const dir = v1Store();
     const store = new SqliteStore(dir);
-    store.nodesCompleted(id, join(dir, "r"), [{ node: 3, encoded: "9", stdout: "", stderr: "", at: 20, startedAt: 14, attempt: null }]);
-    store.nodeRunning(id, 4, 1, 21);
-    store.nodeEnded(id, 4, "CANCELLED", '{"$error":"c"}', undefined, 22);
-    const [n3, n4] = store.getNodes(id).slice(3);
+    await store.write((w) => w.nodesCompleted(id, join(dir, "r"), [{ node: 3, encoded: "9", stdout: "", stderr: "", at: 20, startedAt: 14, attempt: null }]));
+    await store.write((w) => w.nodeRunning(id, 4, 1, 21));
+    await store.write((w) => w.nodeEnded(id, 4, "CANCELLED", '{"$error":"c"}', undefined, 22));
+    const [n3, n4] = (await store.getNodes(id)).slice(3);
     assert.deepEqual([n3?.status, n3?.output, n3?.attempts, n3?.startedAt, n3?.endedAt], ["COMPLETED", "9", 1, 14, 20]);
     assert.deepEqual([n4?.status, n4?.error, n4?.attempts, n4?.startedAt, n4?.endedAt, n4?.value], ["CANCELLED", '{"$error":"c"}', 1, 21, 22, "[null]"]);
-    store.close();
+    await store.close();
     // Opening it again finds nothing left to migrate.
     const again = new SqliteStore(dir);
-    assert.equal(again.getNodes(id)[3]?.output, "9");
-    again.close();
+    assert.equal((await again.getNodes(id))[3]?.output, "9");
+    await again.close();
   });
 });

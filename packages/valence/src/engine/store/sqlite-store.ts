@@ -1,21 +1,23 @@
 /**
  * The SQLite driver of the Store (store.ts): one SQLite file (WAL) under the
- * data dir, the source of truth for every dispatch. Writes that belong to one
- * scheduler turn go in one transaction (`batch`), which is what keeps
- * 10k-task dispatches cheap.
+ * data dir, the source of truth for every dispatch. Every `write` is one
+ * transaction, which is what keeps 10k-task dispatches cheap; its reads
+ * answer at once (the promises are already settled).
  */
 import Database from "better-sqlite3";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { StoreError } from "../../errors.js";
 import type { DispatchId } from "../../ids.js";
 import type { Status } from "../../status.js";
-import { decodeEdges, decodeNodes, encodeEdges, encodeNodes, type SubmittedNode } from "./graph-codec.js";
+import { decodeEdges, decodeNodes, type SubmittedNode } from "./graph-codec.js";
 import { migrate } from "./migrations.js";
+import { RecordedWrites, replay } from "./recorded-writes.js";
 import { prepareStatements, type Statements } from "./sqlite-statements.js";
 import { asWriteError } from "./sqlite-write-error.js";
+import { SqliteWriter } from "./sqlite-writer.js";
 import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "./records.js";
-import { LARGE_VALUE_BYTES, type CompletedNode, type DispatchListRow, type DispatchQuery, type Store } from "./store.js";
+import type { DispatchListRow, DispatchQuery, Store, StoreTx, StoreWrites } from "./store.js";
 
 /** A node's row in `node_states`: its state once it has moved on from the one it was submitted in. */
 type NodeState = Pick<NodeRecord, "nodeId" | "status" | "output" | "outputFile" | "stdout" | "stderr" | "error" | "startedAt" | "endedAt"> & {
@@ -25,10 +27,19 @@ type NodeState = Pick<NodeRecord, "nodeId" | "status" | "output" | "outputFile" 
 /** How long the store must be left alone before it checkpoints. */
 const CHECKPOINT_IDLE_MS = 300;
 
+const DONE: Promise<void> = Promise.resolve();
+
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   readonly file: string;
   private readonly stmts: Statements;
+  private readonly writer: SqliteWriter;
+  /**
+   * Set while a `transaction` holds the connection (its function awaits between its
+   * reads and its writes): writes and transactions that come meanwhile wait here, in
+   * order, so none of them joins a transaction that is not theirs.
+   */
+  private queue: Promise<unknown> | undefined;
 
   constructor(readonly dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
@@ -51,136 +62,102 @@ export class SqliteStore implements Store {
       );
     }
     this.stmts = prepareStatements(this.db);
+    this.writer = new SqliteWriter(this.db, this.stmts, this.file);
   }
 
-  /**
-   * Runs `fn` in one transaction (nested calls join the outer one). IMMEDIATE:
-   * it takes the write lock first, waiting its turn behind other processes'
-   * writes (busy_timeout). A deferred one that reads before it writes (a
-   * dispatch key, a node) fails at once with "database is locked" when another
-   * process wrote in between, since SQLite cannot upgrade its stale snapshot.
-   */
-  batch<T>(fn: () => T): T {
+  write(fill: (w: StoreWrites) => void): Promise<void> {
+    if (this.queue) {
+      const recorded = new RecordedWrites();
+      fill(recorded);
+      return this.enqueue(async () => this.inTransaction(() => replay(recorded.ops, this.writer)));
+    }
+    // The common case: nothing else holds the connection, so the writes land now.
+    try {
+      this.inTransaction(() => fill(this.writer));
+      return DONE;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.enqueue(async () => {
+      const recorded = new RecordedWrites();
+      const tx: StoreTx = Object.assign(recorded, {
+        getDispatch: async (id: string) => this.dispatchRow(id),
+        getNodes: async (id: DispatchId) => this.nodeRows(id),
+        childDispatches: async (id: DispatchId) => this.childRows(id),
+      });
+      // The write lock is held from the first read: another process's owner check waits for ours.
+      this.begin();
+      try {
+        const out = await fn(tx);
+        replay(recorded.ops, this.writer);
+        this.db.exec("COMMIT");
+        this.writer.committed();
+        return out;
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec("ROLLBACK");
+        this.writer.rolledBack();
+        throw asWriteError(error, this.dataDir);
+      }
+    });
+  }
+
+  /** Runs `job` once everything queued before it has settled; the queue empties when the last one does. */
+  private enqueue<T>(job: () => Promise<T>): Promise<T> {
+    const run = (this.queue ?? DONE).then(job, job);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queue = tail;
+    void tail.then(() => {
+      if (this.queue === tail) this.queue = undefined;
+    });
+    return run;
+  }
+
+  private begin(): void {
     this.lastWrite = performance.now();
     try {
-      return this.db.transaction(fn).immediate();
+      this.db.exec("BEGIN IMMEDIATE");
     } catch (error) {
-      // Rolled back: a key remembered inside may be handed to the next dispatch.
-      this.keys.clear();
       throw asWriteError(error, this.dataDir);
     }
   }
 
-  /** Stores a dispatch and its graph. `nodes` may be full NodeRecords; only what is fixed at submission is kept. */
-  insertDispatch(d: DispatchRecord, nodes: readonly SubmittedNode[], edges: readonly EdgeRecord[]): void {
+  /**
+   * Runs `fn` in one transaction. IMMEDIATE: it takes the write lock first, waiting its turn
+   * behind other processes' writes (busy_timeout). A deferred one that reads before it writes
+   * (a dispatch key, a node) fails at once with "database is locked" when another process
+   * wrote in between, since SQLite cannot upgrade its stale snapshot.
+   */
+  private inTransaction(fn: () => void): void {
     this.lastWrite = performance.now();
-    const graphNodes = encodeNodes(nodes);
-    const graphEdges = encodeEdges(edges);
-    this.batch(() => {
-      this.stmts.insertDispatch.run(d);
-      this.keys.set(d.id, Number(this.stmts.insertGraph.run(d.id, d.inputs, d.outputTemplate, graphNodes, graphEdges).lastInsertRowid));
-    });
-  }
-
-  /**
-   * A dispatch's integer key in `node_states`, remembered: a committed key
-   * never changes (graphs rows are never deleted or re-keyed). `batch`
-   * forgets them all when a transaction rolls back.
-   */
-  private readonly keys = new Map<string, number>();
-
-  private keyOf(id: DispatchId): number {
-    let key = this.keys.get(id);
-    if (key === undefined) {
-      key = this.stmts.dispatchKey.get(id) as number | undefined;
-      if (key === undefined) throw new StoreError(`dispatch ${id} is not in the store ${this.file}`);
-      this.keys.set(id, key);
-    }
-    return key;
-  }
-
-  /** Prepared multi-row statements, by chunk size. */
-  private readonly chunkStatements = new Map<string, Database.Statement>();
-
-  nodeRunning(id: DispatchId, node: number, attempt: number, at: number): void {
-    this.stmts.nodeRunning.run(this.keyOf(id), node, attempt, at);
-  }
-
-  /**
-   * Marks nodes COMPLETED with their encoded outputs (large ones in files
-   * under the results dir). One multi-row upsert per chunk: a wide dispatch
-   * completes thousands of nodes per scheduler turn.
-   */
-  nodesCompleted(id: DispatchId, resultsDir: string, items: readonly CompletedNode[]): void {
-    if (!items.length) return;
-    const key = this.keyOf(id);
-    const CHUNK = 100;
-    const written: string[] = [];
     try {
-      for (let i = 0; i < items.length; i += CHUNK) {
-        const slice = items.slice(i, i + CHUNK);
-        const params: unknown[] = [];
-        for (const c of slice) {
-          let inline: string | null = c.encoded;
-          let file: string | null = null;
-          if (c.encoded.length > LARGE_VALUE_BYTES) {
-            mkdirSync(resultsDir, { recursive: true });
-            file = join(resultsDir, `node-${c.node}.out`);
-            written.push(file);
-            writeFileSync(file, c.encoded);
-            inline = null;
-          }
-          params.push(key, c.node, inline, file, c.stdout || null, c.stderr || null, c.at, c.startedAt, c.attempt);
-        }
-        this.completedStatement(slice.length).run(params);
-      }
+      this.db.transaction(fn).immediate();
+      this.writer.committed();
     } catch (error) {
-      // The rows roll back with the batch; the files must go too: a half-written one on a full
-      // disk holds the very space the dispatch needs to record that it failed.
-      for (const f of written) rmSync(f, { force: true });
-      throw error;
+      this.writer.rolledBack();
+      throw asWriteError(error, this.dataDir);
     }
   }
 
-  private completedStatement(n: number): Database.Statement {
-    const key = `completed:${n}`;
-    let st = this.chunkStatements.get(key);
-    if (!st) {
-      // `attempts` NULL: the RUNNING mark was written, and its attempt stands.
-      st = this.db.prepare(
-        `INSERT INTO node_states (dispatch, node_id, status, output, output_file, stdout, stderr, ended_at, started_at, attempts)
-         VALUES ${new Array(n).fill("(?,?,'COMPLETED',?,?,?,?,?,?,?)").join(",")}
-         ON CONFLICT DO UPDATE SET status = 'COMPLETED', output = excluded.output, output_file = excluded.output_file,
-           stdout = excluded.stdout, stderr = excluded.stderr, error = NULL, ended_at = excluded.ended_at,
-           started_at = COALESCE(started_at, excluded.started_at), attempts = COALESCE(excluded.attempts, attempts)`,
-      );
-      this.chunkStatements.set(key, st);
-    }
-    return st;
+  async getDispatch(id: string): Promise<DispatchRecord | undefined> {
+    return this.dispatchRow(id);
   }
 
-  nodeEnded(id: DispatchId, node: number, status: "FAILED" | "CANCELLED", encodedError: string, io: { stdout: string; stderr: string } | undefined, at: number): void {
-    this.stmts.nodeFailed.run(this.keyOf(id), node, status, encodedError, io?.stdout || null, io?.stderr || null, at);
-  }
-
-  countDone(id: DispatchId, n: number): void {
-    if (n) this.stmts.nodesDone.run(n, id);
-  }
-
-  dispatchStatus(id: DispatchId, status: Status, at: number, fields: { output?: string; error?: string; ended?: boolean } = {}): void {
-    this.stmts.dispatchStatus.run(status, at, fields.ended ? at : null, fields.output ?? null, fields.error ?? null, id);
-  }
-
-  event(id: DispatchId, node: number | null, kind: string, detail: string | null, cause: number | null, at: number): void {
-    this.stmts.event.run(id, node, at, kind, detail, cause);
-  }
-
-  getDispatch(id: string): DispatchRecord | undefined {
+  private dispatchRow(id: string): DispatchRecord | undefined {
     return this.stmts.getDispatch.get(id) as DispatchRecord | undefined;
   }
 
+  async getNodes(id: DispatchId): Promise<NodeRecord[]> {
+    return this.nodeRows(id);
+  }
+
   /** The dispatch's nodes in id order: each as submitted, overlaid with its state row if it has one. */
-  getNodes(id: DispatchId): NodeRecord[] {
+  private nodeRows(id: DispatchId): NodeRecord[] {
     const g = this.stmts.getGraph.get(id) as { key: number; nodes: string } | undefined;
     if (!g) return [];
     const states = new Map<number, NodeState>();
@@ -188,66 +165,49 @@ export class SqliteStore implements Store {
     return decodeNodes(g.nodes).map((n) => withState(n, states.get(n.nodeId)));
   }
 
-  getEdges(id: DispatchId): EdgeRecord[] {
+  async getEdges(id: DispatchId): Promise<EdgeRecord[]> {
     const edges = this.stmts.getGraphEdges.get(id) as string | undefined;
     return edges === undefined ? [] : decodeEdges(edges);
   }
 
-  getEvents(id: DispatchId, after = 0): EventRecord[] {
+  async getEvents(id: DispatchId, after = 0): Promise<EventRecord[]> {
     return this.stmts.getEvents.all(id, after) as EventRecord[];
   }
 
-  listDispatches(limit = 50): DispatchRecord[] {
+  async listDispatches(limit = 50): Promise<DispatchRecord[]> {
     return this.stmts.list.all(limit) as DispatchRecord[];
   }
 
-  /** Copies what `insertDispatch` does not write (logs, attempts, times) for nodes carried over from another dispatch. */
-  restoreNodes(id: DispatchId, nodes: readonly NodeRecord[]): void {
-    this.batch(() => {
-      const key = this.keyOf(id);
-      for (const n of nodes) this.stmts.restoreNode.run(key, n.nodeId, n.status, n.stdout, n.stderr, n.attempts, n.startedAt, n.endedAt);
-    });
-  }
-
-  /** Electrons' source text by electron id (shown by the dashboard, never run). */
-  insertSources(id: DispatchId, sources: Readonly<Record<string, string>>): void {
-    this.batch(() => {
-      for (const [electronId, source] of Object.entries(sources)) this.stmts.insertSource.run(id, electronId, source);
-    });
-  }
-
-  getSources(id: DispatchId): Record<string, string> {
+  async getSources(id: DispatchId): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
     for (const r of this.stmts.getSources.all(id) as Array<{ electronId: string; source: string }>) out[r.electronId] = r.source;
     return out;
   }
 
-  /** Records which process runs a dispatch now (a runner that resumed it). */
-  setOwner(id: DispatchId, pid: number, host: string, lock: string): void {
-    this.lastWrite = performance.now();
-    this.stmts.setOwner.run(pid, host, lock, id);
+  /** Child dispatches of `id` (its sublattices' runs). */
+  async childDispatches(id: DispatchId): Promise<DispatchRecord[]> {
+    return this.childRows(id);
   }
 
-  /** Child dispatches of `id` (its sublattices' runs). */
-  childDispatches(id: DispatchId): DispatchRecord[] {
+  private childRows(id: DispatchId): DispatchRecord[] {
     return this.stmts.children.all(id) as DispatchRecord[];
   }
 
-  unfinishedDispatches(): DispatchRecord[] {
+  async unfinishedDispatches(): Promise<DispatchRecord[]> {
     return this.stmts.unfinished.all() as DispatchRecord[];
   }
 
-  countByStatus(): Partial<Record<Status, number>> {
+  async countByStatus(): Promise<Partial<Record<Status, number>>> {
     const out: Partial<Record<Status, number>> = {};
     for (const r of this.stmts.counts.all() as Array<{ status: Status; n: number }>) out[r.status] = r.n;
     return out;
   }
 
-  newestDispatch(): DispatchId | null {
+  async newestDispatch(): Promise<DispatchId | null> {
     return (this.stmts.newest.get() as DispatchId | undefined) ?? null;
   }
 
-  findDispatches(q: DispatchQuery): { total: number; rows: DispatchListRow[] } {
+  async findDispatches(q: DispatchQuery): Promise<{ total: number; rows: DispatchListRow[] }> {
     const where = ["parent_id IS NULL"];
     const params: unknown[] = [];
     if (q.statuses?.length) {
@@ -272,7 +232,7 @@ export class SqliteStore implements Store {
   }
 
   /** A node's encoded output, from its row or its file. */
-  readOutput(n: Pick<NodeRecord, "output" | "outputFile">): string | null {
+  async readOutput(n: Pick<NodeRecord, "output" | "outputFile">): Promise<string | null> {
     if (n.output !== null) return n.output;
     return n.outputFile ? readFileSync(n.outputFile, "utf8") : null;
   }
@@ -302,9 +262,17 @@ export class SqliteStore implements Store {
     this.checkpointTimer.unref();
   }
 
-  close(): void {
-    if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
-    this.db.close();
+  /** Closes at once when nothing is queued; writes still queued behind a transaction land first. */
+  close(): Promise<void> {
+    const shut = () => {
+      if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
+      this.db.close();
+    };
+    if (!this.queue) {
+      shut();
+      return DONE;
+    }
+    return this.queue.then(shut);
   }
 }
 

@@ -1,13 +1,20 @@
 /**
  * The store: what every part of Valence (engine, server, dashboard API, CLI)
- * reads and writes dispatches through. `SqliteStore` is its driver today;
- * the contract every driver must pass is `store-contract.ts`. No SQL lives
- * outside a driver.
+ * reads and writes dispatches through. `SqliteStore` (embedded, one server)
+ * and a network database's driver implement it; the contract every driver
+ * must pass is `test-support/store-contract.ts`. No SQL lives outside a driver.
  *
- * Writes are synchronous and meant to be grouped: a scheduler turn calls
- * several of them inside one `batch`, and a driver makes the batch one
- * transaction (all or nothing), so a process killed at any moment leaves a
- * store it can resume from.
+ * Asynchronous where a network database needs it, and shaped so the embedded
+ * driver pays nothing for that:
+ * - Reads return promises (SQLite's resolve at once).
+ * - Writes are grouped: `write(fill)` calls `fill` at once with a writer that
+ *   records the writes, and settles when all of them are durable as one
+ *   transaction (all or nothing). A scheduler turn records every state change
+ *   of the turn this way and acts only after the promise settles, so a
+ *   process killed at any moment leaves a store it can resume from.
+ * - `transaction(fn)` is for the few writes that depend on what is read
+ *   (an owner check, a dead runner's nodes): its reads and writes see one
+ *   snapshot and commit together.
  */
 import type { DispatchId } from "../../ids.js";
 import type { Status } from "../../status.js";
@@ -50,14 +57,8 @@ export interface DispatchListRow {
   readonly nodesDone: number;
 }
 
-export interface Store {
-  /** The data dir the store lives in (results dirs, bundles and the server's files sit beside it). */
-  readonly dataDir: string;
-
-  /** Runs `fn` as one transaction: its writes all land or none do (a throw rolls them back). */
-  batch<T>(fn: () => T): T;
-
-  // Writes.
+/** The writes of one transaction. Recorded in call order; a driver applies them in that order. */
+export interface StoreWrites {
   /** Stores a dispatch and its graph. `nodes` may be full NodeRecords; only what is fixed at submission is kept. */
   insertDispatch(d: DispatchRecord, nodes: readonly SubmittedNode[], edges: readonly EdgeRecord[]): void;
   nodeRunning(id: DispatchId, node: number, attempt: number, at: number): void;
@@ -77,31 +78,52 @@ export interface Store {
   /** Each electron's source text, by electron id. */
   insertSources(id: DispatchId, sources: Readonly<Record<string, string>>): void;
   setOwner(id: DispatchId, pid: number, host: string, lock: string): void;
+}
+
+/** Inside `transaction`: reads of the transaction's own snapshot, and its writes. */
+export interface StoreTx extends StoreWrites {
+  getDispatch(id: string): Promise<DispatchRecord | undefined>;
+  getNodes(id: DispatchId): Promise<NodeRecord[]>;
+  childDispatches(id: DispatchId): Promise<DispatchRecord[]>;
+}
+
+export interface Store {
+  /** The data dir the store lives in (results dirs, bundles and the server's files sit beside it). */
+  readonly dataDir: string;
+
+  /**
+   * Calls `fill` at once (synchronously) to record writes, then makes them durable as one
+   * transaction. The promise settles when they are; it rejects, with nothing written, when
+   * `fill` throws or the store refuses them.
+   */
+  write(fill: (w: StoreWrites) => void): Promise<void>;
+  /** Runs `fn` as one transaction: what it reads is what its writes commit against; a throw writes nothing. */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
 
   // Reads.
-  getDispatch(id: string): DispatchRecord | undefined;
+  getDispatch(id: string): Promise<DispatchRecord | undefined>;
   /** Every node of the dispatch, in node id order, with its current state. */
-  getNodes(id: DispatchId): NodeRecord[];
-  getEdges(id: DispatchId): EdgeRecord[];
+  getNodes(id: DispatchId): Promise<NodeRecord[]>;
+  getEdges(id: DispatchId): Promise<EdgeRecord[]>;
   /** Events after id `after`, in order. */
-  getEvents(id: DispatchId, after?: number): EventRecord[];
+  getEvents(id: DispatchId, after?: number): Promise<EventRecord[]>;
   /** Top-level dispatches, newest first. */
-  listDispatches(limit?: number): DispatchRecord[];
-  getSources(id: DispatchId): Record<string, string>;
-  childDispatches(id: DispatchId): DispatchRecord[];
+  listDispatches(limit?: number): Promise<DispatchRecord[]>;
+  getSources(id: DispatchId): Promise<Record<string, string>>;
+  childDispatches(id: DispatchId): Promise<DispatchRecord[]>;
   /** Dispatches not COMPLETED, FAILED or CANCELLED. */
-  unfinishedDispatches(): DispatchRecord[];
+  unfinishedDispatches(): Promise<DispatchRecord[]>;
   /** A node's encoded output, from its row or its file; null when it has none. */
-  readOutput(n: Pick<NodeRecord, "output" | "outputFile">): string | null;
+  readOutput(n: Pick<NodeRecord, "output" | "outputFile">): Promise<string | null>;
 
   // The dashboard's list.
   /** Top-level dispatches by status. */
-  countByStatus(): Partial<Record<Status, number>>;
+  countByStatus(): Promise<Partial<Record<Status, number>>>;
   /** The newest top-level dispatch, or null when there is none. */
-  newestDispatch(): DispatchId | null;
-  findDispatches(q: DispatchQuery): { readonly total: number; readonly rows: DispatchListRow[] };
+  newestDispatch(): Promise<DispatchId | null>;
+  findDispatches(q: DispatchQuery): Promise<{ readonly total: number; readonly rows: DispatchListRow[] }>;
 
   /** A hint that a burst of writes has ended (a dispatch finished): a good moment for housekeeping. */
   checkpointSoon(): void;
-  close(): void;
+  close(): Promise<void>;
 }

@@ -4,13 +4,13 @@
  * each test opens a fresh store in a fresh data dir.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { newDispatchId, type DispatchId } from "../../../ids.js";
 import type { DispatchRecord, NodeRecord } from "../records.js";
-import { LARGE_VALUE_BYTES, type Store } from "../store.js";
+import { LARGE_VALUE_BYTES, type DispatchQuery, type Store } from "../store.js";
 
 export function dispatchRecord(id: DispatchId, resultsDir: string, over: Partial<DispatchRecord> = {}): DispatchRecord {
   return {
@@ -30,179 +30,245 @@ export function nodeRecord(i: number, over: Partial<NodeRecord> = {}): NodeRecor
 
 const ARG0 = '{"kind":"arg","index":0}';
 
-export function storeContract(driver: string, open: (dataDir: string) => Store): void {
+export function storeContract(driver: string, open: (dataDir: string) => Store | Promise<Store>): void {
   const dirs: string[] = [];
   const stores: Store[] = [];
-  after(() => {
-    for (const s of stores) s.close();
+  after(async () => {
+    for (const s of stores) await s.close();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
   /** A fresh store, its data dir, and a dispatch of `n` chained nodes stored in it. */
-  function fresh(n = 0, over: Partial<DispatchRecord> = {}): { store: Store; dir: string; id: DispatchId; results: string } {
+  async function fresh(n = 0, over: Partial<DispatchRecord> = {}): Promise<{ store: Store; dir: string; id: DispatchId; results: string }> {
     const dir = mkdtempSync(join(tmpdir(), `valence-store-${driver}-`));
     dirs.push(dir);
-    const store = open(dir);
+    const store = await open(dir);
     stores.push(store);
     const id = newDispatchId();
     const results = join(dir, "results", id);
     if (n > 0 || Object.keys(over).length) {
       const nodes = Array.from({ length: n }, (_, i) => nodeRecord(i));
       const edges = Array.from({ length: Math.max(0, n - 1) }, (_, i) => ({ source: i, target: i + 1, param: ARG0 }));
-      store.insertDispatch(dispatchRecord(id, results, { nodeCount: n, ...over }), nodes, edges);
+      await store.write((w) => w.insertDispatch(dispatchRecord(id, results, { nodeCount: n, ...over }), nodes, edges));
     }
     return { store, dir, id, results };
   }
+  const completed = (node: number, encoded: string) => ({ node, encoded, stdout: "", stderr: "", at: 2, startedAt: 1, attempt: 1 });
 
   describe(`store contract: ${driver}`, () => {
-    it("stores a dispatch with its nodes and edges and reads them back as stored", () => {
-      const { store, dir, id, results } = fresh(250);
+    it("stores a dispatch with its nodes and edges and reads them back as stored", async () => {
+      const { store, dir, id, results } = await fresh(250);
       assert.equal(store.dataDir, dir);
-      const d = store.getDispatch(id) as DispatchRecord;
+      const d = (await store.getDispatch(id)) as DispatchRecord;
       assert.deepEqual(
         [d.id, d.name, d.status, d.nodeCount, d.nodesDone, d.resultsDir, d.inputs, d.outputTemplate, d.parentId],
         [id, "wf", "NEW_OBJECT", 250, 0, results, "[]", "[]", null],
       );
-      const nodes = store.getNodes(id);
+      const nodes = await store.getNodes(id);
       assert.equal(nodes.length, 250);
       assert.deepEqual(nodes.map((n) => n.nodeId), Array.from({ length: 250 }, (_, i) => i), "in node id order");
       assert.deepEqual([nodes[249]?.name, nodes[0]?.executor, nodes[0]?.status], ["n249", '"inline"', "NEW_OBJECT"]);
-      const edges = store.getEdges(id);
+      const edges = await store.getEdges(id);
       assert.equal(edges.length, 249);
       assert.deepEqual(edges[10], { source: 10, target: 11, param: ARG0 });
-      assert.equal(store.getDispatch("dsp_nosuchdispatch"), undefined);
+      assert.equal(await store.getDispatch("dsp_nosuchdispatch"), undefined);
     });
 
-    it("records running, completed and ended nodes with their attempts, times and logs", () => {
-      const { store, id, results } = fresh(4);
-      store.nodeRunning(id, 1, 2, 5);
-      store.nodesCompleted(id, results, [
-        { node: 0, encoded: "10", stdout: "out", stderr: "", at: 9, startedAt: 6, attempt: 1 },
-        { node: 1, encoded: "11", stdout: "", stderr: "warn", at: 9, startedAt: 6, attempt: null },
-      ]);
-      store.nodeEnded(id, 2, "FAILED", '"boom"', { stdout: "so far", stderr: "" }, 10);
-      store.nodeEnded(id, 3, "CANCELLED", '"cancelled"', undefined, 11);
-      const [a, b, c, d] = store.getNodes(id) as [NodeRecord, NodeRecord, NodeRecord, NodeRecord];
+    it("records running, completed and ended nodes with their attempts, times and logs", async () => {
+      const { store, id, results } = await fresh(4);
+      await store.write((w) => w.nodeRunning(id, 1, 2, 5));
+      await store.write((w) => {
+        w.nodesCompleted(id, results, [
+          { node: 0, encoded: "10", stdout: "out", stderr: "", at: 9, startedAt: 6, attempt: 1 },
+          { node: 1, encoded: "11", stdout: "", stderr: "warn", at: 9, startedAt: 6, attempt: null },
+        ]);
+        w.nodeEnded(id, 2, "FAILED", '"boom"', { stdout: "so far", stderr: "" }, 10);
+        w.nodeEnded(id, 3, "CANCELLED", '"cancelled"', undefined, 11);
+      });
+      const [a, b, c, d] = (await store.getNodes(id)) as [NodeRecord, NodeRecord, NodeRecord, NodeRecord];
       assert.deepEqual([a.status, a.output, a.stdout, a.attempts, a.startedAt, a.endedAt], ["COMPLETED", "10", "out", 1, 6, 9]);
       // Its RUNNING mark was written: attempt and start time come from there.
       assert.deepEqual([b.status, b.output, b.stderr, b.attempts, b.startedAt], ["COMPLETED", "11", "warn", 2, 5]);
       assert.deepEqual([c.status, c.error, c.stdout, c.endedAt], ["FAILED", '"boom"', "so far", 10]);
       assert.deepEqual([d.status, d.error, d.endedAt], ["CANCELLED", '"cancelled"', 11]);
-      assert.equal(store.readOutput(a), "10");
-      assert.equal(store.readOutput(c), null);
+      assert.equal(await store.readOutput(a), "10");
+      assert.equal(await store.readOutput(c), null);
     });
 
-    it("keeps an output over LARGE_VALUE_BYTES in a file under the results dir, and reads it back whole", () => {
-      const { store, id, results } = fresh(1);
+    it("keeps an output over LARGE_VALUE_BYTES out of the node row, and reads it back whole", async () => {
+      const { store, id, results } = await fresh(1);
       const big = JSON.stringify("x".repeat(LARGE_VALUE_BYTES + 10));
-      store.nodesCompleted(id, results, [{ node: 0, encoded: big, stdout: "", stderr: "", at: 2, startedAt: 1, attempt: 1 }]);
-      const row = store.getNodes(id)[0] as NodeRecord;
+      await store.write((w) => w.nodesCompleted(id, results, [completed(0, big)]));
+      const row = (await store.getNodes(id))[0] as NodeRecord;
       assert.equal(row.output, null);
-      assert.ok(row.outputFile?.startsWith(results), `${row.outputFile} should be under ${results}`);
-      assert.equal(readFileSync(row.outputFile as string, "utf8"), big);
-      assert.equal(store.readOutput(row), big);
+      assert.ok(row.outputFile, "the row names where the output is kept");
+      assert.equal(await store.readOutput(row), big);
     });
 
-    it("counts settled nodes; keeps a dispatch's first start; sets its end with `ended`; keeps output and error not given again", () => {
-      const { store, id } = fresh(3);
-      store.countDone(id, 2);
-      store.countDone(id, 1);
-      store.dispatchStatus(id, "RUNNING", 5);
-      store.dispatchStatus(id, "RUNNING", 6);
-      assert.deepEqual(store.unfinishedDispatches().map((x) => x.id), [id]);
-      assert.equal(store.getDispatch(id)?.endedAt, null);
-      store.dispatchStatus(id, "COMPLETED", 9, { ended: true, output: '"done"' });
-      let d = store.getDispatch(id) as DispatchRecord;
+    it("counts settled nodes; keeps a dispatch's first start; sets its end with `ended`; keeps output and error not given again", async () => {
+      const { store, id } = await fresh(3);
+      await store.write((w) => {
+        w.countDone(id, 2);
+        w.countDone(id, 1);
+        w.dispatchStatus(id, "RUNNING", 5);
+      });
+      await store.write((w) => w.dispatchStatus(id, "RUNNING", 6));
+      assert.deepEqual((await store.unfinishedDispatches()).map((x) => x.id), [id]);
+      assert.equal((await store.getDispatch(id))?.endedAt, null);
+      await store.write((w) => w.dispatchStatus(id, "COMPLETED", 9, { ended: true, output: '"done"' }));
+      let d = (await store.getDispatch(id)) as DispatchRecord;
       assert.deepEqual([d.status, d.nodesDone, d.startedAt, d.endedAt, d.output, d.error], ["COMPLETED", 3, 5, 9, '"done"', null]);
-      store.dispatchStatus(id, "FAILED", 10, { ended: true, error: '"late"' });
-      d = store.getDispatch(id) as DispatchRecord;
+      await store.write((w) => w.dispatchStatus(id, "FAILED", 10, { ended: true, error: '"late"' }));
+      d = (await store.getDispatch(id)) as DispatchRecord;
       assert.deepEqual([d.status, d.startedAt, d.endedAt, d.output, d.error], ["FAILED", 5, 10, '"done"', '"late"']);
-      assert.deepEqual(store.unfinishedDispatches(), []);
+      assert.deepEqual(await store.unfinishedDispatches(), []);
     });
 
-    it("appends events in order and reads those after an id", () => {
-      const { store, id } = fresh(4);
-      store.event(id, 3, "retry", "boom", 3, 7);
-      store.event(id, null, "finished", "COMPLETED", null, 8);
-      const events = store.getEvents(id);
+    it("appends events in order and reads those after an id", async () => {
+      const { store, id } = await fresh(4);
+      await store.write((w) => {
+        w.event(id, 3, "retry", "boom", 3, 7);
+        w.event(id, null, "finished", "COMPLETED", null, 8);
+      });
+      const events = await store.getEvents(id);
       assert.deepEqual(events.map((e) => [e.dispatchId, e.nodeId, e.kind, e.detail, e.cause, e.at]), [
         [id, 3, "retry", "boom", 3, 7],
         [id, null, "finished", "COMPLETED", null, 8],
       ]);
       assert.ok((events[0]?.id as number) < (events[1]?.id as number));
-      assert.deepEqual(store.getEvents(id, events[0]?.id).map((e) => e.kind), ["finished"]);
+      assert.deepEqual((await store.getEvents(id, events[0]?.id)).map((e) => e.kind), ["finished"]);
     });
 
-    it("a batch is all or nothing: a throw inside rolls back every write of it, and the store goes on", () => {
-      const { store, id, results } = fresh(2);
-      assert.throws(
-        () =>
-          store.batch(() => {
-            store.nodesCompleted(id, results, [{ node: 0, encoded: "1", stdout: "", stderr: "", at: 2, startedAt: 1, attempt: 1 }]);
-            store.countDone(id, 1);
-            store.event(id, 0, "x", null, null, 2);
-            throw new RangeError("refused inside the batch");
-          }),
+    it("a write is all or nothing: a throw while filling it, or a write the store refuses, lands none of it, and the store goes on", async () => {
+      const { store, id, results } = await fresh(2);
+      const big = JSON.stringify("y".repeat(LARGE_VALUE_BYTES + 1));
+      await assert.rejects(
+        store.write((w) => {
+          w.nodesCompleted(id, results, [completed(0, "1")]);
+          w.countDone(id, 1);
+          w.event(id, 0, "x", null, null, 2);
+          throw new RangeError("refused while filling");
+        }),
         RangeError,
       );
-      assert.equal(store.getNodes(id)[0]?.status, "NEW_OBJECT");
-      assert.equal(store.getDispatch(id)?.nodesDone, 0);
-      assert.deepEqual(store.getEvents(id), []);
-      assert.equal(store.batch(() => (store.countDone(id, 1), "kept")), "kept");
-      assert.equal(store.getDispatch(id)?.nodesDone, 1);
+      // Refused by the store part-way: a node of a dispatch it does not hold, after a large output.
+      await assert.rejects(
+        store.write((w) => {
+          w.nodesCompleted(id, results, [completed(1, big)]);
+          w.countDone(id, 1);
+          w.nodeRunning("dsp_notstoredanywhere" as DispatchId, 0, 1, 3);
+        }),
+        /dsp_notstoredanywhere/,
+      );
+      assert.deepEqual((await store.getNodes(id)).map((n) => n.status), ["NEW_OBJECT", "NEW_OBJECT"]);
+      assert.equal((await store.getDispatch(id))?.nodesDone, 0);
+      assert.deepEqual(await store.getEvents(id), []);
+      assert.deepEqual(listResults(results), [], "no output file is left by a write that did not land");
+      await store.write((w) => w.countDone(id, 1));
+      assert.equal((await store.getDispatch(id))?.nodesDone, 1);
     });
 
-    it("keeps sources by electron, owners, children, and restored nodes of a redispatch", () => {
-      const { store, id, results } = fresh(2);
-      store.insertSources(id, { "a.ts:1": "const a = electron(...)", "b.ts:2": "const b = electron(...)" });
-      assert.deepEqual(store.getSources(id), { "a.ts:1": "const a = electron(...)", "b.ts:2": "const b = electron(...)" });
-      store.setOwner(id, 4242, "host-b", "lock-token");
-      const d = store.getDispatch(id) as DispatchRecord;
+    it("a transaction reads what it decides on and writes against it: two at once see each other in turn", async () => {
+      const { store, id } = await fresh(2);
+      // Each claims the dispatch only if no one holds it: exactly one claim wins.
+      const claim = (lock: string) =>
+        store.transaction(async (tx) => {
+          const d = await tx.getDispatch(id);
+          await new Promise((r) => setTimeout(r, 20));
+          if (d?.ownerLock) return false;
+          tx.setOwner(id, 7, "h", lock);
+          return true;
+        });
+      assert.deepEqual(await Promise.all([claim("first"), claim("second")]), [true, false]);
+      assert.equal((await store.getDispatch(id))?.ownerLock, "first");
+      // A write that comes while a transaction is open lands after it, whole.
+      const open = store.transaction(async (tx) => {
+        const nodes = await tx.getNodes(id);
+        await new Promise((r) => setTimeout(r, 20));
+        tx.nodeEnded(id, 1, "FAILED", '"lost"', undefined, 5);
+        return nodes.length;
+      });
+      const meanwhile = store.write((w) => w.countDone(id, 2));
+      assert.equal(await open, 2);
+      await meanwhile;
+      const d = (await store.getDispatch(id)) as DispatchRecord;
+      assert.deepEqual([d.nodesDone, (await store.getNodes(id))[1]?.status], [2, "FAILED"]);
+      // A throw inside writes nothing of it.
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          tx.countDone(id, 5);
+          tx.setOwner(id, 8, "h", "thrown");
+          throw new RangeError("changed its mind");
+        }),
+        RangeError,
+      );
+      const after = (await store.getDispatch(id)) as DispatchRecord;
+      assert.deepEqual([after.nodesDone, after.ownerLock], [2, "first"]);
+      assert.deepEqual((await store.transaction(async (tx) => tx.childDispatches(id))), []);
+    });
+
+    it("keeps sources by electron, owners, children, and restored nodes of a redispatch", async () => {
+      const { store, id, results } = await fresh(2);
+      await store.write((w) => w.insertSources(id, { "a.ts:1": "const a = electron(...)", "b.ts:2": "const b = electron(...)" }));
+      assert.deepEqual(await store.getSources(id), { "a.ts:1": "const a = electron(...)", "b.ts:2": "const b = electron(...)" });
+      await store.write((w) => w.setOwner(id, 4242, "host-b", "lock-token"));
+      const d = (await store.getDispatch(id)) as DispatchRecord;
       assert.deepEqual([d.ownerPid, d.ownerHost, d.ownerLock], [4242, "host-b", "lock-token"]);
       const child = newDispatchId();
-      store.insertDispatch(dispatchRecord(child, results, { parentId: id, parentNode: 1, createdAt: 2 }), [], []);
-      assert.deepEqual(store.childDispatches(id).map((c) => [c.id, c.parentNode]), [[child, 1]]);
-      assert.deepEqual(store.listDispatches(10).map((x) => x.id), [id], "children are not listed at the top level");
+      await store.write((w) => w.insertDispatch(dispatchRecord(child, results, { parentId: id, parentNode: 1, createdAt: 2 }), [], []));
+      assert.deepEqual((await store.childDispatches(id)).map((c) => [c.id, c.parentNode]), [[child, 1]]);
+      assert.deepEqual((await store.listDispatches(10)).map((x) => x.id), [id], "children are not listed at the top level");
       const again = newDispatchId();
-      store.insertDispatch(dispatchRecord(again, results, { nodeCount: 1 }), [nodeRecord(0, { status: "COMPLETED", output: "7" })], []);
-      store.restoreNodes(again, [nodeRecord(0, { status: "COMPLETED", output: "7", stdout: "kept", attempts: 2, startedAt: 3, endedAt: 4 })]);
-      const n = store.getNodes(again)[0] as NodeRecord;
+      // Stored and restored in one write, as a redispatch does.
+      await store.write((w) => {
+        w.insertDispatch(dispatchRecord(again, results, { nodeCount: 1 }), [nodeRecord(0, { status: "COMPLETED", output: "7" })], []);
+        w.restoreNodes(again, [nodeRecord(0, { status: "COMPLETED", output: "7", stdout: "kept", attempts: 2, startedAt: 3, endedAt: 4 })]);
+      });
+      const n = (await store.getNodes(again))[0] as NodeRecord;
       assert.deepEqual([n.status, n.output, n.stdout, n.attempts, n.startedAt, n.endedAt], ["COMPLETED", "7", "kept", 2, 3, 4]);
     });
 
-    it("lists, counts and finds top-level dispatches for the dashboard: newest first, by status, by a literal substring, paged", () => {
-      const { store } = fresh();
+    it("lists, counts and finds top-level dispatches for the dashboard: newest first, by status, by a literal substring, paged", async () => {
+      const { store } = await fresh();
       const ids: DispatchId[] = [];
       const names = ["train_100%", "train_1000", "eval", "train-x", "train-1x"];
-      names.forEach((name, i) => {
-        const id = newDispatchId();
-        ids.push(id);
-        store.insertDispatch(dispatchRecord(id, "/r", { name, createdAt: 10 + i, nodeCount: i }), [], []);
-      });
-      store.dispatchStatus(ids[2] as DispatchId, "COMPLETED", 20, { ended: true });
-      assert.deepEqual(store.listDispatches(2).map((d) => d.name), ["train-1x", "train-x"]);
-      assert.equal(store.newestDispatch(), ids[4]);
-      assert.deepEqual(store.countByStatus(), { NEW_OBJECT: 4, COMPLETED: 1 });
-      const all = store.findDispatches({ limit: 10, offset: 0 });
+      await store.write((w) =>
+        names.forEach((name, i) => {
+          const id = newDispatchId();
+          ids.push(id);
+          w.insertDispatch(dispatchRecord(id, "/r", { name, createdAt: 10 + i, nodeCount: i }), [], []);
+        }),
+      );
+      await store.write((w) => w.dispatchStatus(ids[2] as DispatchId, "COMPLETED", 20, { ended: true }));
+      assert.deepEqual((await store.listDispatches(2)).map((d) => d.name), ["train-1x", "train-x"]);
+      assert.equal(await store.newestDispatch(), ids[4]);
+      assert.deepEqual(await store.countByStatus(), { NEW_OBJECT: 4, COMPLETED: 1 });
+      const find = (q: Partial<DispatchQuery>) => store.findDispatches({ limit: 10, offset: 0, ...q });
+      const all = await find({});
       assert.equal(all.total, 5);
       assert.deepEqual(all.rows.map((r) => r.name), ["train-1x", "train-x", "eval", "train_1000", "train_100%"]);
       assert.deepEqual(Object.keys(all.rows[0] ?? {}).sort(), ["createdAt", "endedAt", "id", "name", "nodeCount", "nodesDone", "startedAt", "status"]);
       // `_` and `%` are literal: as a wildcard "train_1" would also match "train-1x".
-      assert.deepEqual(store.findDispatches({ search: "train_1", limit: 10, offset: 0 }).rows.map((r) => r.name), ["train_1000", "train_100%"]);
-      assert.deepEqual(store.findDispatches({ search: "0%", limit: 10, offset: 0 }).rows.map((r) => r.name), ["train_100%"]);
-      assert.deepEqual(store.findDispatches({ search: ids[2] as string, limit: 10, offset: 0 }).rows.map((r) => r.name), ["eval"], "by id");
-      assert.deepEqual(store.findDispatches({ statuses: ["COMPLETED"], limit: 10, offset: 0 }).rows.map((r) => r.name), ["eval"]);
-      const page = store.findDispatches({ limit: 2, offset: 2 });
+      assert.deepEqual((await find({ search: "train_1" })).rows.map((r) => r.name), ["train_1000", "train_100%"]);
+      assert.deepEqual((await find({ search: "0%" })).rows.map((r) => r.name), ["train_100%"]);
+      assert.deepEqual((await find({ search: ids[2] as string })).rows.map((r) => r.name), ["eval"], "by id");
+      assert.deepEqual((await find({ statuses: ["COMPLETED"] })).rows.map((r) => r.name), ["eval"]);
+      const page = await find({ limit: 2, offset: 2 });
       assert.deepEqual([page.total, page.rows.map((r) => r.name)], [5, ["eval", "train_1000"]]);
-      assert.deepEqual(store.findDispatches({ search: "nothing like it", limit: 10, offset: 0 }), { total: 0, rows: [] });
+      assert.deepEqual(await find({ search: "nothing like it" }), { total: 0, rows: [] });
     });
 
-    it("an empty store answers every read with nothing", () => {
-      const { store } = fresh();
-      assert.deepEqual(store.listDispatches(), []);
-      assert.deepEqual(store.unfinishedDispatches(), []);
-      assert.equal(store.newestDispatch(), null);
-      assert.deepEqual(store.countByStatus(), {});
-      assert.deepEqual(store.findDispatches({ limit: 5, offset: 0 }), { total: 0, rows: [] });
+    it("an empty store answers every read with nothing", async () => {
+      const { store } = await fresh();
+      assert.deepEqual(await store.listDispatches(), []);
+      assert.deepEqual(await store.unfinishedDispatches(), []);
+      assert.equal(await store.newestDispatch(), null);
+      assert.deepEqual(await store.countByStatus(), {});
+      assert.deepEqual(await store.findDispatches({ limit: 5, offset: 0 }), { total: 0, rows: [] });
     });
   });
+}
+
+/** Files under a results dir (none when it does not exist). */
+function listResults(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir) : [];
 }
