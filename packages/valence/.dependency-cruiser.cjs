@@ -64,12 +64,21 @@ module.exports = {
       from: { path: "^src/index\\.ts$" },
       to: { path: "^src/client/", dependencyTypesNot: ["dynamic-import"] },
     },
+    // One rule in two parts (a rule has one `from` and one `to`): SQLite may also be opened by
+    // engine/locks, the Postgres client (pg and its pg-* family, their types too) only by engine/store.
     {
       name: "sql-only-in-the-store-driver",
-      comment: "SQL lives in the store's driver (engine/store) behind the Store interface; engine/locks uses SQLite only as a lock the kernel releases",
+      comment: "SQL lives in the store's drivers (engine/store) behind the Store interface; engine/locks uses SQLite only as a lock the kernel releases",
       severity: "error",
       from: { pathNot: `^src/engine/(store|locks)/|${TESTS}` },
       to: { path: "better-sqlite3" },
+    },
+    {
+      name: "sql-only-in-the-store-driver",
+      comment: "SQL lives in the store's drivers (engine/store) behind the Store interface; only the Postgres driver there talks to Postgres",
+      severity: "error",
+      from: { pathNot: `^src/engine/store/|${TESTS}` },
+      to: { path: "node_modules/(@types/)?pg[-/]|^pg(-|$)" },
     },
     {
       name: "not-to-tests",

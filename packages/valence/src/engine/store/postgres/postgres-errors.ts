@@ -1,0 +1,130 @@
+/**
+ * Postgres's and the network's failures said in words: what could not be
+ * done, against which database (its URL with the password masked), and what
+ * to check. Errors that are already Valence's pass as they are.
+ */
+import { StoreError, StoreWriteError, ValenceError } from "../../../errors.js";
+import { maskUrl, targetOf } from "./mask-url.js";
+
+interface PgFailure {
+  readonly message?: string;
+  /** A SQLSTATE from the server, or a Node errno (ECONNREFUSED) from the socket. */
+  readonly code?: unknown;
+}
+
+/** SQLSTATEs of a server that cannot take the write (out of disk or memory, read-only, an I/O error): told as StoreWriteError, like a full disk under SQLite. */
+const CANNOT_WRITE = /^(53|58)|^25006$/;
+
+/** Codes this file gives failures that have none of their own. */
+const SYNTHETIC = new Set(["TIMEOUT", "LOST", "NUL"]);
+
+/** What to check, for the failures a user can do something about; `target` is `host:port`. */
+function hintFor(code: string, target: string): string {
+  switch (code) {
+    case "ECONNREFUSED":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+    case "ETIMEDOUT":
+    case "TIMEOUT":
+      return `check that Postgres is running and accepts TCP connections at ${target}, and that the host and port in the URL are right`;
+    case "28P01":
+    case "28000":
+      return "check the user and password in the URL (and pg_hba.conf on the server)";
+    case "3D000":
+      return "create the database (createdb) or fix its name in the URL";
+    case "42501":
+      return "grant the user the rights to create tables in the database, or use a user that has them";
+    case "57P01":
+    case "57P02":
+    case "57P03":
+    case "08000":
+    case "08003":
+    case "08006":
+    case "LOST":
+      return "the server ended the connection (a restart, a failover, or an administrator); the store connects again for the next query";
+    case "NUL":
+      return "Postgres text cannot hold the NUL character (\\u0000); remove it from the name, source or message";
+    default:
+      return "check the server's log";
+  }
+}
+
+function codeOf(error: PgFailure): string {
+  if (typeof error.code === "string") return error.code;
+  if (/timeout/i.test(error.message ?? "")) return "TIMEOUT";
+  if (/Connection terminated|not queryable/i.test(error.message ?? "")) return "LOST";
+  return "";
+}
+
+/** `host H, port P, database D` for a message; the masked URL when it does not parse. */
+export function describeTarget(url: string): string {
+  const t = targetOf(url);
+  return t ? `host ${t.host}, port ${t.port}, database ${t.database}` : maskUrl(url);
+}
+
+/** `host:port` for a hint. */
+function hostPort(url: string): string {
+  const t = targetOf(url);
+  return t ? `${t.host}:${t.port}` : "the host and port in the URL";
+}
+
+/** ` (CODE)` after a reason that does not already say it; nothing for this file's own codes. */
+function codeSuffix(code: string, reason: string): string {
+  return code && !SYNTHETIC.has(code) && !reason.includes(code) ? ` (${code})` : "";
+}
+
+/**
+ * Removes any password the text may echo (pg's own messages do not, but a
+ * URL that failed to parse is quoted back by some layers).
+ */
+function scrub(text: string, url: string): string {
+  let out = text.split(url).join(maskUrl(url));
+  try {
+    const pw = decodeURIComponent(new URL(url).password);
+    if (pw) out = out.split(pw).join("***");
+  } catch {
+    /* an unparsable URL: already replaced whole above */
+  }
+  return out;
+}
+
+/** The store could not be opened: the server is unreachable, refuses us, or the database is missing. */
+export function openError(error: unknown, url: string, timeoutMs: number): StoreError {
+  if (error instanceof StoreError) return error;
+  const e = (error ?? {}) as PgFailure;
+  const code = codeOf(e);
+  let reason = scrub(e.message || String(error), url);
+  if (code === "TIMEOUT") reason += ` (no answer within ${timeoutMs} ms)`;
+  // No `cause`: a URL that failed to parse is kept on its error, password and all.
+  return new StoreError(
+    `cannot open the Postgres store ${maskUrl(url)} (${describeTarget(url)}): ${reason}${codeSuffix(code, reason)}; ${hintFor(code, hostPort(url))}`,
+  );
+}
+
+/**
+ * A read or write that failed after the store was open; Valence's own errors (a refused write)
+ * pass as they are. `commit`: the COMMIT itself failed, so whether the write landed is not known.
+ */
+export function storeFailure(error: unknown, url: string, dataDir: string, doing: "read" | "write" | "commit"): unknown {
+  if (error instanceof ValenceError) return error;
+  const e = error as PgFailure | undefined;
+  if (!e || typeof e !== "object" || !("message" in e)) return error;
+  let code = codeOf(e);
+  // Postgres text has no NUL; the server says so as an encoding error.
+  if (code === "22021" && /0x00/.test(e.message ?? "")) code = "NUL";
+  const reason = scrub(e.message ?? String(error), url);
+  const where = maskUrl(url);
+  const text = `cannot ${doing === "read" ? "read" : "write"} the Postgres store ${where}: ${reason}${codeSuffix(code, reason)}`;
+  if (doing !== "read" && CANNOT_WRITE.test(code)) {
+    return new StoreWriteError(
+      `${text}. Free space on the database server (or make it writable); what is stored stays, and a dispatch that failed for this can be ` +
+        `redispatched with its completed results reused (valence redispatch ID --reuse)`,
+      dataDir,
+    );
+  }
+  const hint = hintFor(code, hostPort(url));
+  const outcome = { read: "", write: "; nothing of this write was stored", commit: "; the write was sent but its commit was not confirmed, so it may or may not be stored" }[doing];
+  return new StoreError(`${text}${outcome}; ${hint}`);
+}

@@ -1,0 +1,134 @@
+/**
+ * The Postgres store's schema, as an ordered list of migrations. The one row
+ * of `valence_schema` records how many have run. Opening applies what is
+ * missing in one transaction that holds an advisory lock, so two servers
+ * opening one database at once take turns: the second finds the work done.
+ * A database written by a newer Valence is refused rather than guessed at.
+ *
+ * The tables mirror the SQLite driver's (../migrations.ts, version 5): a
+ * dispatch's graph is written once as two encoded values (`graphs`), and only
+ * nodes whose state has moved on get a `node_states` row. Times are JS
+ * milliseconds in int8 columns. Logs are bytea: a task's output may hold a
+ * NUL, which Postgres text cannot. Outputs over LARGE_VALUE_BYTES live in
+ * `large_values` (the node row names them), not in a file: several servers
+ * share the database, not a disk.
+ */
+import type { PoolClient } from "pg";
+import { StoreVersionError } from "../../../errors.js";
+
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE dispatches (
+    id text PRIMARY KEY,
+    parent_id text,
+    parent_node integer,
+    name text NOT NULL,
+    lattice_id text,
+    status text NOT NULL,
+    output text,
+    error text,
+    created_at int8 NOT NULL,
+    started_at int8,
+    ended_at int8,
+    results_dir text NOT NULL,
+    bundle_path text,
+    entry_file text,
+    cwd text NOT NULL,
+    owner_pid integer,
+    owner_host text,
+    owner_lock text,
+    node_count integer NOT NULL,
+    nodes_done integer NOT NULL DEFAULT 0
+  );
+  CREATE INDEX dispatches_top ON dispatches (created_at DESC, id DESC) WHERE parent_id IS NULL;
+  CREATE INDEX dispatches_children ON dispatches (parent_id) WHERE parent_id IS NOT NULL;
+  CREATE INDEX dispatches_unfinished ON dispatches (created_at) WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED');
+
+  CREATE TABLE graphs (
+    key integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    dispatch_id text NOT NULL UNIQUE REFERENCES dispatches (id),
+    inputs text NOT NULL,
+    output_template text NOT NULL,
+    nodes text NOT NULL,
+    edges text NOT NULL
+  );
+
+  CREATE TABLE node_states (
+    dispatch integer NOT NULL REFERENCES graphs (key),
+    node_id integer NOT NULL,
+    status text NOT NULL,
+    output text,
+    output_file text,
+    stdout bytea,
+    stderr bytea,
+    error text,
+    attempts integer,
+    started_at int8,
+    ended_at int8,
+    PRIMARY KEY (dispatch, node_id)
+  );
+
+  CREATE TABLE large_values (
+    id int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    dispatch integer NOT NULL REFERENCES graphs (key),
+    node_id integer NOT NULL,
+    value text NOT NULL,
+    UNIQUE (dispatch, node_id)
+  );
+
+  CREATE TABLE events (
+    id bigserial PRIMARY KEY,
+    dispatch_id text NOT NULL REFERENCES dispatches (id),
+    node_id integer,
+    at int8 NOT NULL,
+    kind text NOT NULL,
+    detail text,
+    cause integer
+  );
+  CREATE INDEX events_dispatch ON events (dispatch_id, id);
+
+  CREATE TABLE sources (
+    dispatch_id text NOT NULL REFERENCES dispatches (id),
+    electron_id text NOT NULL,
+    source text NOT NULL,
+    PRIMARY KEY (dispatch_id, electron_id)
+  );
+  `,
+];
+
+export const PG_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The advisory lock opening holds while it migrates: any fixed number, the same in every Valence ("vale" in ASCII). */
+const MIGRATION_LOCK = 0x76616c65;
+
+/**
+ * Brings the database up to the current schema, on `client` (tests pass `upTo` to make an
+ * older one). `where` names the database in the error for one that is newer than this code.
+ */
+export async function migratePostgres(client: PoolClient, where: string, upTo = PG_SCHEMA_VERSION): Promise<void> {
+  await client.query("BEGIN");
+  try {
+    // Held to the end of the transaction: a second server opening at this moment waits here, then finds the version current.
+    await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS valence_schema (
+         one boolean PRIMARY KEY DEFAULT true CHECK (one),
+         version integer NOT NULL
+       )`,
+    );
+    await client.query("INSERT INTO valence_schema (version) VALUES (0) ON CONFLICT DO NOTHING");
+    const version = (await client.query<{ version: number }>("SELECT version FROM valence_schema")).rows[0]?.version ?? 0;
+    if (version > PG_SCHEMA_VERSION) {
+      throw new StoreVersionError(
+        `the Postgres store ${where} has schema version ${version}, newer than this Valence understands (${PG_SCHEMA_VERSION}): ` +
+          `upgrade Valence, or point VALENCE_STORE at another database`,
+      );
+    }
+    for (let v = version; v < upTo; v++) await client.query(MIGRATIONS[v] as string);
+    if (upTo > version) await client.query("UPDATE valence_schema SET version = $1", [upTo]);
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The Postgres driver's SQL, and the column lists that make rows come out in
+ * the records' shape (quoted aliases: Postgres folds unquoted ones to lower case).
+ * Statements with a `name` are prepared once per connection by `pg`.
+ */
+
+/** `t.a_b AS "aB", …` */
+function aliased(columns: string, table?: string): string {
+  return columns
+    .split(",")
+    .map((c) => c.trim())
+    .map((c) => `${table ? `${table}.` : ""}${c} AS "${c.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase())}"`)
+    .join(", ");
+}
+
+/** A dispatch's row with its inputs and output template from its graph, as the SQLite driver reads it. */
+const DISPATCH_COLUMNS =
+  aliased(
+    "id, parent_id, parent_node, name, lattice_id, status, output, error, created_at, started_at, " +
+      "ended_at, results_dir, bundle_path, entry_file, cwd, owner_pid, owner_host, owner_lock, node_count, nodes_done",
+    "d",
+  ) + `, ${aliased("inputs, output_template", "g")}`;
+const DISPATCHES = "dispatches d JOIN graphs g ON g.dispatch_id = d.id";
+
+/** Every fixed statement, by name. */
+export const SQL = {
+  // Reads.
+  getDispatch: `SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.id = $1`,
+  /** Inside a transaction: the row stays locked until it ends, so two owner checks take turns. */
+  getDispatchForUpdate: `SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.id = $1 FOR UPDATE OF d`,
+  getGraphNodes: `SELECT nodes FROM graphs WHERE dispatch_id = $1`,
+  getGraphEdges: `SELECT edges FROM graphs WHERE dispatch_id = $1`,
+  getStates: `SELECT ${aliased("node_id, status, output, output_file, stdout, stderr, error, attempts, started_at, ended_at", "s")}
+    FROM node_states s JOIN graphs g ON g.key = s.dispatch WHERE g.dispatch_id = $1`,
+  getEvents: `SELECT id, dispatch_id AS "dispatchId", node_id AS "nodeId", at, kind, detail, cause FROM events
+    WHERE dispatch_id = $1 AND id > $2 ORDER BY id`,
+  list: `SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.parent_id IS NULL ORDER BY d.created_at DESC, d.id DESC LIMIT $1`,
+  getSources: `SELECT electron_id AS "electronId", source FROM sources WHERE dispatch_id = $1`,
+  children: `SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.parent_id = $1 ORDER BY d.created_at, d.id`,
+  unfinished: `SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED') ORDER BY d.created_at, d.id`,
+  newest: `SELECT id FROM dispatches WHERE parent_id IS NULL ORDER BY created_at DESC, id DESC LIMIT 1`,
+  counts: `SELECT status, COUNT(*) AS n FROM dispatches WHERE parent_id IS NULL GROUP BY status`,
+  largeValue: `SELECT value FROM large_values WHERE id = $1`,
+  /** Which of these dispatches the store holds, with their keys in `node_states`. */
+  keys: `SELECT dispatch_id AS id, key FROM graphs WHERE dispatch_id = ANY($1::text[])`,
+
+  // Writes.
+  insertDispatch: `WITH d AS (
+      INSERT INTO dispatches (id, parent_id, parent_node, name, lattice_id, status, created_at, results_dir, bundle_path, entry_file, cwd,
+        owner_pid, owner_host, owner_lock, node_count, nodes_done)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id)
+    INSERT INTO graphs (dispatch_id, inputs, output_template, nodes, edges) SELECT id, $17, $18, $19, $20 FROM d RETURNING key`,
+  // State rows are upserts: a node has none until its first change after submission. Each takes
+  // many rows at once as arrays (one statement per scheduler turn, not one per node).
+  nodesRunning: `INSERT INTO node_states (dispatch, node_id, status, attempts, started_at)
+    SELECT k, n, 'RUNNING', a, s FROM unnest($1::int4[], $2::int4[], $3::int4[], $4::int8[]) AS t (k, n, a, s)
+    ON CONFLICT (dispatch, node_id) DO UPDATE SET status = 'RUNNING', attempts = excluded.attempts,
+      started_at = COALESCE(node_states.started_at, excluded.started_at)`,
+  // `attempts` NULL: the RUNNING mark was written, and its attempt stands.
+  nodesCompleted: `INSERT INTO node_states (dispatch, node_id, status, output, output_file, stdout, stderr, ended_at, started_at, attempts)
+    SELECT k, n, 'COMPLETED', o, f, so, se, e, s, a
+    FROM unnest($1::int4[], $2::int4[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::int8[], $8::int8[], $9::int4[]) AS t (k, n, o, f, so, se, e, s, a)
+    ON CONFLICT (dispatch, node_id) DO UPDATE SET status = 'COMPLETED', output = excluded.output, output_file = excluded.output_file,
+      stdout = excluded.stdout, stderr = excluded.stderr, error = NULL, ended_at = excluded.ended_at,
+      started_at = COALESCE(node_states.started_at, excluded.started_at), attempts = COALESCE(excluded.attempts, node_states.attempts)`,
+  nodesEnded: `INSERT INTO node_states (dispatch, node_id, status, error, stdout, stderr, ended_at)
+    SELECT k, n, st, er, so, se, e FROM unnest($1::int4[], $2::int4[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::int8[]) AS t (k, n, st, er, so, se, e)
+    ON CONFLICT (dispatch, node_id) DO UPDATE SET status = excluded.status, error = excluded.error,
+      stdout = COALESCE(excluded.stdout, node_states.stdout), stderr = COALESCE(excluded.stderr, node_states.stderr), ended_at = excluded.ended_at`,
+  // For nodes carried over by a redispatch: their status and output are in the graph already.
+  nodesRestored: `INSERT INTO node_states (dispatch, node_id, status, stdout, stderr, attempts, started_at, ended_at)
+    SELECT * FROM unnest($1::int4[], $2::int4[], $3::text[], $4::bytea[], $5::bytea[], $6::int4[], $7::int8[], $8::int8[])
+    ON CONFLICT (dispatch, node_id) DO UPDATE SET stdout = excluded.stdout, stderr = excluded.stderr, attempts = excluded.attempts,
+      started_at = excluded.started_at, ended_at = excluded.ended_at`,
+  /** A node's large output; a node completed again replaces its value (and keeps its id). */
+  largeValueInsert: `INSERT INTO large_values (dispatch, node_id, value) VALUES ($1, $2, $3)
+    ON CONFLICT (dispatch, node_id) DO UPDATE SET value = excluded.value RETURNING id`,
+  // Ids in call order: ORDER BY the arrays' ordinality.
+  events: `INSERT INTO events (dispatch_id, node_id, at, kind, detail, cause)
+    SELECT d, n, a, k, t, c FROM unnest($1::text[], $2::int4[], $3::int8[], $4::text[], $5::text[], $6::int4[]) WITH ORDINALITY AS u (d, n, a, k, t, c, i)
+    ORDER BY i`,
+  nodesDone: `UPDATE dispatches SET nodes_done = nodes_done + $1 WHERE id = $2`,
+  dispatchStatus: `UPDATE dispatches SET status = $1, started_at = COALESCE(started_at, $2), ended_at = $3, output = COALESCE($4, output),
+    error = COALESCE($5, error) WHERE id = $6`,
+  sources: `INSERT INTO sources (dispatch_id, electron_id, source) SELECT $1, e, s FROM unnest($2::text[], $3::text[]) AS t (e, s)
+    ON CONFLICT (dispatch_id, electron_id) DO UPDATE SET source = excluded.source`,
+  setOwner: `UPDATE dispatches SET owner_pid = $1, owner_host = $2, owner_lock = $3 WHERE id = $4`,
+} as const;
+
+export type StatementName = keyof typeof SQL;
