@@ -28,7 +28,7 @@ import { encodeError } from "./run/stored-error.js";
 import { loadStoredRun } from "./resume.js";
 import { storeRedispatch, type RedispatchPlan } from "./redispatch.js";
 import { ExecutorLeases } from "./run/executor-leases.js";
-import { SqliteStore } from "./store/sqlite-store.js";
+import { openStore } from "./store/open-store.js";
 import type { Store } from "./store/store.js";
 import type { DispatchRecord } from "./store/records.js";
 import { dispatchOwnerGone, ownerToken } from "./locks/owner-lock.js";
@@ -50,7 +50,9 @@ export class Engine {
     const dir = config.dataDir.value;
     let engine = Engine.engines.get(dir);
     if (!engine) {
-      engine = createRegistry({ config, builtins: BUILTIN_EXECUTORS }).then((registry) => new Engine(config, registry));
+      engine = Promise.all([createRegistry({ config, builtins: BUILTIN_EXECUTORS }), openStore(config.store.value, dir)]).then(
+        ([registry, store]) => new Engine(config, registry, store),
+      );
       Engine.engines.set(dir, engine);
       engine.catch(() => Engine.engines.delete(dir));
     }
@@ -72,8 +74,9 @@ export class Engine {
   constructor(
     readonly config: EffectiveConfig,
     readonly registry: ExecutorRegistry,
+    store: Store,
   ) {
-    this.store = new SqliteStore(config.dataDir.value);
+    this.store = store;
     this.executors = new ExecutorResolver(registry, config.defaultExecutor.value);
   }
 

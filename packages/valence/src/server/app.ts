@@ -106,7 +106,7 @@ export function createApp(opts: AppOptions): Hono {
     const id = await storeSubmission(store, body);
     // Followers (the dashboard's list) learn of it now, not when its runner first reports.
     hub.publish({ dispatchId: id, at: Date.now(), nodes: [], status: "NEW_OBJECT" });
-    supervisor.start(id);
+    void supervisor.start(id);
     return c.json<SubmitReply>({ dispatchId: id }, 201);
   });
 
@@ -160,7 +160,7 @@ export function createApp(opts: AppOptions): Hono {
     });
     const id = await storeRedispatch(store, d.id, { reusePreviousResults: body.reusePreviousResults, replacements });
     hub.publish({ dispatchId: id, at: Date.now(), nodes: [], status: "NEW_OBJECT" });
-    supervisor.start(id);
+    void supervisor.start(id);
     return c.json<SubmitReply>({ dispatchId: id }, 201);
   });
 

@@ -9,7 +9,8 @@ import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import { serve } from "@hono/node-server";
 import { ServerStateError } from "../errors.js";
-import { SqliteStore } from "../engine/store/sqlite-store.js";
+import { openStore } from "../engine/store/open-store.js";
+import { describeStore, SQLITE, type StoreSetting } from "../engine/store/store-setting.js";
 import { createApp, type AppOptions } from "./app.js";
 import { EventHub } from "./event-hub.js";
 import { ensureToken, lockDataDir, readServerInfo, serverLockHolder, removeServerInfo, unlockDataDir, writeServerInfo, type ServerInfo } from "../client/server-file.js";
@@ -24,6 +25,8 @@ export const DEFAULT_HOST = "127.0.0.1";
 
 export interface ServerOptions {
   readonly dataDir: string;
+  /** Where dispatches are stored: the data dir's SQLite file (default), or Postgres shared with other servers. */
+  readonly store?: StoreSetting;
   readonly host?: string;
   /** 0 picks a free port (tests). */
   readonly port?: number;
@@ -58,14 +61,21 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     throw new ServerStateError(`a Valence server already runs on data dir ${opts.dataDir}${where}; stop it with \`valence stop\``);
   }
   const token = opts.token || process.env["VALENCE_TOKEN"] || (isLoopback(host) ? undefined : ensureToken(opts.dataDir));
-  const store = new SqliteStore(opts.dataDir);
+  const setting = opts.store ?? SQLITE;
+  let store;
+  try {
+    store = await openStore(setting, opts.dataDir);
+  } catch (error) {
+    unlockDataDir(opts.dataDir);
+    throw error;
+  }
   const hub = new EventHub();
   const supervisor = new Supervisor({
     store,
     hub,
     log,
     // Runners work on this data dir, embedded: they are the dispatcher, not clients of one.
-    env: { ...process.env, VALENCE_DATA_DIR: opts.dataDir, VALENCE_SERVER: "embedded" },
+    env: { ...process.env, VALENCE_DATA_DIR: opts.dataDir, VALENCE_SERVER: "embedded", VALENCE_STORE: setting.kind === "sqlite" ? "sqlite" : setting.url },
   });
   const startedAt = Date.now();
   const version = packageVersion();
@@ -89,7 +99,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const shownHost = host.includes(":") ? `[${host}]` : host;
   const info: ServerInfo = { pid: process.pid, startTicks: identify().startTicks, host, port, url: `http://${shownHost}:${port}`, startedAt, machine: hostname(), version };
   writeServerInfo(opts.dataDir, info);
-  log(`valence server ${version} listening on ${info.url} (pid ${process.pid}, data dir ${opts.dataDir}${token ? ", token required" : ""})`);
+  log(`valence server ${version} listening on ${info.url} (pid ${process.pid}, data dir ${opts.dataDir}, store ${describeStore(setting)}${token ? ", token required" : ""})`);
   const resumed = await supervisor.resumeAll();
   if (resumed) log(`resumed ${resumed} unfinished dispatch${resumed === 1 ? "" : "es"}`);
   supervisor.keepSpare();

@@ -5,11 +5,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { readServerInfo, serverLogFile } from "../../client/server-file.js";
 import { loadConfig } from "../../engine/config/index.js";
 import { ServerStateError } from "../../errors.js";
+import { parseStoreSetting, type StoreSetting } from "../../engine/store/store-setting.js";
 import { DEFAULT_HOST, DEFAULT_PORT, startServer } from "../../server/server.js";
 import { parseOrUsage, UsageError, type Command } from "../command.js";
 import { tailLines } from "./logs.js";
 
-const usage = `valence start [--foreground] [--host HOST] [--port PORT]
+const usage = `valence start [--foreground] [--host HOST] [--port PORT] [--store URL]
 
 Starts the Valence server on this data dir: dispatches then go to it, outlive
 the script that made them, and resume after a crash. It runs in the
@@ -18,7 +19,11 @@ unless --foreground is given (for containers and service managers).
 
   --host HOST   address to bind (default ${DEFAULT_HOST}); any other than loopback
                 requires a token, generated into DATA_DIR/server.token
-  --port PORT   port (default ${DEFAULT_PORT}; 0 picks a free one)`;
+  --port PORT   port (default ${DEFAULT_PORT}; 0 picks a free one)
+  --store URL   where dispatches are stored: "sqlite" (the data dir's file, the
+                default) or postgres://user:password@host:5432/database, which
+                several servers can share (also VALENCE_STORE, or store = "…"
+                in the config file)`;
 
 /** How long a background start may take before it is reported as failed. */
 const START_TIMEOUT_MS = 20_000;
@@ -29,15 +34,17 @@ export const startCommand: Command = {
   usage,
   async run(argv) {
     const { values } = parseOrUsage(
-      { args: argv, options: { foreground: { type: "boolean" }, host: { type: "string" }, port: { type: "string" } } },
+      { args: argv, options: { foreground: { type: "boolean" }, host: { type: "string" }, port: { type: "string" }, store: { type: "string" } } },
       usage,
     );
     const host = values.host ?? DEFAULT_HOST;
     const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number (0 to 65535), got "${values.port}"`, usage);
-    const dataDir = loadConfig().dataDir.value;
+    const config = loadConfig();
+    const dataDir = config.dataDir.value;
+    const store = values.store === undefined ? config.store.value : parseStoreSetting(values.store, "--store");
     mkdirSync(dataDir, { recursive: true });
-    if (values.foreground) return foreground(dataDir, host, port);
+    if (values.foreground) return foreground(dataDir, host, port, store);
 
     const running = readServerInfo(dataDir);
     if (running) throw new ServerStateError(`a server already runs on data dir ${dataDir}: ${running.url} (pid ${running.pid})`);
@@ -47,7 +54,8 @@ export const startCommand: Command = {
     const child = spawn(process.execPath, [bin, "start", "--foreground", "--host", host, "--port", String(port)], {
       detached: true,
       stdio: ["ignore", fd, fd],
-      env: { ...process.env, VALENCE_DATA_DIR: dataDir },
+      // The setting travels in the environment, not the command line, where `ps` would show a password.
+      env: { ...process.env, VALENCE_DATA_DIR: dataDir, VALENCE_STORE: store.kind === "sqlite" ? "sqlite" : store.url },
     });
     closeSync(fd);
     let exited: number | null | undefined;
@@ -68,8 +76,8 @@ export const startCommand: Command = {
   },
 };
 
-async function foreground(dataDir: string, host: string, port: number): Promise<number> {
-  const server = await startServer({ dataDir, host, port });
+async function foreground(dataDir: string, host: string, port: number, store: StoreSetting): Promise<number> {
+  const server = await startServer({ dataDir, host, port, store });
   await new Promise<void>((resolve) => {
     for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve());
   });

@@ -225,10 +225,10 @@ describe("loadConfig: errors name the file, the place and the fix", () => {
     const file = writeConfig(home, 'data_dir = "/d"\nexecutor_dir = ["/typo"]\n');
     const error = expectError(() => loadConfig({ env }), UnknownConfigKeyError);
     assert.equal(error.key, "executor_dir");
-    assert.deepEqual(error.known, ["data_dir", "executor_dirs", "default_executor", "server", "executors"]);
+    assert.deepEqual(error.known, ["data_dir", "executor_dirs", "default_executor", "store", "server", "executors"]);
     assert.equal(
       error.message,
-      `${file}: unknown key "executor_dir". Known keys: data_dir, executor_dirs, default_executor, server, executors`,
+      `${file}: unknown key "executor_dir". Known keys: data_dir, executor_dirs, default_executor, store, server, executors`,
     );
   });
 
@@ -267,5 +267,32 @@ describe("formatConfig", () => {
     const { home, env } = sandbox();
     const text = formatConfig(loadConfig({ env: { ...env, VALENCE_CONFIG: path.join(home, "x.toml") } }));
     assert.equal(text.split("\n")[0], `config file  ${path.join(home, "x.toml")} (not found: defaults apply) [env:VALENCE_CONFIG]`);
+  });
+});
+
+describe("loadConfig: the store", () => {
+  test("defaults to SQLite; a Postgres URL comes from the file or, over it, VALENCE_STORE; the password is never shown", () => {
+    const { home, env } = sandbox();
+    assert.deepEqual(loadConfig({ env }).store, { value: { kind: "sqlite" }, origin: "default" });
+    const file = writeConfig(home, 'store = "postgres://team:s3cret@db.lab:5432/valence"\n');
+    const fromFile = loadConfig({ env });
+    assert.deepEqual(fromFile.store, { value: { kind: "postgres", url: "postgres://team:s3cret@db.lab:5432/valence" }, origin: `file:${file}` });
+    const text = formatConfig(fromFile);
+    assert.match(text, /store\s+"postgres:\/\/team:\*\*\*@db\.lab:5432\/valence"\s+file:/);
+    assert.doesNotMatch(text, /s3cret/);
+    const viaEnv = loadConfig({ env: { ...env, VALENCE_STORE: "sqlite" } });
+    assert.deepEqual(viaEnv.store, { value: { kind: "sqlite" }, origin: "env:VALENCE_STORE" });
+  });
+
+  test("refuses a store that is neither sqlite nor a Postgres URL, naming where it came from, without its password", () => {
+    const { home, env } = sandbox();
+    const bad = expectError(() => loadConfig({ env: { ...env, VALENCE_STORE: "mysql://root:pw@db/x" } }), ConfigValueError);
+    assert.match(bad.message, /^env:VALENCE_STORE: store must be "sqlite" or a Postgres URL \(postgres:\/\/user:password@host:5432\/database\), not "mysql:\/\/root:\*\*\*@db\/x"$/);
+    const file = writeConfig(home, 'store = "postgres:///valence?user=u&password=hunter2"\n');
+    const noHost = expectError(() => loadConfig({ env }), ConfigValueError);
+    assert.match(noHost.message, new RegExp(`^${file}: store names no host \\(postgres:///valence\\?user=u&password=\\*\\*\\*\\)`));
+    assert.doesNotMatch(noHost.message, /hunter2/);
+    writeConfig(home, "store = 5\n");
+    assert.match(expectError(() => loadConfig({ env }), ConfigValueError).message, /store must be "sqlite" or a Postgres URL/);
   });
 });

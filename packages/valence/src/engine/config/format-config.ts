@@ -1,4 +1,5 @@
 /** Renders the effective config for `valence config`. */
+import { describeStore } from "../store/store-setting.js";
 import type { EffectiveConfig, Sourced } from "./types.js";
 
 // Executor sections may hold credentials; the design forbids secrets in logs, and terminal output is often pasted into issues.
@@ -21,6 +22,7 @@ export function formatConfig(cfg: EffectiveConfig): string {
     row("data_dir", cfg.dataDir),
     row("executor_dirs", cfg.executorDirs),
     row("default_executor", cfg.defaultExecutor),
+    ["store", JSON.stringify(describeStore(cfg.store.value)), cfg.store.origin],
     row("server.address", cfg.server.address),
   ];
   for (const name of Object.keys(cfg.executors).sort()) {

@@ -6,6 +6,7 @@ import path from "node:path";
 import { absolutePath, defaultConfigPath, defaultDataDir } from "./paths.js";
 import { readConfigFile } from "./read-file.js";
 import { validateConfigFile, type ConfigFile } from "./schema.js";
+import { parseStoreSetting, SQLITE, type StoreSetting } from "../store/store-setting.js";
 import type { ConfigOrigin, EffectiveConfig, ExecutorSection, Sourced } from "./types.js";
 
 // Re-exported so callers that load the config get its type from the same module.
@@ -24,7 +25,7 @@ export interface LoadConfigOptions {
  * Loads the config. The file is `opts.path`, else `$VALENCE_CONFIG`, else
  * `$XDG_CONFIG_HOME/valence/valence.toml`; a missing file means defaults.
  * `VALENCE_DATA_DIR`, `VALENCE_EXECUTOR_DIRS` (a `path.delimiter`-separated
- * list that replaces the file's list) and `VALENCE_DEFAULT_EXECUTOR` override
+ * list that replaces the file's list), `VALENCE_DEFAULT_EXECUTOR` and `VALENCE_STORE` override
  * the file; an empty variable counts as unset.
  *
  * Throws `ConfigReadError`, `ConfigSyntaxError`, `ConfigValueError` or
@@ -63,6 +64,11 @@ export function loadConfig(opts: LoadConfigOptions = {}): EffectiveConfig {
     parsed.default_executor === undefined ? undefined : { value: parsed.default_executor, origin: fromFile },
     "local",
   );
+  const store = pick<StoreSetting>(
+    envValue(env, "VALENCE_STORE", (v) => parseStoreSetting(v, "env:VALENCE_STORE")),
+    parsed.store === undefined ? undefined : { value: parseStoreSetting(parsed.store, file.path), origin: fromFile },
+    SQLITE,
+  );
   const address = parsed.server?.address;
 
   // Null prototype: executor names are user-chosen, and "constructor" must not find Object's.
@@ -76,6 +82,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): EffectiveConfig {
     dataDir,
     executorDirs,
     defaultExecutor,
+    store,
     server: { address: address === undefined ? { value: undefined, origin: "default" } : { value: address, origin: fromFile } },
     executors,
   };

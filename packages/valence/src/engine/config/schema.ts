@@ -39,6 +39,7 @@ export const configFileSchema = lazySchema((z) => {
         )
         .optional(),
       default_executor: nonEmptyString('an executor name such as "local" (a non-empty string)').optional(),
+      store: nonEmptyString('"sqlite" or a Postgres URL such as "postgres://valence@db:5432/valence" (a non-empty string)').optional(),
       server: z
         .strictObject(
           { address: nonEmptyString('an address such as "127.0.0.1:48008" (a non-empty string)').optional() },

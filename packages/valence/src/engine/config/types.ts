@@ -1,3 +1,5 @@
+import type { StoreSetting } from "../store/store-setting.js";
+
 /** Where an effective config value came from, shown by `valence config`. */
 export type ConfigOrigin = "default" | `file:${string}` | `env:${string}`;
 
@@ -25,6 +27,8 @@ export interface EffectiveConfig {
   readonly dataDir: Sourced<string>;
   readonly executorDirs: Sourced<readonly string[]>;
   readonly defaultExecutor: Sourced<string>;
+  /** Where dispatches are stored: the data dir's SQLite file (default) or a Postgres database. */
+  readonly store: Sourced<StoreSetting>;
   readonly server: {
     /** `host:port` of a running `valence start`; unset means dispatches run embedded. */
     readonly address: Sourced<string | undefined>;
