@@ -21,7 +21,9 @@ export async function readDispatch(store: Store, id: string): Promise<DispatchRe
 export async function readResult<T>(store: Store, id: DispatchId, statusOnly = false): Promise<Result<T>> {
   const d = await readDispatch(store, id);
   if (statusOnly) return resultFromRecords<T>(d, () => [], undefined, true);
-  // Read now (the store may be across a network); decoded only when the nodes are looked at.
+  const local = store.inProcess;
+  if (local) return resultFromRecords<T>(d, () => local.getNodes(id), (n) => local.readOutput(n));
+  // Across a network: read now, decoded only when the nodes are looked at.
   const rows = await store.getNodes(id);
   return resultFromRecords<T>(d, () => rows, await readOutputs(store, rows));
 }

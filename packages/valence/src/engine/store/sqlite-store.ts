@@ -17,7 +17,7 @@ import { prepareStatements, type Statements } from "./sqlite-statements.js";
 import { asWriteError } from "./sqlite-write-error.js";
 import { SqliteWriter } from "./sqlite-writer.js";
 import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "./records.js";
-import type { DispatchListRow, DispatchQuery, Store, StoreTx, StoreWrites } from "./store.js";
+import type { DispatchListRow, DispatchQuery, InProcessReads, Store, StoreTx, StoreWrites } from "./store.js";
 
 /** A node's row in `node_states`: its state once it has moved on from the one it was submitted in. */
 type NodeState = Pick<NodeRecord, "nodeId" | "status" | "output" | "outputFile" | "stdout" | "stderr" | "error" | "startedAt" | "endedAt"> & {
@@ -34,6 +34,10 @@ export class SqliteStore implements Store {
   readonly file: string;
   private readonly stmts: Statements;
   private readonly writer: SqliteWriter;
+  readonly inProcess: InProcessReads = {
+    getNodes: (id) => this.nodeRows(id),
+    readOutput: (n) => this.outputOf(n),
+  };
   /**
    * Set while a `transaction` holds the connection (its function awaits between its
    * reads and its writes): writes and transactions that come meanwhile wait here, in
@@ -233,6 +237,10 @@ export class SqliteStore implements Store {
 
   /** A node's encoded output, from its row or its file. */
   async readOutput(n: Pick<NodeRecord, "output" | "outputFile">): Promise<string | null> {
+    return this.outputOf(n);
+  }
+
+  private outputOf(n: Pick<NodeRecord, "output" | "outputFile">): string | null {
     if (n.output !== null) return n.output;
     return n.outputFile ? readFileSync(n.outputFile, "utf8") : null;
   }

@@ -87,9 +87,21 @@ export interface StoreTx extends StoreWrites {
   childDispatches(id: DispatchId): Promise<DispatchRecord[]>;
 }
 
+/**
+ * Reads a driver that answers in-process can give synchronously. Used where reading later,
+ * or never, saves the work: a `Result`'s nodes are read when they are first looked at, and a
+ * result whose nodes are never looked at (most of them) never reads 10k node rows.
+ */
+export interface InProcessReads {
+  getNodes(id: DispatchId): NodeRecord[];
+  readOutput(n: Pick<NodeRecord, "output" | "outputFile">): string | null;
+}
+
 export interface Store {
   /** The data dir the store lives in (results dirs, bundles and the server's files sit beside it). */
   readonly dataDir: string;
+  /** Set by drivers that answer in-process (SQLite); a network driver leaves it out. */
+  readonly inProcess?: InProcessReads;
 
   /**
    * Calls `fill` at once (synchronously) to record writes, then makes them durable as one
