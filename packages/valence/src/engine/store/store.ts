@@ -17,6 +17,7 @@
  *   snapshot and commit together.
  */
 import type { DispatchId } from "../../ids.js";
+import type { Cluster } from "./cluster.js";
 import type { Status } from "../../status.js";
 import type { SubmittedNode } from "./graph-codec.js";
 import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "./records.js";
@@ -102,6 +103,8 @@ export interface Store {
   readonly dataDir: string;
   /** Set by drivers that answer in-process (SQLite); a network driver leaves it out. */
   readonly inProcess?: InProcessReads;
+  /** Set by drivers several servers can share (Postgres): leases and messages between servers. */
+  readonly cluster?: Cluster;
 
   /**
    * Calls `fill` at once (synchronously) to record writes, then makes them durable as one
