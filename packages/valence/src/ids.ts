@@ -11,7 +11,14 @@ export type NodeId = Brand<number, "NodeId">;
 /** Stable id of an electron definition, the same in every process that loads the bundle. */
 export type ElectronId = Brand<string, "ElectronId">;
 
+/** A server's id in a cluster of servers sharing one database: random, made once per server start. */
+export type ServerId = Brand<string, "ServerId">;
+
 export const asNodeId = (n: number): NodeId => n as NodeId;
+
+export function newServerId(): ServerId {
+  return `srv_${Array.from(crypto.getRandomValues(new Uint8Array(10)), (b) => (b % 36).toString(36)).join("")}` as ServerId;
+}
 export const asElectronId = (s: string): ElectronId => s as ElectronId;
 
 const DISPATCH_ID = /^dsp_[0-9a-z]{6,40}$/;

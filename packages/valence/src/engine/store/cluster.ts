@@ -13,10 +13,9 @@
  * Only a driver that several servers can share implements it (`Store.cluster`);
  * a SQLite store belongs to one server, which its data-dir lock already ensures.
  */
-import type { DispatchId } from "../../ids.js";
+import type { DispatchId, ServerId } from "../../ids.js";
 
-/** A server's id in the cluster: random, made once per server start. */
-export type ServerId = string & { readonly __brand: "ServerId" };
+export type { ServerId };
 
 export interface ServerRecord {
   readonly id: ServerId;
