@@ -3,6 +3,8 @@ import { dataDir } from "./fixtures/env.js";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { startServer, type RunningServer } from "../src/server/server.js";
 import { startTestPostgres, type TestPostgres } from "../src/engine/store/postgres/test-support/test-postgres.js";
@@ -25,6 +27,11 @@ after(async () => {
 });
 
 const sdk = () => import("../src/index.js");
+const bin = fileURLToPath(new URL("../bin/valence.js", import.meta.url));
+function valence(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 60_000, env: { ...process.env, VALENCE_DATA_DIR: join(dataDir, "cli"), ...env } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
 const flows = () => import("./fixtures/server-workflows.js");
 
 describe("a server on Postgres", () => {
@@ -46,5 +53,23 @@ describe("a server on Postgres", () => {
     } finally {
       await store.close();
     }
+  });
+
+  it("valence migrate creates a fresh database's tables and says their version; a bad or unreachable store is refused with the password masked", async () => {
+    const fresh = (await pg.freshDatabase()).url;
+    const { PG_SCHEMA_VERSION } = await import("../src/engine/store/postgres/postgres-schema.js");
+    const ok = valence(["migrate", "--store", fresh]);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, new RegExp(`^store postgres://.*: schema version ${PG_SCHEMA_VERSION}, up to date\n$`));
+    assert.match(await pg.psql("SELECT count(*) FROM dispatches", new URL(fresh).pathname.slice(1)), /0/);
+    const bad = valence(["migrate", "--store", "mysql://root:hunter2@db/x"]);
+    assert.equal(bad.code === 0, false);
+    assert.match(bad.err, /--store: store must be "sqlite" or a Postgres URL/);
+    // Nothing listens on port 1: the server does not start, and says where it looked.
+    const down = valence(["start", "--foreground", "--port", "0"], { VALENCE_STORE: "postgres://team:hunter2@127.0.0.1:1/teamdb" });
+    assert.notEqual(down.code, 0);
+    assert.match(down.err, /127\.0\.0\.1/);
+    assert.match(down.err, /teamdb/);
+    assert.doesNotMatch(down.err + down.out, /hunter2/);
   });
 });

@@ -15,6 +15,7 @@ import { resumeCommand } from "./commands/resume.js";
 import { cancelCommand } from "./commands/cancel.js";
 import { redispatchCommand } from "./commands/redispatch.js";
 import { logsCommand } from "./commands/logs.js";
+import { migrateCommand } from "./commands/migrate.js";
 import { startCommand } from "./commands/start.js";
 import { statusCommand } from "./commands/status.js";
 import { stopCommand } from "./commands/stop.js";
@@ -31,6 +32,7 @@ const COMMANDS: readonly Command[] = [
   startCommand,
   stopCommand,
   statusCommand,
+  migrateCommand,
   logsCommand,
   executorsCommand,
   configCommand,

@@ -23,6 +23,7 @@ import { followDispatch, followEverything } from "./sse.js";
 import { bundlePathOf, storeSubmission } from "./submissions.js";
 import { storeRedispatch } from "../engine/redispatch.js";
 import type { Supervisor } from "./supervisor.js";
+import type { TeamMember } from "./team.js";
 import { waitForEnd } from "./wait.js";
 
 export interface AppOptions {
@@ -39,6 +40,8 @@ export interface AppOptions {
   readonly maxBundleBytes?: number;
   /** Longest a `?wait=true` request is held before it answers with the current state (ms). */
   readonly longPollMs?: number;
+  /** This server's part in a team sharing one database; settles once it has joined (undefined: a server on its own). */
+  readonly team?: Promise<TeamMember | undefined>;
 }
 
 export const DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024;
@@ -104,6 +107,7 @@ export function createApp(opts: AppOptions): Hono {
   api.post("/dispatches", jsonLimit, async (c) => {
     const body = parse(submitSchema, await jsonBody(c));
     const id = await storeSubmission(store, body);
+    await (await opts.team)?.claim(id);
     // Followers (the dashboard's list) learn of it now, not when its runner first reports.
     hub.publish({ dispatchId: id, at: Date.now(), nodes: [], status: "NEW_OBJECT" });
     void supervisor.start(id);
@@ -144,7 +148,8 @@ export function createApp(opts: AppOptions): Hono {
     const bad = (body.nodes ?? []).filter((n) => n >= d.nodeCount);
     if (bad.length) throw new NodeNotFoundError(`dispatch ${d.id} has nodes 0 to ${d.nodeCount - 1}; no such node: ${bad.join(", ")}`);
     if (isTerminal(d.status)) throw new DispatchFinishedError(`dispatch ${d.id} already ${d.status}; there is nothing to cancel`);
-    const sent = supervisor.cancel(d.id, body.nodes);
+    // Driven by another server of the team: it is asked to.
+    const sent = supervisor.cancel(d.id, body.nodes) || ((await (await opts.team)?.cancelElsewhere(d.id, body.nodes)) ?? false);
     return c.json({ cancelled: sent, status: d.status });
   });
 
@@ -159,6 +164,7 @@ export function createApp(opts: AppOptions): Hono {
       return { name: r.name, electronId: r.electronId, executor: r.executor, bundlePath, source: r.source };
     });
     const id = await storeRedispatch(store, d.id, { reusePreviousResults: body.reusePreviousResults, replacements });
+    await (await opts.team)?.claim(id);
     hub.publish({ dispatchId: id, at: Date.now(), nodes: [], status: "NEW_OBJECT" });
     void supervisor.start(id);
     return c.json<SubmitReply>({ dispatchId: id }, 201);

@@ -10,6 +10,16 @@ export type ChangeListener = (change: RunChange) => void;
 export class EventHub {
   private readonly byDispatch = new Map<DispatchId, Set<ChangeListener>>();
   private readonly everything = new Set<ChangeListener>();
+  private readonly taps = new Set<ChangeListener>();
+
+  /**
+   * Hears every change published here, not those `relay`ed from elsewhere: how a team
+   * server passes its own runners' changes on to the other servers, and not theirs back.
+   */
+  tap(listener: ChangeListener): () => void {
+    this.taps.add(listener);
+    return () => this.taps.delete(listener);
+  }
 
   /** Follows one dispatch (`id`) or all of them (`"*"`); returns the unsubscribe function. */
   subscribe(id: DispatchId | "*", listener: ChangeListener): () => void {
@@ -26,7 +36,14 @@ export class EventHub {
     };
   }
 
+  /** A change made here (this server's runners, its submissions). */
   publish(change: RunChange): void {
+    this.relay(change);
+    for (const l of this.taps) safely(l, change);
+  }
+
+  /** A change made elsewhere (another server of the team): its followers here hear it. */
+  relay(change: RunChange): void {
     // A listener that throws (a closed stream) must not stop the others.
     for (const l of this.byDispatch.get(change.dispatchId) ?? []) safely(l, change);
     for (const l of this.everything) safely(l, change);

@@ -19,6 +19,8 @@ import { identify } from "../engine/locks/process-identity.js";
 import { createDashboardApi, DASHBOARD_PATH } from "./dashboard-api.js";
 import { withDashboardUi } from "./static-ui.js";
 import { API_PREFIX } from "../api/wire.js";
+import { newServerId } from "../ids.js";
+import { DEFAULT_LEASE_MS, TeamMember } from "./team.js";
 
 export const DEFAULT_PORT = 48008;
 export const DEFAULT_HOST = "127.0.0.1";
@@ -30,6 +32,8 @@ export interface ServerOptions {
   readonly host?: string;
   /** 0 picks a free port (tests). */
   readonly port?: number;
+  /** A team server's lease (Postgres store): how long its dispatches wait after it dies before another server takes them. */
+  readonly leaseMs?: number;
   /** Bearer token; required (and generated into the data dir if not given) when `host` is not loopback. */
   readonly token?: string | undefined;
   readonly log?: (line: string) => void;
@@ -41,6 +45,17 @@ export interface RunningServer {
   readonly supervisor: Supervisor;
   /** Stops accepting requests, stops the runners (their dispatches resume at the next start), closes the store. */
   close(): Promise<void>;
+  /** Settles once the server has closed (asked to, or a team server that lost its lease). */
+  readonly closed: Promise<void>;
+}
+
+/** `VALENCE_LEASE_MS`: a team server's lease, in ms (at least 500). */
+function leaseFromEnv(): number | undefined {
+  const raw = process.env["VALENCE_LEASE_MS"];
+  if (!raw) return undefined;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 500) throw new ServerStateError(`VALENCE_LEASE_MS must be a whole number of milliseconds, at least 500, not "${raw}"`);
+  return ms;
 }
 
 export function isLoopback(host: string): boolean {
@@ -79,7 +94,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
   const startedAt = Date.now();
   const version = packageVersion();
-  const app = createApp({ store, supervisor, hub, version, startedAt, token, ...opts.limits });
+  // Requests that store a dispatch wait for this: a team server marks each one it receives as its own.
+  let joined!: (t: TeamMember | undefined) => void;
+  const team = new Promise<TeamMember | undefined>((resolve) => (joined = resolve));
+  const app = createApp({ store, supervisor, hub, version, startedAt, token, team, ...opts.limits });
   app.route(API_PREFIX + DASHBOARD_PATH, createDashboardApi({ store }));
 
   const server = serve({ fetch: withDashboardUi(app.fetch), hostname: host, port: opts.port ?? DEFAULT_PORT });
@@ -100,11 +118,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const info: ServerInfo = { pid: process.pid, startTicks: identify().startTicks, host, port, url: `http://${shownHost}:${port}`, startedAt, machine: hostname(), version };
   writeServerInfo(opts.dataDir, info);
   log(`valence server ${version} listening on ${info.url} (pid ${process.pid}, data dir ${opts.dataDir}, store ${describeStore(setting)}${token ? ", token required" : ""})`);
-  const resumed = await supervisor.resumeAll();
-  if (resumed) log(`resumed ${resumed} unfinished dispatch${resumed === 1 ? "" : "es"}`);
-  supervisor.keepSpare();
-
   let closing: Promise<void> | undefined;
+  let closedNow!: () => void;
+  const closed = new Promise<void>((resolve) => (closedNow = resolve));
+  let member: TeamMember | undefined;
   const close = () =>
     (closing ??= (async () => {
       log("stopping: runners stop now, their dispatches resume at the next start");
@@ -114,12 +131,33 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         (server as import("node:http").Server).closeAllConnections?.();
       });
       await supervisor.stopAll();
+      // After the runners: the other servers may take its unfinished dispatches from now on.
+      await member?.leave().catch((error: unknown) => log(`could not leave the team: ${(error as Error).message}`));
       removeServerInfo(opts.dataDir, process.pid);
       await store.close();
       unlockDataDir(opts.dataDir);
       log("stopped");
+      closedNow();
     })());
-  return { info, supervisor, close };
+  if (store.cluster) {
+    const leaseMs = opts.leaseMs ?? leaseFromEnv() ?? DEFAULT_LEASE_MS;
+    const self = { id: newServerId(), url: info.url, host: hostname(), pid: process.pid, dataDir: opts.dataDir, startedAt };
+    try {
+      member = await TeamMember.join({ cluster: store.cluster, self, supervisor, hub, leaseMs, log, onLeaseLost: () => void close() });
+    } catch (error) {
+      joined(undefined);
+      await close();
+      throw error;
+    }
+    log(`team server ${self.id}: lease ${leaseMs} ms; dispatches of servers whose lease runs out are taken over`);
+  } else {
+    const resumed = await supervisor.resumeAll();
+    if (resumed) log(`resumed ${resumed} unfinished dispatch${resumed === 1 ? "" : "es"}`);
+  }
+  joined(member);
+  supervisor.keepSpare();
+
+  return { info, supervisor, close, closed };
 }
 
 function packageVersion(): string {

@@ -292,13 +292,29 @@ export class Supervisor {
   }
 
   /**
+   * Starts a dispatch taken over from a team server whose lease ran out. A runner of
+   * that server's still alive on this host (its lock lives in that server's data dir)
+   * is stopped first, so the dispatch never has two.
+   */
+  async takeOver(id: DispatchId, previousDataDir: string | undefined): Promise<void> {
+    const d = await this.opts.store.getDispatch(id);
+    if (!d || isTerminal(d.status)) return;
+    if (previousDataDir && (await this.ownedElsewhere(d, previousDataDir))) {
+      this.opts.log(`not taking over ${id}: process ${d.ownerPid} runs it, and it is not a runner of the server that drove it`);
+      return;
+    }
+    this.opts.log(`taking over ${id} (${d.name}, ${d.status})`);
+    await this.start(id);
+  }
+
+  /**
    * Whether a live process other than a leftover runner owns `d`. A leftover
    * runner (it exits by itself once it notices its server is gone, unless a
-   * task blocks it) is stopped here and its lock waited for.
+   * task blocks it) is stopped here and its lock waited for. The lock is looked
+   * for in `dataDir`: this server's, or that of the team server that ran it.
    */
-  private async ownedElsewhere(d: DispatchRecord): Promise<boolean> {
+  private async ownedElsewhere(d: DispatchRecord, dataDir = this.opts.store.dataDir): Promise<boolean> {
     if (d.ownerHost !== hostname()) return false;
-    const dataDir = this.opts.store.dataDir;
     if (!isOwnerToken(d.ownerLock)) {
       // A row from before owner locks: only the pid to go by.
       if (d.ownerPid !== null && d.ownerPid !== process.pid) await stopStaleRunner({ pid: d.ownerPid, startTicks: undefined }, () => isRunning({ pid: d.ownerPid as number, startTicks: undefined }));

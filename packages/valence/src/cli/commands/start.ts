@@ -78,9 +78,14 @@ export const startCommand: Command = {
 
 async function foreground(dataDir: string, host: string, port: number, store: StoreSetting): Promise<number> {
   const server = await startServer({ dataDir, host, port, store });
-  await new Promise<void>((resolve) => {
-    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve());
-  });
+  let lost = true;
+  await Promise.race([
+    new Promise<void>((resolve) => {
+      for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => ((lost = false), resolve()));
+    }),
+    // A team server that lost its lease closes by itself; a service manager starts it again.
+    server.closed,
+  ]);
   await server.close();
-  return 0;
+  return lost ? 1 : 0;
 }
