@@ -98,6 +98,8 @@ export async function startPostgres(dir: string, options: StartOptions = {}): Pr
     "-p", String(port),
     "-k", base,
     "-c", "listen_addresses=127.0.0.1",
+    // Team-server tests run a few dozen dispatch runners, each with a small pool of its own.
+    "-c", "max_connections=300",
     // A test cluster: durability across a power cut is not what it is for.
     "-c", "fsync=off",
     "-c", "synchronous_commit=off",
