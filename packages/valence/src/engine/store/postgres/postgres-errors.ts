@@ -128,3 +128,14 @@ export function storeFailure(error: unknown, url: string, dataDir: string, doing
   const outcome = { read: "", write: "; nothing of this write was stored", commit: "; the write was sent but its commit was not confirmed, so it may or may not be stored" }[doing];
   return new StoreError(`${text}${outcome}; ${hint}`);
 }
+
+/** A listener could not connect, or lost its connection: what and where, in words, the password masked. */
+export function listenFailure(error: unknown, url: string, channel: string): StoreError {
+  if (error instanceof StoreError) return error;
+  const e = (error ?? {}) as PgFailure;
+  const code = codeOf(e);
+  const reason = scrub(e.message || String(error), url);
+  return new StoreError(
+    `cannot listen on channel ${channel} of the Postgres store ${maskUrl(url)} (${describeTarget(url)}): ${reason}${codeSuffix(code, reason)}; ${hintFor(code, hostPort(url))}`,
+  );
+}

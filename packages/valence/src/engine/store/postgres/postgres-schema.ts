@@ -12,6 +12,8 @@
  * NUL, which Postgres text cannot. Outputs over LARGE_VALUE_BYTES live in
  * `large_values` (the node row names them), not in a file: several servers
  * share the database, not a disk.
+ *
+ * A migration, once released, is never edited: a change is a new one appended.
  */
 import type { PoolClient } from "pg";
 import { StoreVersionError } from "../../../errors.js";
@@ -93,6 +95,25 @@ const MIGRATIONS: readonly string[] = [
     source text NOT NULL,
     PRIMARY KEY (dispatch_id, electron_id)
   );
+  `,
+  // 2: several servers on one database (postgres-cluster.ts). A server's lease is its row, live
+  // while `expires_at` (the database's clock, in ms) is ahead; a dispatch names the server that
+  // drives it. NULL: no server does (an embedded run), and it is never taken over. No foreign
+  // key: a server's row goes when it leaves, and its dispatches keep naming it until another claims them.
+  `
+  CREATE TABLE servers (
+    id text PRIMARY KEY,
+    url text NOT NULL,
+    host text NOT NULL,
+    pid integer NOT NULL,
+    data_dir text NOT NULL,
+    started_at int8 NOT NULL,
+    expires_at int8 NOT NULL
+  );
+  ALTER TABLE dispatches ADD COLUMN server_id text;
+  -- What claimOrphans looks through: unfinished top-level dispatches some server drives.
+  CREATE INDEX dispatches_by_server ON dispatches (server_id)
+    WHERE server_id IS NOT NULL AND parent_id IS NULL AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED');
   `,
 ];
 

@@ -88,3 +88,61 @@ export const SQL = {
 } as const;
 
 export type StatementName = keyof typeof SQL;
+
+/**
+ * Now by the database's clock, in JS milliseconds: leases are judged by it, never by a server's
+ * own clock, so servers whose clocks disagree still agree on who is alive. `clock_timestamp()`,
+ * not `now()`: the moment of the check, not the start of its transaction.
+ */
+const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::int8";
+const UNFINISHED = "status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')";
+const SERVER_COLUMNS = aliased("id, url, host, pid, data_dir, started_at", "s");
+
+/** The cluster's statements (postgres-cluster.ts), on its own pool. */
+export const CLUSTER_SQL = {
+  clusterJoin: `INSERT INTO servers (id, url, host, pid, data_dir, started_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, ${NOW_MS} + $7::int8)
+    ON CONFLICT (id) DO UPDATE SET url = excluded.url, host = excluded.host, pid = excluded.pid, data_dir = excluded.data_dir,
+      started_at = excluded.started_at, expires_at = excluded.expires_at`,
+  /**
+   * Rows of servers whose lease ran out and that no unfinished top-level dispatch names any more
+   * (nothing can be claimed from them, so no claim needs their record). A row a claim holds is
+   * skipped, not waited for: the next sweep takes it.
+   */
+  clusterSweep: `DELETE FROM servers WHERE id IN (
+      SELECT s.id FROM servers s WHERE s.expires_at <= ${NOW_MS}
+        AND NOT EXISTS (SELECT 1 FROM dispatches d WHERE d.server_id = s.id AND d.parent_id IS NULL AND d.${UNFINISHED})
+      FOR UPDATE SKIP LOCKED)`,
+  /** A heartbeat's first step: the row, locked, so the expiry check after it cannot interleave with a claim's. */
+  clusterLockServer: `SELECT 1 FROM servers WHERE id = $1 FOR NO KEY UPDATE`,
+  /** Renews a lease that has not run out; a lease that has stays out (0 rows). */
+  clusterRenew: `UPDATE servers SET expires_at = ${NOW_MS} + $2::int8 WHERE id = $1 AND expires_at > ${NOW_MS}`,
+  clusterLeave: `DELETE FROM servers WHERE id = $1`,
+  clusterClaim: `UPDATE dispatches SET server_id = $1 WHERE id = $2`,
+  /**
+   * A claim's first step: the rows of the other servers whose lease has run out, share-locked in id
+   * order until the claim commits. A heartbeat of one of them waits, then finds it out; one that
+   * renewed first is not expired any more when the lock is granted (the row is checked again).
+   */
+  clusterLockExpired: `SELECT id FROM servers WHERE expires_at <= ${NOW_MS} AND id <> $1 ORDER BY id FOR SHARE`,
+  /**
+   * Up to $3 unfinished top-level dispatches of the servers locked in the first step ($2) or of
+   * servers whose row is gone, for server $1 if its own lease is live; each row is taken
+   * FOR UPDATE SKIP LOCKED, so a concurrent claim takes others, never the same. With the record
+   * of the server that drove each before, when its row is still there.
+   */
+  clusterClaimOrphans: `WITH taken AS (
+      SELECT d.id, d.server_id AS previous, d.created_at FROM dispatches d
+      WHERE d.server_id IS NOT NULL AND d.parent_id IS NULL AND d.${UNFINISHED} AND d.server_id <> $1
+        AND (d.server_id = ANY($2::text[]) OR NOT EXISTS (SELECT 1 FROM servers g WHERE g.id = d.server_id))
+        AND EXISTS (SELECT 1 FROM servers me WHERE me.id = $1 AND me.expires_at > ${NOW_MS})
+      ORDER BY d.created_at, d.id LIMIT $3
+      FOR UPDATE OF d SKIP LOCKED),
+    moved AS (UPDATE dispatches d SET server_id = $1 FROM taken WHERE d.id = taken.id RETURNING d.id, taken.previous, taken.created_at)
+    SELECT m.id AS dispatch, ${SERVER_COLUMNS} FROM moved m LEFT JOIN servers s ON s.id = m.previous ORDER BY m.created_at, m.id`,
+  clusterServerOf: `SELECT ${SERVER_COLUMNS} FROM dispatches d JOIN servers s ON s.id = d.server_id WHERE d.id = $1 AND s.expires_at > ${NOW_MS}`,
+  clusterServers: `SELECT ${SERVER_COLUMNS} FROM servers s WHERE s.expires_at > ${NOW_MS} ORDER BY s.started_at, s.id`,
+  /** Every part of one message in one statement: one transaction, so all are delivered or none. */
+  clusterNotify: `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS t (p)`,
+} as const;
+
+export type ClusterStatementName = keyof typeof CLUSTER_SQL;

@@ -16,6 +16,8 @@
  *   reads it. Nothing is written under the results dir.
  * - int8 columns (times, event ids, counts) come back as JS numbers; the type
  *   parsers are this store's pools' own, not pg's global ones.
+ * - `cluster` (postgres-cluster.ts): the servers' leases and messages, on a
+ *   pool and listening connections of its own; `close` ends them too.
  */
 import { mkdirSync } from "node:fs";
 import pg from "pg";
@@ -28,6 +30,7 @@ import { RecordedWrites } from "../recorded-writes.js";
 import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "../records.js";
 import type { DispatchListRow, DispatchQuery, Store, StoreTx, StoreWrites } from "../store.js";
 import { maskUrl, targetOf } from "./mask-url.js";
+import { PostgresCluster } from "./postgres-cluster.js";
 import { openError, storeFailure } from "./postgres-errors.js";
 import { migratePostgres } from "./postgres-schema.js";
 import { SQL, type StatementName } from "./postgres-statements.js";
@@ -87,6 +90,8 @@ export class PostgresStore implements Store {
     private readonly url: string,
     private readonly reads: pg.Pool,
     private readonly writes: pg.Pool,
+    /** Leases and messages between the servers sharing the database (postgres-cluster.ts), on a pool of its own. */
+    readonly cluster: PostgresCluster,
   ) {
     this.where = maskUrl(url);
   }
@@ -127,7 +132,7 @@ export class PostgresStore implements Store {
       await end();
       throw openError(error, opts.url, timeoutMs);
     }
-    return new PostgresStore(opts.dataDir, opts.url, reads, writes);
+    return new PostgresStore(opts.dataDir, opts.url, reads, writes, new PostgresCluster({ url: opts.url, dataDir: opts.dataDir, connectTimeoutMs: timeoutMs }));
   }
 
   write(fill: (w: StoreWrites) => void): Promise<void> {
@@ -359,11 +364,11 @@ export class PostgresStore implements Store {
   /** Postgres's own housekeeping (autovacuum) needs no hint. */
   checkpointSoon(): void {}
 
-  /** Writes already issued land first; then both pools end. A second call waits for the first. */
+  /** Writes already issued land first; then both pools end, and the cluster's listeners and pool. A second call waits for the first. */
   close(): Promise<void> {
     this.closing ??= this.queue.then(async () => {
       this.ended = true;
-      await Promise.all([this.reads.end(), this.writes.end()]);
+      await Promise.all([this.reads.end(), this.writes.end(), this.cluster.close()]);
     });
     return this.closing;
   }
