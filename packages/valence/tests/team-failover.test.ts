@@ -15,7 +15,7 @@ import { startTestPostgres, type TestPostgres } from "../src/engine/store/postgr
 const bin = fileURLToPath(new URL("../bin/valence.js", import.meta.url));
 const clientScript = fileURLToPath(new URL("./fixtures/team-client.ts", import.meta.url));
 const LEASE_MS = 1500;
-const STEPS = 4;
+const STEPS = 6;
 
 let pg: TestPostgres;
 let url: string;
@@ -77,8 +77,9 @@ describe("team servers on Postgres", () => {
   it("share 20 dispatches; a server killed mid-run has its dispatches finished by the other, re-running at most the steps that were running", { timeout: 180_000 }, async () => {
     const a = await startTeamServer("a");
     const b = await startTeamServer("b");
-    const onA = dispatchThrough(a, 0, 10, 1000);
+    // B's first: A's are the ones under way when A dies.
     const onB = dispatchThrough(b, 10, 10, 1000);
+    const onA = dispatchThrough(a, 0, 10, 1000);
     const store = await PostgresStore.open({ url, dataDir: join(dataDir, "reader") });
     try {
       // Each server drives what it received.
@@ -87,16 +88,23 @@ describe("team servers on Postgres", () => {
       assert.equal((await cluster.servers()).length, 2);
       for (const id of onA) assert.equal((await cluster.serverOf(id as never))?.url, a.url);
       for (const id of onB) assert.equal((await cluster.serverOf(id as never))?.url, b.url);
-      // Any server answers for any dispatch, live.
-      const fromB = await new ServerClient(b.url).result(onA[0] as string, { statusOnly: true });
-      assert.equal(fromB.dispatch.id, onA[0]);
+      // Any server answers for any dispatch, live: B follows one of A's, its changes passed on by A.
+      const fromB = await new ServerClient(b.url).result(onA[9] as string, { statusOnly: true });
+      assert.equal(fromB.dispatch.id, onA[9]);
+      const followed: string[] = [];
+      const stopFollowing = new AbortController();
+      const following = new ServerClient(b.url)
+        .events(onA[9] as string, (e) => followed.push(e.event), stopFollowing.signal)
+        .catch(() => undefined);
 
-      // Once A's dispatches are under way, A dies.
-      for (let i = 0; i < 200; i++) {
-        const running = await Promise.all(onA.map(async (id) => (await store.getNodes(id as never)).some((n) => n.status === "COMPLETED" && n.kind === "electron")));
-        if (running.every(Boolean)) break;
-        await sleep(50);
-      }
+      // Once A's last dispatch is under way (a step of its chain has completed), A dies.
+      const last = onA[9] as string;
+      for (let i = 0; i < 400 && !(await store.getNodes(last as never)).some((n) => n.status === "COMPLETED" && n.kind === "electron"); i++) await sleep(25);
+      for (let i = 0; i < 200 && !followed.includes("change"); i++) await sleep(25);
+      stopFollowing.abort();
+      await following;
+      assert.deepEqual(followed.slice(0, 1), ["snapshot"]);
+      assert.ok(followed.includes("change"), `B's stream of A's dispatch had live changes: ${followed.join(", ")}`);
       a.child.kill("SIGKILL");
       const killedAt = Date.now();
       const unfinishedAtKill = [];
@@ -120,7 +128,7 @@ describe("team servers on Postgres", () => {
         assert.ok(lines.length <= STEPS + (i < 10 ? 1 : 0), `chain ${i} re-ran more than the step running at the kill: ${lines.join(",")}`);
       }
       const results = await Promise.all([...onA, ...onB].map((id) => store.getDispatch(id)));
-      for (const d of results) assert.equal(d?.output, "4");
+      for (const d of results) assert.equal(d?.output, String(STEPS));
       // Reported, not asserted (timing): how long the takeover and the rest took.
       console.log(`# A's dispatches finished on B ${tookOver} ms after the kill (lease ${LEASE_MS} ms)`);
     } finally {
