@@ -65,6 +65,10 @@ describe("a server on Postgres", () => {
     const bad = valence(["migrate", "--store", "mysql://root:hunter2@db/x"]);
     assert.equal(bad.code === 0, false);
     assert.match(bad.err, /--store: store must be "sqlite" or a Postgres URL/);
+    // TLS settings in the URL reach the driver: this test Postgres has no TLS, and says so.
+    const tls = valence(["migrate", "--store", `${fresh}?sslmode=verify-full`]);
+    assert.notEqual(tls.code, 0);
+    assert.match(tls.err, /does not support SSL/);
     // Nothing listens on port 1: the server does not start, and says where it looked.
     const down = valence(["start", "--foreground", "--port", "0"], { VALENCE_STORE: "postgres://team:hunter2@127.0.0.1:1/teamdb" });
     assert.notEqual(down.code, 0);
