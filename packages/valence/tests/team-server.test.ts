@@ -44,6 +44,11 @@ describe("a server on Postgres", () => {
     assert.deepEqual(result.result, [2, 3, 4, 5, 6]);
     const sub = await getResult(await dispatch(outer)(5), { wait: true });
     assert.equal(sub.result, 15);
+    // It says where it stores, and who its team is (itself, here).
+    const { ServerClient } = await import("../src/client/server-client.js");
+    const health = await new ServerClient(server.info.url).health();
+    assert.equal(health.store, url);
+    assert.deepEqual(health.team, [server.info.url]);
     // In the database, read by a store of its own (as a second server would).
     const store = await PostgresStore.open({ url, dataDir: join(dataDir, "reader") });
     try {

@@ -82,6 +82,10 @@ export interface HealthReply {
   readonly dataDir: string;
   /** Dispatches with a live runner. */
   readonly running: number;
+  /** Where its dispatches are stored: "sqlite", or the Postgres URL with its password masked. */
+  readonly store?: string;
+  /** A team server's fellow servers (itself included), by URL; absent for a server on its own. */
+  readonly team?: readonly string[];
 }
 
 /** Every error reply: a stable code and a message that says what to fix. */

@@ -40,6 +40,8 @@ export interface AppOptions {
   readonly maxBundleBytes?: number;
   /** Longest a `?wait=true` request is held before it answers with the current state (ms). */
   readonly longPollMs?: number;
+  /** How the store is shown: "sqlite", or a Postgres URL with its password masked. */
+  readonly storeLabel?: string;
   /** This server's part in a team sharing one database; settles once it has joined (undefined: a server on its own). */
   readonly team?: Promise<TeamMember | undefined>;
 }
@@ -78,9 +80,11 @@ export function createApp(opts: AppOptions): Hono {
 
   const api = new Hono();
 
-  api.get("/health", (c) =>
-    c.json<HealthReply>({ ok: true, version: opts.version, pid: process.pid, startedAt: opts.startedAt, dataDir: store.dataDir, running: supervisor.running }),
-  );
+  api.get("/health", async (c) => {
+    const team = (await opts.team) && store.cluster ? (await store.cluster.servers()).map((s) => s.url) : undefined;
+    const reply: HealthReply = { ok: true, version: opts.version, pid: process.pid, startedAt: opts.startedAt, dataDir: store.dataDir, running: supervisor.running };
+    return c.json<HealthReply>({ ...reply, ...(opts.storeLabel ? { store: opts.storeLabel } : {}), ...(team ? { team } : {}) });
+  });
 
   // Hono answers HEAD with the GET route, body dropped: a HEAD-only route would never match.
   api.get("/bundles/:hash", (c) => {

@@ -97,7 +97,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // Requests that store a dispatch wait for this: a team server marks each one it receives as its own.
   let joined!: (t: TeamMember | undefined) => void;
   const team = new Promise<TeamMember | undefined>((resolve) => (joined = resolve));
-  const app = createApp({ store, supervisor, hub, version, startedAt, token, team, ...opts.limits });
+  const app = createApp({ store, supervisor, hub, version, startedAt, token, team, storeLabel: describeStore(setting), ...opts.limits });
   app.route(API_PREFIX + DASHBOARD_PATH, createDashboardApi({ store }));
 
   const server = serve({ fetch: withDashboardUi(app.fetch), hostname: host, port: opts.port ?? DEFAULT_PORT });

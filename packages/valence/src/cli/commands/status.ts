@@ -29,6 +29,8 @@ export const statusCommand: Command = {
         `  since:      ${since.toISOString().replace("T", " ").slice(0, 19)} UTC (${ago(Date.now() - health.startedAt)})`,
         `  running:    ${health.running} dispatch${health.running === 1 ? "" : "es"}`,
         `  data dir:   ${health.dataDir}`,
+        ...(health.store ? [`  store:      ${health.store}`] : []),
+        ...(health.team ? [`  team:       ${health.team.join(", ")}`] : []),
         ...(info ? [`  log:        ${health.dataDir}/server.log`] : []),
       ].join("\n"),
     );
