@@ -4,7 +4,12 @@
 // dispatches 8 times; median of dispatches 4–8 (the steady state, once V8 has optimised the hot paths). Dask runs in Debian's python3 (bench/dask_bench.py).
 // Then the same figures through a server (`valence start --foreground` on a free port, stopped at the end): dispatch
 // to first task and 10k tasks, next to the embedded ones and Dask distributed's (bench/latency-scenario.ts).
+// Then "Through a server: SQLite vs Postgres": the same server with its dispatches stored in SQLite (the default)
+// and in a Postgres started for the bench (a fresh database per server), for 10k inline tasks and for 20
+// concurrent dispatches.
 // Prints the tables with Valence/Dask ratios and writes them into bench/README.md between the markers.
+//   node --import tsx bench/run.ts [--quick] [--only stores]
+// --quick: fewer repetitions, README untouched. --only stores: just the SQLite-vs-Postgres section (its own markers).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -12,12 +17,20 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { buildSync } from "esbuild";
+import type { Postgres } from "@valence/test-services";
 
 const here = new URL(".", import.meta.url).pathname;
 // The figures are only as quiet as the machine: the 1-minute load average goes into the output.
 const load = () => loadavg()[0]?.toFixed(1) ?? "?";
 const loadAtStart = load();
 const quick = process.argv.includes("--quick");
+const SECTIONS = ["stores"] as const;
+const onlyAt = process.argv.indexOf("--only");
+const only = onlyAt < 0 ? undefined : process.argv[onlyAt + 1];
+if (only !== undefined && !(SECTIONS as readonly string[]).includes(only)) {
+  console.error(`bench/run.ts: --only takes one of: ${SECTIONS.join(", ")}`);
+  process.exit(2);
+}
 
 // The scenarios run as compiled JavaScript with plain `node` (how a deployed workflow runs; `valence run`
 // and `tsx` add a TypeScript loader's start-up to every cold figure). "valence" stays external: the real package.
@@ -100,37 +113,39 @@ const PAIRS = [
   { label: "100k independent, inline vs threaded", valence: "inline_100k", dask: "threaded_100k_delayed_compute", tuned: "threaded_100k", target: 0.2, rssGoalMb: 250 },
 ];
 
-const d = dask();
 const fmt = (s: number) => (s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`);
 const ratio = (a: number, b: number) => (a / b).toFixed(2);
-const embedded = new Map<string, { cold: number; warm: number }>();
-const rows = PAIRS.map((p) => {
-  const v = valence(p.valence);
-  embedded.set(p.valence, v);
-  const ds = daskSeconds(d, p.dask);
-  const tuned = p.tuned ? daskSeconds(d, p.tuned) : undefined;
-  const mark = (r: number) => (r <= p.target ? "✓" : "✗");
-  return (
-    `| ${p.label} | ${fmt(v.cold)} / ${fmt(v.warm)} | ${fmt(ds)} | **${ratio(v.cold, ds)}** ${mark(v.cold / ds)} / ${ratio(v.warm, ds)} ${mark(v.warm / ds)} | ≤ ${p.target} | ` +
-    `${tuned === undefined ? "–" : `${fmt(tuned)} → ${ratio(v.cold, tuned)} / ${ratio(v.warm, tuned)}`} | ${v.rss} MB` +
-    `${"rssGoalMb" in p && p.rssGoalMb ? ` ${v.rss < p.rssGoalMb ? "✓" : "✗"} (< ${p.rssGoalMb} MB)` : ""} |`
-  );
-});
-let table = [
-  `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on this machine (${cpus().length} cores, load average ${loadAtStart} at the start); Dask ${d.version ?? "?"}${quick ? ", quick mode (1 run each)" : ""}.`,
-  "Times run from `dispatch` to the result in hand, persistence (SQLite) included; Valence's scenarios run as compiled JS with `node`. Valence cold = a fresh process's",
-  "first dispatch (bundling, worker start-up, JIT warm-up included; median of 3 processes); warm = the steady state of",
-  "one process (median of its dispatches 4–8). Dask = `dask.compute(..., scheduler=\"threads\")` on delayed tasks, and `client.map` +",
-  "`gather` on a `LocalCluster` with worker-saturation `inf`; \"Dask tuned\" = a raw graph with `dask.threaded.get(..., chunksize=100)`.",
-  "",
-  "| scenario | Valence cold / warm | Dask | Valence/Dask cold / warm | target | Dask tuned → ratios | Valence peak RSS |",
-  "| --- | --- | --- | --- | --- | --- | --- |",
-  ...rows,
-].join("\n");
+
+/** Embedded Valence against Dask (the first table). */
+function embeddedTable(d: DaskOut, embedded: Map<string, { cold: number; warm: number }>): string {
+  const rows = PAIRS.map((p) => {
+    const v = valence(p.valence);
+    embedded.set(p.valence, v);
+    const ds = daskSeconds(d, p.dask);
+    const tuned = p.tuned ? daskSeconds(d, p.tuned) : undefined;
+    const mark = (r: number) => (r <= p.target ? "✓" : "✗");
+    return (
+      `| ${p.label} | ${fmt(v.cold)} / ${fmt(v.warm)} | ${fmt(ds)} | **${ratio(v.cold, ds)}** ${mark(v.cold / ds)} / ${ratio(v.warm, ds)} ${mark(v.warm / ds)} | ≤ ${p.target} | ` +
+      `${tuned === undefined ? "–" : `${fmt(tuned)} → ${ratio(v.cold, tuned)} / ${ratio(v.warm, tuned)}`} | ${v.rss} MB` +
+      `${"rssGoalMb" in p && p.rssGoalMb ? ` ${v.rss < p.rssGoalMb ? "✓" : "✗"} (< ${p.rssGoalMb} MB)` : ""} |`
+    );
+  });
+  return [
+    `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on this machine (${cpus().length} cores, load average ${loadAtStart} at the start); Dask ${d.version ?? "?"}${quick ? ", quick mode (1 run each)" : ""}.`,
+    "Times run from `dispatch` to the result in hand, persistence (SQLite) included; Valence's scenarios run as compiled JS with `node`. Valence cold = a fresh process's",
+    "first dispatch (bundling, worker start-up, JIT warm-up included; median of 3 processes); warm = the steady state of",
+    "one process (median of its dispatches 4–8). Dask = `dask.compute(..., scheduler=\"threads\")` on delayed tasks, and `client.map` +",
+    "`gather` on a `LocalCluster` with worker-saturation `inf`; \"Dask tuned\" = a raw graph with `dask.threaded.get(..., chunksize=100)`.",
+    "",
+    "| scenario | Valence cold / warm | Dask | Valence/Dask cold / warm | target | Dask tuned → ratios | Valence peak RSS |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...rows,
+  ].join("\n");
+}
 
 // Per-task overhead of the remote executors, on sshd and a Dask scheduler + worker started on
 // loopback, next to Dask's own round trip for one task (`client.submit(inc, i).result()`).
-async function remoteRows(): Promise<string[]> {
+async function remoteRows(d: DaskOut): Promise<string[]> {
   const { startSshd, startDask } = await import("@valence/test-services");
   const remoteJs = join(here, ".build", "remote-scenario.mjs");
   buildSync({
@@ -164,6 +179,7 @@ async function remoteRows(): Promise<string[]> {
         env: { ...process.env, ...env, VALENCE_DATA_DIR: dataDir, VALENCE_CONFIG: join(dataDir, "none.toml") },
         stdio: ["ignore", "pipe", "inherit"],
       });
+      rmSync(dataDir, { recursive: true, force: true });
       const line = r.stdout.trim().split("\n").at(-1) ?? "";
       if (r.status !== 0 || !line.startsWith("{")) throw new Error(`remote ${which} failed (exit ${r.status}): ${r.stdout}`);
       const { perTaskMs } = JSON.parse(line) as { perTaskMs: number };
@@ -175,7 +191,7 @@ async function remoteRows(): Promise<string[]> {
   }
 }
 
-const remote = [
+const remoteIntro = [
   "",
   "Per-task overhead of the remote executors (warm: after one dispatch that opened the connection or bridge and uploaded the",
   "runner and bundle): a chain of 20 dependent trivial tasks dispatched and awaited, divided by 20. \"runners\" (the default):",
@@ -185,9 +201,7 @@ const remote = [
   "",
   "| executor | Valence per task | Dask `client.submit` per task | ratio |",
   "| --- | --- | --- | --- |",
-  ...(await remoteRows()),
 ];
-table += "\n" + remote.join("\n");
 
 // ---- Through the server -------------------------------------------------------------------------------------
 // `valence start --foreground --port 0` on a fresh temp data dir, a scenario process with VALENCE_SERVER
@@ -199,11 +213,19 @@ interface ValenceServer { url: string; dataDir: string; child: ChildProcess }
 const liveServers = new Set<ValenceServer>();
 const valenceBin = join(dirname(createRequire(import.meta.url).resolve("valence/package.json")), "bin", "valence.js");
 
-async function startValenceServer(): Promise<ValenceServer> {
+/** `store`: the server's VALENCE_STORE ("sqlite" or a postgres:// URL); unset, the server's default (the data dir's SQLite file). */
+async function startValenceServer(store?: string): Promise<ValenceServer> {
+  if (interrupted) throw new Error("bench interrupted: no new server");
   const dataDir = mkdtempSync(join(tmpdir(), "valence-bench-server-"));
   const logFd = openSync(join(dataDir, "bench-server.log"), "a");
   const child = spawn(process.execPath, [valenceBin, "start", "--foreground", "--port", "0"], {
-    env: { ...process.env, VALENCE_DATA_DIR: dataDir, VALENCE_CONFIG: join(dataDir, "none.toml"), VALENCE_SERVER: "embedded" },
+    env: {
+      ...process.env,
+      VALENCE_DATA_DIR: dataDir,
+      VALENCE_CONFIG: join(dataDir, "none.toml"),
+      VALENCE_SERVER: "embedded",
+      ...(store === undefined ? {} : { VALENCE_STORE: store }),
+    },
     stdio: ["ignore", logFd, logFd],
   });
   closeSync(logFd);
@@ -263,18 +285,57 @@ async function stopValenceServer(server: ValenceServer): Promise<void> {
   rmSync(dataDir, { recursive: true, force: true });
 }
 
-// If the bench dies or is interrupted, its servers go with it.
+// The bench's Postgres (the SQLite-vs-Postgres section), and the temp dir it lives in.
+let livePostgres: { pg: Postgres; dir: string } | undefined;
+
+async function stopPostgres(): Promise<void> {
+  if (!livePostgres) return;
+  const { pg, dir } = livePostgres;
+  livePostgres = undefined;
+  try {
+    await pg.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// If the bench dies or is interrupted, its servers and its Postgres go with it. (@valence/test-services
+// SIGKILLs the services it started on exit and on these signals; it re-raises a signal only when no one
+// else listens, so these handlers stay registered until the clean-up is done.)
 process.on("exit", () => {
-  for (const s of liveServers) s.child.kill("SIGKILL");
+  for (const s of liveServers) {
+    s.child.kill("SIGKILL");
+    for (const pid of processesOf(s.dataDir)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+    rmSync(s.dataDir, { recursive: true, force: true });
+  }
+  if (livePostgres) {
+    try {
+      process.kill(livePostgres.pg.pid, "SIGKILL");
+    } catch {
+      /* gone */
+    }
+    rmSync(livePostgres.dir, { recursive: true, force: true });
+  }
 });
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    void Promise.all([...liveServers].map(stopValenceServer)).finally(() => process.exit(130));
+let interrupted = false;
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(signal, () => {
+    if (interrupted) process.exit(130); // a second one: no more waiting (the exit hook kills what is left)
+    interrupted = true;
+    void Promise.allSettled([...liveServers].map(stopValenceServer))
+      .then(() => stopPostgres())
+      .finally(() => process.exit(130));
   });
 }
 
-async function withServer<T>(body: (url: string) => T): Promise<T> {
-  const server = await startValenceServer();
+async function withServer<T>(body: (url: string) => T, store?: string): Promise<T> {
+  const server = await startValenceServer(store);
   try {
     return body(server.url);
   } finally {
@@ -315,7 +376,7 @@ async function serverThroughput(scenario: string) {
   return { cold: median(cs), warm: warm.warm as number };
 }
 
-async function serverRows(): Promise<string[]> {
+async function serverRows(d: DaskOut, embedded: Map<string, { cold: number; warm: number }>): Promise<string[]> {
   const loadBefore = load();
   const ms = (x: number) => (x < 10 ? `${x.toFixed(1)} ms` : x < 1000 ? `${x.toFixed(0)} ms` : `${(x / 1000).toFixed(2)} s`);
   const r = (a: number, b: number) => (a / b >= 100 ? (a / b).toFixed(0) : a / b >= 10 ? (a / b).toFixed(1) : (a / b).toFixed(2));
@@ -366,13 +427,123 @@ async function serverRows(): Promise<string[]> {
     ...out,
   ];
 }
-table += "\n" + (await serverRows()).join("\n");
-console.log(table);
+
+/** Everything but the stores section: embedded vs Dask, the remote executors, through the server. */
+async function comparisonTables(): Promise<string> {
+  const d = dask();
+  const embedded = new Map<string, { cold: number; warm: number }>();
+  let table = embeddedTable(d, embedded);
+  table += "\n" + [...remoteIntro, ...(await remoteRows(d))].join("\n");
+  table += "\n" + (await serverRows(d, embedded)).join("\n");
+  return table;
+}
+
+// ---- Through a server: SQLite vs Postgres ------------------------------------------------------------------
+// One Postgres for the bench (startPostgres in a temp dir: trust auth on loopback, fsync off), a fresh
+// database per server start; the same scenarios against servers on SQLite (VALENCE_STORE=sqlite) and on it.
+
+type StoreKind = "sqlite" | "postgres";
+let databases = 0;
+
+/** A fresh store setting for one server start: "sqlite", or a new database in the bench's Postgres. */
+async function freshStore(kind: StoreKind): Promise<string> {
+  if (kind === "sqlite") return "sqlite";
+  if (!livePostgres) throw new Error("the bench's Postgres is not running");
+  const name = `bench_${++databases}`;
+  await livePostgres.pg.psql(`CREATE DATABASE ${name}`);
+  const url = new URL(livePostgres.pg.url);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** A scenario through a server on `kind`: cold = median of `colds` fresh servers' first dispatch, warm = one server's steady state. */
+async function throughStore(kind: StoreKind, scenario: string) {
+  const cs: number[] = [];
+  for (let i = 0; i < colds; i++) {
+    const store = await freshStore(kind);
+    cs.push((await withServer((url) => valenceOnce(scenario, 1, { VALENCE_SERVER: url }), store)).cold);
+  }
+  const store = await freshStore(kind);
+  const warm = await withServer((url) => valenceOnce(scenario, quick ? 2 : 8, { VALENCE_SERVER: url }), store);
+  return { cold: median(cs), warm: warm.warm as number };
+}
+
+const STORE_GOAL = 2;
+
+async function storesTable(): Promise<string> {
+  const { startPostgres } = await import("@valence/test-services");
+  const dir = mkdtempSync(join(tmpdir(), "valence-bench-pg-"));
+  try {
+    livePostgres = { pg: await startPostgres(dir), dir };
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  try {
+    const version = await livePostgres.pg.psql("show server_version");
+    const loadBefore = load();
+    const rows: string[] = [];
+    let goal = "";
+    for (const [scenario, label] of [
+      ["inline_10k", "10k independent `inline`, `dispatch` → result"],
+      ["concurrent_20x50", "20 concurrent dispatches of 50 `inline`, all `dispatch` → all results"],
+    ] as const) {
+      // Interleaved per scenario, so a change in the machine's load hits both stores alike.
+      const s = await throughStore("sqlite", scenario);
+      const p = await throughStore("postgres", scenario);
+      const rc = p.cold / s.cold;
+      const rw = p.warm / s.warm;
+      const isGoal = scenario === "inline_10k";
+      const mark = (r: number) => (isGoal ? ` ${r <= STORE_GOAL ? "✓" : "✗"}` : "");
+      rows.push(
+        `| ${label} | ${fmt(s.cold)} / ${fmt(s.warm)} | ${fmt(p.cold)} / ${fmt(p.warm)} | ` +
+          `**${ratio(p.cold, s.cold)}**${mark(rc)} / **${ratio(p.warm, s.warm)}**${mark(rw)} | ${isGoal ? `≤ ${STORE_GOAL}` : "–"} |`,
+      );
+      if (isGoal) {
+        const met = [rc <= STORE_GOAL && "cold", rw <= STORE_GOAL && "warm"].filter(Boolean);
+        goal =
+          `Goal (issue 15): Postgres ≤ ${STORE_GOAL}× SQLite for 10k inline through a server: ` +
+          (met.length === 2 ? "**met** (cold and warm)." : met.length === 1 ? `**met ${met[0]} only**.` : "**not met**.");
+      }
+    }
+    return [
+      `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on this machine (${cpus().length} cores); Postgres ${version}${quick ? ", quick mode (1 cold run, 2 warm dispatches)" : ""}.`,
+      "",
+      "Through a server: SQLite vs Postgres. The same `valence start --foreground` server as above, its dispatches stored in",
+      "the data dir's SQLite file (`VALENCE_STORE=sqlite`) or in a Postgres started for the bench (`startPostgres` from",
+      "`@valence/test-services`: one cluster on loopback, fsync off, a fresh database per server start, passed as",
+      "`VALENCE_STORE=postgres://…`); the server and its runners all use that store. Cold = a fresh client's first dispatch",
+      `to a just-started server (${quick ? "one server start" : `median of ${colds} server starts`}); warm = one client and one server (${quick ? "its second dispatch" : "median of dispatches 4–8"}).`,
+      "10k = `dispatch` to all 10,000 outputs in the client. 20 concurrent = 20 dispatches of 50 independent `inline` tasks",
+      "submitted at once (`Promise.all` in one client), timed until all 20 results are in hand (the server runs each in a",
+      "runner of its own unless one whose dispatch just finished takes it: up to 20 runners at a time).",
+      "",
+      `Load average ${loadBefore} before this part, ${load()} after it.`,
+      "",
+      "| scenario | SQLite cold / warm | Postgres cold / warm | Postgres/SQLite cold / warm | goal |",
+      "| --- | --- | --- | --- | --- |",
+      ...rows,
+      "",
+      goal,
+    ].join("\n");
+  } finally {
+    await stopPostgres();
+  }
+}
+
+// ---- Run, print, write into the README ---------------------------------------------------------------------
+const parts: { markers: string; table: string }[] = [];
+if (only === undefined) parts.push({ markers: "bench", table: await comparisonTables() });
+parts.push({ markers: "bench:stores", table: await storesTable() });
+console.log(parts.map((p) => p.table).join("\n\n"));
 
 const readme = join(here, "README.md");
-const text = readFileSync(readme, "utf8");
-const start = "<!-- bench:start -->";
-const end = "<!-- bench:end -->";
-if (text.includes(start) && text.includes(end) && !quick) {
-  writeFileSync(readme, text.slice(0, text.indexOf(start) + start.length) + "\n" + table + "\n" + text.slice(text.indexOf(end)));
+let text = readFileSync(readme, "utf8");
+for (const { markers, table } of parts) {
+  const start = `<!-- ${markers}:start -->`;
+  const end = `<!-- ${markers}:end -->`;
+  if (text.includes(start) && text.includes(end) && !quick) {
+    text = text.slice(0, text.indexOf(start) + start.length) + "\n" + table + "\n" + text.slice(text.indexOf(end));
+  }
 }
+if (!quick) writeFileSync(readme, text);

@@ -1,6 +1,8 @@
 // One Valence benchmark scenario per process, so its peak RSS is its own.
 //   node --import tsx bench/valence-scenario.ts inline_10k
-// Prints one JSON line: { scenario, seconds, maxRssMb, tasks }. Uses the public API only.
+// Prints one JSON line: { scenario, cold, warm, all, maxRssMb, tasks } (seconds). Uses the public API only.
+// A scenario with `dispatches` submits that many dispatches at once (Promise.all, one client) and is timed
+// until every one's result is in hand.
 import { dispatch, electron, getResult, lattice, type Lattice } from "valence";
 
 export const incInline = electron((i: number) => i + 1, { executor: "inline" });
@@ -14,28 +16,40 @@ export const chainLocal = lattice((n: number) => {
   return x;
 });
 
-const SCENARIOS = {
+interface Scenario {
+  workflow: Lattice<[number], unknown>;
+  n: number;
+  check: (r: unknown) => boolean;
+  /** Dispatches submitted at once (default 1). */
+  dispatches?: number;
+}
+
+const SCENARIOS: Record<string, Scenario> = {
   inline_10k: { workflow: wideInline, n: 10_000, check: (r: unknown) => (r as number[])[9_999] === 10_000 },
   inline_100k: { workflow: wideInline, n: 100_000, check: (r: unknown) => (r as number[])[99_999] === 100_000 },
   local_10k: { workflow: wideLocal, n: 10_000, check: (r: unknown) => (r as number[])[9_999] === 10_000 },
   local_chain_1k: { workflow: chainLocal, n: 1_000, check: (r: unknown) => r === 1_000 },
-} as const;
+  // 20 small dispatches at once from one client (through a server: 20 runners at a time).
+  concurrent_20x50: { workflow: wideInline, n: 50, dispatches: 20, check: (r: unknown) => (r as number[])[49] === 50 },
+};
 
-async function timeOnce(name: keyof typeof SCENARIOS): Promise<number> {
-  const s = SCENARIOS[name];
+async function timeOnce(name: string): Promise<number> {
+  const s = SCENARIOS[name] as Scenario;
+  const one = async () => {
+    const id = await dispatch(s.workflow)(s.n);
+    const result = await getResult(id, { wait: true });
+    if (result.status !== "COMPLETED" || !s.check(result.result)) {
+      throw new Error(`${name}: wrong result (status ${result.status}${result.error ? `: ${result.error.message}` : ""})`);
+    }
+  };
   const t0 = performance.now();
-  const id = await dispatch(s.workflow as Lattice<[number], unknown>)(s.n);
-  const result = await getResult(id, { wait: true });
-  const seconds = (performance.now() - t0) / 1000;
-  if (result.status !== "COMPLETED" || !s.check(result.result)) {
-    throw new Error(`${name}: wrong result (status ${result.status}${result.error ? `: ${result.error.message}` : ""})`);
-  }
-  return seconds;
+  await Promise.all(Array.from({ length: s.dispatches ?? 1 }, one));
+  return (performance.now() - t0) / 1000;
 }
 
-const name = process.argv[2] as keyof typeof SCENARIOS | undefined;
+const name = process.argv[2];
 if (name) {
-  if (!(name in SCENARIOS)) {
+  if (!Object.hasOwn(SCENARIOS, name)) {
     console.error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(", ")}`);
     process.exitCode = 2;
   } else {
@@ -52,7 +66,7 @@ if (name) {
         cold: times[0],
         warm: warm.length ? warm[Math.floor(warm.length / 2)] : null,
         all: times,
-        tasks: SCENARIOS[name].n,
+        tasks: (SCENARIOS[name] as Scenario).n * ((SCENARIOS[name] as Scenario).dispatches ?? 1),
         maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
       }),
     );
