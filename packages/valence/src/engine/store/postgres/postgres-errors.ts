@@ -42,6 +42,8 @@ function hintFor(code: string, target: string): string {
     case "08000":
     case "08003":
     case "08006":
+    case "ECONNRESET":
+    case "EPIPE":
     case "LOST":
       return "the server ended the connection (a restart, a failover, or an administrator); the store connects again for the next query";
     case "NUL":
@@ -49,6 +51,39 @@ function hintFor(code: string, target: string): string {
     default:
       return "check the server's log";
   }
+}
+
+/**
+ * Failures of the connection rather than of the statement: the socket was reset, refused or
+ * closed, the server ended the session (admin shutdown, crash, starting up) or said the
+ * connection failed (class 08). Nothing about the statement itself was wrong, so the same
+ * statement on a new connection may well succeed. Node's errno codes, then SQLSTATEs.
+ */
+const CONNECTION_CODES = new Set([
+  "ECONNRESET", "ECONNREFUSED", "ECONNABORTED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENETDOWN", "EAI_AGAIN",
+  "ERR_STREAM_DESTROYED", "ERR_STREAM_WRITE_AFTER_END", "ERR_SOCKET_CLOSED",
+  "57P01", "57P02", "57P03",
+]);
+/** pg's own words for a connection that is gone or never came (it gives these no code). */
+const CONNECTION_MESSAGES = /Connection terminated|not queryable|timeout exceeded when trying to connect|Connection ended unexpectedly/i;
+
+/**
+ * The errors storeFailure said in words whose cause was the connection: what the cause said
+ * (the password scrubbed), so a later message can quote it without the words around it.
+ */
+const connectionFailures = new WeakMap<object, { reason: string; code: string }>();
+
+/** Whether `error` (pg's, Node's, or one storeFailure made of one) is the connection's failure, not the statement's. */
+export function isConnectionFailure(error: unknown): boolean {
+  if (!error || typeof error !== "object") return false;
+  if (connectionFailures.has(error)) return true;
+  if (error instanceof ValenceError) return false;
+  const e = error as PgFailure;
+  const code = typeof e.code === "string" ? e.code : "";
+  if (CONNECTION_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code)) return true;
+  // A SQLSTATE or errno of any other kind is the statement's (or the server's) answer.
+  if (code) return false;
+  return CONNECTION_MESSAGES.test(e.message ?? "");
 }
 
 function codeOf(error: PgFailure): string {
@@ -126,7 +161,51 @@ export function storeFailure(error: unknown, url: string, dataDir: string, doing
   }
   const hint = hintFor(code, hostPort(url));
   const outcome = { read: "", write: "; nothing of this write was stored", commit: "; the write was sent but its commit was not confirmed, so it may or may not be stored" }[doing];
-  return new StoreError(`${text}${outcome}; ${hint}`);
+  const out = new StoreError(`${text}${outcome}; ${hint}`);
+  if (isConnectionFailure(error)) connectionFailures.set(out, { reason, code });
+  return out;
+}
+
+/**
+ * A retried write's claim of its id waited `waitedMs` for an earlier try that is still open on
+ * the server (its connection dropped, and the server has not noticed yet): whether that try
+ * commits is still open, so this is tried again like a lost connection.
+ */
+export function earlierTryOpen(url: string, waitedMs: number): StoreError {
+  const reason = `an earlier try of this write was still open on the server after ${waitedMs} ms (its connection dropped, and the server has not noticed yet)`;
+  const out = new StoreError(
+    `cannot write the Postgres store ${maskUrl(url)}: ${reason}; its commit was not confirmed, so it may or may not be stored; ${hintFor("LOST", hostPort(url))}`,
+  );
+  connectionFailures.set(out, { reason, code: "LOST" });
+  return out;
+}
+
+/** What the store was doing when it gave up waiting for the database, for the end of the message. */
+export type GaveUpOn = "read" | "write" | "write-in-doubt" | "transaction" | "transaction-in-doubt";
+
+/**
+ * The database stayed unreachable (connection failures, one after another, each tried again
+ * after a wait) for `forMs`, longer than the store waits: said in words, naming host, port and
+ * database (the password masked), the last failure, and what became of the write.
+ */
+export function unreachableFailure(last: unknown, url: string, forMs: number, tries: number, doing: GaveUpOn): StoreError {
+  const known = last && typeof last === "object" ? connectionFailures.get(last) : undefined;
+  const e = (last ?? {}) as PgFailure;
+  const code = known?.code ?? codeOf(e);
+  const reason = known?.reason ?? scrub(e.message || String(last), url);
+  const verb = doing === "read" ? "read" : "write";
+  const outcome = {
+    read: "",
+    write: "; nothing of this write was stored",
+    "write-in-doubt": "; a commit of this write was sent but never confirmed, so it may or may not be stored",
+    transaction: "; nothing of this transaction was stored, and its function was not run",
+    "transaction-in-doubt": "; the transaction's commit was sent but never confirmed, so it may or may not be stored",
+  }[doing];
+  const seconds = (forMs / 1000).toFixed(1);
+  return new StoreError(
+    `cannot ${verb} the Postgres store ${maskUrl(url)} (${describeTarget(url)}): the database was unreachable for ${seconds} s ` +
+      `(${tries} ${tries === 1 ? "try" : "tries"}, the last: ${reason}${codeSuffix(code, reason)})${outcome}; ${hintFor("ECONNREFUSED", hostPort(url))}`,
+  );
 }
 
 /** A listener could not connect, or lost its connection: what and where, in words, the password masked. */

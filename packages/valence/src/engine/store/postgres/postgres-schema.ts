@@ -115,6 +115,17 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX dispatches_by_server ON dispatches (server_id)
     WHERE server_id IS NOT NULL AND parent_id IS NULL AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED');
   `,
+  // 3: each write's id, inserted first in the write's own transaction (postgres-store.ts). A write
+  // tried again after its connection dropped, perhaps during its COMMIT, finds here whether an
+  // earlier try committed, so it is applied exactly once. Ids older than any retry can be are
+  // deleted from time to time (by age, hence the index).
+  `
+  CREATE TABLE write_ids (
+    id uuid PRIMARY KEY,
+    written_at timestamptz NOT NULL DEFAULT now()
+  );
+  CREATE INDEX write_ids_age ON write_ids (written_at);
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

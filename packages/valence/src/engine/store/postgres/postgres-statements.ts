@@ -85,9 +85,32 @@ export const SQL = {
   sources: `INSERT INTO sources (dispatch_id, electron_id, source) SELECT $1, e, s FROM unnest($2::text[], $3::text[]) AS t (e, s)
     ON CONFLICT (dispatch_id, electron_id) DO UPDATE SET source = excluded.source`,
   setOwner: `UPDATE dispatches SET owner_pid = $1, owner_host = $2, owner_lock = $3 WHERE id = $4`,
+  /** The ids of writes committed longer ago than $1 ms (by the database's clock): no retry of theirs can come any more. */
+  pruneWriteIds: `DELETE FROM write_ids WHERE written_at < now() - $1::int8 * interval '1 millisecond'`,
 } as const;
 
 export type StatementName = keyof typeof SQL;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * A write's first round trip: BEGIN, and its id claimed in `write_ids` (one simple query of
+ * several statements, so the claim costs no round trip of its own; the id is a UUID this
+ * process made, checked, so it can be written in the text). The INSERT's row count says
+ * whether the id was claimed now (1) or an earlier try of the write committed it (0).
+ * `lockWaitMs`, on a retry: an earlier try still open on the server (its connection dropped
+ * and the server has not noticed yet) holds the id; the claim waits for it to end at most
+ * this long (it then fails with 55P03). `claimResult` says which result is the INSERT's.
+ */
+export function beginWrite(id: string, lockWaitMs?: number): string {
+  if (!UUID.test(id)) throw new Error(`a write id must be a lower-case UUID, not ${JSON.stringify(id)}`);
+  const claim = `INSERT INTO write_ids (id) VALUES ('${id}') ON CONFLICT DO NOTHING`;
+  if (lockWaitMs === undefined) return `BEGIN; ${claim}`;
+  return `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockWaitMs))}; ${claim}; SET LOCAL lock_timeout TO DEFAULT`;
+}
+
+/** Which of beginWrite's results is the claim's: without and with a lock wait. */
+export const claimResult = (waits: boolean): number => (waits ? 2 : 1);
 
 /**
  * Now by the database's clock, in JS milliseconds: leases are judged by it, never by a server's

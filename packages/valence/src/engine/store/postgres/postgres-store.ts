@@ -18,8 +18,30 @@
  *   parsers are this store's pools' own, not pg's global ones.
  * - `cluster` (postgres-cluster.ts): the servers' leases and messages, on a
  *   pool and listening connections of its own; `close` ends them too.
+ * - A connection that drops (Postgres restarted, a failover, a network blip,
+ *   pg_terminate_backend) fails nothing at once. A read, a write, or a
+ *   transaction's first steps that meet a connection failure
+ *   (isConnectionFailure: reset, refused, terminated, SQLSTATE 57P01-3 and 08xxx)
+ *   are tried again on a new connection after a wait (reconnectFirstMs, doubling
+ *   with jitter up to reconnectMaxMs) until the database has been unreachable for
+ *   reconnectLimitMs; then they fail in words (unreachableFailure). Any other
+ *   failure is the statement's own and fails at once. Writes still commit in the
+ *   order issued: the queue waits for the one being tried again.
+ * - Exactly once: each write has an id (a UUID), claimed in `write_ids` in the
+ *   round trip of its BEGIN. A try that failed at its COMMIT may have committed;
+ *   the next try's claim finds the id (committed: done) or takes it (not: applied
+ *   again). The id's primary key settles a race with an earlier try still open on
+ *   the server: the claim waits for it. Ids older than writeIdsKeepMs are deleted
+ *   every writeIdsPruneEvery writes, and at open.
+ * - `transaction(fn)` is tried again only until `fn` is called: `fn` may act on
+ *   what it reads (counters, lists of changes), so it is never run twice. When the
+ *   COMMIT after it is not confirmed, the store finds out by the transaction's id
+ *   whether it committed: it then returns `fn`'s result, or fails saying nothing
+ *   was stored. A connection lost while `fn` runs fails the transaction.
  */
+import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import type { QueryResult, QueryResultRow } from "pg";
 import { StoreError } from "../../../errors.js";
@@ -31,9 +53,9 @@ import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "../rec
 import type { DispatchListRow, DispatchQuery, Store, StoreTx, StoreWrites } from "../store.js";
 import { maskUrl, targetOf } from "./mask-url.js";
 import { PostgresCluster } from "./postgres-cluster.js";
-import { openError, storeFailure } from "./postgres-errors.js";
+import { earlierTryOpen, isConnectionFailure, openError, storeFailure, unreachableFailure, type GaveUpOn } from "./postgres-errors.js";
 import { migratePostgres } from "./postgres-schema.js";
-import { SQL, type StatementName } from "./postgres-statements.js";
+import { beginWrite, claimResult, SQL, type StatementName } from "./postgres-statements.js";
 import { LARGE_VALUE_MARKER, PostgresWrite, type Run } from "./postgres-writer.js";
 
 export interface PostgresStoreOptions {
@@ -45,6 +67,81 @@ export interface PostgresStoreOptions {
   readonly connectTimeoutMs?: number;
   /** Connections for reads (default 8); writes use one more of their own. */
   readonly readConnections?: number;
+  /**
+   * How long reads and writes keep trying again while the database is unreachable (their
+   * connection failed: reset, refused, ended by the server) before they fail in words (default
+   * 30 s; 0: never try again). The last try may take up to `connectTimeoutMs` more.
+   */
+  readonly reconnectLimitMs?: number;
+  /** The first wait before trying again; each wait doubles, with jitter, up to `reconnectMaxMs` (defaults 50 ms and 2 s). */
+  readonly reconnectFirstMs?: number;
+  readonly reconnectMaxMs?: number;
+  /** Told of each try that failed and is tried again (default: nothing). */
+  readonly onRetry?: (event: StoreRetryEvent) => void;
+  /**
+   * How long a write's id is kept after its commit, so that a retry of it finds it (default 1 h;
+   * never less than twice `reconnectLimitMs`), and after how many writes the older ones are
+   * deleted (default 1000). A write must not take longer than this to be tried and tried again.
+   */
+  readonly writeIdsKeepMs?: number;
+  readonly writeIdsPruneEvery?: number;
+}
+
+/** A try of a read or a write failed with a connection failure and is tried again after `waitMs` (for a log line). */
+export interface StoreRetryEvent {
+  readonly doing: "read" | "write" | "transaction";
+  /** The tries that failed so far. */
+  readonly tries: number;
+  readonly waitMs: number;
+  /** How long the database has been unreachable. */
+  readonly downMs: number;
+  /** The failure, in words, the password masked. */
+  readonly message: string;
+}
+
+/** When and how a store tries again (PostgresStoreOptions, defaults filled in). */
+interface Reconnect {
+  readonly limitMs: number;
+  readonly firstMs: number;
+  readonly maxMs: number;
+  readonly keepIdsMs: number;
+  readonly pruneEvery: number;
+}
+
+/** What a write's tries know of it: whether a COMMIT was sent and never confirmed, and not found out since. */
+interface WriteTries {
+  inDoubt: boolean;
+  /** The COMMIT's own failure, as pg gave it. */
+  commitError?: unknown;
+}
+
+/**
+ * The write connection, checked out for one transaction: its loss is heard (a connection lost
+ * while checked out is an 'error' on it besides the failed query, which would otherwise end the
+ * process), and it is dropped rather than handed to the next write when it was lost or could
+ * not even roll back.
+ */
+class Checkout {
+  private lost = false;
+  private broken = false;
+  private readonly onLost = () => {
+    this.lost = true;
+  };
+
+  constructor(readonly client: pg.PoolClient) {
+    client.on("error", this.onLost);
+  }
+
+  async rollback(): Promise<void> {
+    await this.client.query("ROLLBACK").catch(() => {
+      this.broken = true;
+    });
+  }
+
+  release(): void {
+    this.client.off("error", this.onLost);
+    this.client.release(this.lost || this.broken || undefined);
+  }
 }
 
 /** A node's row in `node_states`, as read (logs are bytea). */
@@ -84,6 +181,12 @@ export class PostgresStore implements Store {
   private ended = false;
   /** The store's URL with the password masked: what messages name. */
   private readonly where: string;
+  /** Since when the database has been unreachable: the first connection failure since the last success. */
+  private downSince: number | undefined;
+  /** Writes committed since the last prune of `write_ids`. */
+  private sincePrune = 0;
+  /** Told of each try that failed and is tried again; may be replaced (a server points it at its log). */
+  onRetry: (event: StoreRetryEvent) => void;
 
   private constructor(
     readonly dataDir: string,
@@ -92,8 +195,11 @@ export class PostgresStore implements Store {
     private readonly writes: pg.Pool,
     /** Leases and messages between the servers sharing the database (postgres-cluster.ts), on a pool of its own. */
     readonly cluster: PostgresCluster,
+    private readonly reconnect: Reconnect,
+    onRetry: ((event: StoreRetryEvent) => void) | undefined,
   ) {
     this.where = maskUrl(url);
+    this.onRetry = onRetry ?? (() => undefined);
   }
 
   /** Connects, creates or upgrades the tables (see postgres-schema.ts), and returns the store. */
@@ -103,11 +209,22 @@ export class PostgresStore implements Store {
     }
     mkdirSync(opts.dataDir, { recursive: true });
     const timeoutMs = opts.connectTimeoutMs ?? 10_000;
+    const limitMs = nonNegative(opts.reconnectLimitMs, 30_000, "reconnectLimitMs");
+    const reconnect: Reconnect = {
+      limitMs,
+      firstMs: Math.max(1, nonNegative(opts.reconnectFirstMs, 50, "reconnectFirstMs")),
+      maxMs: Math.max(1, nonNegative(opts.reconnectMaxMs, 2_000, "reconnectMaxMs")),
+      // An id must outlive every retry of its write.
+      keepIdsMs: Math.max(nonNegative(opts.writeIdsKeepMs, 3_600_000, "writeIdsKeepMs"), 2 * limitMs),
+      pruneEvery: Math.max(1, Math.floor(nonNegative(opts.writeIdsPruneEvery, 1_000, "writeIdsPruneEvery"))),
+    };
     const config: pg.PoolConfig = {
       connectionString: opts.url,
       types: TYPES,
       connectionTimeoutMillis: timeoutMs,
       application_name: "valence",
+      // A peer that went away without a word is found out in time, not never.
+      keepAlive: true,
       // Idle connections do not keep the process alive (an embedded store does not either).
       allowExitOnIdle: true,
     };
@@ -126,13 +243,16 @@ export class PostgresStore implements Store {
     }
     try {
       await migratePostgres(client, maskUrl(opts.url));
+      // Ids no retry can come for any more, left by earlier runs.
+      await client.query({ name: "pruneWriteIds", text: SQL.pruneWriteIds, values: [reconnect.keepIdsMs] });
       client.release();
     } catch (error) {
       client.release(true);
       await end();
       throw openError(error, opts.url, timeoutMs);
     }
-    return new PostgresStore(opts.dataDir, opts.url, reads, writes, new PostgresCluster({ url: opts.url, dataDir: opts.dataDir, connectTimeoutMs: timeoutMs }));
+    const cluster = new PostgresCluster({ url: opts.url, dataDir: opts.dataDir, connectTimeoutMs: timeoutMs });
+    return new PostgresStore(opts.dataDir, opts.url, reads, writes, cluster, reconnect, opts.onRetry);
   }
 
   write(fill: (w: StoreWrites) => void): Promise<void> {
@@ -143,11 +263,44 @@ export class PostgresStore implements Store {
     } catch (error) {
       return Promise.reject(error);
     }
+    const id = randomUUID();
     return this.enqueue(async () => {
       // Nothing to write, but it still settles after the writes issued before it.
       if (!recorded.ops.length) return;
-      await this.inTransaction(async () => undefined, recorded);
+      const tries: WriteTries = { inDoubt: false };
+      await this.reconnecting(
+        "write",
+        (retry, remainingMs) => this.writeOnce(id, recorded, tries, retry ? remainingMs : undefined),
+        () => (tries.inDoubt ? "write-in-doubt" : "write"),
+      );
+      this.wrote();
     });
+  }
+
+  /**
+   * One try of a write: BEGIN and the claim of its id, the recorded writes, COMMIT, on the write
+   * connection; ROLLBACK when anything throws. A claim that finds the id committed (by an earlier
+   * try whose COMMIT was never confirmed) ends the write there. `lockWaitMs`: a retry, see beginWrite.
+   */
+  private async writeOnce(id: string, recorded: RecordedWrites, tries: WriteTries, lockWaitMs: number | undefined): Promise<void> {
+    const c = await this.checkout();
+    try {
+      if (!(await this.claim(c, id, lockWaitMs))) {
+        tries.inDoubt = false;
+        await c.rollback();
+        return;
+      }
+      tries.inDoubt = false;
+      const write = new PostgresWrite(this.on(c.client, "write"), this.keys, this.where);
+      await write.apply(recorded.ops);
+      await this.commit(c, tries);
+      for (const [dispatch, key] of write.learned) this.keys.set(dispatch, key);
+    } catch (error) {
+      await c.rollback();
+      throw error;
+    } finally {
+      c.release();
+    }
   }
 
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
@@ -157,64 +310,171 @@ export class PostgresStore implements Store {
       return Promise.reject(error);
     }
     return this.enqueue(async () => {
+      const id = randomUUID();
+      // Tried again only up to here: `fn` has not run yet.
+      const c = await this.reconnecting(
+        "transaction",
+        async (retry, remainingMs) => {
+          const c = await this.checkout();
+          try {
+            // Nothing of an earlier try (never past this step) can have committed: the id is always claimed.
+            await this.claim(c, id, retry ? remainingMs : undefined);
+            return c;
+          } catch (error) {
+            await c.rollback();
+            c.release();
+            throw error;
+          }
+        },
+        () => "transaction",
+      );
       const recorded = new RecordedWrites();
-      return this.inTransaction(async (client) => {
-        const on = this.on(client, "read");
+      const tries: WriteTries = { inDoubt: false };
+      let out: T;
+      let write: PostgresWrite;
+      let failed = false;
+      let failure: unknown;
+      try {
+        const on = this.on(c.client, "read");
         const tx: StoreTx = Object.assign(recorded, {
           // Locked until the transaction ends: another server's owner check waits for this one.
           getDispatch: async (id: string) => (await on<DispatchRecord>("getDispatchForUpdate", [id])).rows[0],
-          getNodes: async (id: DispatchId) => this.nodeRows(client, id),
+          getNodes: async (id: DispatchId) => this.nodeRows(c.client, id),
           childDispatches: async (id: DispatchId) => (await on<DispatchRecord>("children", [id])).rows,
         });
-        return fn(tx);
-      }, recorded);
+        out = await fn(tx);
+        write = new PostgresWrite(this.on(c.client, "write"), this.keys, this.where);
+        await write.apply(recorded.ops);
+        await this.commit(c, tries);
+      } catch (error) {
+        failed = true;
+        failure = error;
+        await c.rollback();
+      } finally {
+        c.release();
+      }
+      if (failed) {
+        if (!tries.inDoubt) throw failure;
+        // The COMMIT was sent and never confirmed: found out by the id. Not committed: nothing of it was stored, said so.
+        if (!(await this.committed(id))) throw storeFailure(tries.commitError, this.url, this.dataDir, "write");
+      }
+      for (const [dispatch, key] of write!.learned) this.keys.set(dispatch, key);
+      this.wrote();
+      return out!;
     });
   }
 
   /**
-   * BEGIN, `fn` (a transaction's reads), the recorded writes, COMMIT, on the write connection;
-   * ROLLBACK when anything throws. `fn`'s own errors pass as they are; Postgres's are said in words.
+   * Whether the transaction `id` committed, when its COMMIT was never confirmed: its id is
+   * claimed on a new connection and rolled back. Found: it committed. Claimed: it did not, and
+   * cannot any more (a try still open on the server would have made the claim wait for it).
    */
-  private async inTransaction<T>(fn: (client: pg.PoolClient) => Promise<T>, recorded: RecordedWrites): Promise<T> {
-    let client: pg.PoolClient;
+  private async committed(id: string): Promise<boolean> {
+    return this.reconnecting(
+      "transaction",
+      async (_retry, remainingMs) => {
+        const c = await this.checkout();
+        try {
+          return !(await this.claim(c, id, remainingMs));
+        } finally {
+          await c.rollback();
+          c.release();
+        }
+      },
+      () => "transaction-in-doubt",
+    );
+  }
+
+  /** The write connection, checked out; a failure to connect said in words. */
+  private async checkout(): Promise<Checkout> {
+    this.assertNotEnded();
     try {
-      client = await this.writes.connect();
+      return new Checkout(await this.writes.connect());
     } catch (error) {
       throw storeFailure(error, this.url, this.dataDir, "write");
     }
-    // A connection lost while it is checked out is an 'error' on it, besides the failed query:
-    // heard here, or it would end the process. The query's own failure is what is reported.
-    let lost = false;
-    const onLost = () => {
-      lost = true;
-    };
-    client.on("error", onLost);
-    const control = async (text: "BEGIN" | "COMMIT") => {
-      try {
-        await client.query(text);
-      } catch (error) {
-        throw storeFailure(error, this.url, this.dataDir, text === "COMMIT" ? "commit" : "write");
-      }
-    };
-    let broken = false;
+  }
+
+  /** BEGIN and the claim of the write's id, in one round trip (beginWrite); false: the id was there, committed. */
+  private async claim(c: Checkout, id: string, lockWaitMs: number | undefined): Promise<boolean> {
+    const wait = lockWaitMs === undefined ? undefined : Math.max(100, Math.min(lockWaitMs, 5_000));
+    let results: QueryResult[];
     try {
-      await control("BEGIN");
-      const out = await fn(client);
-      const write = new PostgresWrite(this.on(client, "write"), this.keys, this.where);
-      await write.apply(recorded.ops);
-      await control("COMMIT");
-      for (const [id, key] of write.learned) this.keys.set(id, key);
-      return out;
+      results = (await c.client.query(beginWrite(id, wait))) as unknown as QueryResult[];
     } catch (error) {
-      await client.query("ROLLBACK").catch(() => {
-        broken = true;
-      });
-      throw error;
-    } finally {
-      client.off("error", onLost);
-      // A connection that was lost, or could not even roll back, is dropped, not handed to the next write.
-      client.release(lost || broken || undefined);
+      if (wait !== undefined && (error as { code?: unknown }).code === "55P03") throw earlierTryOpen(this.url, wait);
+      throw storeFailure(error, this.url, this.dataDir, "write");
     }
+    // The claim's own result, or the write would be taken for done when it is not.
+    const r = Array.isArray(results) ? results[claimResult(wait !== undefined)] : undefined;
+    if (r?.command !== "INSERT") throw new StoreError(`the Postgres store ${this.where} did not answer a write's claim of its id as expected: nothing of this write was stored`);
+    return r.rowCount === 1;
+  }
+
+  /** COMMIT; one that fails on the connection leaves the write in doubt (it may have landed). */
+  private async commit(c: Checkout, tries: WriteTries): Promise<void> {
+    try {
+      await c.client.query("COMMIT");
+    } catch (error) {
+      tries.inDoubt = isConnectionFailure(error);
+      tries.commitError = error;
+      throw storeFailure(error, this.url, this.dataDir, "commit");
+    }
+  }
+
+  /**
+   * Runs `attempt` until it succeeds, fails with what is not a connection failure (that passes
+   * as it is), or the database has been unreachable for the limit: since this call's first
+   * failure, or since the first failure of any read or write after the last success, whichever
+   * is earlier (so writes queued behind one that gave up do not each wait the limit again).
+   * Each retry waits `reconnectFirstMs` doubling up to `reconnectMaxMs`, each wait between half
+   * and all of that (jitter: servers that lost one database do not all come back at once).
+   * `attempt` is told whether it is a retry, and how long is left.
+   */
+  private async reconnecting<T>(
+    doing: StoreRetryEvent["doing"],
+    attempt: (retry: boolean, remainingMs: number) => Promise<T>,
+    gaveUp: () => GaveUpOn,
+  ): Promise<T> {
+    const { limitMs, firstMs, maxMs } = this.reconnect;
+    let first: number | undefined;
+    for (let tries = 1; ; tries++) {
+      try {
+        const out = await attempt(tries > 1, first === undefined ? limitMs : limitMs - (Date.now() - Math.min(first, this.downSince ?? first)));
+        this.downSince = undefined;
+        return out;
+      } catch (error) {
+        if (limitMs <= 0 || !isConnectionFailure(error)) throw error;
+        const now = Date.now();
+        first ??= now;
+        this.downSince ??= now;
+        const downMs = now - Math.min(first, this.downSince);
+        // Closed meanwhile: said so, not that the database is down.
+        this.assertNotEnded();
+        if (downMs >= limitMs) throw unreachableFailure(error, this.url, downMs, tries, gaveUp());
+        const step = Math.min(maxMs, firstMs * 2 ** Math.min(tries - 1, 30));
+        const waitMs = Math.min(Math.round(step / 2 + Math.random() * (step / 2)), limitMs - downMs);
+        try {
+          this.onRetry({ doing, tries, waitMs, downMs, message: error instanceof Error ? error.message : String(error) });
+        } catch {
+          /* a listener's failure is not the store's */
+        }
+        await sleep(waitMs);
+      }
+    }
+  }
+
+  /** A write committed: every `writeIdsPruneEvery` of them, the ids no retry can come for any more are deleted (in the queue, between writes). */
+  private wrote(): void {
+    if (++this.sincePrune < this.reconnect.pruneEvery || this.closing) return;
+    this.sincePrune = 0;
+    void this.enqueue(async () => {
+      try {
+        await this.writes.query({ name: "pruneWriteIds", text: SQL.pruneWriteIds, values: [this.reconnect.keepIdsMs] });
+      } catch {
+        /* the next prune does it */
+      }
+    });
   }
 
   /** Runs `job` once everything queued before it has settled. */
@@ -249,19 +509,26 @@ export class PostgresStore implements Store {
     };
   }
 
-  /** A read on the read pool. */
+  /** A read on the read pool, tried again while the database is unreachable. */
   private read<R extends QueryResultRow>(name: StatementName, values: unknown[]): Promise<QueryResult<R>> {
-    return this.on(this.reads, "read")<R>(name, values);
+    return this.reading(() => this.on(this.reads, "read")<R>(name, values));
+  }
+
+  /** `attempt`, tried again on connection failures (see reconnecting). */
+  private reading<T>(attempt: () => Promise<T>): Promise<T> {
+    return this.reconnecting("read", attempt, () => "read");
   }
 
   /** A query whose text is built per call (the dashboard's search), on the read pool. */
-  private async readText<R extends QueryResultRow>(text: string, values: unknown[]): Promise<QueryResult<R>> {
-    this.assertNotEnded();
-    try {
-      return await this.reads.query<R>(text, values);
-    } catch (error) {
-      throw storeFailure(error, this.url, this.dataDir, "read");
-    }
+  private readText<R extends QueryResultRow>(text: string, values: unknown[]): Promise<QueryResult<R>> {
+    return this.reading(async () => {
+      this.assertNotEnded();
+      try {
+        return await this.reads.query<R>(text, values);
+      } catch (error) {
+        throw storeFailure(error, this.url, this.dataDir, "read");
+      }
+    });
   }
 
   async getDispatch(id: string): Promise<DispatchRecord | undefined> {
@@ -269,7 +536,7 @@ export class PostgresStore implements Store {
   }
 
   async getNodes(id: DispatchId): Promise<NodeRecord[]> {
-    return this.nodeRows(this.reads, id);
+    return this.reading(() => this.nodeRows(this.reads, id));
   }
 
   /** The dispatch's nodes in id order: each as submitted, overlaid with its state row if it has one. */
@@ -372,6 +639,13 @@ export class PostgresStore implements Store {
     });
     return this.closing;
   }
+}
+
+/** An option's value, or its default; a negative or non-number one is refused in words. */
+function nonNegative(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value >= 0)) throw new StoreError(`the Postgres store's ${name} must be a number of milliseconds (or a count) of at least 0, not ${String(value)}`);
+  return value;
 }
 
 /** A bytea log as text. */
