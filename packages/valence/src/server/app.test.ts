@@ -438,6 +438,21 @@ describe("HTTP API: bad input", () => {
     await assertHealthy(h);
   });
 
+  it("answers 405 with Allow for a known path asked with a method it does not take, and 404 for an unknown path", async () => {
+    const id = "dsp_000000000nothere0";
+    const del = await fetch(`${h.base}/dispatches/${id}`, { method: "DELETE" });
+    assert.equal(del.status, 405);
+    assert.equal(del.headers.get("allow"), "GET, HEAD");
+    assert.deepEqual(((await del.json()) as { error: { code: string } }).error.code, "METHOD_NOT_ALLOWED");
+    const put = await fetch(`${h.base}/dispatches/${id}/cancel`, { method: "PUT" });
+    assert.equal(put.status, 405);
+    assert.equal(put.headers.get("allow"), "POST");
+    const dashboard = await fetch(`${h.base}/dashboard/summary`, { method: "POST" });
+    assert.equal(dashboard.status, 405, "the dashboard's routes too");
+    assertError(await call(`${h.base}/no/such/route`), 404, "NOT_FOUND", "no route GET");
+    await assertHealthy(h);
+  });
+
   it("answers 404 NOT_FOUND for a malformed dispatch id and says what ids look like", async () => {
     for (const id of ["nope", "dsp_UPPER", "dsp_%27%3B--"]) {
       const r = await call(`${h.base}/dispatches/${id}`);
@@ -483,7 +498,7 @@ describe("HTTP API: bad input", () => {
     assertError(await call(`${h.base}/nothing/here`), 404, "NOT_FOUND", "/api/v1/nothing/here");
     // GET and HEAD outside /api/ belong to the dashboard; any other method there is an API 404.
     assertError(await call(`http://127.0.0.1:${h.server.info.port}/elsewhere`, { method: "POST" }), 404, "NOT_FOUND", "POST /elsewhere");
-    assertError(await call(`${h.base}/health`, { method: "DELETE" }), 404, "NOT_FOUND", "DELETE");
+    assertError(await call(`${h.base}/health`, { method: "DELETE" }), 405, "METHOD_NOT_ALLOWED", "takes GET, HEAD, not DELETE");
     await assertHealthy(h);
   });
 

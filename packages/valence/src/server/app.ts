@@ -58,7 +58,15 @@ export function createApp(opts: AppOptions): Hono {
     const { status, body } = toErrorReply(error);
     return c.json(body, status as 400);
   });
-  app.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+  app.notFound((c) => {
+    // A known path asked with a method it does not take: 405, saying which it takes.
+    const allowed = methodsFor(app, c.req.path);
+    if (allowed.length) {
+      c.header("allow", allowed.join(", "));
+      return c.json({ error: { code: "METHOD_NOT_ALLOWED", message: `${c.req.path} takes ${allowed.join(", ")}, not ${c.req.method}` } }, 405);
+    }
+    return c.json({ error: { code: "NOT_FOUND", message: `no route ${c.req.method} ${c.req.path}` } }, 404);
+  });
 
   if (opts.token) {
     const expected = Buffer.from(`Bearer ${opts.token}`);
@@ -196,6 +204,18 @@ function streamHead(c: Context): Response {
 function summary(d: DispatchRecord): DispatchSummary {
   const { id, parentId, name, status, createdAt, startedAt, endedAt, nodeCount, nodesDone } = d;
   return { id, parentId, name, status: status as Status, createdAt, startedAt, endedAt, nodeCount, nodesDone };
+}
+
+/** The methods the app's routes take at `path` (GET implies HEAD); none when no route has that path. */
+function methodsFor(app: Hono, path: string): string[] {
+  const methods = new Set<string>();
+  for (const r of app.routes) {
+    if (r.method === "ALL" || r.path.includes("*")) continue; // middleware, not a route
+    const pattern = new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[A-Za-z_]\w*/g, "[^/]+")}/?$`);
+    if (pattern.test(path)) methods.add(r.method);
+  }
+  if (methods.has("GET")) methods.add("HEAD");
+  return [...methods].sort();
 }
 
 async function jsonBody(c: Context): Promise<unknown> {

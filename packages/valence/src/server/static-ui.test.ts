@@ -77,10 +77,17 @@ describe("static UI", () => {
     }
   });
 
-  it("says how to build it when the UI is missing", async () => {
-    const res = serveUi(join(root, "nothing"))(new Request("http://127.0.0.1/"));
+  it("says how to build it when the UI is missing, and serves it once it is built, without a restart", async () => {
+    const later = join(root, "built-later");
+    const serve = serveUi(later);
+    const res = serve(new Request("http://127.0.0.1/"));
     assert.equal(res.status, 503);
     assert.match(await res.text(), /npm run build -w @valence\/ui/);
+    mkdirSync(later);
+    writeFileSync(join(later, "index.html"), "<!doctype html><title>BUILT</title>");
+    const now = serve(new Request("http://127.0.0.1/dispatches/dsp_abc123"));
+    assert.equal(now.status, 200);
+    assert.match(await now.text(), /BUILT/);
   });
 
   it("sends /api/ requests and other methods to the API, untouched", async () => {

@@ -43,8 +43,11 @@ export function findUiDir(): string | undefined {
  * const res = await ui(new Request("http://x/dispatches/dsp_abc")); // index.html
  */
 export function serveUi(uiDir: string | undefined): (req: Request) => Response {
-  const root = uiDir && existsSync(join(uiDir, "index.html")) ? realpathSync(uiDir) : undefined;
+  const find = () => (uiDir && existsSync(join(uiDir, "index.html")) ? realpathSync(uiDir) : undefined);
+  // Looked for again until found: a dashboard built while the server runs is served at once.
+  let root = find();
   return (req) => {
+    root ??= find();
     if (!root) return notBuilt(uiDir);
     let path: string;
     try {
