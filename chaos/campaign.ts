@@ -7,23 +7,37 @@
  *   runner    the dispatch's runner process (the server starts another)
  *   worker    one of the runner's local worker processes (the pool starts another)
  *   embedded  an embedded `valence run`, finished by `valence resume` at once
+ *   team      one of two team servers on one Postgres (each run goes through the
+ *             other one), started again at once: the other server takes the
+ *             dispatch over once the dead one's lease ran out, or the restarted
+ *             one does (it has a new server id)
  *
  * A kill may re-run only the tasks that were running at that moment: the
  * bound for each kill is the tasks that had started (logged their tag) less
  * those the store had as COMPLETED, read right after the kill.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 import { SqliteStore } from "../packages/valence/dist/engine/store/sqlite-store.js";
+import { PostgresStore } from "../packages/valence/dist/engine/store/postgres/postgres-store.js";
+import type { Store } from "../packages/valence/dist/engine/store/store.js";
 import { readResult } from "../packages/valence/dist/engine/read-result.js";
+import { ServerClient } from "../packages/valence/dist/client/server-client.js";
+import { ServerDispatcher } from "../packages/valence/dist/client/server-dispatcher.js";
+import { loadConfig } from "../packages/valence/dist/engine/config/index.js";
+import { createRegistry } from "../packages/valence/dist/engine/plugins/registry.js";
+import { BUILTIN_EXECUTORS } from "../packages/valence/dist/engine/engine.js";
+import { latticeInfo } from "../packages/valence/dist/sdk/lattice.js";
+import { startPostgres, type Postgres } from "../packages/test-services/src/index.js";
 import { seededRandom } from "../packages/valence/src/test-support/seeded-random.js";
 import { expected } from "./workflow.js";
 
-export const TARGETS = ["server", "runner", "worker", "embedded"] as const;
+export const TARGETS = ["server", "runner", "worker", "embedded", "team"] as const;
 export type Target = (typeof TARGETS)[number];
 
 export interface CampaignOptions {
@@ -46,7 +60,7 @@ export interface TargetRow {
   reruns: number;
   /** Tasks running at the moments of the kills: what the re-runs may add up to at most. */
   runningAtKills: number;
-  /** Dispatches that did not complete with the right result, output file and tasks. */
+  /** Dispatches that did not complete with the right result, output file and tasks (or, team, were taken over twice). */
   lost: number;
   /** Processes still working on the data dir after the final stop. */
   leftBehind: number;
@@ -70,7 +84,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<TargetRow[]> {
     rows.push(row);
     const dir = join(opts.workDir, target);
     mkdirSync(dir, { recursive: true });
-    const run = target === "embedded" ? runEmbedded : runThroughServer;
+    const run = target === "embedded" ? runEmbedded : target === "team" ? runTeam : runThroughServer;
     await run(target, dir, opts, random, row);
     opts.log?.(`${target}: ${row.kills} kills, ${row.completed} completed, ${row.reruns} re-runs (bound ${row.runningAtKills}), ${row.lost} lost`);
   }
@@ -142,6 +156,124 @@ async function runThroughServer(target: Target, dir: string, opts: CampaignOptio
   for (const p of left) row.problems.push(`left behind: pid ${p.pid} ${p.cmdline}`);
 }
 
+/** The team target's lease: short, so a dead server's dispatch moves on soon. */
+const TEAM_LEASE_MS = 1500;
+
+/**
+ * Two team servers, A and B, on one Postgres (a fresh database, in a temp dir of its own).
+ * Each run goes through one of them in turn; that one is killed inside the run and started
+ * again at once (same data dir and port, a new server id). The dispatch is finished by the
+ * other server or by the restarted one, whichever claims it first once the lease ran out.
+ */
+async function runTeam(_target: Target, dir: string, opts: CampaignOptions, random: () => number, row: TargetRow): Promise<void> {
+  const pgDir = mkdtempSync(join(tmpdir(), "valence-chaos-pg-"));
+  let pg: Postgres | undefined;
+  let store: Store | undefined;
+  const servers: ServerProcess[] = [];
+  try {
+    pg = await startPostgres(pgDir);
+    await pg.psql("CREATE DATABASE valence_chaos");
+    const url = new URL(pg.url);
+    url.pathname = "/valence_chaos";
+    const env = { VALENCE_STORE: url.toString(), VALENCE_LEASE_MS: String(TEAM_LEASE_MS) };
+    for (const name of ["a", "b"]) servers.push(new ServerProcess(join(dir, name), { env, port: await freePort(), team: true }));
+    for (const s of servers) await s.start();
+    store = await PostgresStore.open({ url: url.toString(), dataDir: join(dir, "reader") });
+    // A client of each server (the SDK's `dispatch` settles on one server per process).
+    const { mixed } = await import("./workflow.js");
+    const info = latticeInfo(mixed);
+    if (!info) throw new Error("workflow.ts: mixed is not a lattice");
+    const config = loadConfig();
+    const registry = await createRegistry({ config, builtins: BUILTIN_EXECUTORS });
+    const clients = servers.map((s) => new ServerDispatcher(new ServerClient(s.url), config, registry));
+    const submit = (k: number, f: { log: string; out: string }) => clients[k]!.submit(info, [opts.fanOut, f.log, f.out]);
+
+    // Runs untouched: through A (its client bundles the workflow first), B (as fresh as a
+    // server started again after a kill: a spare runner waits, the bundle not loaded yet) and
+    // A again (a runner idle with the bundle loaded). Kills land within the shortest but the
+    // first, so that they come before the end in either case.
+    const durations: number[] = [];
+    for (const [c, k] of [0, 1, 0].entries()) {
+      const calibration = files(dir, -1 - c);
+      const t0 = Date.now();
+      const first = await submit(k, calibration);
+      await finished(store, first);
+      durations.push(Date.now() - t0);
+      await check(store, first, opts.fanOut, calibration, row, -1 - c);
+      row.completed--;
+    }
+    const duration = Math.min(...durations.slice(1));
+    opts.log?.(`  team: untouched runs took ${durations.join(", ")} ms (lease ${TEAM_LEASE_MS} ms)`);
+    for (let i = 0; row.kills < opts.kills && i < opts.kills * 3; i++) {
+      const k = i % 2;
+      const via = servers[k]!;
+      // A team server whose lease ran out before it could renew it (stalled) closes by itself.
+      for (const s of servers) {
+        if (s.pid !== undefined) continue;
+        const tail = readFileSync(s.logFile, "utf8").trim().split("\n").slice(-3).join(" | ");
+        row.problems.push(`before run ${i}: server ${"AB"[servers.indexOf(s)]} (${s.serverId}) had exited by itself (${s.exit}), started again: ${tail}`);
+        await s.start();
+      }
+      const f = files(dir, i);
+      const started = Date.now();
+      const id = await submit(k, f);
+      const killedId = via.serverId;
+      await sleep(Math.max(0, started + duration * (0.02 + random() * 0.93) - Date.now()));
+      const victim = via.pid;
+      // Its runners (their own process groups, but its children) and their workers die with it.
+      const dying = victim === undefined ? [] : [victim, ...descendants(victim)];
+      const completedBefore = await completedTasks(store, id);
+      const before = (await store.getDispatch(id))?.status;
+      const killed = kill9(victim);
+      const killedAt = Date.now();
+      const counted = whenGone(dying).then((gone) => ({ gone, at: Date.now(), started: startedTasks(f.log) }));
+      await via.start();
+      const after = await counted;
+      if (!after.gone) row.problems.push(`run ${i} (${id}): processes of the killed server ${killedId} still ran 10 s after the kill: ${dying.filter((p) => cmdline(p)).join(", ")}`);
+      // A dispatch that had ended before the kill tests no take-over: another run takes its place.
+      if (killed && before !== "COMPLETED") {
+        row.kills++;
+        row.runningAtKills += Math.max(0, after.started - completedBefore);
+      } else {
+        row.missed++;
+      }
+      await finished(store, id);
+      const done = Date.now();
+      // Who took it over: one server, once; a second take-over would mean two drove it. (None:
+      // the killed server's runner finished it before it noticed its server was gone.)
+      const takeovers = servers.flatMap((s, j) => (readFileSync(s.logFile, "utf8").match(new RegExp(`team: taking over ${id} from .*`, "g")) ?? []).map((line) => `${"AB"[j]}: ${line}`));
+      const twice = takeovers.length > 1 ? [`taken over ${takeovers.length} times: ${takeovers.join(" | ")}`] : [];
+      opts.log?.(
+        `  team run ${i}: ${id} through ${"AB"[k]} (${killedId}), killed ${killedAt - started} ms in (${before}, ${completedBefore} tasks done, ${after.started} started; its processes gone in ${after.at - killedAt} ms), ` +
+          `finished ${done - killedAt} ms after the kill; ${takeovers.map((t) => t.replace(/from server (srv_\w+) .*/, "from $1")).join(", ") || "no take-over"}`,
+      );
+      await check(store, id, opts.fanOut, f, row, i, twice);
+    }
+  } finally {
+    await store?.close();
+    // Both stop cleanly (SIGTERM: exit code 0, within 15 s), or that counts as left behind.
+    for (const [j, s] of servers.entries()) {
+      // The timer does not hold the process open once the server has stopped.
+      const stopped = await Promise.race([s.stop().then(() => true), sleep(15_000, false, { ref: false })]);
+      if (stopped && s.exit === "exit code 0") continue;
+      if (!stopped) kill9(s.pid);
+      row.leftBehind++;
+      row.problems.push(`server ${"AB"[j]} (${s.serverId}) did not stop cleanly: ${stopped ? s.exit : "still running 15 s after SIGTERM"}`);
+    }
+    // Looked for while Postgres still runs: a runner stuck on its store must not be let off.
+    for (const s of servers) {
+      const left = await settled(s.dataDir);
+      row.leftBehind += left.length;
+      for (const p of left) row.problems.push(`left behind: pid ${p.pid} ${p.cmdline}`);
+    }
+    try {
+      await pg?.stop();
+    } finally {
+      rmSync(pgDir, { recursive: true, force: true });
+    }
+  }
+}
+
 async function runEmbedded(_target: Target, dir: string, opts: CampaignOptions, random: () => number, row: TargetRow): Promise<void> {
   const dataDir = join(dir, "data");
   const env = { ...process.env, VALENCE_DATA_DIR: dataDir, VALENCE_SERVER: "embedded" };
@@ -197,10 +329,10 @@ async function runEmbedded(_target: Target, dir: string, opts: CampaignOptions, 
   for (const p of left) row.problems.push(`left behind: pid ${p.pid} ${p.cmdline}`);
 }
 
-/** Compares a finished dispatch with what the workflow must give; counts re-runs and losses. */
-async function check(store: SqliteStore, id: string, n: number, f: { log: string; out: string }, row: TargetRow, i: number): Promise<void> {
+/** Compares a finished dispatch with what the workflow must give; counts re-runs and losses (`known`: problems found already). */
+async function check(store: Store, id: string, n: number, f: { log: string; out: string }, row: TargetRow, i: number, known: readonly string[] = []): Promise<void> {
   const want = expected(n);
-  const problems: string[] = [];
+  const problems: string[] = [...known];
   const d = await store.getDispatch(id as never);
   if (d?.status !== "COMPLETED") problems.push(`status ${d?.status ?? "missing"}`);
   else {
@@ -222,7 +354,7 @@ async function check(store: SqliteStore, id: string, n: number, f: { log: string
 }
 
 /** Nodes of a dispatch and of its sublattice runs; `live` is false for runs superseded by a later one. */
-async function family(store: SqliteStore, id: string) {
+async function family(store: Store, id: string) {
   const runs = [id, ...(await store.childDispatches(id as never)).map((c) => c.id)];
   const each = await Promise.all(
     runs.map(async (r) => {
@@ -238,7 +370,7 @@ async function family(store: SqliteStore, id: string) {
  * started (tags logged) read just after it, their difference is what was
  * running at the kill: a task that completes in between only loosens it.
  */
-async function completedTasks(store: SqliteStore, id: string): Promise<number> {
+async function completedTasks(store: Store, id: string): Promise<number> {
   return (await family(store, id)).filter((x) => x.live && x.node.kind === "electron" && x.node.status === "COMPLETED").length;
 }
 
@@ -256,7 +388,7 @@ function readTags(log: string): string[] {
   return existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : [];
 }
 
-async function finished(store: SqliteStore, id: string): Promise<void> {
+async function finished(store: Store, id: string): Promise<void> {
   const deadline = Date.now() + FINISH_TIMEOUT_MS;
   while (Date.now() < deadline) {
     const s = (await store.getDispatch(id as never))?.status;
@@ -266,14 +398,14 @@ async function finished(store: SqliteStore, id: string): Promise<void> {
 }
 
 /** One of the local worker processes of the runner that owns dispatch `id`, at random. */
-async function workerOf(store: SqliteStore, id: string, random: () => number): Promise<number | undefined> {
+async function workerOf(store: Store, id: string, random: () => number): Promise<number | undefined> {
   const runner = await runnerOf(store, id);
   const workers = runner === undefined ? [] : childrenOf(runner).filter((p) => p.cmdline.includes("worker-main"));
   return workers[Math.floor(random() * workers.length)]?.pid;
 }
 
 /** The runner that owns dispatch `id` (it records its pid when it takes the dispatch). */
-async function runnerOf(store: SqliteStore, id: string): Promise<number | undefined> {
+async function runnerOf(store: Store, id: string): Promise<number | undefined> {
   for (let i = 0; i < 200; i++) {
     const pid = (await store.getDispatch(id as never))?.ownerPid;
     if (pid && cmdline(pid).includes("runner-main")) return pid;
@@ -306,8 +438,8 @@ function descendants(pid: number): number[] {
   return [...below, ...below.flatMap(descendants)];
 }
 
-/** Resolves once none of `pids` runs (a zombie has ended), or after 10 s. */
-async function whenGone(pids: readonly number[]): Promise<void> {
+/** Resolves once none of `pids` runs (a zombie has ended), or after 10 s: true if they are gone. */
+async function whenGone(pids: readonly number[]): Promise<boolean> {
   const deadline = Date.now() + 10_000;
   const running = (pid: number) => {
     try {
@@ -318,6 +450,7 @@ async function whenGone(pids: readonly number[]): Promise<void> {
     }
   };
   while (pids.some(running) && Date.now() < deadline) await sleep(1);
+  return !pids.some(running);
 }
 
 function childrenOf(ppid: number): Array<{ pid: number; cmdline: string }> {
@@ -367,11 +500,24 @@ function exitOf(child: ChildProcess): Promise<void> {
  */
 let campaignPort: Promise<number> | undefined;
 
-/** A foreground server on the campaign's port (clients keep its address across restarts). */
+/**
+ * A foreground server on the campaign's port (clients keep its address across restarts),
+ * or on a port of its own (`port`), with `env` added to its environment.
+ */
 class ServerProcess {
   private child: ChildProcess | undefined;
-  private port = 0;
-  constructor(private readonly dataDir: string) {}
+  private port: number;
+  constructor(
+    readonly dataDir: string,
+    private readonly extra: { readonly env?: NodeJS.ProcessEnv; readonly port?: number; readonly team?: boolean } = {},
+  ) {
+    this.port = extra.port ?? 0;
+  }
+
+  /** Its log, one file for all its lives, beside the data dir. */
+  get logFile(): string {
+    return `${this.dataDir}.server.log`;
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -379,10 +525,10 @@ class ServerProcess {
 
   async start(): Promise<void> {
     if (!this.port) this.port = await (campaignPort ??= freePort());
-    // Its log, one file for all its lives, beside the data dir.
-    const logFd = openSync(`${this.dataDir}.server.log`, "a");
+    const from = existsSync(this.logFile) ? statSync(this.logFile).size : 0;
+    const logFd = openSync(this.logFile, "a");
     const child = spawn(process.execPath, [bin, "start", "--foreground", "--port", String(this.port)], {
-      env: { ...process.env, VALENCE_DATA_DIR: this.dataDir, VALENCE_SERVER: "" },
+      env: { ...process.env, ...this.extra.env, VALENCE_DATA_DIR: this.dataDir, VALENCE_SERVER: "" },
       stdio: ["ignore", logFd, "pipe"],
     });
     closeSync(logFd);
@@ -393,17 +539,31 @@ class ServerProcess {
       if (child.exitCode !== null) throw new Error(`the server exited with code ${child.exitCode} while starting: ${err}`);
       try {
         const health = (await (await fetch(`${this.url}/api/v1/health`)).json()) as { pid?: number };
-        if (health.pid === child.pid) return;
+        if (health.pid === child.pid && (!this.extra.team || (this.serverId = this.joined(from)))) return;
       } catch {
         /* not listening yet */
       }
       await sleep(25);
     }
-    throw new Error(`the server did not answer within 15 s: ${err}`);
+    throw new Error(`the server did not answer${this.extra.team ? " and join its team" : ""} within 15 s: ${err}`);
+  }
+
+  /** A team server's id, as its log says once it joined (a new one on each start). */
+  serverId: string | undefined;
+
+  /** The id in the log's "team server srv_…" line written after offset `from`, once there. */
+  private joined(from: number): string | undefined {
+    return /team server (srv_\w+)/.exec(readFileSync(this.logFile, "utf8").slice(from))?.[1];
   }
 
   get pid(): number | undefined {
-    return this.child?.exitCode === null ? this.child.pid : undefined;
+    return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
+  }
+
+  /** How its last life ended, if it did. */
+  get exit(): string | undefined {
+    const c = this.child;
+    return !c || (c.exitCode === null && c.signalCode === null) ? undefined : c.signalCode ? `killed by ${c.signalCode}` : `exit code ${c.exitCode}`;
   }
 
   async stop(): Promise<void> {

@@ -1,5 +1,5 @@
 // The crash-point campaign (see campaign.ts), from the shell:
-//   npm run chaos -- [--kills N] [--targets server,runner,worker,embedded] [--fan-out 100] [--seed S]
+//   npm run chaos -- [--kills N] [--targets server,runner,worker,embedded,team] [--fan-out 100] [--seed S]
 // Prints the table and exits 1 if any dispatch was lost, a kill re-ran more than was running,
 // or a process was left behind.
 import { mkdtempSync } from "node:fs";

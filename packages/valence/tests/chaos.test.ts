@@ -1,6 +1,7 @@
 // The crash-point campaign (chaos/campaign.ts), short: a few kill -9s of each process that owns
-// state — the server, a dispatch's runner, a local worker, an embedded `valence run` — at
-// random moments of a mixed workflow, each restarted at once. `npm run chaos` runs the long one.
+// state — the server, a dispatch's runner, a local worker, an embedded `valence run`, one of two
+// team servers on a Postgres of the test's own — at random moments of a mixed workflow, each
+// restarted at once. `npm run chaos` runs the long one.
 import { dataDir } from "./fixtures/env.js";
 import assert from "node:assert/strict";
 import { join } from "node:path";
