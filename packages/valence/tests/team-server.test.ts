@@ -81,4 +81,29 @@ describe("a server on Postgres", () => {
     assert.match(down.err, /teamdb/);
     assert.doesNotMatch(down.err + down.out, /hunter2/);
   });
+
+  it("a team server that cannot renew its lease stops driving before the lease runs out, and says why", { timeout: 60_000 }, async () => {
+    const { startTcpProxy } = await import("../src/engine/store/postgres/test-support/tcp-proxy.js");
+    const target = new URL((await pg.freshDatabase()).url);
+    const proxy = await startTcpProxy(target.hostname, Number(target.port));
+    const viaProxy = new URL(target);
+    viaProxy.port = String(proxy.port);
+    const lines: string[] = [];
+    const lonely = await startServer({ dataDir: join(dataDir, "server-fenced"), port: 0, store: { kind: "postgres", url: viaProxy.toString() }, leaseMs: 1000, log: (l) => lines.push(l) });
+    try {
+      assert.ok(lines.some((l) => /team server srv_\w+: lease 1000 ms/.test(l)), lines.join("\n"));
+      const downAt = performance.now();
+      await proxy.down();
+      // It closes by itself: its runners stopped, no other server could have taken its dispatches yet.
+      await lonely.closed;
+      const after = performance.now() - downAt;
+      assert.ok(lines.some((l) => /no heartbeat got through for \d+ ms of a 1000 ms lease; stopping before another server takes over/.test(l)), lines.join("\n"));
+      assert.ok(lines.includes("stopped"));
+      console.log(`# the server stopped ${Math.round(after)} ms after its database went away (lease 1000 ms)`);
+    } finally {
+      await proxy.up();
+      await lonely.close();
+      await proxy.close();
+    }
+  });
 });

@@ -122,7 +122,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let closedNow!: () => void;
   const closed = new Promise<void>((resolve) => (closedNow = resolve));
   let member: TeamMember | undefined;
-  const close = () =>
+  const close = (graceMs?: number) =>
     (closing ??= (async () => {
       log("stopping: runners stop now, their dispatches resume at the next start");
       await new Promise<void>((resolve) => {
@@ -130,7 +130,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         // Live event streams would hold the close open forever.
         (server as import("node:http").Server).closeAllConnections?.();
       });
-      await supervisor.stopAll();
+      await supervisor.stopAll(graceMs);
       // After the runners: the other servers may take its unfinished dispatches from now on.
       await member?.leave().catch((error: unknown) => log(`could not leave the team: ${(error as Error).message}`));
       removeServerInfo(opts.dataDir, process.pid);
@@ -143,7 +143,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const leaseMs = opts.leaseMs ?? leaseFromEnv() ?? DEFAULT_LEASE_MS;
     const self = { id: newServerId(), url: info.url, host: hostname(), pid: process.pid, dataDir: opts.dataDir, startedAt };
     try {
-      member = await TeamMember.join({ cluster: store.cluster, self, supervisor, hub, leaseMs, log, onLeaseLost: () => void close() });
+      // Its runners are killed at once, not given the usual grace: another server may take over soon.
+      member = await TeamMember.join({ cluster: store.cluster, self, supervisor, hub, leaseMs, log, onLeaseLost: () => void close(0) });
     } catch (error) {
       joined(undefined);
       await close();

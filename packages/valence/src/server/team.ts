@@ -15,6 +15,8 @@ import type { Supervisor } from "./supervisor.js";
 
 /** How long a server's lease lasts without a heartbeat: a dead server's dispatches move on after about this long. */
 export const DEFAULT_LEASE_MS = 4000;
+/** The share of its lease after which a server that cannot renew it stops driving its dispatches. */
+const FENCE_AT = 0.75;
 /** Dispatches taken over per look: the rest wait for the next one (a second later). */
 const CLAIMS_PER_LOOK = 20;
 
@@ -32,7 +34,10 @@ export interface TeamOptions {
   readonly hub: EventHub;
   readonly leaseMs: number;
   readonly log: (line: string) => void;
-  /** The lease ran out before it was renewed (this server stalled): other servers may drive its dispatches now. */
+  /**
+   * The lease ran out, or is about to without a renewal in sight: other servers may drive its
+   * dispatches now or soon, so this server must stop its runners at once.
+   */
   readonly onLeaseLost: () => void;
 }
 
@@ -42,6 +47,9 @@ export class TeamMember {
   private looking = false;
   private beating = false;
   private left = false;
+  private lost = false;
+  /** When a heartbeat last renewed the lease (this process's monotonic clock). */
+  private renewedAt = performance.now();
 
   private constructor(private readonly opts: TeamOptions) {}
 
@@ -93,23 +101,39 @@ export class TeamMember {
   }
 
   private async heartbeat(): Promise<void> {
-    if (this.beating || this.left) return;
+    if (this.beating || this.left || this.lost) return;
     this.beating = true;
+    const sent = performance.now();
     try {
-      if (!(await this.opts.cluster.heartbeat(this.opts.self.id, this.opts.leaseMs))) {
+      if (await this.opts.cluster.heartbeat(this.opts.self.id, this.opts.leaseMs)) {
+        this.renewedAt = sent;
+      } else {
         this.opts.log(`team: this server's lease ran out before it was renewed; other servers may drive its dispatches now`);
-        this.opts.onLeaseLost();
+        this.lose();
       }
     } catch (error) {
-      // A dropped connection: the next beat tries again, and the lease covers the gap.
+      // A dropped connection: the next beat tries again, and the lease covers the gap. Unless
+      // it is nearly over: then this server stops driving before another may start, rather
+      // than after (its runners' writes could otherwise land on dispatches another drives).
       this.opts.log(`team: heartbeat failed: ${(error as Error).message}`);
+      if (performance.now() - this.renewedAt > this.opts.leaseMs * FENCE_AT) {
+        this.opts.log(`team: no heartbeat got through for ${Math.round(performance.now() - this.renewedAt)} ms of a ${this.opts.leaseMs} ms lease; stopping before another server takes over`);
+        this.lose();
+      }
     } finally {
       this.beating = false;
     }
   }
 
+  private lose(): void {
+    if (this.lost || this.left) return;
+    this.lost = true;
+    for (const t of this.timers) clearInterval(t);
+    this.opts.onLeaseLost();
+  }
+
   private async lookForOrphans(): Promise<void> {
-    if (this.looking || this.left) return;
+    if (this.looking || this.left || this.lost) return;
     this.looking = true;
     try {
       const claimed = await this.opts.cluster.claimOrphans(this.opts.self.id, CLAIMS_PER_LOOK);
