@@ -439,7 +439,7 @@ async function comparisonTables(): Promise<string> {
 }
 
 // ---- Through a server: SQLite vs Postgres ------------------------------------------------------------------
-// One Postgres for the bench (startPostgres in a temp dir: trust auth on loopback, fsync off), a fresh
+// One Postgres for the bench (startPostgres in a temp dir: trust auth on loopback, fsync on, commits not waiting for the disk as SQLite's synchronous=NORMAL), a fresh
 // database per server start; the same scenarios against servers on SQLite (VALENCE_STORE=sqlite) and on it.
 
 type StoreKind = "sqlite" | "postgres";
@@ -474,7 +474,7 @@ async function storesTable(): Promise<string> {
   const { startPostgres } = await import("@valence/test-services");
   const dir = mkdtempSync(join(tmpdir(), "valence-bench-pg-"));
   try {
-    livePostgres = { pg: await startPostgres(dir), dir };
+    livePostgres = { pg: await startPostgres(dir, { durable: true }), dir };
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;
@@ -511,7 +511,7 @@ async function storesTable(): Promise<string> {
       "",
       "Through a server: SQLite vs Postgres. The same `valence start --foreground` server as above, its dispatches stored in",
       "the data dir's SQLite file (`VALENCE_STORE=sqlite`) or in a Postgres started for the bench (`startPostgres` from",
-      "`@valence/test-services`: one cluster on loopback, fsync off, a fresh database per server start, passed as",
+      "`@valence/test-services`: one cluster on loopback, fsync on, `synchronous_commit=off` like SQLite's `synchronous=NORMAL`, a fresh database per server start, passed as",
       "`VALENCE_STORE=postgres://…`); the server and its runners all use that store. Cold = a fresh client's first dispatch",
       `to a just-started server (${quick ? "one server start" : `median of ${colds} server starts`}); warm = one client and one server (${quick ? "its second dispatch" : "median of dispatches 4–8"}).`,
       "10k = `dispatch` to all 10,000 outputs in the client. 20 concurrent = 20 dispatches of 50 independent `inline` tasks",

@@ -74,7 +74,16 @@ function asServerUser(command: string, args: readonly string[]): { command: stri
  *   assert.equal(await pg.psql("select 1 + 1"), "2");
  *   await pg.stop();
  */
-export async function startPostgres(dir: string, options: StartOptions = {}): Promise<Postgres> {
+export interface PostgresOptions extends StartOptions {
+  /**
+   * Keep Postgres's fsync and full-page writes on (a benchmark's fair comparison with SQLite,
+   * whose WAL mode syncs at checkpoints). Commits still do not wait for the disk
+   * (`synchronous_commit=off`), as SQLite's `synchronous=NORMAL` does not.
+   */
+  durable?: boolean;
+}
+
+export async function startPostgres(dir: string, options: PostgresOptions = {}): Promise<Postgres> {
   await ensureInstalled("postgres");
   const initdb = postgresBinary("initdb");
   const postgres = postgresBinary("postgres");
@@ -100,10 +109,9 @@ export async function startPostgres(dir: string, options: StartOptions = {}): Pr
     "-c", "listen_addresses=127.0.0.1",
     // Team-server tests run a few dozen dispatch runners, each with a small pool of its own.
     "-c", "max_connections=300",
-    // A test cluster: durability across a power cut is not what it is for.
-    "-c", "fsync=off",
     "-c", "synchronous_commit=off",
-    "-c", "full_page_writes=off",
+    // A test cluster: durability across a power cut is not what it is for.
+    ...(options.durable ? [] : ["-c", "fsync=off", "-c", "full_page_writes=off"]),
   ]);
   const server = spawnService({ name: "postgres", command: start.command, args: start.args, logFile: join(base, "postgres.log"), detached: options.detached ?? false });
   const psql = async (sql: string, database = "postgres"): Promise<string> => {
