@@ -2,7 +2,9 @@
  * Read routes for the web dashboard (`packages/ui`), mounted at
  * `/api/v1/dashboard`: what the public API leaves to the client but a browser
  * should not have to do itself — counts, paginated search, a graph without
- * outputs, one node's details with values decoded and pretty-printed, the
+ * outputs (or, for a large dispatch, its nodes in groups — see
+ * dashboard-groups.ts — and a page of one group's nodes at a time), one
+ * node's details with values decoded and pretty-printed, the
  * server log's tail, the effective config. Read-only: cancel and redispatch
  * are the public API's routes. Secrets in executor options are masked here,
  * so they never reach a browser.
@@ -17,6 +19,7 @@ import { serverLogFile } from "../client/server-file.js";
 import { BadRequestError, NotFoundError, toErrorReply } from "./http-errors.js";
 import { dispatchOf } from "./dispatch-of.js";
 import { dispatchView, edgeLabel, errorView, executorOf, preview, prettyValue, shortValue } from "./dashboard-views.js";
+import { GroupCache, groupNodesPage, groupOfParam, groupsReply, parseGroupsQuery, parseNodesQuery, SMALL_GRAPH_NODES } from "./dashboard-groups.js";
 import { readLog } from "./log-tail.js";
 
 /** Where the dashboard's routes live, under the API prefix. */
@@ -30,6 +33,7 @@ export interface DashboardApiOptions {
 
 export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
   const api = new Hono();
+  const groups = new GroupCache(store);
   api.onError((error, c) => {
     const { status, body } = toErrorReply(error);
     return c.json(body, status as 400);
@@ -55,25 +59,23 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
     return c.json({ total, offset, limit, dispatches: rows });
   });
 
-  api.get("/dispatches/:id/graph", async (c) => {
+  api.get("/dispatches/:id/graph", async (c) => c.json(await graphReply(store, await dispatchOf(store, c.req.param("id")))));
+
+  // What the first screen of a dispatch needs: a small graph node by node (as /graph), a large one as groups.
+  api.get("/dispatches/:id/groups", async (c) => {
+    const opts = parseGroupsQuery((k) => c.req.query(k));
     const d = await dispatchOf(store, c.req.param("id"));
-    const children = new Map<number, string>();
-    for (const child of await store.childDispatches(d.id)) if (child.parentNode !== null) children.set(child.parentNode, child.id);
-    // Without outputs and logs: a graph of thousands of nodes stays a small reply.
-    const nodes = (await store.getNodes(d.id)).map((n) => ({
-      nodeId: n.nodeId,
-      kind: n.kind,
-      name: n.name,
-      status: n.status,
-      startedAt: n.startedAt,
-      endedAt: n.endedAt,
-      attempts: n.attempts,
-      retries: n.retries,
-      executor: executorOf(n.executor).name,
-      subDispatchId: children.get(n.nodeId) ?? null,
-    }));
-    const edges = (await store.getEdges(d.id)).map((e) => ({ source: e.source, target: e.target, label: edgeLabel(e.param) }));
-    return c.json({ dispatch: dispatchView(d), nodes, edges });
+    if (d.nodeCount <= SMALL_GRAPH_NODES) return c.json({ grouped: false, ...(await graphReply(store, d)) });
+    const { shape, stats } = await groups.get(d);
+    if (!shape.repeating) return c.json({ grouped: false, ...(await graphReply(store, d)) });
+    return c.json({ grouped: true, dispatch: dispatchView(d), ...groupsReply(shape, stats, opts) });
+  });
+
+  api.get("/dispatches/:id/groups/:group/nodes", async (c) => {
+    const q = parseNodesQuery((k) => c.req.query(k));
+    const d = await dispatchOf(store, c.req.param("id"));
+    const { shape, stats } = await groups.get(d);
+    return c.json(groupNodesPage(shape, stats, groupOfParam(shape, c.req.param("group"), d.id), q));
   });
 
   api.get("/dispatches/:id/nodes/:node", async (c) => {
@@ -140,6 +142,26 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
   });
 
   return api;
+}
+
+/** A dispatch's graph node by node, without outputs and logs: a graph of thousands of nodes stays a small reply. */
+async function graphReply(store: Store, d: DispatchRecord) {
+  const children = new Map<number, string>();
+  for (const child of await store.childDispatches(d.id)) if (child.parentNode !== null) children.set(child.parentNode, child.id);
+  const nodes = (await store.getNodes(d.id)).map((n) => ({
+    nodeId: n.nodeId,
+    kind: n.kind,
+    name: n.name,
+    status: n.status,
+    startedAt: n.startedAt,
+    endedAt: n.endedAt,
+    attempts: n.attempts,
+    retries: n.retries,
+    executor: executorOf(n.executor).name,
+    subDispatchId: children.get(n.nodeId) ?? null,
+  }));
+  const edges = (await store.getEdges(d.id)).map((e) => ({ source: e.source, target: e.target, label: edgeLabel(e.param) }));
+  return { dispatch: dispatchView(d), nodes, edges };
 }
 
 /** Node `raw` (a path segment) of the dispatch whose nodes are `nodes`. */
