@@ -568,13 +568,15 @@ interface Entry {
   readonly nodeCount: number;
   shape: Promise<GroupShape>;
   stats?: { readonly promise: Promise<GroupStats>; readonly at: number; readonly final: boolean };
+  /** How long the last read of the statuses took (ms). */
+  readMs: number;
 }
 
 /**
  * Shapes and statuses of the dispatches the dashboard looks at, over a store. The shape is
- * computed once per dispatch; statuses are read again when older than STATS_FRESH_MS (one
- * read in flight at a time per dispatch, shared by every request), and kept once the
- * dispatch has ended. The least recently used entries go past CACHE_MAX_NODES.
+ * computed once per dispatch; statuses are read again when older than STATS_FRESH_MS or twice
+ * the last read's time (one read in flight at a time per dispatch, shared by every request:
+ * 100,000 nodes take a few hundred ms to read), and kept once the dispatch has ended. The least recently used entries go past CACHE_MAX_NODES.
  */
 export class GroupCache {
   private readonly entries = new Map<string, Entry>();
@@ -598,6 +600,7 @@ export class GroupCache {
     if (!entry) {
       const created: Entry = {
         nodeCount: d.nodeCount,
+        readMs: 0,
         shape: (async () => {
           const [nodes, edges] = await Promise.all([this.store.getNodes(d.id), this.store.getEdges(d.id)]);
           fresh = nodes;
@@ -616,13 +619,23 @@ export class GroupCache {
       this.entries.set(d.id, entry);
     }
     const shape = await entry.shape;
+    if (fresh) entry.readMs = Date.now() - now;
     const final = isTerminal(d.status);
     const cached = entry.stats;
     // A dispatch that has ended is read again once (its last changes may be newer than a read made while it ran).
-    if (cached && (cached.final || (!final && now - cached.at < this.freshMs))) return { shape, stats: await cached.promise };
-    const promise = fresh ? Promise.resolve(computeStats(shape, fresh, now)) : this.store.getNodes(d.id).then((nodes) => computeStats(shape, nodes));
+    // Fresh for twice as long as reading them took: however many look, reading stays under a third of the server's time.
+    const freshFor = Math.max(this.freshMs, 2 * entry.readMs);
+    if (cached && (cached.final || (!final && now - cached.at < freshFor))) return { shape, stats: await cached.promise };
+    const e = entry;
+    const promise = fresh
+      ? Promise.resolve(computeStats(shape, fresh, now))
+      : this.store.getNodes(d.id).then((nodes) => {
+          const stats = computeStats(shape, nodes);
+          e.readMs = Date.now() - now;
+          return stats;
+        });
     entry.stats = { promise, at: now, final };
-    promise.catch(() => entry.stats?.promise === promise && (entry.stats = undefined));
+    promise.catch(() => e.stats?.promise === promise && (e.stats = undefined));
     return { shape, stats: await promise };
   }
 
