@@ -81,6 +81,73 @@ export interface GraphReply {
   readonly edges: readonly GraphEdge[];
 }
 
+/** The five colours a status is drawn in, as the grouped view counts them. */
+export type Bucket = "completed" | "running" | "failed" | "pending" | "cancelled";
+export type Counts = Readonly<Record<Bucket, number>>;
+
+/** Repeated electrons in the same place of the graph, as one node (`inc × 5,000`). */
+export interface GroupView {
+  readonly id: number;
+  readonly name: string;
+  readonly kind: string;
+  readonly electronId: string | null;
+  readonly parameter: boolean;
+  readonly size: number;
+  /** The group's first node (the node itself in a group of one). */
+  readonly firstNode: number;
+  readonly executors: readonly string[];
+  readonly counts: Counts;
+  /** Durations (ms) of its finished nodes; null before one finishes. */
+  readonly durations: { readonly finished: number; readonly min: number; readonly median: number; readonly max: number } | null;
+  readonly startedAt: number | null;
+  readonly endedAt: number | null;
+  /** Nodes that took more than one attempt. */
+  readonly retried: number;
+}
+
+export interface GroupEdge {
+  readonly source: number;
+  readonly target: number;
+  /** How many node edges it stands for. */
+  readonly count: number;
+}
+
+export interface GroupedReply {
+  readonly grouped: true;
+  readonly dispatch: DispatchView;
+  readonly nodeCount: number;
+  readonly counts: Counts;
+  readonly parameters: { readonly shown: boolean; readonly groups: number; readonly nodes: number };
+  readonly groups: readonly GroupView[];
+  readonly edges: readonly GroupEdge[];
+}
+
+/** A small graph comes node by node (as `/graph`), a large one as groups. */
+export type GroupsReply = GroupedReply | (GraphReply & { readonly grouped: false });
+
+export type GroupSort = "nodeId" | "duration" | "status" | "attempts";
+
+export interface GroupNodeRow {
+  readonly nodeId: number;
+  readonly status: Status;
+  readonly startedAt: number | null;
+  readonly endedAt: number | null;
+  readonly durationMs: number | null;
+  readonly attempts: number;
+  readonly executor: string;
+}
+
+export interface GroupNodesReply {
+  readonly group: GroupView;
+  readonly total: number;
+  readonly offset: number;
+  readonly limit: number;
+  readonly sort: GroupSort;
+  readonly order: "asc" | "desc";
+  readonly status: readonly Status[];
+  readonly nodes: readonly GroupNodeRow[];
+}
+
 export interface NodeDetails {
   readonly dispatchId: string;
   readonly nodeId: number;
@@ -153,7 +220,10 @@ function headers(extra: Record<string, string> = {}): Record<string, string> {
 }
 
 async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(API + path, { ...init, headers: headers(init.headers as Record<string, string> | undefined) });
+  return reply<T>(await fetch(API + path, { ...init, headers: headers(init.headers as Record<string, string> | undefined) }));
+}
+
+async function reply<T>(res: Response): Promise<T> {
   const text = await res.text();
   let body: unknown;
   try {
@@ -177,6 +247,11 @@ export const api = {
   list: (p: { offset: number; limit: number; status: string; q: string }) =>
     call<ListReply>(`/dashboard/dispatches?offset=${p.offset}&limit=${p.limit}&status=${enc(p.status)}&q=${enc(p.q)}`),
   graph: (id: string) => call<GraphReply>(`/dashboard/dispatches/${enc(id)}/graph`),
+  groups: (id: string, parameters: boolean) => call<GroupsReply>(`/dashboard/dispatches/${enc(id)}/groups${parameters ? "?parameters=true" : ""}`),
+  groupNodes: (id: string, group: number, q: { offset: number; limit: number; sort: GroupSort; order: "asc" | "desc"; status: string }) =>
+    call<GroupNodesReply>(
+      `/dashboard/dispatches/${enc(id)}/groups/${group}/nodes?offset=${q.offset}&limit=${q.limit}&sort=${q.sort}&order=${q.order}&status=${enc(q.status)}`,
+    ),
   node: (id: string, node: number) => call<NodeDetails>(`/dashboard/dispatches/${enc(id)}/nodes/${node}`),
   outputUrl: (id: string, node: number) => `${API}/dashboard/dispatches/${enc(id)}/nodes/${node}/output`,
   resultText: (id: string) => call<{ text: string }>(`/dashboard/dispatches/${enc(id)}/result-text`),
@@ -187,6 +262,23 @@ export const api = {
   redispatch: (id: string, reusePreviousResults: boolean) =>
     call<{ dispatchId: string }>(`/dispatches/${enc(id)}/redispatch`, json({ reusePreviousResults })),
 };
+
+declare global {
+  interface Window {
+    /** Started by index.html before this code loads: the groups of the dispatch the page opens on. */
+    __valencePrefetch?: { key: string; reply: Promise<Response> } | undefined;
+  }
+}
+
+/** The groups of a dispatch: the reply index.html asked for while the code loaded (once), or a fresh fetch. */
+export function takeGroups(id: string, parameters: boolean): Promise<GroupsReply> {
+  const early = window.__valencePrefetch;
+  if (early && early.key === `${id}|${parameters}`) {
+    window.__valencePrefetch = undefined;
+    return early.reply.then(reply<GroupsReply>, () => api.groups(id, parameters));
+  }
+  return api.groups(id, parameters);
+}
 
 /** Downloads with the token (a plain link could not send it). */
 export async function download(url: string, filename: string): Promise<void> {
@@ -205,7 +297,14 @@ export async function download(url: string, filename: string): Promise<void> {
  * a drop (a dispatch stream restarts with a fresh snapshot, so nothing is
  * missed); stops for good after an `end` event or a 4xx answer.
  */
-export function follow(path: string, onEvent: (event: string, data: unknown) => void, signal: AbortSignal, onState?: (live: boolean) => void): void {
+export function follow(
+  path: string,
+  onEvent: (event: string, data: unknown) => void,
+  signal: AbortSignal,
+  onState?: (live: boolean) => void,
+  /** Events whose data is not wanted: given as null, never parsed (a snapshot of 100,000 nodes is megabytes). */
+  unparsed?: () => ReadonlySet<string>,
+): void {
   const run = async () => {
     while (!signal.aborted) {
       let ended = false;
@@ -219,14 +318,17 @@ export function follow(path: string, onEvent: (event: string, data: unknown) => 
         onState?.(true);
         const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
         let buffer = "";
+        // Where to look for the end of the event next: a snapshot of megabytes arrives in many reads.
+        let scanned = 0;
         for (;;) {
           const { value, done } = await reader.read();
           if (done) break;
           buffer += value;
           let cut: number;
-          while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          while ((cut = buffer.indexOf("\n\n", scanned)) >= 0) {
             const block = buffer.slice(0, cut);
             buffer = buffer.slice(cut + 2);
+            scanned = 0;
             let event = "message";
             const data: string[] = [];
             for (const line of block.split("\n")) {
@@ -235,9 +337,10 @@ export function follow(path: string, onEvent: (event: string, data: unknown) => 
               else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
             }
             if (!data.length) continue;
-            onEvent(event, JSON.parse(data.join("\n")));
+            onEvent(event, unparsed?.().has(event) ? null : JSON.parse(data.join("\n")));
             if (event === "end") ended = true;
           }
+          scanned = Math.max(0, buffer.length - 1);
         }
       } catch {
         if (signal.aborted) return;

@@ -4,7 +4,7 @@
  * not change, so a turn that touches ten nodes of three thousand re-renders
  * ten. Off-screen nodes are not rendered in large graphs.
  */
-import { memo, useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent, type ReactNode } from "react";
 import {
   Background,
   Controls,
@@ -65,6 +65,8 @@ export interface DispatchGraphProps {
   readonly onSelect: (node: number | null) => void;
   /** Ids from here on are nodes of expanded sublattice runs (drawn as such). */
   readonly innerFrom?: number;
+  /** Controls drawn beside the find box. */
+  readonly children?: ReactNode;
 }
 
 export const DispatchGraph = memo(function DispatchGraph(props: DispatchGraphProps) {
@@ -75,7 +77,7 @@ export const DispatchGraph = memo(function DispatchGraph(props: DispatchGraphPro
   );
 });
 
-function Inner({ nodes, edges, statuses, selected, onSelect, innerFrom = Infinity }: DispatchGraphProps) {
+function Inner({ nodes, edges, statuses, selected, onSelect, innerFrom = Infinity, children }: DispatchGraphProps) {
   const [positions, setPositions] = useState<Positions>();
   const [layoutMs, setLayoutMs] = useState<number>();
   const flow = useReactFlow();
@@ -284,6 +286,7 @@ function Inner({ nodes, edges, statuses, selected, onSelect, innerFrom = Infinit
             onChange={(e) => setFind(e.target.value)}
             onKeyDown={findNext}
           />
+          {children}
         </div>
       </ReactFlow>
     </div>

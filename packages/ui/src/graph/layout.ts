@@ -60,9 +60,18 @@ function dagreLayout(input: LayoutInput): Positions {
   return out;
 }
 
-/** Lays out in a worker; falls back to this thread if workers are unavailable. */
+/** Up to this many nodes dagre takes a few milliseconds: less than starting a worker. */
+const IN_PAGE_MAX_NODES = 100;
+
+/** Lays out in a worker (small graphs, such as a grouped one, in this thread); falls back to this thread if workers are unavailable. */
 export function layout(input: LayoutInput): Promise<Positions> {
-  if (typeof Worker === "undefined") return Promise.resolve(layoutSync(input));
+  if (typeof Worker === "undefined" || input.nodes.length <= IN_PAGE_MAX_NODES) {
+    try {
+      return Promise.resolve(layoutSync(input));
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+  }
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL("./layout-worker.ts", import.meta.url), { type: "module" });
     worker.onmessage = (e: MessageEvent<Positions>) => {

@@ -1,18 +1,48 @@
-/** One dispatch: its live graph, the selected node's panel, and the actions on it. */
+/**
+ * One dispatch: its live graph, the selected node's panel, and the actions on
+ * it. A large dispatch's graph comes grouped (repeated electrons as one node
+ * with counts, a table of a group's nodes under the graph); a small one node
+ * by node. `?view=nodes` draws every node of a grouped one (up to
+ * MAX_NODE_VIEW), `?params=1` shows its parameters, `?group=N` opens a
+ * group's table, `?node=N` a node's panel.
+ */
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { api, follow, type GraphReply, type RunChange, type Snapshot, type Status } from "../api";
+import { api, follow, takeGroups, type Bucket, type GraphReply, type GroupedReply, type GroupNodeRow, type GroupView, type RunChange, type Snapshot, type Status } from "../api";
 import { Confirm, CopyButton, Elapsed, ErrorBox, StatusBadge } from "../components/common";
+import { GroupTable } from "../components/group-table";
 import { NodePanel } from "../components/node-panel";
 import { formatTime, statusTone, TERMINAL } from "../format";
 import { DispatchGraph } from "../graph/dispatch-graph";
 import { combine, combinedStatuses } from "../graph/expand";
+import { GroupGraph } from "../graph/group-graph";
 import { Link, navigate, useLocation } from "../router";
+
+/** Grouped dispatches up to this many nodes can also be drawn node by node. */
+const MAX_NODE_VIEW = 5000;
+/** Least time between two fetches of the groups while changes pour in (ms); more when the server takes longer. */
+const GROUPS_MIN_GAP_MS = 300;
+const TONE_OF_BUCKET: Readonly<Record<Bucket, string>> = { completed: "done", running: "active", failed: "failed", pending: "idle", cancelled: "cancelled" };
+const SNAPSHOT = new Set(["snapshot"]);
+const NOTHING = new Set<string>();
 
 export function DispatchPage({ id }: { id: string }) {
   const { search } = useLocation();
   const selectedParam = search.get("node");
   const selected = selectedParam !== null && /^\d+$/.test(selectedParam) ? Number(selectedParam) : null;
+  const forceNodes = search.get("view") === "nodes";
+  const showParams = search.get("params") === "1";
+  const groupParam = search.get("group");
+  const openGroup = groupParam !== null && /^\d+$/.test(groupParam) ? Number(groupParam) : null;
   const [graph, setGraph] = useState<GraphReply>();
+  const [grouped, setGrouped] = useState<GroupedReply>();
+  /** Counts once per groups reply: the open table fetches its page again. */
+  const [version, setVersion] = useState(0);
+  /** What the first reply said: grouped or not, and whether the dispatch had already ended. */
+  const [first, setFirst] = useState<{ grouped: boolean; ended: boolean }>();
+  const [rows, setRows] = useState<ReadonlyMap<number, Status>>(new Map());
+  const view: "groups" | "nodes" = !forceNodes && grouped ? "groups" : "nodes";
+  const groupedRef = useRef(false);
+  groupedRef.current = view === "groups";
   const [error, setError] = useState<unknown>();
   const [statuses, setStatuses] = useState<ReadonlyMap<number, Status>>(new Map());
   const [status, setStatus] = useState<Status>();
@@ -33,24 +63,68 @@ export function DispatchPage({ id }: { id: string }) {
 
   const reload = useCallback(async () => {
     try {
-      const g = await api.graph(id);
-      setGraph((old) => {
-        // Same shape: keep the edge array, so the graph is not laid out again.
-        if (old && old.nodes.length === g.nodes.length) return { ...g, edges: old.edges };
-        return g;
-      });
-      setStatus((s) => s ?? g.dispatch.status);
+      const r = forceNodes ? ({ ...(await api.graph(id)), grouped: false } as const) : await takeGroups(id, showParams);
+      if (r.grouped) {
+        setGrouped((old) => {
+          // Same shape: keep the group and edge arrays' identity where it matters, so the graph is not laid out again.
+          if (old && old.edges.length === r.edges.length && old.groups.length === r.groups.length && old.groups.every((g, i) => g.id === r.groups[i]?.id)) {
+            return { ...r, edges: old.edges };
+          }
+          return r;
+        });
+        setVersion((v) => v + 1);
+        // Counts and the status come together; a change event may have said it already.
+        setStatus(r.dispatch.status);
+      } else {
+        const g: GraphReply = r;
+        setGraph((old) => {
+          // Same shape: keep the edge array, so the graph is not laid out again.
+          if (old && old.nodes.length === g.nodes.length) return { ...g, edges: old.edges };
+          return g;
+        });
+        setStatus((s) => s ?? g.dispatch.status);
+      }
+      setFirst((f) => f ?? { grouped: r.grouped, ended: TERMINAL.has(r.dispatch.status) });
       setError(undefined);
     } catch (e) {
       setError(e);
     }
-  }, [id]);
+  }, [id, forceNodes, showParams]);
+  const reloadRef = useRef(reload);
+  reloadRef.current = reload;
+
+  // A grouped dispatch's changes are not applied node by node: they make the page fetch the groups
+  // again, one fetch at a time, at most every GROUPS_MIN_GAP_MS (or twice the last fetch's time).
+  const refetch = useRef({ timer: 0, busy: false, dirty: false, last: 0, gap: GROUPS_MIN_GAP_MS });
+  const scheduleGroups = useCallback(() => {
+    const r = refetch.current;
+    if (r.busy || r.timer) {
+      r.dirty = true;
+      return;
+    }
+    r.timer = window.setTimeout(async () => {
+      r.timer = 0;
+      r.busy = true;
+      r.dirty = false;
+      const t0 = performance.now();
+      r.last = t0;
+      await reloadRef.current();
+      r.busy = false;
+      r.gap = Math.max(GROUPS_MIN_GAP_MS, 2 * (performance.now() - t0));
+      if (r.dirty) scheduleGroups();
+    }, Math.max(0, r.last + r.gap - performance.now()));
+  }, []);
+  useEffect(() => () => clearTimeout(refetch.current.timer), []);
 
   useEffect(() => {
     void reload();
   }, [reload]);
 
+  // The stream is opened once the first reply says what the page draws; a grouped dispatch that
+  // had already ended has nothing more to say.
+  const follows = first !== undefined && !(first.grouped && first.ended && !forceNodes);
   useEffect(() => {
+    if (!follows) return;
     const ctl = new AbortController();
     // Status changes arrive many per second in a big dispatch: apply them in one render per frame.
     let pending: Array<[number, Status]> = [];
@@ -68,6 +142,17 @@ export function DispatchPage({ id }: { id: string }) {
     follow(
       `/dispatches/${id}/events`,
       (event, data) => {
+        if (groupedRef.current) {
+          // Grouped: the snapshot is not even parsed; every change asks for new counts (batched).
+          if (event === "change") {
+            const c = data as RunChange;
+            if (c.dispatchId !== id) return;
+            if (c.status) setStatus(c.status);
+            scheduleGroups();
+          } else if (event === "snapshot") scheduleGroups();
+          else if (event === "end") void reloadRef.current();
+          return;
+        }
         if (event === "snapshot") {
           const snap = data as Snapshot;
           pending = [];
@@ -81,30 +166,37 @@ export function DispatchPage({ id }: { id: string }) {
           // Big graphs repaint at most a few times a second, so panning stays smooth while statuses pour in.
           frame ||= bigRef.current ? window.setTimeout(flush, 400) : requestAnimationFrame(flush);
         } else if (event === "end") {
-          void reload();
+          void reloadRef.current();
         }
       },
       ctl.signal,
       setLive,
+      () => (groupedRef.current ? SNAPSHOT : NOTHING),
     );
     return () => {
       ctl.abort();
+      setLive(false);
       if (frame) bigRef.current ? clearTimeout(frame) : cancelAnimationFrame(frame);
     };
-  }, [id, reload]);
+    // Again when the view changes: node by node needs a fresh snapshot.
+  }, [id, follows, forceNodes, scheduleGroups]);
 
   // The dispatch's own status changed (started, ended): its times come with the graph.
+  // Not when it is first known: the reply that said it is the graph.
+  const lastStatus = useRef<Status | undefined>(undefined);
   useEffect(() => {
-    if (status) void reload();
-  }, [status, reload]);
+    const before = lastStatus.current;
+    lastStatus.current = status;
+    if (status && before && before !== status) void reloadRef.current();
+  }, [status]);
 
   // Times and counts come with the graph; refresh them now and then while it runs.
   const running = status !== undefined && !TERMINAL.has(status);
   useEffect(() => {
     if (!running) return;
-    const t = setInterval(() => void reload(), (graph?.nodes.length ?? 0) > 1000 ? 10_000 : 3000);
+    const t = setInterval(() => void reload(), view === "groups" ? 5000 : (graph?.nodes.length ?? 0) > 1000 ? 10_000 : 3000);
     return () => clearInterval(t);
-  }, [running, reload, graph?.nodes.length]);
+  }, [running, reload, graph?.nodes.length, view]);
 
   useEffect(() => {
     if (!showResult) return;
@@ -175,15 +267,37 @@ export function DispatchPage({ id }: { id: string }) {
     [id],
   );
 
+  const setParams = useCallback(
+    (changes: Record<string, string | null>) => {
+      const next = new URLSearchParams(location.search);
+      for (const [k, v] of Object.entries(changes)) {
+        if (v === null) next.delete(k);
+        else next.set(k, v);
+      }
+      const s = next.toString();
+      navigate(`/dispatches/${id}${s ? `?${s}` : ""}`, true);
+    },
+    [id],
+  );
+  // A group of one is its node: open its panel. Others open their table.
+  const openGroupOf = useCallback((g: GroupView) => (g.size === 1 ? setParams({ node: String(g.firstNode) }) : setParams({ group: String(g.id) })), [setParams]);
+  const closeGroup = useCallback(() => setParams({ group: null }), [setParams]);
+  const clearSelection = useCallback(() => setParams({ group: null, node: null }), [setParams]);
+  const onRows = useCallback((r: readonly GroupNodeRow[]) => setRows(new Map(r.map((x) => [x.nodeId, x.status]))), []);
+
   const counts = useMemo(() => {
     const out = new Map<string, number>();
+    if (view === "groups" && grouped) {
+      for (const [b, tone] of Object.entries(TONE_OF_BUCKET)) out.set(tone, grouped.counts[b as Bucket]);
+      return out;
+    }
     if (!graph) return out;
     for (const n of graph.nodes) {
       const tone = statusTone(statuses.get(n.nodeId) ?? n.status);
       out.set(tone, (out.get(tone) ?? 0) + 1);
     }
     return out;
-  }, [graph, statuses]);
+  }, [graph, statuses, grouped, view]);
 
   const act = async (what: "cancel" | "redispatch") => {
     setDialog(null);
@@ -200,7 +314,9 @@ export function DispatchPage({ id }: { id: string }) {
     }
   };
 
-  const d = graph?.dispatch;
+  const d = view === "groups" ? grouped?.dispatch : graph?.dispatch;
+  const shownGroup = view === "groups" && openGroup !== null ? grouped?.groups.find((g) => g.id === openGroup) : undefined;
+  const nodeCount = grouped?.nodeCount ?? d?.nodeCount ?? 0;
   const shown = status ?? d?.status;
   const done = counts.get("done") ?? 0;
   return (
@@ -306,7 +422,39 @@ export function DispatchPage({ id }: { id: string }) {
         )}
       </section>
       <div className="dispatch-body">
-        {graph ? (
+        {view === "groups" && grouped ? (
+          <div className="graph-column">
+            <GroupGraph groups={grouped.groups} edges={grouped.edges} open={shownGroup?.id ?? null} onOpen={openGroupOf} onClear={clearSelection}>
+              <div className="graph-tools">
+                <span className="graph-note" data-testid="grouped-note">
+                  {nodeCount.toLocaleString()} nodes in {grouped.groups.length.toLocaleString()} {grouped.groups.length === 1 ? "group" : "groups"}
+                </span>
+                {grouped.parameters.nodes > 0 && (
+                  <label className="check">
+                    <input type="checkbox" checked={showParams} onChange={(e) => setParams({ params: e.target.checked ? "1" : null, group: null })} /> Show{" "}
+                    {grouped.parameters.nodes.toLocaleString()} parameters
+                  </label>
+                )}
+                {nodeCount <= MAX_NODE_VIEW && (
+                  <button type="button" className="btn small" onClick={() => setParams({ view: "nodes", group: null })}>
+                    Draw every node
+                  </button>
+                )}
+              </div>
+            </GroupGraph>
+            {shownGroup && (
+              <GroupTable
+                dispatchId={id}
+                group={shownGroup}
+                version={version}
+                selected={selected}
+                onSelect={(n) => setParams({ node: String(n) })}
+                onClose={closeGroup}
+                onRows={onRows}
+              />
+            )}
+          </div>
+        ) : graph ? (
           <DispatchGraph
             nodes={combined?.nodes ?? graph.nodes}
             edges={combined?.edges ?? graph.edges}
@@ -314,11 +462,20 @@ export function DispatchPage({ id }: { id: string }) {
             selected={selected}
             onSelect={select}
             innerFrom={graph.nodes.length}
-          />
+          >
+            {forceNodes && (
+              <button type="button" className="btn small" onClick={() => setParams({ view: null, node: null })}>
+                Group repeated nodes
+              </button>
+            )}
+          </DispatchGraph>
         ) : (
           <div className="graph-wait">{error ? "" : "Loading…"}</div>
         )}
-        {selected !== null && combined?.origin[selected] && (
+        {view === "groups" && selected !== null && (
+          <NodePanel dispatchId={id} nodeId={selected} status={rows.get(selected)} onClose={() => select(null)} />
+        )}
+        {view === "nodes" && selected !== null && combined?.origin[selected] && (
           <NodePanel
             dispatchId={combined.origin[selected].dispatchId}
             nodeId={combined.origin[selected].nodeId}
