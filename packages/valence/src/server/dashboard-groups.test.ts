@@ -97,7 +97,7 @@ describe("grouping rule", () => {
     ]);
   });
 
-  it("gives each layer of a layered chain its own group, the same electron on different executors apart by position", () => {
+  it("gives each layer of a layered chain its own group (the same electron, a different place), with its executor", () => {
     const s = shapeOf((layered as unknown as { build: (w: number, d: number) => TransportGraph }).build(50, 20));
     assert.equal(s.groups.length, 1 + 1 + 20);
     assert.deepEqual(summary(s).slice(0, 4), ["inc × 50", "parameters × 50", "mix × 50", "mix × 50"]);
