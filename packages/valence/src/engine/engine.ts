@@ -3,7 +3,7 @@
  * resolves executors through the plugin registry, bundles code, and runs
  * dispatches in this process (the embedded default: no server needed).
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DispatchNotFoundError, DispatchOwnedError, DispatcherGoneError, DispatchNotRunningError, NodeNotFoundError } from "../errors.js";
@@ -26,6 +26,7 @@ import { DispatchRun } from "./run/dispatch-run.js";
 import type { ChildRunner, DispatchRunInit } from "./run/run-types.js";
 import { encodeError } from "./run/stored-error.js";
 import { loadStoredRun } from "./resume.js";
+import { findBundle, resultsDirHere } from "./local-paths.js";
 import { storeRedispatch, type RedispatchPlan } from "./redispatch.js";
 import { ExecutorLeases } from "./run/executor-leases.js";
 import { openStore } from "./store/open-store.js";
@@ -93,8 +94,23 @@ export class Engine {
     for (const e of executors) e.warmUp();
   }
 
+  /**
+   * Set by a server's dispatch runner: a bundle made here (a sublattice's, for its child
+   * dispatch) is kept in the team's database too (a team server's store has a cluster), before
+   * the dispatch that needs it is stored, so a server on another machine that takes the dispatch
+   * over finds it there.
+   */
+  shareBundles = false;
+  private readonly sharedBundles = new Set<string>();
+
   async bundle(entryFile: string): Promise<string> {
-    return (await bundleEntry(entryFile, join(this.dataDir, "bundles"))).path;
+    const b = await bundleEntry(entryFile, join(this.dataDir, "bundles"));
+    const cluster = this.shareBundles ? this.store.cluster : undefined;
+    if (cluster && !this.sharedBundles.has(b.hash)) {
+      if (!(await cluster.hasBundle(b.hash))) await cluster.putBundle(b.hash, createReadStream(b.path));
+      this.sharedBundles.add(b.hash);
+    }
+    return b.path;
   }
 
   /** Stores a dispatch of `info(...args)` and starts running it here; resolves once it is stored. */
@@ -202,11 +218,13 @@ export class Engine {
         tx.dispatchStatus(child.id, "FAILED", now, { error, ended: true });
       }
     });
+    // Paths of the server that received it; one that took it over (from another machine) has copies of its own.
+    const resultsDir = resultsDirHere(record.resultsDir, this.dataDir);
     const run = new DispatchRun({
       id,
       store: this.store,
-      resultsDir: record.resultsDir,
-      bundlePath: record.bundlePath ?? undefined,
+      resultsDir,
+      bundlePath: record.bundlePath === null ? undefined : (findBundle(record.bundlePath, this.dataDir) ?? record.bundlePath),
       nodes: stored.nodes,
       edges: stored.edges,
       output: stored.output,
@@ -218,7 +236,7 @@ export class Engine {
       leases: this.leases,
       ...this.runOptions,
     });
-    mkdirSync(record.resultsDir, { recursive: true });
+    mkdirSync(resultsDir, { recursive: true });
     if (opts.importBundles) this.importsBundles = true;
     this.track(run);
     run.start();

@@ -13,6 +13,7 @@ import type { TaskSetup } from "../executor/task-setup.js";
 import type { EdgeParam, GraphEdge, GraphNode, NodeKind, OutputTemplate } from "../sdk/graph.js";
 import { globalRegistry, type RegisteredElectron } from "../sdk/global-registry.js";
 import { findElectron } from "../task-runner/bundle-loader.js";
+import { bundleHere, findBundle } from "./local-paths.js";
 import { taskFunction } from "../task-runner/setup.js";
 import type { NodeState } from "./scheduler/transitions.js";
 import type { DispatchRecord, NodeRecord } from "./store/records.js";
@@ -65,7 +66,16 @@ export async function loadStoredRun(ctx: ResumeContext, record: DispatchRecord):
   const id = record.id;
   const rows = await ctx.store.getNodes(id);
   const outputOf = await readOutputs(ctx.store, rows);
-  const registered = await loadElectrons(record, rows, ctx.importBundles);
+  const dataDir = ctx.store.dataDir;
+  // A node's own bundle (a replaced electron's) as this machine has it (local-paths.ts).
+  const found = new Map<string, string>();
+  const here = (path: string | null): string | null => {
+    if (path === null) return null;
+    let at = found.get(path);
+    if (at === undefined) found.set(path, (at = findBundle(path, dataDir) ?? path));
+    return at;
+  };
+  const registered = await loadElectrons(record, rows, ctx.importBundles, dataDir);
   const executors = new Map<string, Promise<Executor>>();
   const executorOf = (json: string): Promise<Executor> => {
     let e = executors.get(json);
@@ -100,7 +110,7 @@ export async function loadStoredRun(ctx: ResumeContext, record: DispatchRecord):
       // The executor the sublattice's electrons inherit, stored as a spec.
       (spec as { executor?: Executor }).executor = await executorOf(row.executor);
     }
-    nodes.push({ spec, executor, pool, fn, setup, bundlePath: row.bundlePath ?? undefined });
+    nodes.push({ spec, executor, pool, fn, setup, bundlePath: here(row.bundlePath) ?? undefined });
     initial[row.nodeId] = SETTLED[row.status];
     if (row.status === "COMPLETED") {
       const out = outputOf(row);
@@ -120,8 +130,10 @@ export async function loadStoredRun(ctx: ResumeContext, record: DispatchRecord):
  * registered in this process as they are (an embedded dispatcher has the
  * user's modules loaded; importing them again would run their top level
  * twice), the rest from the bundle each node names, else the dispatch's.
+ * A stored bundle path is looked for as this machine has it (local-paths.ts,
+ * in `dataDir`); a bundle to import that is not here fails, naming its hash.
  */
-async function loadElectrons(record: DispatchRecord, rows: readonly NodeRecord[], importBundles: boolean): Promise<Map<ElectronId, RegisteredElectron>> {
+async function loadElectrons(record: DispatchRecord, rows: readonly NodeRecord[], importBundles: boolean, dataDir: string): Promise<Map<ElectronId, RegisteredElectron>> {
   const found = new Map<ElectronId, RegisteredElectron>();
   const wanted = new Map<ElectronId, string | null>();
   for (const r of rows) {
@@ -146,10 +158,11 @@ async function loadElectrons(record: DispatchRecord, rows: readonly NodeRecord[]
         `dispatch ${record.id}: electron ${electronId} is not loaded in this process and the dispatch has no code bundle to load it from`,
       );
     }
+    const file = bundleHere(bundle, dataDir, `dispatch ${record.id}`);
     try {
-      found.set(electronId, await findElectron(bundle, electronId));
+      found.set(electronId, await findElectron(file, electronId));
     } catch (error) {
-      throw new BundleLoadError(`dispatch ${record.id}: cannot load its code from ${bundle}: ${(error as Error).message}`, { cause: error });
+      throw new BundleLoadError(`dispatch ${record.id}: cannot load its code from ${file}: ${(error as Error).message}`, { cause: error });
     }
   }
   return found;

@@ -1,6 +1,7 @@
 /**
  * The HTTP API (Hono): versioned JSON routes over the store, bundle uploads
- * streamed to disk, and live events as server-sent events. Handlers stay
+ * streamed to disk (and, on a team server, kept in the team's database: see
+ * bundles.ts), and live events as server-sent events. Handlers stay
  * thin: validation at the edge, then the store, the supervisor or the hub.
  * Every error leaves as `{ error: { code, message } }`.
  */
@@ -13,7 +14,6 @@ import { NodeNotFoundError } from "../errors.js";
 import { isTerminal, type Status } from "../status.js";
 import type { DispatchRecord, NodeRecord } from "../engine/store/records.js";
 import type { Store } from "../engine/store/store.js";
-import { bundleExists, receiveBundle } from "./bundles.js";
 import { blobExists, receiveBlob } from "./blobs.js";
 import type { EventHub } from "./event-hub.js";
 import { BadRequestError, DispatchFinishedError, NotFoundError, PayloadTooLargeError, UnauthorizedError, toErrorReply } from "./http-errors.js";
@@ -51,6 +51,7 @@ export const DEFAULT_MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
 
 export function createApp(opts: AppOptions): Hono {
   const { store, supervisor, hub } = opts;
+  const bundles = supervisor.bundles;
   const maxJson = opts.maxJsonBytes ?? DEFAULT_MAX_JSON_BYTES;
   const app = new Hono();
 
@@ -95,13 +96,15 @@ export function createApp(opts: AppOptions): Hono {
   });
 
   // Hono answers HEAD with the GET route, body dropped: a HEAD-only route would never match.
-  api.get("/bundles/:hash", (c) => {
+  // A team server has a bundle another server of the team received: it is fetched into this data dir.
+  api.get("/bundles/:hash", async (c) => {
     const hash = c.req.param("hash");
-    if (!bundleExists(store.dataDir, hash)) throw new NotFoundError(`no bundle "${hash}" on this server; upload it with PUT ${API_PREFIX}/bundles/<sha256>`);
+    if (!(await bundles.here(hash))) throw new NotFoundError(`no bundle "${hash}" on this server; upload it with PUT ${API_PREFIX}/bundles/<sha256>`);
     return c.body(null, 200);
   });
+  // Answered once the bundle is on disk and (a team server) in the team's database.
   api.put("/bundles/:hash", async (c) => {
-    await receiveBundle(store.dataDir, c.req.param("hash"), c.req.raw.body, opts.maxBundleBytes ?? DEFAULT_MAX_BUNDLE_BYTES);
+    await bundles.receive(c.req.param("hash"), c.req.raw.body, opts.maxBundleBytes ?? DEFAULT_MAX_BUNDLE_BYTES);
     return c.json({ ok: true }, 201);
   });
 
@@ -118,6 +121,8 @@ export function createApp(opts: AppOptions): Hono {
 
   api.post("/dispatches", jsonLimit, async (c) => {
     const body = parse(submitSchema, await jsonBody(c));
+    // Fetched from the team if another server received it; and kept by the team before the dispatch is stored.
+    if (body.bundleHash && (await bundles.here(body.bundleHash))) await bundles.share(body.bundleHash);
     const id = await storeSubmission(store, body);
     await (await opts.team)?.claim(id);
     // Followers (the dashboard's list) learn of it now, not when its runner first reports.
@@ -168,17 +173,22 @@ export function createApp(opts: AppOptions): Hono {
   api.post("/dispatches/:id/redispatch", jsonLimit, async (c) => {
     const d = await dispatchOf(store, c.req.param("id"));
     const body = parse(redispatchSchema, await jsonBody(c));
-    const replacements = (body.replaceElectrons ?? []).map((r) => {
-      if (r.bundleHash && !bundleExists(store.dataDir, r.bundleHash)) {
-        throw new BadRequestError(`replaceElectrons: no bundle ${r.bundleHash} on the server; upload it first (PUT ${API_PREFIX}/bundles/${r.bundleHash})`);
+    const replacements = [];
+    for (const r of body.replaceElectrons ?? []) {
+      if (r.bundleHash) {
+        if (!(await bundles.here(r.bundleHash))) {
+          throw new BadRequestError(`replaceElectrons: no bundle ${r.bundleHash} on the server; upload it first (PUT ${API_PREFIX}/bundles/${r.bundleHash})`);
+        }
+        await bundles.share(r.bundleHash);
       }
       const bundlePath = r.bundleHash ? bundlePathOf(store.dataDir, r.bundleHash) : null;
-      return { name: r.name, electronId: r.electronId, executor: r.executor, bundlePath, source: r.source };
-    });
+      replacements.push({ name: r.name, electronId: r.electronId, executor: r.executor, bundlePath, source: r.source });
+    }
     const id = await storeRedispatch(store, d.id, { reusePreviousResults: body.reusePreviousResults, replacements });
     await (await opts.team)?.claim(id);
     hub.publish({ dispatchId: id, at: Date.now(), nodes: [], status: "NEW_OBJECT" });
-    void supervisor.start(id);
+    // The rest of its code is the earlier dispatch's, which another server of the team may have received.
+    void supervisor.start(id, { fromAnotherServer: store.cluster !== undefined });
     return c.json<SubmitReply>({ dispatchId: id }, 201);
   });
 

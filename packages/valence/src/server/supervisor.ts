@@ -12,11 +12,17 @@
  * their script again), with its engine, store connection, imported bundle
  * and local workers ready. Still one dispatch per runner at a time, so a
  * crash or a kill costs only that dispatch's running tasks.
+ *
+ * A dispatch taken over from another team server, perhaps on another
+ * machine, has its code bundles fetched from the team's database into this
+ * data dir before its runner starts (the runner finds them there: see
+ * engine/local-paths.ts); one the database lacks too fails the dispatch.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { BundleLoadError } from "../errors.js";
 import type { DispatchId } from "../ids.js";
 import { isTerminal } from "../status.js";
 import type { FromRunner, ToRunner } from "../engine/runner/protocol.js";
@@ -26,6 +32,9 @@ import type { EventHub } from "./event-hub.js";
 import { isOwnerToken, ownerAlive, ownerProcess } from "../engine/locks/owner-lock.js";
 import { isRunning } from "../engine/locks/process-identity.js";
 import type { DispatchRecord } from "../engine/store/records.js";
+import { bundleHashOf, findBundle, resultsDirHere } from "../engine/local-paths.js";
+import { encodeError } from "../engine/run/stored-error.js";
+import { Bundles } from "./bundles.js";
 import { killedFromOutside, RunnerLosses, type LateTask } from "./runner-losses.js";
 import { killGroup, stopStaleRunner, tail } from "./runner-processes.js";
 
@@ -59,6 +68,20 @@ export interface SupervisorOptions {
   readonly log: (line: string) => void;
   /** Environment for runners: the server's, with its data dir pinned. */
   readonly env: NodeJS.ProcessEnv;
+  /** Where bundles are fetched from for a dispatch taken over (default: the store's data dir and cluster). */
+  readonly bundles?: Bundles;
+}
+
+/** A start `fromAnotherServer` that fails (the database unreachable) is tried this many times in all, the waits doubling from a second. */
+const ELSEWHERE_TRIES = 5;
+
+export interface StartOptions {
+  /**
+   * A dispatch another team server received or drove, perhaps on another machine (taken
+   * over, or a redispatch here of one it ran): its owners on other machines are let go of,
+   * and its code bundles this machine lacks are fetched from the team's database, first.
+   */
+  readonly fromAnotherServer?: boolean;
 }
 
 export class Supervisor {
@@ -73,9 +96,11 @@ export class Supervisor {
   /** A watchdog check is reading the store. */
   private checking = false;
   private readonly watchdog: NodeJS.Timeout;
+  readonly bundles: Bundles;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.losses = new RunnerLosses(opts.store);
+    this.bundles = opts.bundles ?? new Bundles(opts.store.dataDir, opts.store.cluster);
     this.watchdog = setInterval(() => {
       // One check at a time: a slow store must not stack them up.
       if (this.checking) return;
@@ -105,13 +130,19 @@ export class Supervisor {
    * Starts (or restarts) the runner of top-level dispatch `id`. Never rejects: a store
    * that cannot be read is logged, and the dispatch resumes at the next start.
    */
-  async start(id: DispatchId): Promise<void> {
+  async start(id: DispatchId, opts: StartOptions = {}, tries = 0): Promise<void> {
     if (this.stopping || this.runners.has(id) || this.starting.has(id)) return;
     this.starting.add(id);
     try {
-      await this.startNow(id);
+      await this.startNow(id, opts);
     } catch (error) {
       this.opts.log(`dispatch ${id}: cannot start its runner: ${(error as Error).message}`);
+      // No other server will start it (this one claimed it), so this one tries again: the database may be back.
+      if (opts.fromAnotherServer && tries + 1 < ELSEWHERE_TRIES && !this.stopping) {
+        const wait = 1000 * 2 ** tries;
+        this.opts.log(`dispatch ${id}: trying again in ${wait} ms`);
+        setTimeout(() => void this.start(id, opts, tries + 1), wait).unref();
+      }
     } finally {
       this.starting.delete(id);
     }
@@ -120,16 +151,24 @@ export class Supervisor {
   /** Dispatches whose start is reading the store: a second start of one waits for nothing. */
   private readonly starting = new Set<DispatchId>();
 
-  private async startNow(id: DispatchId): Promise<void> {
+  private async startNow(id: DispatchId, opts: StartOptions): Promise<void> {
     const d = await this.opts.store.getDispatch(id);
     if (!d || isTerminal(d.status)) return;
+    if (opts.fromAnotherServer) {
+      const tree = await this.unfinishedTree(d);
+      await this.releaseOwnersElsewhere(d, tree);
+      const missing = await this.fetchBundles(d, tree);
+      if (missing.length) return this.failForBundles(d, missing);
+    }
     const key = reuseKey(d);
     // Its last dispatch is stored as finished but the runner has not said "idle" yet (the
     // client read the result first): it takes this one next, instead of a cold start.
     const finishing = await this.finishingRunner(key);
     if (this.stopping || this.runners.has(id)) return;
-    mkdirSync(d.resultsDir, { recursive: true });
-    const logFile = join(d.resultsDir, "runner.log");
+    // That of the server that received it, or (taken over from another machine) one in this data dir.
+    const resultsDir = resultsDirHere(d.resultsDir, this.opts.store.dataDir);
+    mkdirSync(resultsDir, { recursive: true });
+    const logFile = join(resultsDir, "runner.log");
     if (finishing) {
       finishing.next = { id, logFile };
       this.runners.set(id, finishing);
@@ -143,7 +182,7 @@ export class Supervisor {
       runner.child.send(message);
     } else {
       // Relative paths in the user's code mean what they meant where it was dispatched.
-      runner = this.fork([id], existsSync(d.cwd) ? d.cwd : d.resultsDir, logFile);
+      runner = this.fork([id], existsSync(d.cwd) ? d.cwd : resultsDir, logFile);
     }
     Object.assign(runner, { current: id, key, finished: false, timedOut: undefined });
     this.runners.set(id, runner);
@@ -304,7 +343,71 @@ export class Supervisor {
       return;
     }
     this.opts.log(`taking over ${id} (${d.name}, ${d.status})`);
-    await this.start(id);
+    // That server may have been on another machine: its runners' ownership and its bundles are seen to first.
+    await this.start(id, { fromAnotherServer: true });
+  }
+
+  /** `d` and its unfinished sublattice runs (and theirs), which its runner resumes. */
+  private async unfinishedTree(d: DispatchRecord): Promise<DispatchRecord[]> {
+    const out = [d];
+    for (let i = 0; i < out.length; i++) {
+      for (const child of await this.opts.store.childDispatches((out[i] as DispatchRecord).id)) if (!isTerminal(child.status)) out.push(child);
+    }
+    return out;
+  }
+
+  /**
+   * A dispatch taken over names as its owner a runner of the server that drove it. One on
+   * this machine is checked by its lock (ownedElsewhere); one on another machine cannot be,
+   * and the runner would refuse to resume the dispatch for it. The lease says that server is
+   * gone, and a server stops its runners before its lease runs out (team.ts), so such an
+   * owner is let go of: the dispatch, and its sublattice runs, are owned by no one until this
+   * server's runner takes them.
+   */
+  private async releaseOwnersElsewhere(d: DispatchRecord, tree: readonly DispatchRecord[]): Promise<void> {
+    const here = hostname();
+    const elsewhere = tree.filter((x) => x.ownerLock !== null && x.ownerHost !== null && x.ownerHost !== here);
+    if (!elsewhere.length) return;
+    await this.opts.store.write((w) => {
+      for (const x of elsewhere) w.setOwner(x.id, null, null, null);
+    });
+    this.opts.log(`dispatch ${d.id}: let go of its owner${elsewhere.length > 1 ? "s" : ""} on ${[...new Set(elsewhere.map((x) => x.ownerHost))].join(", ")}, whose server's lease ran out`);
+  }
+
+  /**
+   * Fetches into this data dir every code bundle that dispatch `d` (and its unfinished
+   * sublattice runs, which its runner resumes) needs and this machine lacks: the dispatch's
+   * own, and its nodes' (replaced electrons'); `tree` is `unfinishedTree(d)`. The hashes of
+   * those the team's database lacks too.
+   */
+  private async fetchBundles(d: DispatchRecord, tree: readonly DispatchRecord[]): Promise<string[]> {
+    const { store } = this.opts;
+    const paths = new Set<string>();
+    for (const x of tree) {
+      if (x.bundlePath !== null) paths.add(x.bundlePath);
+      for (const n of await store.getNodes(x.id)) if (n.bundlePath !== null) paths.add(n.bundlePath);
+    }
+    const missing: string[] = [];
+    for (const path of paths) {
+      if (findBundle(path, store.dataDir)) continue;
+      const hash = bundleHashOf(path);
+      if (await this.bundles.here(hash)) this.opts.log(`dispatch ${d.id}: fetched its code bundle ${hash} from the team's database`);
+      else missing.push(hash);
+    }
+    return missing;
+  }
+
+  /** Dispatch `d` cannot run here: code it needs is neither on this machine nor in the team's database. */
+  private async failForBundles(d: DispatchRecord, missing: readonly string[]): Promise<void> {
+    const which = missing.length === 1 ? `code bundle ${missing[0]} is` : `code bundles ${missing.join(", ")} are`;
+    const error = new BundleLoadError(
+      `dispatch ${d.id}: its ${which} neither on this server (${join(this.opts.store.dataDir, "bundles")}) nor in the team's database ` +
+        "(stored by a Valence that kept bundles in the receiving server's data dir only, or removed from it), so it cannot run here; dispatch the workflow again",
+    );
+    this.opts.log(error.message);
+    const at = Date.now();
+    await this.opts.store.write((w) => w.dispatchStatus(d.id, "FAILED", at, { error: encodeError(error), ended: true }));
+    this.opts.hub.publish({ dispatchId: d.id, at, nodes: [], status: "FAILED" });
   }
 
   /**

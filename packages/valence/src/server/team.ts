@@ -2,7 +2,9 @@
  * A server's part in a team of servers that share one database
  * (`Store.cluster`, Postgres). It holds a lease it renews by heartbeat, marks
  * the dispatches it receives as its own, takes over those of a server whose
- * lease ran out (a crash: they resume from the store, completed nodes kept),
+ * lease ran out (a crash: they resume from the store, completed nodes kept,
+ * their code bundles fetched from the database when that server was on
+ * another machine: Supervisor.takeOver),
  * passes its runners' live changes to the other servers and theirs to its own
  * followers, and forwards a cancel to the server that drives the dispatch.
  */

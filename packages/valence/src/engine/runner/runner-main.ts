@@ -94,6 +94,8 @@ async function main(): Promise<void> {
     if (job.cwd && existsSync(job.cwd) && process.cwd() !== job.cwd) process.chdir(job.cwd);
     if (!engine) {
       engine = await Engine.current();
+      // A team server's runner: the bundles it makes (sublattices') go to the team's database too.
+      engine.shareBundles = true;
       engine.runOptions = {
         eagerRunning: true,
         onChange: (change) => {

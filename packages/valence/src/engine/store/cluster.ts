@@ -72,4 +72,15 @@ export interface Cluster {
    * the returned function stops it.
    */
   subscribe(channel: ClusterChannel, self: ServerId, onMessage: (payload: unknown, from: ServerId) => void): Promise<() => Promise<void>>;
+  /**
+   * Keeps code bundle `hash` (the sha256, hex, of its bytes) for every server of the team. Given
+   * as bytes or as a stream of them (a file: it is read a part at a time, never whole). Idempotent:
+   * a bundle already kept is left as it is. Contents whose sha256 is not `hash` are refused, and
+   * nothing is kept; a put that fails part-way keeps nothing either.
+   */
+  putBundle(hash: string, bytes: Uint8Array | AsyncIterable<Uint8Array>): Promise<void>;
+  /** Whether bundle `hash` is kept (a put of it has completed). */
+  hasBundle(hash: string): Promise<boolean>;
+  /** The bytes of bundle `hash`, or undefined when no server has put it. */
+  getBundle(hash: string): Promise<Buffer | undefined>;
 }

@@ -134,7 +134,7 @@ export class SqliteWriter implements StoreWrites {
     for (const [electronId, source] of Object.entries(sources)) this.stmts.insertSource.run(id, electronId, source);
   }
 
-  setOwner(id: DispatchId, pid: number, host: string, lock: string): void {
+  setOwner(id: DispatchId, pid: number | null, host: string | null, lock: string | null): void {
     this.stmts.setOwner.run(pid, host, lock, id);
   }
 }

@@ -78,7 +78,8 @@ export interface StoreWrites {
   restoreNodes(id: DispatchId, nodes: readonly NodeRecord[]): void;
   /** Each electron's source text, by electron id. */
   insertSources(id: DispatchId, sources: Readonly<Record<string, string>>): void;
-  setOwner(id: DispatchId, pid: number, host: string, lock: string): void;
+  /** Names the process that runs the dispatch; nulls: none does (a team server that took it over lets go of an owner on another machine). */
+  setOwner(id: DispatchId, pid: number | null, host: string | null, lock: string | null): void;
 }
 
 /** Inside `transaction`: reads of the transaction's own snapshot, and its writes. */

@@ -1,11 +1,14 @@
 // The Postgres driver's Cluster (postgres-cluster.ts) against a real Postgres, one fresh database
 // per test: servers joining and leaving, leases running out by the database's clock, claims of
 // orphaned dispatches (concurrent ones too), and messages between servers (large ones, a dropped
-// or silent listening connection, unsubscribing). And the migration that added it keeps what was stored.
+// or silent listening connection, unsubscribing), code bundles kept for the team (idempotent, large
+// ones in parts, missing ones undefined). And the migration that added it keeps what was stored.
 import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, connect as connectTcp, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
+import { Readable } from "node:stream";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
@@ -15,7 +18,7 @@ import { encodeNodes } from "../graph-codec.js";
 import { dispatchRecord, nodeRecord } from "../test-support/store-contract.js";
 import type { DispatchRecord } from "../records.js";
 import { NOTIFICATION_BYTES, parsePart, Reassembly, splitMessage } from "./notify-messages.js";
-import { PostgresCluster, type ListenerEvent } from "./postgres-cluster.js";
+import { BUNDLE_PART_BYTES, PostgresCluster, type ListenerEvent } from "./postgres-cluster.js";
 import { migratePostgres, PG_SCHEMA_VERSION } from "./postgres-schema.js";
 import { PostgresStore } from "./postgres-store.js";
 import { startTestPostgres, type TestPostgres } from "./test-support/test-postgres.js";
@@ -427,6 +430,80 @@ describe("PostgresCluster", () => {
         assert.doesNotMatch(`${e.message} ${e.stack}`, new RegExp(SECRET));
         return true;
       });
+    });
+  });
+
+  describe("bundles", () => {
+    const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+    it("a bundle put by one server is got by another; a second put of it (bytes or a stream, or at once) keeps the first", async () => {
+      const { a, b, db } = await fresh();
+      const bytes = Buffer.from('export const x = "bundle";\n');
+      const hash = sha(bytes);
+      assert.equal(await b.cluster.hasBundle(hash), false);
+      await a.cluster.putBundle(hash, bytes);
+      assert.equal(await b.cluster.hasBundle(hash), true);
+      assert.deepEqual(await b.cluster.getBundle(hash), bytes);
+      const storedAt = await server.psql(`SELECT stored_at FROM bundles WHERE hash = '${hash}'`, db);
+      await b.cluster.putBundle(hash, bytes);
+      await b.cluster.putBundle(hash, Readable.from([bytes.subarray(0, 5), bytes.subarray(5)]));
+      await Promise.all([a.cluster.putBundle(hash, bytes), b.cluster.putBundle(hash, bytes)]);
+      assert.equal(await server.psql(`SELECT count(*) || ':' || min(stored_at) FROM bundles`, db), `1:${storedAt}`);
+      assert.equal(await server.psql(`SELECT count(*) FROM bundle_parts`, db), "1");
+      // Two different bundles put at once, each for the first time, by both servers.
+      const others = [Buffer.from("one"), Buffer.from("two")];
+      await Promise.all(others.flatMap((o) => [a.cluster.putBundle(sha(o), o), b.cluster.putBundle(sha(o), o)]));
+      for (const o of others) assert.deepEqual(await a.cluster.getBundle(sha(o)), o);
+      // An empty bundle is a bundle too.
+      const empty = Buffer.alloc(0);
+      await a.cluster.putBundle(sha(empty), empty);
+      assert.deepEqual(await b.cluster.getBundle(sha(empty)), empty);
+    });
+
+    it("a large bundle goes as parts of at most 1 MiB, from a stream of odd-sized chunks, and comes back whole", async () => {
+      const { a, b, db } = await fresh();
+      const size = 5 * BUNDLE_PART_BYTES + 12_345;
+      const bytes = randomBytes(size);
+      const hash = sha(bytes);
+      const chunks = [];
+      for (let at = 0; at < size; at += 65_537) chunks.push(bytes.subarray(at, at + 65_537));
+      await a.cluster.putBundle(hash, Readable.from(chunks));
+      assert.equal(await server.psql(`SELECT size || ':' || parts FROM bundles WHERE hash = '${hash}'`, db), `${size}:6`);
+      assert.equal(await server.psql(`SELECT max(length(bytes)) FROM bundle_parts WHERE hash = '${hash}'`, db), String(BUNDLE_PART_BYTES));
+      const got = await b.cluster.getBundle(hash);
+      assert.ok(got && got.equals(bytes), "the same bytes");
+      // And as bytes given whole: split the same way.
+      const other = randomBytes(2 * BUNDLE_PART_BYTES);
+      await b.cluster.putBundle(sha(other), other);
+      assert.equal(await server.psql(`SELECT parts FROM bundles WHERE hash = '${sha(other)}'`, db), "2");
+      assert.ok((await a.cluster.getBundle(sha(other)))?.equals(other));
+    });
+
+    it("a bundle no server put is undefined; contents that are not what the hash says are refused and nothing is kept", async () => {
+      const { a, db } = await fresh();
+      const missing = sha(Buffer.from("never put"));
+      assert.equal(await a.cluster.getBundle(missing), undefined);
+      assert.equal(await a.cluster.hasBundle(missing), false);
+      assert.equal(await a.cluster.getBundle("../../etc/passwd"), undefined, "not a hash: not looked for");
+      await assert.rejects(a.cluster.putBundle("nothex", Buffer.from("x")), /"nothex" is not a bundle hash/);
+      const wrong = randomBytes(BUNDLE_PART_BYTES + 10);
+      await assert.rejects(a.cluster.putBundle(missing, wrong), (e: Error) => {
+        assert.match(e.message, new RegExp(`the bundle's sha256 is ${sha(wrong)}, not ${missing} as its name says; it was not kept`));
+        return true;
+      });
+      assert.equal(await a.cluster.hasBundle(missing), false);
+      assert.equal(await server.psql(`SELECT count(*) FROM bundles`, db) + await server.psql(`SELECT count(*) FROM bundle_parts`, db), "00");
+      // A stream that fails part-way keeps nothing.
+      async function* failing() {
+        yield randomBytes(BUNDLE_PART_BYTES);
+        throw new Error("the disk went away");
+      }
+      await assert.rejects(a.cluster.putBundle(missing, failing()), /the disk went away/);
+      assert.equal(await a.cluster.hasBundle(missing), false);
+      // And the put that comes after it goes through.
+      const right = Buffer.from("never put");
+      await a.cluster.putBundle(missing, right);
+      assert.deepEqual(await a.cluster.getBundle(missing), right);
     });
   });
 

@@ -26,9 +26,17 @@
  * with backoff, and a ping notices a connection that went silent. Messages sent
  * while it is down are lost. A server never gets its own messages.
  *
+ * Bundles. `putBundle` keeps a dispatch's code bundle in `bundles` and
+ * `bundle_parts` (schema version 4), as parts of at most BUNDLE_PART_BYTES,
+ * all in one transaction: a reader sees a bundle whole or not at all. Its
+ * contents are hashed as they go, and a sha256 that is not the bundle's name
+ * rolls it back. `getBundle` reads the parts one statement at a time.
+ *
  * The cluster's statements run on a small pool of its own: a heartbeat never
- * waits behind the store's writes.
+ * waits behind the store's writes. Bundles go on a second one, so that a
+ * heartbeat does not wait behind the upload of a large bundle either.
  */
+import { createHash } from "node:crypto";
 import pg from "pg";
 import type { Notification, QueryResult, QueryResultRow } from "pg";
 import { StoreError } from "../../../errors.js";
@@ -40,6 +48,11 @@ import { listenFailure, storeFailure } from "./postgres-errors.js";
 import { CLUSTER_SQL, type ClusterStatementName } from "./postgres-statements.js";
 
 const CHANNELS: readonly ClusterChannel[] = ["changes", "commands"];
+
+/** The largest part of a bundle one row holds (and one statement carries). */
+export const BUNDLE_PART_BYTES = 1024 * 1024;
+
+const BUNDLE_HASH = /^[0-9a-f]{64}$/;
 
 /** The notification channel of a cluster channel. */
 export const channelName = (channel: ClusterChannel): string => `valence_${channel}`;
@@ -83,6 +96,8 @@ const noop = (): void => undefined;
 
 export class PostgresCluster implements Cluster {
   private readonly pool: pg.Pool;
+  /** Bundles' reads and writes (a put holds its connection for the whole upload). */
+  private readonly bundlePool: pg.Pool;
   private readonly listeners = new Set<Listener>();
   private closing: Promise<void> | undefined;
   private readonly where: string;
@@ -103,6 +118,15 @@ export class PostgresCluster implements Cluster {
     });
     // An idle connection that drops is replaced by the pool; a query that meets it fails in words.
     this.pool.on("error", noop);
+    this.bundlePool = new pg.Pool({
+      connectionString: opts.url,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
+      query_timeout: opts.queryTimeoutMs ?? 30_000,
+      application_name: "valence bundles",
+      max: 2,
+      allowExitOnIdle: true,
+    });
+    this.bundlePool.on("error", noop);
   }
 
   async join(server: ServerRecord, ttlMs: number): Promise<void> {
@@ -174,13 +198,65 @@ export class PostgresCluster implements Cluster {
     };
   }
 
-  /** Stops every listener and ends the pool. A second call waits for the first. */
+  async putBundle(hash: string, bytes: Uint8Array | AsyncIterable<Uint8Array>): Promise<void> {
+    try {
+      if (!BUNDLE_HASH.test(hash)) throw new StoreError(`"${hash}" is not a bundle hash (64 lowercase hex digits, the sha256 of its contents)`);
+      if (await this.hasBundle(hash)) return;
+      await this.putNewBundle(hash, bytes);
+    } finally {
+      // A file stream not read to its end (the bundle was kept already) would hold its file open.
+      (bytes as { destroy?: () => void }).destroy?.();
+    }
+  }
+
+  private async putNewBundle(hash: string, bytes: Uint8Array | AsyncIterable<Uint8Array>): Promise<void> {
+    await this.inTransaction(async (q) => {
+      // Another server kept it meanwhile (or keeps it now: this waited for it to commit).
+      if ((await q("bundleBegin", [hash])).rowCount === 0) return;
+      const sha = createHash("sha256");
+      let size = 0;
+      let parts = 0;
+      for await (const part of bundleParts(bytes)) {
+        sha.update(part);
+        await q("bundlePart", [hash, parts++, part]);
+        size += part.length;
+      }
+      const actual = sha.digest("hex");
+      if (actual !== hash) throw new StoreError(`the bundle's sha256 is ${actual}, not ${hash} as its name says; it was not kept`);
+      await q("bundleEnd", [hash, size, parts]);
+    }, this.bundlePool);
+  }
+
+  async hasBundle(hash: string): Promise<boolean> {
+    if (!BUNDLE_HASH.test(hash)) return false;
+    return ((await this.run("read", "bundleHead", [hash], this.bundlePool)).rowCount ?? 0) > 0;
+  }
+
+  async getBundle(hash: string): Promise<Buffer | undefined> {
+    if (!BUNDLE_HASH.test(hash)) return undefined;
+    const head = (await this.run<{ size: string | number; parts: number }>("read", "bundleHead", [hash], this.bundlePool)).rows[0];
+    if (!head) return undefined;
+    // Parts are read one at a time into the one buffer: a large bundle is never held twice.
+    const out = Buffer.allocUnsafe(Number(head.size));
+    let at = 0;
+    for (let part = 0; part < head.parts; part++) {
+      const row = (await this.run<{ bytes: Buffer }>("read", "bundleReadPart", [hash, part], this.bundlePool)).rows[0];
+      if (!row || at + row.bytes.length > out.length) throw new StoreError(`bundle ${hash} in ${this.where} is damaged: part ${part} of ${head.parts} is ${row ? "too long" : "missing"}`);
+      row.bytes.copy(out, at);
+      at += row.bytes.length;
+    }
+    const actual = createHash("sha256").update(out.subarray(0, at)).digest("hex");
+    if (at !== out.length || actual !== hash) throw new StoreError(`bundle ${hash} in ${this.where} is damaged: its parts hash to ${actual}`);
+    return out;
+  }
+
+  /** Stops every listener and ends the pools. A second call waits for the first. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       const listeners = [...this.listeners];
       this.listeners.clear();
       await Promise.all(listeners.map((l) => l.stop()));
-      await this.pool.end().catch(noop);
+      await Promise.all([this.pool.end().catch(noop), this.bundlePool.end().catch(noop)]);
     })();
     return this.closing;
   }
@@ -200,23 +276,24 @@ export class PostgresCluster implements Cluster {
   }
 
   /** One statement on the pool, its failure said in words. */
-  private async run<R extends QueryResultRow>(doing: "read" | "write", name: ClusterStatementName, values: unknown[]): Promise<QueryResult<R>> {
+  private async run<R extends QueryResultRow>(doing: "read" | "write", name: ClusterStatementName, values: unknown[], pool = this.pool): Promise<QueryResult<R>> {
     this.assertOpen();
     try {
-      return await this.pool.query<R>({ name, text: CLUSTER_SQL[name], values });
+      return await pool.query<R>({ name, text: CLUSTER_SQL[name], values });
     } catch (error) {
       throw storeFailure(error, this.opts.url, this.opts.dataDir, doing);
     }
   }
 
-  /** `fn`'s statements as one transaction on one connection of the pool. */
+  /** `fn`'s statements as one transaction on one connection of `pool`. */
   private async inTransaction<T>(
     fn: (q: <R extends QueryResultRow>(name: ClusterStatementName, values: unknown[]) => Promise<QueryResult<R>>) => Promise<T>,
+    pool = this.pool,
   ): Promise<T> {
     this.assertOpen();
     let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
+      client = await pool.connect();
     } catch (error) {
       throw storeFailure(error, this.opts.url, this.opts.dataDir, "write");
     }
@@ -242,6 +319,32 @@ export class PostgresCluster implements Cluster {
       client.release(lost || undefined);
     }
   }
+}
+
+/** `bytes` as parts of at most BUNDLE_PART_BYTES: a stream's chunks gathered (or split) to that size. */
+async function* bundleParts(bytes: Uint8Array | AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+  if (bytes instanceof Uint8Array) {
+    for (let at = 0; at < bytes.length; at += BUNDLE_PART_BYTES) yield Buffer.from(bytes.buffer, bytes.byteOffset + at, Math.min(BUNDLE_PART_BYTES, bytes.length - at));
+    return;
+  }
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  for await (const chunk of bytes) {
+    let rest = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    while (heldBytes + rest.length >= BUNDLE_PART_BYTES) {
+      const take = BUNDLE_PART_BYTES - heldBytes;
+      yield Buffer.concat([...held, rest.subarray(0, take)]);
+      held = [];
+      heldBytes = 0;
+      rest = rest.subarray(take);
+    }
+    if (rest.length) {
+      // Copied: a stream may reuse the memory of a chunk it has handed on.
+      held.push(Buffer.from(rest));
+      heldBytes += rest.length;
+    }
+  }
+  if (heldBytes) yield Buffer.concat(held);
 }
 
 /**

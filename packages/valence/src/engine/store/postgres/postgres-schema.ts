@@ -126,6 +126,25 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX write_ids_age ON write_ids (written_at);
   `,
+  // 4: dispatches' code bundles, kept for every server of a team (postgres-cluster.ts): the server
+  // that takes a dispatch over may be on another machine than the one that received its bundle.
+  // Content-addressed by sha256 (hex) and never changed once put. A bundle is kept as parts of at
+  // most BUNDLE_PART_BYTES (a statement never carries a whole bundle of many MB); its `bundles`
+  // row is written in the same transaction as its parts, so a bundle that is listed is whole.
+  `
+  CREATE TABLE bundles (
+    hash text PRIMARY KEY,
+    size int8 NOT NULL,
+    parts integer NOT NULL,
+    stored_at int8 NOT NULL
+  );
+  CREATE TABLE bundle_parts (
+    hash text NOT NULL REFERENCES bundles (hash),
+    part integer NOT NULL,
+    bytes bytea NOT NULL,
+    PRIMARY KEY (hash, part)
+  );
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

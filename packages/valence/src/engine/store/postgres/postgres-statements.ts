@@ -166,6 +166,16 @@ export const CLUSTER_SQL = {
   clusterServers: `SELECT ${SERVER_COLUMNS} FROM servers s WHERE s.expires_at > ${NOW_MS} ORDER BY s.started_at, s.id`,
   /** Every part of one message in one statement: one transaction, so all are delivered or none. */
   clusterNotify: `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS t (p)`,
+  /**
+   * A bundle put's first step, in its transaction: its row, taken before any part is written. A
+   * second put of the same bundle at once waits here for the first, then finds it kept (0 rows)
+   * and writes nothing; if the first failed, the second goes on.
+   */
+  bundleBegin: `INSERT INTO bundles (hash, size, parts, stored_at) VALUES ($1, 0, 0, ${NOW_MS}) ON CONFLICT (hash) DO NOTHING`,
+  bundlePart: `INSERT INTO bundle_parts (hash, part, bytes) VALUES ($1, $2, $3)`,
+  bundleEnd: `UPDATE bundles SET size = $2, parts = $3 WHERE hash = $1`,
+  bundleHead: `SELECT size, parts FROM bundles WHERE hash = $1`,
+  bundleReadPart: `SELECT bytes FROM bundle_parts WHERE hash = $1 AND part = $2`,
 } as const;
 
 export type ClusterStatementName = keyof typeof CLUSTER_SQL;
