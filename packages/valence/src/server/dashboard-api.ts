@@ -19,7 +19,10 @@ import { serverLogFile } from "../client/server-file.js";
 import { BadRequestError, NotFoundError, toErrorReply } from "./http-errors.js";
 import { dispatchOf } from "./dispatch-of.js";
 import { dispatchView, edgeLabel, errorView, executorOf, preview, prettyValue, shortValue } from "./dashboard-views.js";
-import { GroupCache, groupNodesPage, groupOfParam, groupsReply, parseGroupsQuery, parseNodesQuery, SMALL_GRAPH_NODES } from "./dashboard-groups.js";
+import { SMALL_GRAPH_NODES } from "./dashboard-groups.js";
+import { GroupCache } from "./dashboard-group-cache.js";
+import { groupNodesPage, groupOfParam, parseGroupsQuery, parseNodesQuery } from "./dashboard-group-pages.js";
+import { groupsReply } from "./dashboard-group-stats.js";
 import { readLog } from "./log-tail.js";
 
 /** Where the dashboard's routes live, under the API prefix. */

@@ -15,7 +15,9 @@ import { SqliteStore } from "../engine/store/sqlite-store.js";
 import type { SubmittedNode } from "../engine/store/graph-codec.js";
 import type { DispatchRecord, EdgeRecord } from "../engine/store/records.js";
 import { createDashboardApi } from "./dashboard-api.js";
-import { computeShape, computeStats, GroupCache, type GroupShape } from "./dashboard-groups.js";
+import { computeShape, type GroupShape } from "./dashboard-groups.js";
+import { GroupCache } from "./dashboard-group-cache.js";
+import { computeStats } from "./dashboard-group-stats.js";
 
 const inc = electron((i: number) => i + 1, { executor: "inline" });
 const sum = electron((xs: number[]) => xs.reduce((a, b) => a + b, 0), { executor: "inline" });
