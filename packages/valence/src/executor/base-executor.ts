@@ -18,25 +18,43 @@ export type Kwargs = Record<string, unknown>;
 function executeRun(
   executor: { run: (fn: TaskFunction, args: unknown[], kwargs: Kwargs, meta: TaskMetadata) => unknown },
   task: Task,
+  lane: string | undefined,
 ): Promise<TaskOutcome> {
   if (task.isAborted ? task.isAborted() : task.signal.aborted) {
     return Promise.resolve({ ok: false, error: abortError(task.signal), stdout: "", stderr: "" });
   }
   const call = callCaptured(() => executor.run(task.fn, [...task.args], { ...task.kwargs }, task.meta));
-  if (call.threw) return Promise.resolve({ ok: false, error: toError(call.value), ...call.output() });
-  if (!isThenable(call.value)) return Promise.resolve({ ok: true, value: call.value, ...call.output() });
-  return settleAsync(call.value, call.output, task.signal);
+  // The lane in the literal itself, not added after: no second object per task (10k inline tasks).
+  if (call.threw) {
+    const error = toError(call.value);
+    return Promise.resolve(lane === undefined ? { ok: false, error, ...call.output() } : { ok: false, error, ...call.output(), lane });
+  }
+  if (!isThenable(call.value)) {
+    const value = call.value;
+    return Promise.resolve(lane === undefined ? { ok: true, value, ...call.output() } : { ok: true, value, ...call.output(), lane });
+  }
+  return settleAsync(call.value, call.output, task.signal, lane);
 }
 
-async function settleAsync(value: PromiseLike<unknown>, output: () => { stdout: string; stderr: string }, signal: AbortSignal): Promise<TaskOutcome> {
+/** The outcome with its lane when the executor names one; without the key otherwise (what an executor's users have always seen). */
+function laned(outcome: TaskOutcome, lane: string | undefined): TaskOutcome {
+  return lane === undefined ? outcome : { ...outcome, lane };
+}
+
+async function settleAsync(
+  value: PromiseLike<unknown>,
+  output: () => { stdout: string; stderr: string },
+  signal: AbortSignal,
+  lane: string | undefined,
+): Promise<TaskOutcome> {
   let unwatch = (): void => {};
   const aborted = new Promise<never>((_, reject) => {
     unwatch = onAbort(signal, () => reject(abortError(signal)));
   });
   try {
-    return { ok: true, value: await Promise.race([value, aborted]), ...output() };
+    return laned({ ok: true, value: await Promise.race([value, aborted]), ...output() }, lane);
   } catch (error) {
-    return { ok: false, error: toError(error), ...output() };
+    return laned({ ok: false, error: toError(error), ...output() }, lane);
   } finally {
     unwatch();
   }
@@ -70,8 +88,13 @@ export abstract class BaseExecutor extends Executor {
     checkRun(this);
   }
 
+  /** The task's lane (TaskOutcome.lane): where this executor runs tasks; undefined: unknown. */
+  protected get taskLane(): string | undefined {
+    return undefined;
+  }
+
   execute(task: Task): Promise<TaskOutcome> {
-    return executeRun(this, task);
+    return executeRun(this, task, this.taskLane);
   }
 }
 
@@ -87,7 +110,12 @@ export abstract class AsyncBaseExecutor extends Executor {
     checkRun(this);
   }
 
+  /** The task's lane (TaskOutcome.lane): where this executor runs tasks; undefined: unknown. */
+  protected get taskLane(): string | undefined {
+    return undefined;
+  }
+
   execute(task: Task): Promise<TaskOutcome> {
-    return executeRun(this, task);
+    return executeRun(this, task, this.taskLane);
   }
 }

@@ -14,6 +14,8 @@ export class EncodedOutcome {
     readonly encoded: string | undefined,
     readonly stdout: string,
     readonly stderr: string,
+    /** Where it ran (TaskOutcome.lane). */
+    readonly lane?: string,
   ) {}
 
   get value(): unknown {

@@ -39,6 +39,11 @@ export interface Task {
  * How a task ended. A successful outcome carries the value, or its encoded
  * form when it arrived encoded from another process (saves a decode/encode).
  */
+/*
+ * `lane`: where the task ran, as the dashboard's timeline rows it: "inline", "local worker N",
+ * an SSH host, a Dask worker's address, a Slurm job id. Optional: an executor that says
+ * nothing leaves the node's lane unknown.
+ */
 export type TaskOutcome =
-  | { readonly ok: true; readonly value?: unknown; readonly encoded?: string; readonly stdout: string; readonly stderr: string }
-  | { readonly ok: false; readonly error: Error; readonly stdout: string; readonly stderr: string };
+  | { readonly ok: true; readonly value?: unknown; readonly encoded?: string; readonly stdout: string; readonly stderr: string; readonly lane?: string }
+  | { readonly ok: false; readonly error: Error; readonly stdout: string; readonly stderr: string; readonly lane?: string };

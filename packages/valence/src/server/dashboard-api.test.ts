@@ -34,7 +34,7 @@ function nodeRecord(nodeId: number, fields: Partial<NodeRecord>): NodeRecord {
   return {
     nodeId, kind: "electron", name: `n${nodeId}`, electronId: null, status: "NEW_OBJECT", executor: null, retries: 0, timeoutMs: null, key: null,
     holes: null, value: null, output: null, outputFile: null, stdout: null, stderr: null, error: null, attempts: 0, startedAt: null, endedAt: null,
-    bundlePath: null, ...fields,
+    lane: null, bundlePath: null, ...fields,
   };
 }
 

@@ -70,6 +70,7 @@ export async function storeSubmission(store: Store, submitted: SubmitBody, paren
     attempts: 0,
     startedAt: null,
     endedAt: null,
+    lane: null,
     bundlePath: null,
   }));
   const record: DispatchRecord = {

@@ -12,6 +12,11 @@ import type { TaskFunction } from "../../executor/task.js";
 export class InlineExecutor extends BaseExecutor {
   static override pluginName = "inline";
 
+  /** Every inline task runs in the runner's event loop: one lane. */
+  protected override get taskLane(): string {
+    return "inline";
+  }
+
   run(fn: TaskFunction, args: unknown[]): unknown {
     return (fn as (...a: unknown[]) => unknown)(...args);
   }

@@ -188,6 +188,7 @@ export class DispatchRun {
             at: now,
             startedAt: this.startedAt[ev.node] as number,
             attempt,
+            lane: q.outcome.lane,
           });
           changes?.push({ node: ev.node, status: "COMPLETED" });
           done++;
@@ -197,7 +198,7 @@ export class DispatchRun {
         if (ev.type === "failed" && q.outcome && !q.outcome.ok) {
           if (this.sched.state[ev.node] === "FAILED") {
             this.firstFailure ??= { node: ev.node, error: q.outcome.error };
-            w.nodeEnded(this.id, ev.node, "FAILED", encodeError(q.outcome.error), q.outcome, now);
+            w.nodeEnded(this.id, ev.node, "FAILED", encodeError(q.outcome.error), q.outcome, now, q.outcome.lane);
             changes?.push({ node: ev.node, status: "FAILED" });
             done++;
           } else {
@@ -332,7 +333,7 @@ export class DispatchRun {
     if (task.timer) clearTimeout(task.timer);
     this.controllers[node] = undefined;
     if (!outcome.ok) {
-      this.failWith(node, outcome.error, outcome.stdout, outcome.stderr);
+      this.failWith(node, outcome.error, outcome.stdout, outcome.stderr, outcome.lane);
       return;
     }
     let encoded = outcome.encoded;
@@ -340,14 +341,14 @@ export class DispatchRun {
       try {
         encoded = encode(outcome.value, `return value of ${this.nodeLabel(node)}`);
       } catch (error) {
-        this.failWith(node, toError(error), outcome.stdout, outcome.stderr);
+        this.failWith(node, toError(error), outcome.stdout, outcome.stderr, outcome.lane);
         return;
       }
       this.values.set(node, outcome.value);
     } else {
       this.values.setEncoded(node, encoded);
     }
-    this.push({ event: { type: "completed", node }, outcome: { ok: true, encoded, stdout: outcome.stdout, stderr: outcome.stderr } });
+    this.push({ event: { type: "completed", node }, outcome: { ok: true, encoded, stdout: outcome.stdout, stderr: outcome.stderr, lane: outcome.lane } });
   }
 
   private completeWith(node: number, value: unknown): void {
@@ -362,9 +363,9 @@ export class DispatchRun {
     this.push({ event: { type: "completed", node }, outcome: { ok: true, value, encoded, stdout: "", stderr: "" } });
   }
 
-  private failWith(node: number, error: Error, stdout: string, stderr: string): void {
+  private failWith(node: number, error: Error, stdout: string, stderr: string, lane?: string): void {
     const trimmed = trimStack(error);
-    this.push({ event: { type: "failed", node, error: trimmed.message }, outcome: { ok: false, error: trimmed, stdout, stderr } });
+    this.push({ event: { type: "failed", node, error: trimmed.message }, outcome: { ok: false, error: trimmed, stdout, stderr, lane } });
   }
 
   private setupOnce(executor: Executor): Promise<void> {

@@ -14,7 +14,7 @@ const other = "dsp_v1store0000002" as DispatchId;
 
 const base = {
   electronId: null, executor: null, retries: 0, timeoutMs: null, key: null, holes: null, value: null, output: null, outputFile: null,
-  stdout: null, stderr: null, error: null, attempts: 0, startedAt: null, endedAt: null, bundlePath: null,
+  stdout: null, stderr: null, error: null, attempts: 0, startedAt: null, endedAt: null, lane: null, bundlePath: null,
 } as const;
 /** One of each state a version-1 row can be in, as version 1 wrote them. */
 const v1Nodes: NodeRecord[] = [

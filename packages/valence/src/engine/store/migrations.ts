@@ -133,6 +133,11 @@ const MIGRATIONS: readonly Migration[] = [
   `
   ALTER TABLE dispatches ADD COLUMN owner_lock TEXT;
   `,
+  // 6: where each node ran (a local worker, an SSH host, a Dask worker, a Slurm job): the
+  // dashboard's timeline draws a row per lane. Older rows have none (NULL).
+  `
+  ALTER TABLE node_states ADD COLUMN lane TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

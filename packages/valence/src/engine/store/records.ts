@@ -58,6 +58,8 @@ export interface NodeRecord {
   readonly attempts: number;
   readonly startedAt: number | null;
   readonly endedAt: number | null;
+  /** Where the node ran (a local worker, an SSH host, a Dask worker, a Slurm job); null when unknown or it has not run. */
+  readonly lane: string | null;
   /** The bundle this node's electron comes from, when not the dispatch's (a replaced electron). */
   readonly bundlePath: string | null;
 }

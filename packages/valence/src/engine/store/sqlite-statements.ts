@@ -26,7 +26,7 @@ export const DISPATCH_COLUMNS =
   ) + `, ${aliased("inputs, output_template", "g")}`;
 export const DISPATCHES = "dispatches d JOIN graphs g ON g.dispatch_id = d.id";
 
-export const STATE_COLUMNS = aliased("node_id, status, output, output_file, stdout, stderr, error, attempts, started_at, ended_at");
+export const STATE_COLUMNS = aliased("node_id, status, output, output_file, stdout, stderr, error, attempts, started_at, ended_at, lane");
 
 /** Every fixed statement of the driver, by name. */
 type StatementName =
@@ -71,9 +71,9 @@ export function prepareStatements(db: Database.Database): Statements {
        ON CONFLICT DO UPDATE SET status = 'RUNNING', attempts = excluded.attempts, started_at = COALESCE(started_at, excluded.started_at)`,
     ),
     nodeFailed: db.prepare(
-      `INSERT INTO node_states (dispatch, node_id, status, error, stdout, stderr, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO node_states (dispatch, node_id, status, error, stdout, stderr, ended_at, lane) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT DO UPDATE SET status = excluded.status, error = excluded.error, stdout = COALESCE(excluded.stdout, stdout),
-         stderr = COALESCE(excluded.stderr, stderr), ended_at = excluded.ended_at`,
+         stderr = COALESCE(excluded.stderr, stderr), ended_at = excluded.ended_at, lane = COALESCE(excluded.lane, lane)`,
     ),
     nodesDone: db.prepare(`UPDATE dispatches SET nodes_done = nodes_done + ? WHERE id = ?`),
     dispatchStatus: db.prepare(
@@ -91,9 +91,9 @@ export function prepareStatements(db: Database.Database): Statements {
     list: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.parent_id IS NULL ORDER BY d.created_at DESC LIMIT ?`),
     // For nodes carried over by a redispatch: their status and output are in the graph already.
     restoreNode: db.prepare(
-      `INSERT INTO node_states (dispatch, node_id, status, stdout, stderr, attempts, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO node_states (dispatch, node_id, status, stdout, stderr, attempts, started_at, ended_at, lane) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT DO UPDATE SET stdout = excluded.stdout, stderr = excluded.stderr, attempts = excluded.attempts,
-         started_at = excluded.started_at, ended_at = excluded.ended_at`,
+         started_at = excluded.started_at, ended_at = excluded.ended_at, lane = excluded.lane`,
     ),
     insertSource: db.prepare(`INSERT OR REPLACE INTO sources (dispatch_id, electron_id, source) VALUES (?, ?, ?)`),
     getSources: db.prepare(`SELECT electron_id AS electronId, source FROM sources WHERE dispatch_id = ?`),

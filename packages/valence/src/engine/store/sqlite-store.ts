@@ -20,7 +20,7 @@ import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "./reco
 import type { DispatchListRow, DispatchQuery, InProcessReads, Store, StoreTx, StoreWrites } from "./store.js";
 
 /** A node's row in `node_states`: its state once it has moved on from the one it was submitted in. */
-type NodeState = Pick<NodeRecord, "nodeId" | "status" | "output" | "outputFile" | "stdout" | "stderr" | "error" | "startedAt" | "endedAt"> & {
+type NodeState = Pick<NodeRecord, "nodeId" | "status" | "output" | "outputFile" | "stdout" | "stderr" | "error" | "startedAt" | "endedAt" | "lane"> & {
   readonly attempts: number | null;
 };
 
@@ -311,6 +311,7 @@ function withState(n: SubmittedNode, s: NodeState | undefined): NodeRecord {
     attempts: s ? (s.attempts ?? 0) : 0,
     startedAt: s ? s.startedAt : null,
     endedAt: s ? s.endedAt : null,
+    lane: s ? s.lane : null,
     bundlePath: n.bundlePath,
   };
 }

@@ -87,7 +87,7 @@ export class SqliteWriter implements StoreWrites {
           writeFileSync(file, c.encoded);
           inline = null;
         }
-        params.push(key, c.node, inline, file, c.stdout || null, c.stderr || null, c.at, c.startedAt, c.attempt);
+        params.push(key, c.node, inline, file, c.stdout || null, c.stderr || null, c.at, c.startedAt, c.attempt, c.lane ?? null);
       }
       this.completedStatement(slice.length).run(params);
     }
@@ -98,19 +98,28 @@ export class SqliteWriter implements StoreWrites {
     if (!st) {
       // `attempts` NULL: the RUNNING mark was written, and its attempt stands.
       st = this.db.prepare(
-        `INSERT INTO node_states (dispatch, node_id, status, output, output_file, stdout, stderr, ended_at, started_at, attempts)
-         VALUES ${new Array(n).fill("(?,?,'COMPLETED',?,?,?,?,?,?,?)").join(",")}
+        `INSERT INTO node_states (dispatch, node_id, status, output, output_file, stdout, stderr, ended_at, started_at, attempts, lane)
+         VALUES ${new Array(n).fill("(?,?,'COMPLETED',?,?,?,?,?,?,?,?)").join(",")}
          ON CONFLICT DO UPDATE SET status = 'COMPLETED', output = excluded.output, output_file = excluded.output_file,
            stdout = excluded.stdout, stderr = excluded.stderr, error = NULL, ended_at = excluded.ended_at,
-           started_at = COALESCE(started_at, excluded.started_at), attempts = COALESCE(excluded.attempts, attempts)`,
+           started_at = COALESCE(started_at, excluded.started_at), attempts = COALESCE(excluded.attempts, attempts),
+           lane = COALESCE(excluded.lane, lane)`,
       );
       this.completedStatements.set(n, st);
     }
     return st;
   }
 
-  nodeEnded(id: DispatchId, node: number, status: "FAILED" | "CANCELLED", encodedError: string, io: { stdout: string; stderr: string } | undefined, at: number): void {
-    this.stmts.nodeFailed.run(this.keyOf(id), node, status, encodedError, io?.stdout || null, io?.stderr || null, at);
+  nodeEnded(
+    id: DispatchId,
+    node: number,
+    status: "FAILED" | "CANCELLED",
+    encodedError: string,
+    io: { stdout: string; stderr: string } | undefined,
+    at: number,
+    lane?: string | null,
+  ): void {
+    this.stmts.nodeFailed.run(this.keyOf(id), node, status, encodedError, io?.stdout || null, io?.stderr || null, at, lane ?? null);
   }
 
   countDone(id: DispatchId, n: number): void {
@@ -127,7 +136,7 @@ export class SqliteWriter implements StoreWrites {
 
   restoreNodes(id: DispatchId, nodes: readonly NodeRecord[]): void {
     const key = this.keyOf(id);
-    for (const n of nodes) this.stmts.restoreNode.run(key, n.nodeId, n.status, n.stdout, n.stderr, n.attempts, n.startedAt, n.endedAt);
+    for (const n of nodes) this.stmts.restoreNode.run(key, n.nodeId, n.status, n.stdout, n.stderr, n.attempts, n.startedAt, n.endedAt, n.lane ?? null);
   }
 
   insertSources(id: DispatchId, sources: Readonly<Record<string, string>>): void {

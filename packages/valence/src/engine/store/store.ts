@@ -31,6 +31,8 @@ export interface CompletedNode {
   readonly at: number;
   readonly startedAt: number;
   readonly attempt: number | null;
+  /** Where it ran (TaskOutcome.lane): a worker, host, Dask worker or Slurm job; undefined or null when unknown. */
+  readonly lane?: string | null | undefined;
 }
 
 /** Outputs larger than this live in a file under the dispatch's results dir, not in a row. */
@@ -65,7 +67,16 @@ export interface StoreWrites {
   nodeRunning(id: DispatchId, node: number, attempt: number, at: number): void;
   /** Each node COMPLETED with its output; outputs over LARGE_VALUE_BYTES go to a file in `resultsDir`. */
   nodesCompleted(id: DispatchId, resultsDir: string, items: readonly CompletedNode[]): void;
-  nodeEnded(id: DispatchId, node: number, status: "FAILED" | "CANCELLED", encodedError: string, io: { stdout: string; stderr: string } | undefined, at: number): void;
+  /** `lane`: where the node ran, when it did (a failure), as in CompletedNode. */
+  nodeEnded(
+    id: DispatchId,
+    node: number,
+    status: "FAILED" | "CANCELLED",
+    encodedError: string,
+    io: { stdout: string; stderr: string } | undefined,
+    at: number,
+    lane?: string | null,
+  ): void;
   /** Adds `n` to the dispatch's count of settled nodes. */
   countDone(id: DispatchId, n: number): void;
   /**

@@ -53,7 +53,7 @@ describe("LocalExecutor", () => {
     assert.equal(outcome.encoded, "42");
     assert.equal(outcome.value, 42);
     // Spreading (as the dispatcher does) keeps the encoded form without decoding.
-    assert.deepEqual({ ...outcome }, { ok: true, encoded: "42", stdout: "", stderr: "" });
+    assert.deepEqual({ ...outcome }, { ok: true, encoded: "42", stdout: "", stderr: "", lane: "local worker 0" });
   });
 
   test("a task without a bundle fails with NoBundleError", LIMIT, async () => {

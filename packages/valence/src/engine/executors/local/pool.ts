@@ -19,10 +19,10 @@ export interface PoolTask {
   readonly kwargs?: string;
 }
 
-/** How a pool task ended: the encoded return value, or an Error. */
+/** How a pool task ended: the encoded return value, or an Error; `lane`: the worker it ran on ("local worker N"), when it ran. */
 export type PoolOutcome =
-  | { readonly ok: true; readonly encoded: string | undefined; readonly stdout: string; readonly stderr: string }
-  | { readonly ok: false; readonly error: Error; readonly stdout: string; readonly stderr: string };
+  | { readonly ok: true; readonly encoded: string | undefined; readonly stdout: string; readonly stderr: string; readonly lane?: string }
+  | { readonly ok: false; readonly error: Error; readonly stdout: string; readonly stderr: string; readonly lane?: string };
 
 export interface WorkerPoolOptions {
   /** Most worker processes at once; default `os.availableParallelism()`. */
@@ -197,9 +197,18 @@ export class WorkerPool {
       onGone: (w, how) => this.onGone(w, how),
     });
     worker.updateRef();
+    worker.lane = `local worker ${this.freeSlot()}`;
     if (this.workers.length === 0) process.off("exit", this.killOnExit).on("exit", this.killOnExit);
     this.workers.push(worker);
     return worker;
+  }
+
+  /** The lowest worker number no live worker holds: a replacement worker takes its predecessor's row in the timeline. */
+  private freeSlot(): number {
+    const taken = new Set(this.workers.map((w) => w.lane));
+    let n = 0;
+    while (taken.has(`local worker ${n}`)) n++;
+    return n;
   }
 
   private retire(worker: WorkerProcess<Job>): void {
@@ -227,7 +236,7 @@ export class WorkerPool {
       // Absent: cancelled, or handed to another worker, meanwhile.
       if (!job) continue;
       worker.jobs.delete(result.id);
-      this.finish(job, outcomeOf(result));
+      this.finish(job, outcomeOf(result, worker.lane));
     }
     worker.updateRef();
     if (worker.load === 0) this.drain();
@@ -260,10 +269,10 @@ function failed(error: Error): PoolOutcome {
   return { ok: false, error, stdout: "", stderr: "" };
 }
 
-function outcomeOf(r: WireResult): PoolOutcome {
+function outcomeOf(r: WireResult, lane: string): PoolOutcome {
   const stdout = r.stdout ?? "";
   const stderr = r.stderr ?? "";
-  return r.ok ? { ok: true, encoded: r.value, stdout, stderr } : { ok: false, error: fromWireError(r.error), stdout, stderr };
+  return r.ok ? { ok: true, encoded: r.value, stdout, stderr, lane } : { ok: false, error: fromWireError(r.error), stdout, stderr, lane };
 }
 
 function crashError(worker: WorkerProcess<Job>, how: string, job: Job, running: readonly Job[]): WorkerCrashedError {

@@ -33,6 +33,8 @@ export class WorkerProcess<Job extends WorkerJob> {
   readonly child: ChildProcess;
   /** The only bundle this worker runs: bundles register electrons in one process-global registry, so two would collide. */
   bundle: string | undefined;
+  /** Its row in the dashboard's timeline, "local worker N": N is the lowest slot no live worker of its pool holds (set by the pool). */
+  lane = "local worker 0";
   /** Tasks given to this worker and not finished: sent, or waiting in `outbox`. */
   readonly jobs = new Map<number, Job>();
   private outbox: Job[] = [];

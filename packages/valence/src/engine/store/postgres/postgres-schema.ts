@@ -145,6 +145,11 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (hash, part)
   );
   `,
+  // 5: where each node ran (a local worker, an SSH host, a Dask worker, a Slurm job): the
+  // dashboard's timeline draws a row per lane. Older rows have none (NULL).
+  `
+  ALTER TABLE node_states ADD COLUMN lane text;
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

@@ -145,7 +145,7 @@ class Checkout {
 }
 
 /** A node's row in `node_states`, as read (logs are bytea). */
-type StateRow = Pick<NodeRecord, "nodeId" | "status" | "output" | "outputFile" | "error" | "startedAt" | "endedAt"> & {
+type StateRow = Pick<NodeRecord, "nodeId" | "status" | "output" | "outputFile" | "error" | "startedAt" | "endedAt" | "lane"> & {
   readonly attempts: number | null;
   stdout: Buffer | string | null;
   stderr: Buffer | string | null;
@@ -680,6 +680,7 @@ function withState(n: SubmittedNode, s: NodeState | undefined): NodeRecord {
     attempts: s ? (s.attempts ?? 0) : 0,
     startedAt: s ? s.startedAt : null,
     endedAt: s ? s.endedAt : null,
+    lane: s ? s.lane : null,
     bundlePath: n.bundlePath,
   };
 }

@@ -55,6 +55,7 @@ interface EndedRow {
   readonly stdout: string | null;
   readonly stderr: string | null;
   readonly at: number;
+  readonly lane: string | null;
 }
 interface EventRow {
   readonly id: DispatchId;
@@ -190,10 +191,10 @@ export class PostgresWrite {
         return;
       }
       case "nodeEnded": {
-        const [id, node, status, error, io, at] = op.args;
+        const [id, node, status, error, io, at, lane] = op.args;
         const key = this.keyOf(id);
         await this.claim(key, node);
-        this.ended.push({ key, node, status, error, stdout: io?.stdout || null, stderr: io?.stderr || null, at });
+        this.ended.push({ key, node, status, error, stdout: io?.stdout || null, stderr: io?.stderr || null, at, lane: lane ?? null });
         return;
       }
       case "restoreNodes": {
@@ -248,6 +249,7 @@ export class PostgresWrite {
         rows.map((r) => r.c.at),
         rows.map((r) => r.c.startedAt),
         rows.map((r) => r.c.attempt),
+        rows.map((r) => r.c.lane ?? null),
       ]);
     }
     const endedSize = (r: EndedRow) => r.error.length + (r.stdout?.length ?? 0) + (r.stderr?.length ?? 0);
@@ -260,6 +262,7 @@ export class PostgresWrite {
         rows.map((r) => bytes(r.stdout)),
         rows.map((r) => bytes(r.stderr)),
         rows.map((r) => r.at),
+        rows.map((r) => r.lane),
       ]);
     }
     this.running = [];
@@ -295,6 +298,7 @@ export class PostgresWrite {
           rows.map((n) => n.attempts),
           rows.map((n) => n.startedAt),
           rows.map((n) => n.endedAt),
+          rows.map((n) => n.lane ?? null),
         ]);
       }
     }

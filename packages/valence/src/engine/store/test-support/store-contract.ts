@@ -24,7 +24,7 @@ export function nodeRecord(i: number, over: Partial<NodeRecord> = {}): NodeRecor
   return {
     nodeId: i, kind: "electron", name: `n${i}`, electronId: "e", status: "NEW_OBJECT", executor: '"inline"', retries: 0, timeoutMs: null,
     key: null, holes: null, value: null, output: null, outputFile: null, stdout: null, stderr: null, error: null, attempts: 0,
-    startedAt: null, endedAt: null, bundlePath: null, ...over,
+    startedAt: null, endedAt: null, lane: null, bundlePath: null, ...over,
   };
 }
 
@@ -92,6 +92,29 @@ export function storeContract(driver: string, open: (dataDir: string) => Store |
       assert.deepEqual([d.status, d.error, d.endedAt], ["CANCELLED", '"cancelled"', 11]);
       assert.equal(await store.readOutput(a), "10");
       assert.equal(await store.readOutput(c), null);
+    });
+
+    it("records where each node ran (its lane): completed and failed nodes; null when unknown; kept when ended without one", async () => {
+      const { store, id, results } = await fresh(5);
+      await store.write((w) => w.nodeRunning(id, 3, 1, 5));
+      await store.write((w) => {
+        w.nodesCompleted(id, results, [
+          { node: 0, encoded: "10", stdout: "", stderr: "", at: 9, startedAt: 6, attempt: 1, lane: "local worker 1" },
+          { node: 1, encoded: "11", stdout: "", stderr: "", at: 9, startedAt: 6, attempt: 1 },
+        ]);
+        w.nodeEnded(id, 2, "FAILED", '"boom"', { stdout: "", stderr: "" }, 10, "host-a.example");
+      });
+      // Cancelled after it failed on a lane: the lane it ran on stays.
+      await store.write((w) => w.nodeEnded(id, 2, "CANCELLED", '"cancelled"', undefined, 11));
+      const nodes = await store.getNodes(id);
+      assert.deepEqual(
+        nodes.map((n) => n.lane),
+        ["local worker 1", null, "host-a.example", null, null],
+        "lanes of completed, completed without one, failed then cancelled, running, never run",
+      );
+      // A node completed again on another lane (a redispatch or a retry): the new lane.
+      await store.write((w) => w.nodesCompleted(id, results, [{ node: 0, encoded: "12", stdout: "", stderr: "", at: 12, startedAt: 11, attempt: 2, lane: "inline" }]));
+      assert.equal((await store.getNodes(id))[0]?.lane, "inline");
     });
 
     it("keeps an output over LARGE_VALUE_BYTES out of the node row, and reads it back whole", async () => {
