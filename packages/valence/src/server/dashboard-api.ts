@@ -24,6 +24,7 @@ import { GroupCache } from "./dashboard-group-cache.js";
 import { groupNodesPage, groupOfParam, parseGroupsQuery, parseNodesQuery } from "./dashboard-group-pages.js";
 import { groupsReply } from "./dashboard-group-stats.js";
 import { readLog } from "./log-tail.js";
+import { timelineReply } from "./dashboard-timeline.js";
 
 /** Where the dashboard's routes live, under the API prefix. */
 export const DASHBOARD_PATH = "/dashboard";
@@ -79,6 +80,12 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
     const d = await dispatchOf(store, c.req.param("id"));
     const { shape, stats } = await groups.get(d);
     return c.json(groupNodesPage(shape, stats, groupOfParam(shape, c.req.param("group"), d.id), q));
+  });
+
+  // The task-stream timeline: every node that started, as columns (dashboard-timeline.ts).
+  api.get("/dispatches/:id/timeline", async (c) => {
+    const d = await dispatchOf(store, c.req.param("id"));
+    return c.json(timelineReply(d, await store.getNodes(d.id)));
   });
 
   api.get("/dispatches/:id/nodes/:node", async (c) => {
