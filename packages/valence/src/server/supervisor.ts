@@ -22,7 +22,6 @@ import { fork, type ChildProcess } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { BundleLoadError } from "../errors.js";
 import type { DispatchId } from "../ids.js";
 import { isTerminal } from "../status.js";
 import type { FromRunner, ToRunner } from "../engine/runner/protocol.js";
@@ -32,8 +31,8 @@ import type { EventHub } from "./event-hub.js";
 import { isOwnerToken, ownerAlive, ownerProcess } from "../engine/locks/owner-lock.js";
 import { isRunning } from "../engine/locks/process-identity.js";
 import type { DispatchRecord } from "../engine/store/records.js";
-import { bundleHashOf, findBundle, resultsDirHere } from "../engine/local-paths.js";
-import { encodeError } from "../engine/run/stored-error.js";
+import { resultsDirHere } from "../engine/local-paths.js";
+import { prepareTakeOver } from "./take-over.js";
 import { Bundles } from "./bundles.js";
 import { killedFromOutside, RunnerLosses, type LateTask } from "./runner-losses.js";
 import { killGroup, stopStaleRunner, tail } from "./runner-processes.js";
@@ -154,12 +153,7 @@ export class Supervisor {
   private async startNow(id: DispatchId, opts: StartOptions): Promise<void> {
     const d = await this.opts.store.getDispatch(id);
     if (!d || isTerminal(d.status)) return;
-    if (opts.fromAnotherServer) {
-      const tree = await this.unfinishedTree(d);
-      await this.releaseOwnersElsewhere(d, tree);
-      const missing = await this.fetchBundles(d, tree);
-      if (missing.length) return this.failForBundles(d, missing);
-    }
+    if (opts.fromAnotherServer && !(await prepareTakeOver(d, { store: this.opts.store, bundles: this.bundles, hub: this.opts.hub, log: this.opts.log }))) return;
     const key = reuseKey(d);
     // Its last dispatch is stored as finished but the runner has not said "idle" yet (the
     // client read the result first): it takes this one next, instead of a cold start.
@@ -345,69 +339,6 @@ export class Supervisor {
     this.opts.log(`taking over ${id} (${d.name}, ${d.status})`);
     // That server may have been on another machine: its runners' ownership and its bundles are seen to first.
     await this.start(id, { fromAnotherServer: true });
-  }
-
-  /** `d` and its unfinished sublattice runs (and theirs), which its runner resumes. */
-  private async unfinishedTree(d: DispatchRecord): Promise<DispatchRecord[]> {
-    const out = [d];
-    for (let i = 0; i < out.length; i++) {
-      for (const child of await this.opts.store.childDispatches((out[i] as DispatchRecord).id)) if (!isTerminal(child.status)) out.push(child);
-    }
-    return out;
-  }
-
-  /**
-   * A dispatch taken over names as its owner a runner of the server that drove it. One on
-   * this machine is checked by its lock (ownedElsewhere); one on another machine cannot be,
-   * and the runner would refuse to resume the dispatch for it. The lease says that server is
-   * gone, and a server stops its runners before its lease runs out (team.ts), so such an
-   * owner is let go of: the dispatch, and its sublattice runs, are owned by no one until this
-   * server's runner takes them.
-   */
-  private async releaseOwnersElsewhere(d: DispatchRecord, tree: readonly DispatchRecord[]): Promise<void> {
-    const here = hostname();
-    const elsewhere = tree.filter((x) => x.ownerLock !== null && x.ownerHost !== null && x.ownerHost !== here);
-    if (!elsewhere.length) return;
-    await this.opts.store.write((w) => {
-      for (const x of elsewhere) w.setOwner(x.id, null, null, null);
-    });
-    this.opts.log(`dispatch ${d.id}: let go of its owner${elsewhere.length > 1 ? "s" : ""} on ${[...new Set(elsewhere.map((x) => x.ownerHost))].join(", ")}, whose server's lease ran out`);
-  }
-
-  /**
-   * Fetches into this data dir every code bundle that dispatch `d` (and its unfinished
-   * sublattice runs, which its runner resumes) needs and this machine lacks: the dispatch's
-   * own, and its nodes' (replaced electrons'); `tree` is `unfinishedTree(d)`. The hashes of
-   * those the team's database lacks too.
-   */
-  private async fetchBundles(d: DispatchRecord, tree: readonly DispatchRecord[]): Promise<string[]> {
-    const { store } = this.opts;
-    const paths = new Set<string>();
-    for (const x of tree) {
-      if (x.bundlePath !== null) paths.add(x.bundlePath);
-      for (const n of await store.getNodes(x.id)) if (n.bundlePath !== null) paths.add(n.bundlePath);
-    }
-    const missing: string[] = [];
-    for (const path of paths) {
-      if (findBundle(path, store.dataDir)) continue;
-      const hash = bundleHashOf(path);
-      if (await this.bundles.here(hash)) this.opts.log(`dispatch ${d.id}: fetched its code bundle ${hash} from the team's database`);
-      else missing.push(hash);
-    }
-    return missing;
-  }
-
-  /** Dispatch `d` cannot run here: code it needs is neither on this machine nor in the team's database. */
-  private async failForBundles(d: DispatchRecord, missing: readonly string[]): Promise<void> {
-    const which = missing.length === 1 ? `code bundle ${missing[0]} is` : `code bundles ${missing.join(", ")} are`;
-    const error = new BundleLoadError(
-      `dispatch ${d.id}: its ${which} neither on this server (${join(this.opts.store.dataDir, "bundles")}) nor in the team's database ` +
-        "(stored by a Valence that kept bundles in the receiving server's data dir only, or removed from it), so it cannot run here; dispatch the workflow again",
-    );
-    this.opts.log(error.message);
-    const at = Date.now();
-    await this.opts.store.write((w) => w.dispatchStatus(d.id, "FAILED", at, { error: encodeError(error), ended: true }));
-    this.opts.hub.publish({ dispatchId: d.id, at, nodes: [], status: "FAILED" });
   }
 
   /**
