@@ -47,11 +47,13 @@ import type { QueryResult, QueryResultRow } from "pg";
 import { StoreError } from "../../../errors.js";
 import type { DispatchId } from "../../../ids.js";
 import type { Status } from "../../../status.js";
-import { decodeEdges, decodeNodes, type SubmittedNode } from "../graph-codec.js";
+import { decodeEdges, decodeNodes } from "../graph-codec.js";
+import { withState, type NodeState } from "../node-state.js";
 import { RecordedWrites } from "../recorded-writes.js";
 import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "../records.js";
 import type { DispatchListRow, DispatchQuery, Store, StoreTx, StoreWrites } from "../store.js";
 import { maskUrl, targetOf } from "./mask-url.js";
+import { Checkout, type Reconnect, type WriteTries } from "./postgres-checkout.js";
 import { PostgresCluster } from "./postgres-cluster.js";
 import { earlierTryOpen, isConnectionFailure, openError, storeFailure, unreachableFailure, type GaveUpOn } from "./postgres-errors.js";
 import { migratePostgres } from "./postgres-schema.js";
@@ -99,59 +101,12 @@ export interface StoreRetryEvent {
   readonly message: string;
 }
 
-/** When and how a store tries again (PostgresStoreOptions, defaults filled in). */
-interface Reconnect {
-  readonly limitMs: number;
-  readonly firstMs: number;
-  readonly maxMs: number;
-  readonly keepIdsMs: number;
-  readonly pruneEvery: number;
-}
-
-/** What a write's tries know of it: whether a COMMIT was sent and never confirmed, and not found out since. */
-interface WriteTries {
-  inDoubt: boolean;
-  /** The COMMIT's own failure, as pg gave it. */
-  commitError?: unknown;
-}
-
-/**
- * The write connection, checked out for one transaction: its loss is heard (a connection lost
- * while checked out is an 'error' on it besides the failed query, which would otherwise end the
- * process), and it is dropped rather than handed to the next write when it was lost or could
- * not even roll back.
- */
-class Checkout {
-  private lost = false;
-  private broken = false;
-  private readonly onLost = () => {
-    this.lost = true;
-  };
-
-  constructor(readonly client: pg.PoolClient) {
-    client.on("error", this.onLost);
-  }
-
-  async rollback(): Promise<void> {
-    await this.client.query("ROLLBACK").catch(() => {
-      this.broken = true;
-    });
-  }
-
-  release(): void {
-    this.client.off("error", this.onLost);
-    this.client.release(this.lost || this.broken || undefined);
-  }
-}
-
 /** A node's row in `node_states`, as read (logs are bytea). */
 type StateRow = Pick<NodeRecord, "nodeId" | "status" | "output" | "outputFile" | "error" | "startedAt" | "endedAt" | "lane"> & {
   readonly attempts: number | null;
   stdout: Buffer | string | null;
   stderr: Buffer | string | null;
 };
-/** The same row with its logs as text. */
-type NodeState = Omit<StateRow, "stdout" | "stderr"> & { readonly stdout: string | null; readonly stderr: string | null };
 
 const parseInt8 = (value: string): number => Number(value);
 
@@ -651,36 +606,4 @@ function nonNegative(value: number | undefined, fallback: number, name: string):
 /** A bytea log as text. */
 function text(v: Buffer | string | null): string | null {
   return v === null || typeof v === "string" ? v : v.toString("utf8");
-}
-
-/**
- * A node as it is now: the submitted one, or its state row over it (the output stays the
- * submitted one until it has its own), exactly as the SQLite driver builds it: field by
- * field, one object shape for every node.
- */
-function withState(n: SubmittedNode, s: NodeState | undefined): NodeRecord {
-  const ownOutput = s !== undefined && (s.output !== null || s.outputFile !== null);
-  return {
-    nodeId: n.nodeId,
-    kind: n.kind,
-    name: n.name,
-    electronId: n.electronId,
-    status: s ? s.status : n.status,
-    executor: n.executor,
-    retries: n.retries,
-    timeoutMs: n.timeoutMs,
-    key: n.key,
-    holes: n.holes,
-    value: n.value,
-    output: ownOutput ? (s as NodeState).output : n.output,
-    outputFile: s ? s.outputFile : null,
-    stdout: s ? s.stdout : null,
-    stderr: s ? s.stderr : null,
-    error: s ? s.error : null,
-    attempts: s ? (s.attempts ?? 0) : 0,
-    startedAt: s ? s.startedAt : null,
-    endedAt: s ? s.endedAt : null,
-    lane: s ? s.lane : null,
-    bundlePath: n.bundlePath,
-  };
 }
