@@ -241,6 +241,22 @@ async function reply<T>(res: Response): Promise<T> {
 const json = (body: unknown): RequestInit => ({ method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
 const enc = encodeURIComponent;
 
+/** The task-stream timeline, as columns: the `i`-th entry of each array is the `i`-th bar, in start order (see docs/api.md). */
+export interface TimelineReply {
+  readonly dispatch: DispatchView;
+  readonly now: number;
+  readonly lanes: readonly string[];
+  readonly electrons: readonly string[];
+  readonly statuses: readonly Status[];
+  readonly nodeId: readonly number[];
+  readonly start: readonly number[];
+  readonly end: ReadonlyArray<number | null>;
+  /** Index into `lanes`; -1: unknown. */
+  readonly lane: readonly number[];
+  readonly electron: readonly number[];
+  readonly status: readonly number[];
+}
+
 export const api = {
   summary: () => call<SummaryReply>("/dashboard/summary"),
   head: () => call<{ newest: string | null }>("/dashboard/head"),
@@ -252,6 +268,7 @@ export const api = {
     call<GroupNodesReply>(
       `/dashboard/dispatches/${enc(id)}/groups/${group}/nodes?offset=${q.offset}&limit=${q.limit}&sort=${q.sort}&order=${q.order}&status=${enc(q.status)}`,
     ),
+  timeline: (id: string) => call<TimelineReply>(`/dashboard/dispatches/${enc(id)}/timeline`),
   node: (id: string, node: number) => call<NodeDetails>(`/dashboard/dispatches/${enc(id)}/nodes/${node}`),
   outputUrl: (id: string, node: number) => `${API}/dashboard/dispatches/${enc(id)}/nodes/${node}/output`,
   resultText: (id: string) => call<{ text: string }>(`/dashboard/dispatches/${enc(id)}/result-text`),

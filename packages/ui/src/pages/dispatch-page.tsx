@@ -4,7 +4,8 @@
  * with counts, a table of a group's nodes under the graph); a small one node
  * by node. `?view=nodes` draws every node of a grouped one (up to
  * MAX_NODE_VIEW), `?params=1` shows its parameters, `?group=N` opens a
- * group's table, `?node=N` a node's panel.
+ * group's table, `?node=N` a node's panel, `?tab=timeline` the task-stream
+ * timeline (graph/timeline.tsx) instead of the graph.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, follow, takeGroups, type Bucket, type GraphReply, type GroupedReply, type GroupNodeRow, type GroupView, type RunChange, type Snapshot, type Status } from "../api";
@@ -15,6 +16,7 @@ import { formatTime, statusTone, TERMINAL } from "../format";
 import { DispatchGraph } from "../graph/dispatch-graph";
 import { combine, combinedStatuses } from "../graph/expand";
 import { GroupGraph } from "../graph/group-graph";
+import { Timeline } from "../graph/timeline";
 import { Link, navigate, useLocation } from "../router";
 
 /** Grouped dispatches up to this many nodes can also be drawn node by node. */
@@ -30,6 +32,7 @@ export function DispatchPage({ id }: { id: string }) {
   const selectedParam = search.get("node");
   const selected = selectedParam !== null && /^\d+$/.test(selectedParam) ? Number(selectedParam) : null;
   const forceNodes = search.get("view") === "nodes";
+  const tab: "graph" | "timeline" = search.get("tab") === "timeline" ? "timeline" : "graph";
   const showParams = search.get("params") === "1";
   const groupParam = search.get("group");
   const openGroup = groupParam !== null && /^\d+$/.test(groupParam) ? Number(groupParam) : null;
@@ -421,8 +424,26 @@ export function DispatchPage({ id }: { id: string }) {
           </section>
         )}
       </section>
+      <div className="tabs" role="tablist" aria-label="Views of the dispatch">
+        <button type="button" role="tab" className={`tab ${tab === "graph" ? "on" : ""}`} aria-selected={tab === "graph"} onClick={() => setParams({ tab: null })}>
+          Graph
+        </button>
+        <button
+          type="button"
+          role="tab"
+          className={`tab ${tab === "timeline" ? "on" : ""}`}
+          aria-selected={tab === "timeline"}
+          onClick={() => setParams({ tab: "timeline", group: null })}
+        >
+          Timeline
+        </button>
+      </div>
       <div className="dispatch-body">
-        {view === "groups" && grouped ? (
+        {tab === "timeline" ? (
+          <div className="graph-column">
+            <Timeline dispatchId={id} running={running} onSelect={(n) => setParams({ node: String(n) })} />
+          </div>
+        ) : view === "groups" && grouped ? (
           <div className="graph-column">
             <GroupGraph groups={grouped.groups} edges={grouped.edges} open={shownGroup?.id ?? null} onOpen={openGroupOf} onClear={clearSelection}>
               <div className="graph-tools">
@@ -472,10 +493,11 @@ export function DispatchPage({ id }: { id: string }) {
         ) : (
           <div className="graph-wait">{error ? "" : "Loading…"}</div>
         )}
-        {view === "groups" && selected !== null && (
+        {tab === "timeline" && selected !== null && <NodePanel dispatchId={id} nodeId={selected} status={undefined} onClose={() => select(null)} />}
+        {tab === "graph" && view === "groups" && selected !== null && (
           <NodePanel dispatchId={id} nodeId={selected} status={rows.get(selected)} onClose={() => select(null)} />
         )}
-        {view === "nodes" && selected !== null && combined?.origin[selected] && (
+        {tab === "graph" && view === "nodes" && selected !== null && combined?.origin[selected] && (
           <NodePanel
             dispatchId={combined.origin[selected].dispatchId}
             nodeId={combined.origin[selected].nodeId}
