@@ -58,6 +58,13 @@ async function remoteProcesses(e: SSHExecutor, pattern: string): Promise<string[
 }
 
 describe("SSHExecutor", () => {
+  test("a task's outcome names the host it ran on as its lane (the dashboard's timeline row)", LIMIT, async () => {
+    const e = executor();
+    const outcome = await run(e, "contract.add", [1, 2]);
+    assert.equal(outcomeValue(outcome), 3);
+    assert.equal(outcome.lane, host.options().hostname);
+  });
+
   test("uploads the runner and the bundle once per host: later tasks, concurrent tasks and other executors reuse them", LIMIT, async () => {
     const workdir = join(host.dir, "once");
     const first = executor({ remoteWorkdir: workdir });

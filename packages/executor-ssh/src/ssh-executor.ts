@@ -76,6 +76,11 @@ export class SSHExecutor extends RemoteExecutor<SshJob> {
    * task hosts (it is part of the workflow's bundle), where the options may
    * come from an environment that is not there. `validate` checks them at dispatch.
    */
+  /** Every task of this executor runs on its one host: the host is its lane in the dashboard's timeline. */
+  protected override laneOf(): string {
+    return this.options.hostname;
+  }
+
   constructor(options: SSHExecutorOptions) {
     super(options);
   }

@@ -149,7 +149,8 @@ export abstract class RemoteExecutor<Job = unknown> extends Executor {
       const result = await this.step("queryResult", () => this.queryResult(job!.value, pkg));
       const outcome = outcomeOf(result, status, pkg);
       if (outcome.ok) await this.step("files out", () => this.transferFiles(task, "after"));
-      return outcome;
+      const lane = this.laneOf(job.value);
+      return lane === undefined ? outcome : { ...outcome, lane };
     } catch (error) {
       if (task.signal.aborted) {
         if (job) await this.cancelTask(job.value, pkg).catch(() => {});
@@ -160,6 +161,11 @@ export abstract class RemoteExecutor<Job = unknown> extends Executor {
       unwatch();
       if (job) await this.cleanup(job.value, pkg).catch(() => {});
     }
+  }
+
+  /** Where the job ran, for the dashboard's timeline (TaskOutcome.lane): a host, a worker, a job id; undefined: unknown. */
+  protected laneOf(_job: Job): string | undefined {
+    return undefined;
   }
 
   private async transferFiles(task: Task, order: "before" | "after"): Promise<void> {
