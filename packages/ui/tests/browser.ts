@@ -1,7 +1,12 @@
 // The system's Chromium (Debian's package) driven by playwright-core: never a downloaded browser.
-import { existsSync, mkdirSync } from "node:fs";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { appendFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { startServer, type RunningServer } from "../../valence/src/server/server.js";
+
+const uiRoot = new URL("..", import.meta.url).pathname;
 
 export const CHROMIUM = process.env.VALENCE_CHROMIUM ?? "/usr/bin/chromium";
 export const artifacts = join(new URL("../../..", import.meta.url).pathname, "test-artifacts");
@@ -29,3 +34,38 @@ export async function openPage(browser: Browser, errors: string[], opts: { dark?
 }
 
 export const shot = (page: Page, name: string) => page.screenshot({ path: join(artifacts, `${name}.png`) });
+
+/** A real server on a data dir of its own, the SDK in this process pointed at it, and a Chromium. */
+export interface DashboardServer {
+  readonly server: RunningServer;
+  readonly base: string;
+  readonly browser: Browser;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts what a dashboard test needs: the built dashboard (built first if this checkout has
+ * not: the tests use the built files, as `valence start` does), a server on `serverDir` that
+ * logs to its server.log, `VALENCE_SERVER` pointing at it, and a browser.
+ */
+export async function startDashboardServer(dataDir: string, serverDir: string): Promise<DashboardServer> {
+  if (!existsSync(join(uiRoot, "dist", "index.html"))) {
+    const r = spawnSync("npm", ["run", "build"], { cwd: uiRoot, stdio: "inherit" });
+    assert.equal(r.status, 0, "building the dashboard failed");
+  }
+  mkdirSync(serverDir, { recursive: true });
+  const logFile = join(serverDir, "server.log");
+  const server = await startServer({ dataDir: serverDir, port: 0, log: (line) => appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`) });
+  process.env.VALENCE_SERVER = server.info.url;
+  process.env.VALENCE_TEST_TIMING_LOG = join(dataDir, "cpu_timing.log");
+  const browser = await launch();
+  return {
+    server,
+    base: server.info.url,
+    browser,
+    async close() {
+      await browser.close();
+      await server.close();
+    },
+  };
+}

@@ -6,38 +6,22 @@
 // timing thresholds.
 import { dataDir } from "./fixtures/env.js";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { appendFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import { startServer, type RunningServer } from "../../valence/src/server/server.js";
-import { launch, openPage, shot } from "./browser.js";
+import { openPage, shot, startDashboardServer, type DashboardServer } from "./browser.js";
 
-const uiRoot = new URL("..", import.meta.url).pathname;
 const serverDir = join(dataDir, "server");
-let server: RunningServer;
 let browser: Browser;
 let base: string;
 const consoleErrors: string[] = [];
+let dashboard: DashboardServer | undefined;
 
 before(async () => {
-  if (!existsSync(join(uiRoot, "dist", "index.html"))) {
-    const r = spawnSync("npm", ["run", "build"], { cwd: uiRoot, stdio: "inherit" });
-    assert.equal(r.status, 0, "building the dashboard failed");
-  }
-  mkdirSync(serverDir, { recursive: true });
-  const logFile = join(serverDir, "server.log");
-  server = await startServer({ dataDir: serverDir, port: 0, log: (line) => appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`) });
-  base = server.info.url;
-  process.env.VALENCE_SERVER = base;
-  process.env.VALENCE_TEST_TIMING_LOG = join(dataDir, "cpu_timing.log");
-  browser = await launch();
+  dashboard = await startDashboardServer(dataDir, serverDir);
+  ({ browser, base } = dashboard);
 });
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+after(() => dashboard?.close());
 
 const sdk = () => import("../../valence/src/index.js");
 const flows = () => import("./fixtures/workflows.js");
