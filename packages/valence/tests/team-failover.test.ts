@@ -2,56 +2,25 @@
 // other takes over its dispatches once its lease runs out.
 import { dataDir } from "./fixtures/env.js";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { killTeamServers, startTeamServer, type TeamServer } from "./fixtures/team-servers.js";
 import { ServerClient } from "../src/client/server-client.js";
 import { PostgresStore } from "../src/engine/store/postgres/postgres-store.js";
 import { startTestPostgres, type TestPostgres } from "../src/engine/store/postgres/test-support/test-postgres.js";
 
-const bin = fileURLToPath(new URL("../bin/valence.js", import.meta.url));
 const clientScript = fileURLToPath(new URL("./fixtures/team-client.ts", import.meta.url));
 const LEASE_MS = 1500;
 const STEPS = 6;
 
 let pg: TestPostgres;
 let url: string;
-const servers: TeamServer[] = [];
 
-interface TeamServer {
-  readonly name: string;
-  readonly dataDir: string;
-  child: ChildProcess;
-  url: string;
-  /** What it printed (its log). */
-  log: string;
-}
 
-async function startTeamServer(name: string): Promise<TeamServer> {
-  const dir = join(dataDir, name);
-  mkdirSync(dir, { recursive: true });
-  const child = spawn(process.execPath, [bin, "start", "--foreground", "--port", "0"], {
-    env: { ...process.env, VALENCE_DATA_DIR: dir, VALENCE_STORE: url, VALENCE_LEASE_MS: String(LEASE_MS), VALENCE_SERVER: "" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const s: TeamServer = { name, dataDir: dir, child, url: "", log: "" };
-  child.stdout?.on("data", (b: Buffer) => (s.log += b.toString()));
-  child.stderr?.on("data", (b: Buffer) => (s.log += b.toString()));
-  servers.push(s);
-  for (let i = 0; i < 400; i++) {
-    const info = join(dir, "server.json");
-    if (existsSync(info)) {
-      const { pid, url: at } = JSON.parse(readFileSync(info, "utf8")) as { pid: number; url: string };
-      if (pid === child.pid && /team server/.test(s.log)) return Object.assign(s, { url: at });
-    }
-    if (child.exitCode !== null) break;
-    await sleep(50);
-  }
-  throw new Error(`team server ${name} did not start:\n${s.log}`);
-}
 
 /** Dispatches `count` chains through `server` from a client process of its own; their ids. */
 function dispatchThrough(server: TeamServer, first: number, count: number, ms: number): string[] {
@@ -68,15 +37,15 @@ before(async () => {
   url = (await pg.freshDatabase()).url;
 });
 after(async () => {
-  for (const s of servers) if (s.child.exitCode === null) s.child.kill("SIGKILL");
+  killTeamServers();
   await pg?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe("team servers on Postgres", () => {
   it("share 20 dispatches; a server killed mid-run has its dispatches finished by the other, re-running at most the steps that were running", { timeout: 180_000 }, async () => {
-    const a = await startTeamServer("a");
-    const b = await startTeamServer("b");
+    const a = await startTeamServer(dataDir, "a", url, LEASE_MS);
+    const b = await startTeamServer(dataDir, "b", url, LEASE_MS);
     // B's first: A's are the ones under way when A dies.
     const onB = dispatchThrough(b, 10, 10, 1000);
     const onA = dispatchThrough(a, 0, 10, 1000);
@@ -133,7 +102,7 @@ describe("team servers on Postgres", () => {
       console.log(`# A's dispatches finished on B ${tookOver} ms after the kill (lease ${LEASE_MS} ms)`);
     } finally {
       await store.close();
-      for (const s of servers) s.child.kill("SIGTERM");
+      killTeamServers("SIGTERM");
     }
   });
 });

@@ -5,13 +5,14 @@
 // database lacks fails the dispatch, naming it.
 import { dataDir } from "./fixtures/env.js";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { killTeamServers, startTeamServer, type TeamServer } from "./fixtures/team-servers.js";
 import { ServerClient } from "../src/client/server-client.js";
 import type { DispatchId } from "../src/ids.js";
 import { PostgresStore } from "../src/engine/store/postgres/postgres-store.js";
@@ -21,23 +22,13 @@ import { createRegistry } from "../src/engine/plugins/registry.js";
 import { startTestPostgres, type TestPostgres } from "../src/engine/store/postgres/test-support/test-postgres.js";
 import { validSubmit } from "../src/server/test-support/submissions.js";
 
-const bin = fileURLToPath(new URL("../bin/valence.js", import.meta.url));
 const clientScript = fileURLToPath(new URL("./fixtures/team-client.ts", import.meta.url));
 const LEASE_MS = 1500;
 const STEPS = 6;
 
 let pg: TestPostgres;
-const servers: TeamServer[] = [];
 const stores: PostgresStore[] = [];
 
-interface TeamServer {
-  readonly name: string;
-  readonly dataDir: string;
-  readonly child: ChildProcess;
-  url: string;
-  /** What it printed (its log). */
-  log: string;
-}
 
 interface Team {
   readonly url: string;
@@ -48,34 +39,12 @@ interface Team {
   readonly store: PostgresStore;
 }
 
-async function startTeamServer(name: string, url: string): Promise<TeamServer> {
-  const dir = join(dataDir, name);
-  mkdirSync(dir, { recursive: true });
-  const child = spawn(process.execPath, [bin, "start", "--foreground", "--port", "0"], {
-    env: { ...process.env, VALENCE_DATA_DIR: dir, VALENCE_STORE: url, VALENCE_LEASE_MS: String(LEASE_MS), VALENCE_SERVER: "" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const s: TeamServer = { name, dataDir: dir, child, url: "", log: "" };
-  child.stdout?.on("data", (b: Buffer) => (s.log += b.toString()));
-  child.stderr?.on("data", (b: Buffer) => (s.log += b.toString()));
-  servers.push(s);
-  for (let i = 0; i < 400; i++) {
-    const info = join(dir, "server.json");
-    if (existsSync(info)) {
-      const { pid, url: at } = JSON.parse(readFileSync(info, "utf8")) as { pid: number; url: string };
-      if (pid === child.pid && /team server/.test(s.log)) return Object.assign(s, { url: at });
-    }
-    if (child.exitCode !== null) break;
-    await sleep(50);
-  }
-  throw new Error(`team server ${name} did not start:\n${s.log}`);
-}
 
 /** A fresh database and two team servers on it, `<tag>-a` and `<tag>-b`, each with a data dir of its own. */
 async function team(tag: string): Promise<Team> {
   const { name: db, url } = await pg.freshDatabase();
-  const a = await startTeamServer(`${tag}-a`, url);
-  const b = await startTeamServer(`${tag}-b`, url);
+  const a = await startTeamServer(dataDir, `${tag}-a`, url, LEASE_MS);
+  const b = await startTeamServer(dataDir, `${tag}-b`, url, LEASE_MS);
   const store = await PostgresStore.open({ url, dataDir: join(dataDir, `${tag}-reader`) });
   stores.push(store);
   return { url, db, a, b, store };
@@ -119,7 +88,7 @@ before(async () => {
   pg = await startTestPostgres();
 });
 after(async () => {
-  for (const s of servers) if (s.child.exitCode === null) s.child.kill("SIGKILL");
+  killTeamServers();
   for (const store of stores) await store.close().catch(() => undefined);
   await pg?.stop();
   rmSync(dataDir, { recursive: true, force: true });
