@@ -107,26 +107,10 @@ export class PostgresCluster implements Cluster {
   constructor(private readonly opts: PostgresClusterOptions) {
     this.where = maskUrl(opts.url);
     this.onListenerEvent = opts.onListenerEvent ?? noop;
-    this.pool = new pg.Pool({
-      connectionString: opts.url,
-      connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
-      query_timeout: opts.queryTimeoutMs ?? 30_000,
-      application_name: "valence cluster",
-      // Two: a heartbeat need not wait behind a claim or a broadcast.
-      max: 2,
-      allowExitOnIdle: true,
-    });
-    // An idle connection that drops is replaced by the pool; a query that meets it fails in words.
-    this.pool.on("error", noop);
-    this.bundlePool = new pg.Pool({
-      connectionString: opts.url,
-      connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
-      query_timeout: opts.queryTimeoutMs ?? 30_000,
-      application_name: "valence bundles",
-      max: 2,
-      allowExitOnIdle: true,
-    });
-    this.bundlePool.on("error", noop);
+    // Two connections each: a heartbeat need not wait behind a claim or a broadcast, nor
+    // behind a bundle of several MB, which has a pool of its own.
+    this.pool = smallPool(opts, "valence cluster");
+    this.bundlePool = smallPool(opts, "valence bundles");
   }
 
   async join(server: ServerRecord, ttlMs: number): Promise<void> {
@@ -499,4 +483,18 @@ class Listener {
       );
     }, wait);
   }
+}
+
+/** A pool of two connections. An idle one that drops is replaced by the pool; a query that meets it fails in words. */
+function smallPool(opts: PostgresClusterOptions, name: string): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
+    query_timeout: opts.queryTimeoutMs ?? 30_000,
+    application_name: name,
+    max: 2,
+    allowExitOnIdle: true,
+  });
+  pool.on("error", noop);
+  return pool;
 }
