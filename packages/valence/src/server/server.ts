@@ -10,7 +10,7 @@ import { hostname } from "node:os";
 import { serve } from "@hono/node-server";
 import { ServerStateError } from "../errors.js";
 import { openStore } from "../engine/store/open-store.js";
-import { describeStore, SQLITE, type StoreSetting } from "../engine/store/store-setting.js";
+import { describeStore, SQLITE, storeEnvValue, type StoreSetting } from "../engine/store/store-setting.js";
 import { createApp, type AppOptions } from "./app.js";
 import { EventHub } from "./event-hub.js";
 import { ensureToken, lockDataDir, readServerInfo, serverLockHolder, removeServerInfo, unlockDataDir, writeServerInfo, type ServerInfo } from "../client/server-file.js";
@@ -90,7 +90,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     hub,
     log,
     // Runners work on this data dir, embedded: they are the dispatcher, not clients of one.
-    env: { ...process.env, VALENCE_DATA_DIR: opts.dataDir, VALENCE_SERVER: "embedded", VALENCE_STORE: setting.kind === "sqlite" ? "sqlite" : setting.url },
+    env: { ...process.env, VALENCE_DATA_DIR: opts.dataDir, VALENCE_SERVER: "embedded", VALENCE_STORE: storeEnvValue(setting) },
   });
   const startedAt = Date.now();
   const version = packageVersion();

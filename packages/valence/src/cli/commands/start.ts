@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { readServerInfo, serverLogFile } from "../../client/server-file.js";
 import { loadConfig } from "../../engine/config/index.js";
 import { ServerStateError } from "../../errors.js";
-import { parseStoreSetting, type StoreSetting } from "../../engine/store/store-setting.js";
+import { parseStoreSetting, storeEnvValue, type StoreSetting } from "../../engine/store/store-setting.js";
 import { DEFAULT_HOST, DEFAULT_PORT, startServer } from "../../server/server.js";
 import { parseOrUsage, UsageError, type Command } from "../command.js";
 import { tailLines } from "./logs.js";
@@ -55,7 +55,7 @@ export const startCommand: Command = {
       detached: true,
       stdio: ["ignore", fd, fd],
       // The setting travels in the environment, not the command line, where `ps` would show a password.
-      env: { ...process.env, VALENCE_DATA_DIR: dataDir, VALENCE_STORE: store.kind === "sqlite" ? "sqlite" : store.url },
+      env: { ...process.env, VALENCE_DATA_DIR: dataDir, VALENCE_STORE: storeEnvValue(store) },
     });
     closeSync(fd);
     let exited: number | null | undefined;

@@ -33,6 +33,11 @@ export function parseStoreSetting(raw: string, source: string): StoreSetting {
   throw new ConfigValueError(source, "store", `must be "sqlite" or a Postgres URL (postgres://user:password@host:5432/database), not ${JSON.stringify(maskUrl(value))}`);
 }
 
+/** The setting as `VALENCE_STORE` carries it to a child process (the password included: an environment, never a command line). */
+export function storeEnvValue(s: StoreSetting): string {
+  return s.kind === "sqlite" ? "sqlite" : s.url;
+}
+
 /** How the setting is shown: `sqlite`, or the URL with its password masked. */
 export function describeStore(s: StoreSetting): string {
   return s.kind === "sqlite" ? "sqlite" : maskUrl(s.url);
