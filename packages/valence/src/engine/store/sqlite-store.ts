@@ -4,16 +4,15 @@
  * transaction, which is what keeps 10k-task dispatches cheap; its reads
  * answer at once (the promises are already settled).
  */
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { StoreError } from "../../errors.js";
 import type { DispatchId } from "../../ids.js";
 import type { Status } from "../../status.js";
 import { decodeEdges, decodeNodes } from "./graph-codec.js";
-import { migrate } from "./migrations.js";
 import { withState, type NodeState } from "./node-state.js";
 import { RecordedWrites, replay } from "./recorded-writes.js";
+import { openSqlite, type SqliteOpenOptions } from "./sqlite-open.js";
 import { prepareStatements, type Statements } from "./sqlite-statements.js";
 import { asWriteError } from "./sqlite-write-error.js";
 import { SqliteWriter } from "./sqlite-writer.js";
@@ -42,26 +41,13 @@ export class SqliteStore implements Store {
    */
   private queue: Promise<unknown> | undefined;
 
-  constructor(readonly dataDir: string) {
+  constructor(
+    readonly dataDir: string,
+    options: SqliteOpenOptions = {},
+  ) {
     mkdirSync(dataDir, { recursive: true });
     this.file = join(dataDir, "valence.db");
-    try {
-      this.db = new Database(this.file);
-      this.db.pragma("journal_mode = WAL");
-      this.db.pragma("synchronous = NORMAL");
-      this.db.pragma("busy_timeout = 5000");
-      // Checkpoints run after a dispatch finishes (checkpointSoon), not inside the commit
-      // of the dispatch that happens to cross SQLite's default 1,000-page mark; this is a cap.
-      this.db.pragma("wal_autocheckpoint = 10000");
-      migrate(this.db, this.file);
-    } catch (error) {
-      if (error instanceof StoreError) throw error;
-      throw new StoreError(
-        `cannot open the store ${this.file}: ${(error as Error).message}. If the file is damaged, move it aside ` +
-          `(Valence creates a new one) or set VALENCE_DATA_DIR to another directory`,
-        { cause: error },
-      );
-    }
+    this.db = openSqlite(this.file, options);
     this.stmts = prepareStatements(this.db);
     this.writer = new SqliteWriter(this.db, this.stmts, this.file);
   }
