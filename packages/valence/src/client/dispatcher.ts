@@ -15,6 +15,7 @@ import { readServerInfo, readToken } from "./server-file.js";
 import { loadConfig, type EffectiveConfig } from "../engine/config/index.js";
 import { BUILTIN_EXECUTORS, Engine } from "../engine/engine.js";
 import { createRegistry } from "../engine/plugins/registry.js";
+import { readTaskOutput } from "../engine/task-output.js";
 
 export type { Dispatcher };
 
@@ -52,6 +53,7 @@ function embedded(engine: Engine): Dispatcher {
       return (await engine.redispatch(id, { reusePreviousResults: opts.reusePreviousResults, replacements })).id;
     },
     list: async (limit) => engine.store.listDispatches(limit),
+    taskOutput: (id, node, after) => readTaskOutput(engine.store, id, node, after),
     where: engine.dataDir,
   };
 }

@@ -20,6 +20,7 @@ import { ServerRequestError, ServerUnreachableError } from "../errors.js";
 import type { DispatchId } from "../ids.js";
 import { isTerminal } from "../status.js";
 import type { RunChange } from "../engine/run/run-types.js";
+import type { TaskOutput } from "../engine/task-output.js";
 
 export interface ServerEvent {
   readonly event: string;
@@ -80,6 +81,10 @@ export class ServerClient {
 
   async redispatch(id: string, body: RedispatchBody): Promise<DispatchId> {
     return ((await this.json("POST", `/dispatches/${encodeURIComponent(id)}/redispatch`, body)) as SubmitReply).dispatchId as DispatchId;
+  }
+
+  taskOutput(id: string, node: number, after = 0): Promise<TaskOutput> {
+    return this.json("GET", `/dispatches/${encodeURIComponent(id)}/nodes/${node}/output?after=${after}`);
   }
 
   list(limit = 50): Promise<ListReply> {

@@ -24,6 +24,7 @@ import type { Executor } from "../executor/executor.js";
 import type { ExecutorRef } from "../sdk/graph.js";
 import { join } from "node:path";
 import type { ServerClient } from "./server-client.js";
+import type { TaskOutput } from "../engine/task-output.js";
 import { replacementsOf } from "./replacements.js";
 
 export class ServerDispatcher implements Dispatcher {
@@ -147,6 +148,10 @@ export class ServerDispatcher implements Dispatcher {
 
   async list(limit: number): Promise<readonly DispatchSummary[]> {
     return (await this.client.list(limit)).dispatches;
+  }
+
+  taskOutput(id: DispatchId, node: number, after = 0): Promise<TaskOutput> {
+    return this.client.taskOutput(id, node, after);
   }
 
   get where(): string {

@@ -160,6 +160,7 @@ export class Engine {
       encodedOutputs: new Map(),
       runChild: this.runChild,
       leases: this.leases,
+      outputLimit: this.config.outputLimit.value,
       ...this.runOptions,
     });
     this.track(run);
@@ -234,6 +235,7 @@ export class Engine {
       encodedOutputs: stored.encodedOutputs,
       runChild: this.runChild,
       leases: this.leases,
+      outputLimit: this.config.outputLimit.value,
       ...this.runOptions,
     });
     mkdirSync(resultsDir, { recursive: true });

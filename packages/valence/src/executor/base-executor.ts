@@ -23,7 +23,7 @@ function executeRun(
   if (task.isAborted ? task.isAborted() : task.signal.aborted) {
     return Promise.resolve({ ok: false, error: abortError(task.signal), stdout: "", stderr: "" });
   }
-  const call = callCaptured(() => executor.run(task.fn, [...task.args], { ...task.kwargs }, task.meta));
+  const call = callCaptured(() => executor.run(task.fn, [...task.args], { ...task.kwargs }, task.meta), task.live);
   // The lane in the literal itself, not added after: no second object per task (10k inline tasks).
   if (call.threw) {
     const error = toError(call.value);

@@ -1,5 +1,6 @@
 import type { TaskSetup } from "./task-setup.js";
 import type { DispatchId, ElectronId, NodeId } from "../ids.js";
+import type { LiveSink } from "./capture.js";
 
 /** What a task knows about where it runs; the third argument of Covalent's `run`. */
 export interface TaskMetadata {
@@ -33,6 +34,12 @@ export interface Task {
   readonly isAborted?: () => boolean;
   /** Calls `onAbort` when the task is aborted, without making `signal`; returns a function that stops watching. */
   readonly watchAbort?: (onAbort: () => void) => () => void;
+  /**
+   * Where the task's output goes while it runs, so a long task's printed lines can be
+   * followed before it ends. Executors hand it chunks as they arrive (in-process capture,
+   * a worker's or runner's messages); the outcome still carries the whole output.
+   */
+  readonly live?: LiveSink | undefined;
 }
 
 /**

@@ -25,6 +25,7 @@ import { storeRedispatch } from "../engine/redispatch.js";
 import type { Supervisor } from "./supervisor.js";
 import type { TeamMember } from "./team.js";
 import { waitForEnd } from "./wait.js";
+import { readTaskOutput, type TaskOutput } from "../engine/task-output.js";
 
 export interface AppOptions {
   readonly store: Store;
@@ -190,6 +191,13 @@ export function createApp(opts: AppOptions): Hono {
     // The rest of its code is the earlier dispatch's, which another server of the team may have received.
     void supervisor.start(id, { fromAnotherServer: store.cluster !== undefined });
     return c.json<SubmitReply>({ dispatchId: id }, 201);
+  });
+
+  api.get("/dispatches/:id/nodes/:node/output", async (c) => {
+    const d = await dispatchOf(store, c.req.param("id"));
+    const node = intQuery(c.req.param("node"), "the node id in the path", 0, 0, Number.MAX_SAFE_INTEGER);
+    const after = intQuery(c.req.query("after"), "after", 0, 0, Number.MAX_SAFE_INTEGER);
+    return c.json<TaskOutput>(await readTaskOutput(store, d.id, node, after));
   });
 
   api.get("/dispatches/:id/events", async (c) => {

@@ -1,23 +1,34 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { currentDispatcher } from "../../client/dispatcher.js";
 import { serverLogFile } from "../../client/server-file.js";
+import type { DispatchId } from "../../ids.js";
 import { loadConfig } from "../../engine/config/index.js";
 import { ServerStateError } from "../../errors.js";
 import { parseOrUsage, UsageError, type Command } from "../command.js";
 
 const usage = `valence logs [-f] [-n LINES]
+valence logs DISPATCH NODE [-f]
 
-Prints the end of the server's log (DATA_DIR/server.log); -f keeps following it.`;
+Prints the end of the server's log (DATA_DIR/server.log); -f keeps following it.
+With a dispatch id and a node id: that task's stdout and stderr (its stderr to
+stderr), what it has printed so far while it runs; -f follows it until it ends.`;
 
 export const logsCommand: Command = {
   name: "logs",
-  summary: "show the server's log (-f to follow)",
+  summary: "show the server's log, or a task's output (-f to follow)",
   usage,
   async run(argv) {
-    const { values } = parseOrUsage(
-      { args: argv, options: { follow: { type: "boolean", short: "f" }, lines: { type: "string", short: "n", default: "100" } } },
+    const { values, positionals } = parseOrUsage(
+      { args: argv, allowPositionals: true, options: { follow: { type: "boolean", short: "f" }, lines: { type: "string", short: "n", default: "100" } } },
       usage,
     );
+    if (positionals.length > 0) {
+      if (positionals.length !== 2) throw new UsageError("expected a dispatch id and a node id, or neither (the server's log)", usage);
+      const node = Number(positionals[1]);
+      if (!Number.isInteger(node) || node < 0) throw new UsageError(`NODE must be a node id (a whole number), got "${positionals[1]}"`, usage);
+      return taskLogs(positionals[0] as DispatchId, node, values.follow ?? false);
+    }
     const lines = Number(values.lines);
     if (!Number.isInteger(lines) || lines < 0) throw new UsageError(`-n must be a whole number of lines, got "${values.lines}"`, usage);
     const file = serverLogFile(loadConfig().dataDir.value);
@@ -44,6 +55,39 @@ export const logsCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * Prints a task's output; with `follow`, polls for new chunks until the node
+ * ends. The chunks are the start of its whole output, so at the end only what
+ * was not printed yet is.
+ */
+async function taskLogs(id: DispatchId, node: number, follow: boolean): Promise<number> {
+  const dispatcher = await currentDispatcher();
+  const printed = { stdout: 0, stderr: 0 };
+  const write = (stream: "stdout" | "stderr", text: string) => {
+    if (!text) return;
+    (stream === "stdout" ? process.stdout : process.stderr).write(text);
+    printed[stream] += text.length;
+  };
+  let after = 0;
+  let stop = false;
+  process.once("SIGINT", () => (stop = true));
+  for (;;) {
+    const out = await dispatcher.taskOutput(id, node, after);
+    if (out.ended) {
+      write("stdout", (out.stdout ?? "").slice(printed.stdout));
+      write("stderr", (out.stderr ?? "").slice(printed.stderr));
+      return 0;
+    }
+    for (const c of out.chunks) write(c.stream, c.text);
+    after = out.next;
+    if (!follow || stop) return 0;
+    await sleep(FOLLOW_MS);
+  }
+}
+
+/** How often `-f` asks for a running task's new output. */
+const FOLLOW_MS = 300;
 
 /** The last `n` lines of a text file. */
 export function tailLines(file: string, n: number): string {

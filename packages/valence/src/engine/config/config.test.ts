@@ -225,10 +225,10 @@ describe("loadConfig: errors name the file, the place and the fix", () => {
     const file = writeConfig(home, 'data_dir = "/d"\nexecutor_dir = ["/typo"]\n');
     const error = expectError(() => loadConfig({ env }), UnknownConfigKeyError);
     assert.equal(error.key, "executor_dir");
-    assert.deepEqual(error.known, ["data_dir", "executor_dirs", "default_executor", "store", "server", "executors"]);
+    assert.deepEqual(error.known, ["data_dir", "executor_dirs", "default_executor", "output_limit", "store", "server", "executors"]);
     assert.equal(
       error.message,
-      `${file}: unknown key "executor_dir". Known keys: data_dir, executor_dirs, default_executor, store, server, executors`,
+      `${file}: unknown key "executor_dir". Known keys: data_dir, executor_dirs, default_executor, output_limit, store, server, executors`,
     );
   });
 

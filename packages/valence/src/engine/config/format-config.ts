@@ -22,6 +22,7 @@ export function formatConfig(cfg: EffectiveConfig): string {
     row("data_dir", cfg.dataDir),
     row("executor_dirs", cfg.executorDirs),
     row("default_executor", cfg.defaultExecutor),
+    row("output_limit", cfg.outputLimit),
     ["store", JSON.stringify(describeStore(cfg.store.value)), cfg.store.origin],
     row("server.address", cfg.server.address),
   ];

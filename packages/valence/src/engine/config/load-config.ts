@@ -7,6 +7,7 @@ import { absolutePath, defaultConfigPath, defaultDataDir } from "./paths.js";
 import { readConfigFile } from "./read-file.js";
 import { validateConfigFile, type ConfigFile } from "./schema.js";
 import { parseStoreSetting, SQLITE, type StoreSetting } from "../store/store-setting.js";
+import { ConfigValueError } from "../../errors.js";
 import type { ConfigOrigin, EffectiveConfig, ExecutorSection, Sourced } from "./types.js";
 
 // Re-exported so callers that load the config get its type from the same module.
@@ -69,6 +70,11 @@ export function loadConfig(opts: LoadConfigOptions = {}): EffectiveConfig {
     parsed.store === undefined ? undefined : { value: parseStoreSetting(parsed.store, file.path), origin: fromFile },
     SQLITE,
   );
+  const outputLimit = pick<number>(
+    envValue(env, "VALENCE_OUTPUT_LIMIT", (v) => parseOutputLimit(v, "env:VALENCE_OUTPUT_LIMIT")),
+    parsed.output_limit === undefined ? undefined : { value: parsed.output_limit, origin: fromFile },
+    DEFAULT_OUTPUT_LIMIT,
+  );
   const address = parsed.server?.address;
 
   // Null prototype: executor names are user-chosen, and "constructor" must not find Object's.
@@ -82,6 +88,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): EffectiveConfig {
     dataDir,
     executorDirs,
     defaultExecutor,
+    outputLimit,
     store,
     server: { address: address === undefined ? { value: undefined, origin: "default" } : { value: address, origin: fromFile } },
     executors,
@@ -103,6 +110,17 @@ function locate(opts: LoadConfigOptions, env: NodeJS.ProcessEnv, cwd: string): O
   const fromEnv = env["VALENCE_CONFIG"];
   if (fromEnv) return { path: absolutePath(fromEnv, cwd, env), origin: "env:VALENCE_CONFIG" };
   return { path: defaultConfigPath(env), origin: "default" };
+}
+
+/** 1 MiB: a task's stdout (and its stderr) beyond it is cut, with a marker (engine/run/live-output.ts). */
+export const DEFAULT_OUTPUT_LIMIT = 1024 * 1024;
+
+function parseOutputLimit(raw: string, source: string): number {
+  const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1024) {
+    throw new ConfigValueError(source, "output_limit", `must be a whole number of bytes of at least 1024, such as 1048576 (1 MiB), not ${JSON.stringify(raw)}`);
+  }
+  return n;
 }
 
 function envValue<T>(env: NodeJS.ProcessEnv, name: string, convert: (raw: string) => T): Sourced<T> | undefined {

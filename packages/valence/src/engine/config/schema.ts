@@ -39,6 +39,11 @@ export const configFileSchema = lazySchema((z) => {
         )
         .optional(),
       default_executor: nonEmptyString('an executor name such as "local" (a non-empty string)').optional(),
+      output_limit: z
+        .number(mustBe("a whole number of bytes of at least 1024, such as 1048576 (1 MiB)"))
+        .int(mustBe("a whole number of bytes of at least 1024, such as 1048576 (1 MiB)"))
+        .min(1024, mustBe("a whole number of bytes of at least 1024, such as 1048576 (1 MiB)"))
+        .optional(),
       store: nonEmptyString('"sqlite" or a Postgres URL such as "postgres://valence@db:5432/valence" (a non-empty string)').optional(),
       server: z
         .strictObject(

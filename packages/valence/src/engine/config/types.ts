@@ -27,6 +27,8 @@ export interface EffectiveConfig {
   readonly dataDir: Sourced<string>;
   readonly executorDirs: Sourced<readonly string[]>;
   readonly defaultExecutor: Sourced<string>;
+  /** Bytes of stdout and of stderr kept per task (`output_limit`, `VALENCE_OUTPUT_LIMIT`); the rest is cut, marked. */
+  readonly outputLimit: Sourced<number>;
   /** Where dispatches are stored: the data dir's SQLite file (default) or a Postgres database. */
   readonly store: Sourced<StoreSetting>;
   readonly server: {

@@ -19,6 +19,8 @@ import { encodeError, notRunError } from "./stored-error.js";
 import { access, electronArgs, fillCollection, sourceValue, type InEdge } from "./node-inputs.js";
 import { LazyAbort } from "./lazy-abort.js";
 import { RunningTask } from "./running-task.js";
+import { DEFAULT_OUTPUT_LIMIT } from "../config/load-config.js";
+import { capOutput, LiveOutput } from "./live-output.js";
 import { UnwrittenRunning } from "./unwritten-running.js";
 import { NodeValues } from "./node-values.js";
 import { dispatchOutcome } from "./dispatch-end.js";
@@ -61,6 +63,14 @@ export class DispatchRun {
   private readonly unwrittenRunning: UnwrittenRunning;
   private readonly startedAt: Float64Array;
   private firstFailure: { node: number; error: Error } | undefined;
+  /** Running tasks' output, stored in chunks while they run. */
+  private readonly live: LiveOutput;
+  /** A cancelled task may go on printing: only a running node's output is kept. */
+  private readonly liveSink = {
+    append: (node: number, stream: "stdout" | "stderr", text: string) => {
+      if (this.sched.state[node] === "RUNNING") this.live.append(node, stream, text);
+    },
+  };
 
   constructor(private readonly init: DispatchRunInit) {
     this.id = init.id;
@@ -79,6 +89,7 @@ export class DispatchRun {
     this.startedAt = new Float64Array(n);
     this.controllers = new Array<LazyAbort | undefined>(n);
     this.unwrittenRunning = new UnwrittenRunning(n);
+    this.live = new LiveOutput(init.id, init.store, init.outputLimit ?? DEFAULT_OUTPUT_LIMIT);
     // forEach, not for-of: no [key, value] pair per entry (a wide dispatch has 10k parameters).
     init.values.forEach((v, k) => this.values.set(k, v));
     init.encodedOutputs.forEach((v, k) => this.values.setEncoded(k, v));
@@ -149,6 +160,7 @@ export class DispatchRun {
     this.crashed = true;
     const reason = new StoreError(`dispatch ${this.id} stopped: ${toError(error).message}`, { cause: error });
     this.queue = [];
+    this.live.close();
     for (const abort of this.controllers) abort?.abort(reason);
     const at = Date.now();
     // The store is what failed, so this may fail too; the caller still learns why from `done`.
@@ -180,11 +192,12 @@ export class DispatchRun {
         if (ev.type === "completed" && q.outcome) {
           const attempt = this.unwrittenRunning.attempt(ev.node);
           this.unwrittenRunning.delete(ev.node);
+          this.live.ended(ev.node, w);
           completed.push({
             node: ev.node,
             encoded: q.outcome.encoded as string,
-            stdout: q.outcome.stdout,
-            stderr: q.outcome.stderr,
+            stdout: capOutput(q.outcome.stdout, this.live.limit),
+            stderr: capOutput(q.outcome.stderr, this.live.limit),
             at: now,
             startedAt: this.startedAt[ev.node] as number,
             attempt,
@@ -193,12 +206,16 @@ export class DispatchRun {
           changes?.push({ node: ev.node, status: "COMPLETED" });
           done++;
         }
-        if (ev.type === "failed") this.writeRunning(w, ev.node);
+        if (ev.type === "failed") {
+          this.writeRunning(w, ev.node);
+          this.live.ended(ev.node, w);
+        }
         const effects = transition(this.sched, ev);
         if (ev.type === "failed" && q.outcome && !q.outcome.ok) {
           if (this.sched.state[ev.node] === "FAILED") {
             this.firstFailure ??= { node: ev.node, error: q.outcome.error };
-            w.nodeEnded(this.id, ev.node, "FAILED", encodeError(q.outcome.error), q.outcome, now, q.outcome.lane);
+            const io = { stdout: capOutput(q.outcome.stdout, this.live.limit), stderr: capOutput(q.outcome.stderr, this.live.limit) };
+            w.nodeEnded(this.id, ev.node, "FAILED", encodeError(q.outcome.error), io, now, q.outcome.lane);
             changes?.push({ node: ev.node, status: "FAILED" });
             done++;
           } else {
@@ -216,6 +233,7 @@ export class DispatchRun {
               break;
             case "status":
               this.unwrittenRunning.delete(e.node);
+              this.live.ended(e.node, w);
               changes?.push({ node: e.node, status: e.status });
               w.nodeEnded(this.id, e.node, e.status, encodeError(notRunError(e.status, e.reason)), undefined, now);
               if (e.status === "CANCELLED" || e.cause !== e.node) w.event(this.id, e.node, e.status.toLowerCase(), e.reason, e.cause, now);
@@ -311,6 +329,7 @@ export class DispatchRun {
       args,
       p.bundlePath ?? this.init.bundlePath,
       p.setup,
+      this.liveSink,
     );
     this.controllers[node] = task;
     const timeout = p.spec.timeout;
@@ -380,6 +399,7 @@ export class DispatchRun {
   private async finish(final: FinalStatus): Promise<void> {
     const now = Date.now();
     const { status, value, error, encodedOutput } = dispatchOutcome(final, () => this.values.fill(this.init.output), this.firstFailure, (n) => this.nodeLabel(n));
+    this.live.close();
     const fields: { output?: string; error?: string; ended: boolean } = { ended: true };
     if (encodedOutput !== undefined) fields.output = encodedOutput;
     if (error) fields.error = encodeError(error);

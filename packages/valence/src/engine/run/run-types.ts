@@ -55,6 +55,8 @@ export interface DispatchRunInit {
    * process down, the store then names the node that was running.
    */
   readonly eagerRunning?: boolean;
+  /** Bytes of stdout and of stderr kept per task (the config's output_limit); the rest is cut with a marker. */
+  readonly outputLimit?: number;
   /** Told of every state change once it is in the store (the server's live events). */
   readonly onChange?: (change: RunChange) => void;
 }

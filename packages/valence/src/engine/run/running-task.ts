@@ -5,14 +5,21 @@
  */
 import type { Task, TaskFunction, TaskMetadata } from "../../executor/task.js";
 import type { TaskSetup } from "../../executor/task-setup.js";
+import type { LiveSink } from "../../executor/capture.js";
 import type { ElectronId } from "../../ids.js";
 import { LazyAbort } from "./lazy-abort.js";
 
 const NO_KWARGS: Readonly<Record<string, unknown>> = Object.freeze({});
 
+/** Takes a running node's output chunks (the dispatch's LiveOutput). */
+export interface NodeOutputSink {
+  append(node: number, stream: "stdout" | "stderr", text: string): void;
+}
+
 export class RunningTask extends LazyAbort implements Task {
   readonly kwargs = NO_KWARGS;
   timer: NodeJS.Timeout | undefined;
+  private liveSink: LiveSink | undefined;
 
   constructor(
     readonly node: number,
@@ -23,8 +30,16 @@ export class RunningTask extends LazyAbort implements Task {
     readonly args: readonly unknown[],
     readonly bundlePath: string | undefined,
     readonly setup: TaskSetup | undefined,
+    private readonly outputSink?: NodeOutputSink,
   ) {
     super();
+  }
+
+  /** Made on first use: most tasks end before anything asks (10k per wide dispatch). */
+  get live(): LiveSink | undefined {
+    const sink = this.outputSink;
+    if (!sink) return undefined;
+    return (this.liveSink ??= (stream, text) => sink.append(this.node, stream, text));
   }
 
   isAborted(): boolean {

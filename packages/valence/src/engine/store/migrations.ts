@@ -138,6 +138,19 @@ const MIGRATIONS: readonly Migration[] = [
   `
   ALTER TABLE node_states ADD COLUMN lane TEXT;
   `,
+  // 7: running nodes' output in chunks, written while they run (engine/run/live-output.ts) and
+  // removed when the node's end stores its whole output.
+  `
+  CREATE TABLE live_output (
+    id INTEGER PRIMARY KEY,
+    dispatch_id TEXT NOT NULL,
+    node_id INTEGER NOT NULL,
+    stream TEXT NOT NULL,
+    text TEXT NOT NULL,
+    at INTEGER NOT NULL
+  );
+  CREATE INDEX live_output_node ON live_output (dispatch_id, node_id, id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -40,6 +40,12 @@ export class RecordedWrites implements StoreWrites {
   insertSources(...args: Parameters<StoreWrites["insertSources"]>): void {
     this.ops.push({ method: "insertSources", args });
   }
+  liveOutputAppended(...args: Parameters<StoreWrites["liveOutputAppended"]>): void {
+    this.ops.push({ method: "liveOutputAppended", args });
+  }
+  liveOutputCleared(...args: Parameters<StoreWrites["liveOutputCleared"]>): void {
+    this.ops.push({ method: "liveOutputCleared", args });
+  }
   setOwner(...args: Parameters<StoreWrites["setOwner"]>): void {
     this.ops.push({ method: "setOwner", args });
   }

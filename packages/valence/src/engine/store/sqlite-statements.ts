@@ -51,7 +51,12 @@ type StatementName =
   | "children"
   | "unfinished"
   | "newest"
-  | "counts";
+  | "counts"
+  | "liveAppend"
+  | "liveClear"
+  | "liveOfNode"
+  | "liveOfDispatch"
+  | "nodeLogs";
 export type Statements = Readonly<Record<StatementName, Database.Statement>>;
 
 /** Prepares every fixed statement of the driver, once per connection. */
@@ -102,5 +107,14 @@ export function prepareStatements(db: Database.Database): Statements {
     unfinished: db.prepare(`SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`),
     newest: db.prepare(`SELECT id FROM dispatches WHERE parent_id IS NULL ORDER BY created_at DESC, id DESC LIMIT 1`).pluck(),
     counts: db.prepare(`SELECT status, COUNT(*) AS n FROM dispatches WHERE parent_id IS NULL GROUP BY status`),
+    liveAppend: db.prepare(`INSERT INTO live_output (dispatch_id, node_id, stream, text, at) VALUES (?, ?, ?, ?, ?)`),
+    liveClear: db.prepare(`DELETE FROM live_output WHERE dispatch_id = ? AND node_id = ?`),
+    liveOfNode: db.prepare(
+      `SELECT id, node_id AS node, stream, text, at FROM live_output WHERE dispatch_id = ? AND node_id = ? AND id > ? ORDER BY id`,
+    ),
+    nodeLogs: db.prepare(
+      `SELECT s.status, s.stdout, s.stderr FROM node_states s JOIN graphs g ON g.key = s.dispatch WHERE g.dispatch_id = ? AND s.node_id = ?`,
+    ),
+    liveOfDispatch: db.prepare(`SELECT id, node_id AS node, stream, text, at FROM live_output WHERE dispatch_id = ? AND id > ? ORDER BY id`),
   };
 }

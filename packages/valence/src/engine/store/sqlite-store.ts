@@ -17,7 +17,7 @@ import { prepareStatements, type Statements } from "./sqlite-statements.js";
 import { asWriteError } from "./sqlite-write-error.js";
 import { SqliteWriter } from "./sqlite-writer.js";
 import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "./records.js";
-import type { DispatchListRow, DispatchQuery, InProcessReads, Store, StoreTx, StoreWrites } from "./store.js";
+import type { DispatchListRow, DispatchQuery, InProcessReads, LiveChunkRecord, Store, StoreTx, StoreWrites } from "./store.js";
 
 
 /** How long the store must be left alone before it checkpoints. */
@@ -155,6 +155,14 @@ export class SqliteStore implements Store {
   async getEdges(id: DispatchId): Promise<EdgeRecord[]> {
     const edges = this.stmts.getGraphEdges.get(id) as string | undefined;
     return edges === undefined ? [] : decodeEdges(edges);
+  }
+
+  async getNodeLogs(id: DispatchId, node: number): Promise<{ status: Status; stdout: string | null; stderr: string | null } | undefined> {
+    return this.stmts.nodeLogs.get(id, node) as { status: Status; stdout: string | null; stderr: string | null } | undefined;
+  }
+
+  async getLiveOutput(id: DispatchId, node: number | null, after = 0): Promise<LiveChunkRecord[]> {
+    return (node === null ? this.stmts.liveOfDispatch.all(id, after) : this.stmts.liveOfNode.all(id, node, after)) as LiveChunkRecord[];
   }
 
   async getEvents(id: DispatchId, after = 0): Promise<EventRecord[]> {

@@ -12,7 +12,7 @@ import type { Status } from "../../status.js";
 import { encodeEdges, encodeNodes, type SubmittedNode } from "./graph-codec.js";
 import type { Statements } from "./sqlite-statements.js";
 import type { DispatchRecord, EdgeRecord, NodeRecord } from "./records.js";
-import { LARGE_VALUE_BYTES, type CompletedNode, type StoreWrites } from "./store.js";
+import { LARGE_VALUE_BYTES, type CompletedNode, type LiveChunk, type StoreWrites } from "./store.js";
 
 /** Rows per multi-row statement: a wide dispatch completes thousands of nodes per scheduler turn. */
 const CHUNK = 100;
@@ -141,6 +141,14 @@ export class SqliteWriter implements StoreWrites {
 
   insertSources(id: DispatchId, sources: Readonly<Record<string, string>>): void {
     for (const [electronId, source] of Object.entries(sources)) this.stmts.insertSource.run(id, electronId, source);
+  }
+
+  liveOutputAppended(id: DispatchId, chunks: readonly LiveChunk[], at: number): void {
+    for (const c of chunks) this.stmts.liveAppend.run(id, c.node, c.stream, c.text, at);
+  }
+
+  liveOutputCleared(id: DispatchId, node: number): void {
+    this.stmts.liveClear.run(id, node);
   }
 
   setOwner(id: DispatchId, pid: number | null, host: string | null, lock: string | null): void {

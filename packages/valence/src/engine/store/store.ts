@@ -35,6 +35,19 @@ export interface CompletedNode {
   readonly lane?: string | null | undefined;
 }
 
+/** A piece of a running node's stdout or stderr, in the order written. */
+export interface LiveChunk {
+  readonly node: number;
+  readonly stream: "stdout" | "stderr";
+  readonly text: string;
+}
+
+/** A stored live chunk: `id` orders the chunks of a store, and `after` reads resume from it. */
+export interface LiveChunkRecord extends LiveChunk {
+  readonly id: number;
+  readonly at: number;
+}
+
 /** Outputs larger than this live in a file under the dispatch's results dir, not in a row. */
 export const LARGE_VALUE_BYTES = 256 * 1024;
 
@@ -89,6 +102,10 @@ export interface StoreWrites {
   restoreNodes(id: DispatchId, nodes: readonly NodeRecord[]): void;
   /** Each electron's source text, by electron id. */
   insertSources(id: DispatchId, sources: Readonly<Record<string, string>>): void;
+  /** Chunks of running nodes' output (engine/run/live-output.ts), kept until the node's end writes its whole output. */
+  liveOutputAppended(id: DispatchId, chunks: readonly LiveChunk[], at: number): void;
+  /** The node's attempt has ended and its outcome holds the whole output: its chunks go. */
+  liveOutputCleared(id: DispatchId, node: number): void;
   /** Names the process that runs the dispatch; nulls: none does (a team server that took it over lets go of an owner on another machine). */
   setOwner(id: DispatchId, pid: number | null, host: string | null, lock: string | null): void;
 }
@@ -140,6 +157,10 @@ export interface Store {
   childDispatches(id: DispatchId): Promise<DispatchRecord[]>;
   /** Dispatches not COMPLETED, FAILED or CANCELLED. */
   unfinishedDispatches(): Promise<DispatchRecord[]>;
+  /** One node's state row alone (no graph read): its status and whole logs, or undefined while it has none (pending). */
+  getNodeLogs(id: DispatchId, node: number): Promise<{ readonly status: Status; readonly stdout: string | null; readonly stderr: string | null } | undefined>;
+  /** The live chunks of a node (all nodes when `node` is null) with ids above `after`, in order. */
+  getLiveOutput(id: DispatchId, node: number | null, after?: number): Promise<LiveChunkRecord[]>;
   /** A node's encoded output, from its row or its file; null when it has none. */
   readOutput(n: Pick<NodeRecord, "output" | "outputFile">): Promise<string | null>;
 

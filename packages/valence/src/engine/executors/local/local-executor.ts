@@ -85,6 +85,7 @@ export class LocalExecutor extends Executor {
       electronId: task.electronId,
       electronName: task.electronName,
       args,
+      live: task.live,
       ...(kwargs === undefined ? {} : { kwargs }),
     };
     return new Promise((resolve) => {

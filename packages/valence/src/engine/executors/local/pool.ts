@@ -3,6 +3,7 @@
  */
 import { availableParallelism } from "node:os";
 import { TaskCancelledError, WorkerCrashedError } from "../../../errors.js";
+import type { LiveSink } from "../../../executor/capture.js";
 import type { DoneMessage, WireResult, WireTask } from "./protocol.js";
 import { fromWireError } from "../../../executor/wire/wire-error.js";
 import { workerExecArgv, workerMainPath } from "./worker-argv.js";
@@ -17,6 +18,8 @@ export interface PoolTask {
   /** `encode(args, "args")`. */
   readonly args: string;
   readonly kwargs?: string;
+  /** Gets the task's output while it runs (Task.live). */
+  readonly live?: LiveSink | undefined;
 }
 
 /** How a pool task ended: the encoded return value, or an Error; `lane`: the worker it ran on ("local worker N"), when it ran. */
@@ -34,6 +37,7 @@ interface Job {
   readonly bundlePath: string;
   readonly electronName: string;
   readonly done: (outcome: PoolOutcome) => void;
+  readonly live: LiveSink | undefined;
   worker: WorkerProcess<Job> | undefined;
   sent: boolean;
   /** Workers killed from outside while they ran it. */
@@ -105,7 +109,7 @@ export class WorkerPool {
       task.kwargs === undefined
         ? { id, electronId: task.electronId, args: task.args }
         : { id, electronId: task.electronId, args: task.args, kwargs: task.kwargs };
-    const job: Job = { wire, bundlePath: task.bundlePath, electronName: task.electronName, done, worker: undefined, sent: false, lostWorkers: 0 };
+    const job: Job = { wire, bundlePath: task.bundlePath, electronName: task.electronName, done, live: task.live, worker: undefined, sent: false, lostWorkers: 0 };
     this.jobs.set(id, job);
     this.route(job);
     return id;
@@ -194,6 +198,7 @@ export class WorkerPool {
   private spawn(): WorkerProcess<Job> {
     const worker = new WorkerProcess<Job>(this.workerPath, this.execArgv, {
       onDone: (w, m) => this.onDone(w, m),
+      onOutput: (w, m) => w.jobs.get(m.output.id)?.live?.(m.output.stream, m.output.text),
       onGone: (w, how) => this.onGone(w, how),
     });
     worker.updateRef();

@@ -37,3 +37,10 @@ export interface RunMessage {
 export interface DoneMessage {
   readonly done: readonly WireResult[];
 }
+
+/** A running task's output so far (capture.ts's live chunks), sent before its result. */
+export interface OutputMessage {
+  readonly output: { readonly id: number; readonly stream: "stdout" | "stderr"; readonly text: string };
+}
+
+export type WorkerMessage = DoneMessage | OutputMessage;

@@ -16,7 +16,7 @@ import { findElectron, registeredElectron } from "../../../task-runner/bundle-lo
 import { taskFunction } from "../../../task-runner/setup.js";
 import { recordBaseline } from "../../../task-runner/stall-watch.js";
 import { toWireError } from "../../../executor/wire/wire-error.js";
-import type { DoneMessage, RunMessage, WireError, WireResult, WireTask } from "./protocol.js";
+import type { DoneMessage, OutputMessage, RunMessage, WireError, WireResult, WireTask } from "./protocol.js";
 
 // A bundle is the user's whole entry module: a top-level `dispatch(...)` in it
 // must never settle here, or importing it would dispatch again.
@@ -79,8 +79,8 @@ function run(task: WireTask, electron: RegisteredElectron): void {
   // fn(...args) until the SDK defines a calling convention for them.
   // A worker shares the dispatcher's disk, so the electron's set-up copies its files here.
   const fn = taskFunction(electron, { copyFiles: true });
-  const call = callCaptured(() => fn(...args));
   const { id } = task;
+  const call = callCaptured(() => fn(...args), (stream, text) => live(id, stream, text));
   if (call.threw) return fail(id, call.value, call);
   const value = call.value;
   if (isThenable(value)) {
@@ -136,6 +136,13 @@ function reply(result: WireResult): void {
     flushScheduled = true;
     setImmediate(flush);
   }
+}
+
+/** A running task's output chunk; results held in the outbox go first, so a chunk never overtakes its task's own result. */
+function live(id: number, stream: "stdout" | "stderr", text: string): void {
+  flush();
+  const message: OutputMessage = { output: { id, stream, text } };
+  send?.(message);
 }
 
 function flush(): void {

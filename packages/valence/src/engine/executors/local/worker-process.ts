@@ -4,7 +4,7 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import type { Socket } from "node:net";
-import type { DoneMessage, RunMessage, WireTask } from "./protocol.js";
+import type { DoneMessage, OutputMessage, RunMessage, WorkerMessage, WireTask } from "./protocol.js";
 
 const BATCH = 1000;
 /** How much of a worker's stray stderr is kept, to explain a crash. */
@@ -25,6 +25,8 @@ export interface WorkerJob {
 
 export interface WorkerEvents<Job extends WorkerJob> {
   onDone(worker: WorkerProcess<Job>, message: DoneMessage): void;
+  /** A running job's output chunk. */
+  onOutput(worker: WorkerProcess<Job>, message: OutputMessage): void;
   /** Called once, when the process is gone (or could not start) and its output has been read. */
   onGone(worker: WorkerProcess<Job>, how: string): void;
 }
@@ -59,7 +61,7 @@ export class WorkerProcess<Job extends WorkerJob> {
     this.child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_TAIL);
     });
-    this.child.on("message", (m: DoneMessage) => this.events.onDone(this, m));
+    this.child.on("message", (m: WorkerMessage) => ("done" in m ? this.events.onDone(this, m) : this.events.onOutput(this, m)));
     this.child.on("error", (error) => {
       // Spawn failed (no pid) or the channel broke; either way no result will come.
       if (this.child.pid === undefined || !this.child.connected) this.gone(`could not be started or reached: ${error.message}`);

@@ -150,6 +150,19 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE node_states ADD COLUMN lane text;
   `,
+  // 6: running nodes' output in chunks, written while they run (engine/run/live-output.ts) and
+  // removed when the node's end stores its whole output. bytea, as the logs: a NUL survives.
+  `
+  CREATE TABLE live_output (
+    id bigserial PRIMARY KEY,
+    dispatch_id text NOT NULL REFERENCES dispatches (id),
+    node_id integer NOT NULL,
+    stream text NOT NULL,
+    text bytea NOT NULL,
+    at int8 NOT NULL
+  );
+  CREATE INDEX live_output_node ON live_output (dispatch_id, node_id, id);
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

@@ -41,6 +41,9 @@ export const SQL = {
   newest: `SELECT id FROM dispatches WHERE parent_id IS NULL ORDER BY created_at DESC, id DESC LIMIT 1`,
   counts: `SELECT status, COUNT(*) AS n FROM dispatches WHERE parent_id IS NULL GROUP BY status`,
   largeValue: `SELECT value FROM large_values WHERE id = $1`,
+  nodeLogs: `SELECT s.status, s.stdout, s.stderr FROM node_states s JOIN graphs g ON g.key = s.dispatch WHERE g.dispatch_id = $1 AND s.node_id = $2`,
+  liveOfNode: `SELECT id, node_id AS node, stream, text, at FROM live_output WHERE dispatch_id = $1 AND node_id = $2 AND id > $3 ORDER BY id`,
+  liveOfDispatch: `SELECT id, node_id AS node, stream, text, at FROM live_output WHERE dispatch_id = $1 AND id > $2 ORDER BY id`,
   /** Which of these dispatches the store holds, with their keys in `node_states`. */
   keys: `SELECT dispatch_id AS id, key FROM graphs WHERE dispatch_id = ANY($1::text[])`,
 
@@ -84,6 +87,9 @@ export const SQL = {
   nodesDone: `UPDATE dispatches SET nodes_done = nodes_done + $1 WHERE id = $2`,
   dispatchStatus: `UPDATE dispatches SET status = $1, started_at = COALESCE(started_at, $2), ended_at = $3, output = COALESCE($4, output),
     error = COALESCE($5, error) WHERE id = $6`,
+  liveAppend: `INSERT INTO live_output (dispatch_id, node_id, stream, text, at)
+    SELECT $1, n, s, t, $5 FROM unnest($2::int4[], $3::text[], $4::bytea[]) AS c (n, s, t)`,
+  liveClear: `DELETE FROM live_output WHERE dispatch_id = $1 AND node_id = $2`,
   sources: `INSERT INTO sources (dispatch_id, electron_id, source) SELECT $1, e, s FROM unnest($2::text[], $3::text[]) AS t (e, s)
     ON CONFLICT (dispatch_id, electron_id) DO UPDATE SET source = excluded.source`,
   setOwner: `UPDATE dispatches SET owner_pid = $1, owner_host = $2, owner_lock = $3 WHERE id = $4`,

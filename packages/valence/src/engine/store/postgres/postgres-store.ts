@@ -51,7 +51,7 @@ import { decodeEdges, decodeNodes } from "../graph-codec.js";
 import { withState, type NodeState } from "../node-state.js";
 import { RecordedWrites } from "../recorded-writes.js";
 import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "../records.js";
-import type { DispatchListRow, DispatchQuery, Store, StoreTx, StoreWrites } from "../store.js";
+import type { DispatchListRow, DispatchQuery, LiveChunkRecord, Store, StoreTx, StoreWrites } from "../store.js";
 import { maskUrl, targetOf } from "./mask-url.js";
 import { Checkout, type Reconnect, type WriteTries } from "./postgres-checkout.js";
 import { PostgresCluster } from "./postgres-cluster.js";
@@ -515,6 +515,19 @@ export class PostgresStore implements Store {
     return g ? decodeEdges(g.edges) : [];
   }
 
+  async getNodeLogs(id: DispatchId, node: number): Promise<{ status: Status; stdout: string | null; stderr: string | null } | undefined> {
+    const r = (await this.read<{ status: Status; stdout: Buffer | null; stderr: Buffer | null }>("nodeLogs", [id, node])).rows[0];
+    return r && { status: r.status, stdout: text(r.stdout), stderr: text(r.stderr) };
+  }
+
+  async getLiveOutput(id: DispatchId, node: number | null, after = 0): Promise<LiveChunkRecord[]> {
+    const rows =
+      node === null
+        ? (await this.read<LiveRow>("liveOfDispatch", [id, after])).rows
+        : (await this.read<LiveRow>("liveOfNode", [id, node, after])).rows;
+    return rows.map((r) => ({ id: r.id, node: r.node, stream: r.stream, text: text(r.text) ?? "", at: r.at }));
+  }
+
   async getEvents(id: DispatchId, after = 0): Promise<EventRecord[]> {
     return (await this.read<EventRecord>("getEvents", [id, after])).rows;
   }
@@ -604,6 +617,8 @@ function nonNegative(value: number | undefined, fallback: number, name: string):
 }
 
 /** A bytea log as text. */
+type LiveRow = Omit<LiveChunkRecord, "text"> & { text: Buffer };
+
 function text(v: Buffer | string | null): string | null {
   return v === null || typeof v === "string" ? v : v.toString("utf8");
 }

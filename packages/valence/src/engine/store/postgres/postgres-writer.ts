@@ -224,6 +224,18 @@ export class PostgresWrite {
         if (entries.length) await this.run("sources", [id, entries.map(([e]) => e), entries.map(([, s]) => s)]);
         return;
       }
+      case "liveOutputAppended": {
+        const [id, chunks, at] = op.args;
+        if (chunks.length) {
+          await this.run("liveAppend", [id, chunks.map((c) => c.node), chunks.map((c) => c.stream), chunks.map((c) => bytes(c.text)), at]);
+        }
+        return;
+      }
+      case "liveOutputCleared": {
+        const [id, node] = op.args;
+        await this.run("liveClear", [id, node]);
+        return;
+      }
       case "setOwner": {
         const [id, pid, host, lock] = op.args;
         await this.run("setOwner", [pid, host, lock, id]);
