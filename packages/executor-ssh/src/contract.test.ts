@@ -13,4 +13,4 @@ after(async () => {
   await host?.stop();
 });
 
-executorContract("ssh", () => new SSHExecutor(host.options()), { concurrentTasks: 20 });
+executorContract("ssh", () => new SSHExecutor(host.options()), { concurrentTasks: 20, liveOutput: true });

@@ -182,7 +182,7 @@ export class SSHExecutor extends RemoteExecutor<SshJob> {
     // Runners are told apart by where they run, with which node and runner file, and for which bundle.
     const place: RunnerPlace = { workdir: this.remoteWorkdir, nodePath: this.nodePath, runner: pkg.runner.relPath };
     const kind = JSON.stringify({ ...place, bundle: pkg.bundle.relPath });
-    return { mode: "runner", runner: submitToRunner(this.pool(connection), pkg.bundle.relPath, pkg.taskJson, kind) };
+    return { mode: "runner", runner: submitToRunner(this.pool(connection), pkg.bundle.relPath, pkg.taskJson, kind, pkg.live) };
   }
 
   async pollTask(job: SshJob): Promise<RemoteStatus> {

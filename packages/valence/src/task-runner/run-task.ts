@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { decode, encode } from "../codec/index.js";
-import { runCaptured } from "../executor/capture.js";
+import { runCaptured, type LiveSink } from "../executor/capture.js";
 import type { ElectronId } from "../ids.js";
 import { taskFunction } from "./setup.js";
 import { findElectron } from "./bundle-loader.js";
@@ -61,7 +61,7 @@ export async function runTaskDir(taskDir: string): Promise<ResultFile> {
 }
 
 /** Runs one task from `bundlePath`; what the task threw is in the result, never thrown. */
-export async function runTask(task: TaskFile, bundlePath: string): Promise<ResultFile> {
+export async function runTask(task: TaskFile, bundlePath: string, live?: LiveSink): Promise<ResultFile> {
   const startedAt = new Date().toISOString();
   const failed = (thrown: unknown, stdout = "", stderr = ""): ResultFile => ({
     format: TASK_FILE_FORMAT,
@@ -81,7 +81,7 @@ export async function runTask(task: TaskFile, bundlePath: string): Promise<Resul
   } catch (error) {
     return failed(error);
   }
-  const call = runCaptured(() => fn(...args));
+  const call = runCaptured(() => fn(...args), live);
   try {
     const value = await call.result;
     const { stdout, stderr } = call.output();

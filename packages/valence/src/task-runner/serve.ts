@@ -10,7 +10,7 @@
 import { createInterface } from "node:readline";
 import { resolve } from "node:path";
 import { checkTaskFile, runTask, TaskPackageError } from "./run-task.js";
-import { readyLine, resultLine, type RunLine } from "../executor/wire/serve-protocol.js";
+import { outputLine, readyLine, resultLine, type RunLine } from "../executor/wire/serve-protocol.js";
 
 export function serve(): void {
   const protocol = process.stdout.write.bind(process.stdout) as (chunk: string) => boolean;
@@ -26,7 +26,9 @@ export function serve(): void {
       process.stderr.write(`valence-task --serve: ignored a line: ${(error as Error).message}\n`);
       return;
     }
-    void runTask(run.task, resolve(run.bundle)).then(
+    // The task's output also goes to the side while it runs, so it can be followed before the result.
+    const live = (stream: "stdout" | "stderr", text: string) => void protocol(outputLine(run.id, stream, text));
+    void runTask(run.task, resolve(run.bundle), live).then(
       (result) => protocol(resultLine(run.id, JSON.stringify(result))),
       (error: unknown) => process.stderr.write(`valence-task --serve: task ${run.id} failed in the runner: ${String(error)}\n`),
     );

@@ -4,7 +4,7 @@ import { executorContract } from "../../executor/test-support/contract.js";
 import { InlineExecutor } from "./inline.js";
 import { LocalExecutor, closeLocalPools } from "./local/local-executor.js";
 
-executorContract("inline", () => new InlineExecutor());
-executorContract("local", () => new LocalExecutor({ workers: 2 }));
+executorContract("inline", () => new InlineExecutor(), { liveOutput: true });
+executorContract("local", () => new LocalExecutor({ workers: 2 }), { liveOutput: true });
 
 after(() => closeLocalPools());

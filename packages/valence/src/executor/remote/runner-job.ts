@@ -6,6 +6,7 @@
 import type { RemoteResult, RemoteStatus } from "./remote-executor.js";
 import type { PooledTask, RunnerPool } from "./runner-pool.js";
 import type { RunnerOutcome } from "./runner-session.js";
+import type { LiveSink } from "../capture.js";
 
 export interface RunnerJob {
   readonly task: PooledTask;
@@ -15,8 +16,9 @@ export interface RunnerJob {
   readonly ended: Promise<void>;
 }
 
-export function submitToRunner(pool: RunnerPool, bundle: string, taskJson: string, kind = bundle): RunnerJob {
-  const task = pool.submit(bundle, taskJson, kind);
+/** `live`: the task's output while it runs (TaskPackage.live), from the runner's output lines. */
+export function submitToRunner(pool: RunnerPool, bundle: string, taskJson: string, kind = bundle, live?: LiveSink): RunnerJob {
+  const task = pool.submit(bundle, taskJson, kind, live);
   const job: { task: PooledTask; outcome?: RunnerOutcome; ended: Promise<void> } = { task, ended: Promise.resolve() };
   job.ended = task.outcome.then((outcome) => {
     job.outcome = outcome;

@@ -29,7 +29,7 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-executorContract("remote (persistent runners)", () => new ServedExecutor(root, { maxRunners: 3, tasksPerRunner: 4 }), { concurrentTasks: 200 });
+executorContract("remote (persistent runners)", () => new ServedExecutor(root, { maxRunners: 3, tasksPerRunner: 4 }), { concurrentTasks: 200, liveOutput: true });
 
 describe("RunnerPool", () => {
   let dir: string;

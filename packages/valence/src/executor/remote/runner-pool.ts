@@ -14,6 +14,7 @@
  *   a task's code for certain; the other tasks that were in it are sent
  *   again to another runner (they did not fail, they were interrupted).
  */
+import type { LiveSink } from "../capture.js";
 import { abortError } from "../abort-error.js";
 import { onAbort } from "../abort-watch.js";
 import type { RunnerOutcome, RunnerSession } from "./runner-session.js";
@@ -86,10 +87,10 @@ export class RunnerPool {
    * bundle; a pool shared by several places names the place too), which
    * `launch(kind)` starts.
    */
-  submit(bundle: string, taskJson: string, kind = bundle): PooledTask {
+  submit(bundle: string, taskJson: string, kind = bundle, live?: LiveSink): PooledTask {
     const cancel = new AbortController();
     const state = { started: false, runner: undefined as PoolRunner | undefined };
-    const outcome = this.drive(kind, bundle, taskJson, cancel.signal, state);
+    const outcome = this.drive(kind, bundle, taskJson, cancel.signal, state, live);
     return {
       outcome,
       get started() {
@@ -125,7 +126,14 @@ export class RunnerPool {
     this.wake();
   }
 
-  private async drive(kind: string, bundle: string, taskJson: string, signal: AbortSignal, state: { started: boolean; runner: PoolRunner | undefined }): Promise<RunnerOutcome> {
+  private async drive(
+    kind: string,
+    bundle: string,
+    taskJson: string,
+    signal: AbortSignal,
+    state: { started: boolean; runner: PoolRunner | undefined },
+    live: LiveSink | undefined,
+  ): Promise<RunnerOutcome> {
     for (let resends = 0; ; resends++) {
       let runner: PoolRunner;
       try {
@@ -141,7 +149,7 @@ export class RunnerPool {
           await session.ready;
           if (signal.aborted) return { kind: "runner ended", reason: "cancelled", exit: { code: null }, stderrTail: "" };
           state.started = true;
-          outcome = await session.run(bundle, taskJson);
+          outcome = await session.run(bundle, taskJson, live);
         } catch (error) {
           outcome = { kind: "runner ended", reason: (error as Error).message, exit: { code: null, error: error as Error }, stderrTail: session.stderrTail() };
         }

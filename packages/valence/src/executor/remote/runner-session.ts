@@ -11,7 +11,8 @@
  * (another task's cancel killed the runner under it).
  */
 import { StringDecoder } from "node:string_decoder";
-import { parseReadyLine, runLine, sliceResultLine, SERVE_FORMAT } from "../wire/serve-protocol.js";
+import type { LiveSink } from "../capture.js";
+import { parseOutputLine, parseReadyLine, runLine, sliceResultLine, SERVE_FORMAT } from "../wire/serve-protocol.js";
 
 /** What carries lines to the runner. */
 export interface RunnerTransport {
@@ -50,6 +51,8 @@ export class RunnerSession {
   private pidValue: number | undefined;
   private endedWith: RunnerExit | undefined;
   private readonly waiting = new Map<string, (outcome: RunnerOutcome) => void>();
+  /** Tasks in flight whose output is followed while they run. */
+  private readonly live = new Map<string, LiveSink>();
   private readonly decoder = new StringDecoder("utf8");
   private partial = "";
   private tail = "";
@@ -83,9 +86,10 @@ export class RunnerSession {
   }
 
   /** Sends one task; the outcome arrives when its result line does, or when the runner ends. */
-  run(bundle: string, taskJson: string): Promise<RunnerOutcome> {
+  run(bundle: string, taskJson: string, live?: LiveSink): Promise<RunnerOutcome> {
     if (this.endedWith) return Promise.resolve(this.endOutcome(this.endedWith));
     const id = String(this.nextId++);
+    if (live) this.live.set(id, live);
     const outcome = new Promise<RunnerOutcome>((resolve) => this.waiting.set(id, resolve));
     this.transport.write(runLine(id, bundle, taskJson));
     return outcome;
@@ -120,6 +124,7 @@ export class RunnerSession {
     const outcome = this.endOutcome(exit);
     for (const resolve of this.waiting.values()) resolve(outcome);
     this.waiting.clear();
+    this.live.clear();
     this.settleDone(exit);
   }
 
@@ -128,7 +133,13 @@ export class RunnerSession {
     if (result) {
       const resolve = this.waiting.get(result.id);
       this.waiting.delete(result.id);
+      this.live.delete(result.id);
       resolve?.({ kind: "result", resultJson: result.resultJson });
+      return;
+    }
+    const output = parseOutputLine(line);
+    if (output) {
+      this.live.get(output.id)?.(output.stream, output.text);
       return;
     }
     const ready = parseReadyLine(line);

@@ -13,6 +13,7 @@
  * Both shared files are named by their content, so a file already on a host
  * is never uploaded again and never changes under a running task.
  */
+import type { LiveSink } from "../capture.js";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { copyFile, mkdir, rename, writeFile } from "node:fs/promises";
@@ -47,6 +48,8 @@ export interface TaskPackage {
   readonly taskDir: string;
   /** The contents of `task.json`; its bundle path is relative to `taskDir`. */
   readonly taskJson: string;
+  /** Where the task's output goes while it runs (Task.live), for executors whose runners stream it. */
+  readonly live?: LiveSink | undefined;
 }
 
 /** Names of the files inside a task's directory, relative to the working directory. */
@@ -75,7 +78,7 @@ export function makeTaskPackage(task: Task & { readonly bundlePath: string }): T
     ...(hasKwargs ? { kwargs: encode(task.kwargs, "kwargs") } : {}),
     meta: task.meta,
   };
-  return { meta: task.meta, electronName: task.electronName, runner: runnerFile(), bundle, taskDir, taskJson: JSON.stringify(file) };
+  return { meta: task.meta, electronName: task.electronName, runner: runnerFile(), bundle, taskDir, taskJson: JSON.stringify(file), live: task.live };
 }
 
 /**

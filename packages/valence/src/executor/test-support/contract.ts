@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -52,6 +52,12 @@ export function outcomeValue(outcome: TaskOutcome): unknown {
 export interface ContractOptions {
   /** Tasks run at once by the "many concurrent tasks" test; default 3000. Executors with a cost per task (a Slurm job) pass fewer. */
   readonly concurrentTasks?: number;
+  /**
+   * The executor hands a running task's output to `task.live` before the task ends (in-process
+   * capture, local workers, persistent runners): the suite then checks it. Off by default, for
+   * executors that only learn a task's output from its result.
+   */
+  readonly liveOutput?: boolean;
 }
 
 export function executorContract(name: string, make: () => Executor | Promise<Executor>, options: ContractOptions = {}): void {
@@ -74,8 +80,9 @@ export function executorContract(name: string, make: () => Executor | Promise<Ex
       if (dir) await rm(dir, { recursive: true, force: true });
     });
 
-    function task(electron: RegisteredElectron, args: unknown[], signal = new AbortController().signal): Task {
+    function task(electron: RegisteredElectron, args: unknown[], signal = new AbortController().signal, live?: Task["live"]): Task {
       return {
+        live,
         meta: { dispatchId: "dsp_contract0000" as DispatchId, nodeId: asNodeId(++nodeId), resultsDir: dir },
         electronId: electron.id,
         electronName: electron.name,
@@ -136,6 +143,26 @@ export function executorContract(name: string, make: () => Executor | Promise<Ex
         assert.equal(outcome.stderr, lines("err"));
       });
     });
+
+    if (options.liveOutput) {
+      test("a running task's output reaches task.live before the task ends; the outcome still has all of it", LIMIT, async () => {
+        const gate = join(dir, `gate-${nodeId}`);
+        const seen = { stdout: "", stderr: "" };
+        let ended = false;
+        const running = executor.execute(task(fx.printThenWait, [gate], undefined, (stream, text) => (seen[stream] += text)));
+        void running.then(() => (ended = true));
+        for (let i = 0; !(seen.stdout.includes("early out") && seen.stderr.includes("early err")); i++) {
+          assert.ok(i < 1000 && !ended, `task.live got ${JSON.stringify(seen)} before the task ${ended ? "ended" : "was given up on"}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.deepEqual(seen, { stdout: "early out\n", stderr: "early err\n" });
+        await writeFile(gate, "");
+        const outcome = await running;
+        assert.equal(outcomeValue(outcome), "done");
+        assert.equal(outcome.stdout, "early out\nlate out\n");
+        assert.equal(outcome.stderr, "early err\n");
+      });
+    }
 
     test("cancel: aborting the signal mid-task ends it promptly with TaskCancelledError", LIMIT, async () => {
       const outcome = await abortMidTask(new TaskCancelledError("cancelled by the contract test"));

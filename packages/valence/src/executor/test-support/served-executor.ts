@@ -52,7 +52,7 @@ export class ServedExecutor extends RemoteExecutor<RunnerJob> {
   }
 
   async submitTask(pkg: TaskPackage): Promise<RunnerJob> {
-    return submitToRunner(this.pool, pkg.bundle.relPath, pkg.taskJson);
+    return submitToRunner(this.pool, pkg.bundle.relPath, pkg.taskJson, pkg.bundle.relPath, pkg.live);
   }
 
   async pollTask(job: RunnerJob): Promise<RemoteStatus> {

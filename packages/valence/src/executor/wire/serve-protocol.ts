@@ -5,6 +5,7 @@
  *
  *   runner → side   {"t":"ready","format":1,"pid":1234}     once, when it reads lines
  *   side → runner   {"t":"run","id":"…","bundle":"bundles/<hash>.mjs","task":{…task.json…}}
+ *   runner → side   {"t":"output","id":"…","stream":"stdout","text":"…"}   while the task runs (any number)
  *   runner → side   {"t":"result","id":"…","result":{…result.json…}}
  *
  * Tasks run concurrently, in the order their lines arrive; results come back
@@ -34,6 +35,30 @@ export interface RunLine {
   readonly id: string;
   readonly bundle: string;
   readonly task: TaskFile;
+}
+
+/** A running task's output so far: the result still carries all of it. A side that knows no output lines only logs them. */
+export interface OutputLine {
+  readonly t: "output";
+  readonly id: string;
+  readonly stream: "stdout" | "stderr";
+  readonly text: string;
+}
+
+export function outputLine(id: string, stream: "stdout" | "stderr", text: string): string {
+  return `${JSON.stringify({ t: "output", id, stream, text } satisfies OutputLine)}\n`;
+}
+
+/** An output line's fields, or undefined for any other line. */
+export function parseOutputLine(line: string): OutputLine | undefined {
+  if (!line.startsWith('{"t":"output"')) return undefined;
+  try {
+    const o = JSON.parse(line) as Partial<OutputLine>;
+    if (typeof o.id !== "string" || typeof o.text !== "string" || (o.stream !== "stdout" && o.stream !== "stderr")) return undefined;
+    return o as OutputLine;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface ResultLine {
