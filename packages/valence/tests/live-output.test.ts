@@ -103,6 +103,34 @@ describe("live task output", () => {
     assert.match(stdout, /\[valence: output cut at the limit of 4096 bytes \(output_limit\); 5904 more bytes not kept\]\n$/);
   });
 
+  it("a killed dispatcher's task output stays readable, and the resumed run's output replaces it", async () => {
+    const gate = newGate();
+    const fixture = fileURLToPath(new URL("./fixtures/dispatch-live-and-hang.ts", import.meta.url));
+    const child = spawn(process.execPath, ["--import", "tsx", fixture, gate], { env: process.env, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.setEncoding("utf8");
+    for await (const chunk of child.stdout) {
+      out += chunk as string;
+      if (out.includes("\n")) break;
+    }
+    const id = out.trim() as DispatchId;
+    assert.match(id, /^dsp_/);
+    await readUntil(id, 0, (_, t) => t.stderr.includes("warn 1") && t.stdout.includes("line 2"));
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    // What the task printed before its dispatcher died, from the store, by another process.
+    const after = spawnSync(process.execPath, [bin, "logs", id, "0"], { env: process.env, encoding: "utf8" });
+    assert.deepEqual([after.status, after.stdout, after.stderr], [0, "line 1\nline 2\n", "warn 1\n"]);
+    // Resumed, the task runs again: its new chunks replace the old attempt's, and its end stores the whole output once.
+    writeFileSync(gate, "");
+    const resumed = spawnSync(process.execPath, [bin, "resume", id], { env: process.env, encoding: "utf8", timeout: 60_000 });
+    assert.equal(resumed.status, 0, resumed.stderr);
+    const r = await getResult(id, { wait: true });
+    assert.equal(r.status, "COMPLETED");
+    assert.equal(r.nodes[0]?.stdout, "line 1\nline 2\nafter gate\n");
+    assert.deepEqual(await (await Engine.current()).store.getLiveOutput(id, null), []);
+  });
+
   it("refuses a node the dispatch does not have, an unknown dispatch, and a wrong command line, saying what to fix", async () => {
     const gate = newGate();
     writeFileSync(gate, "");

@@ -109,7 +109,13 @@ export class DispatchRun {
     for (const ex of executors) this.setupOnce(ex).catch(() => undefined);
     const now = Date.now();
     // The first turn's writes queue behind this one, so RUNNING is stored before any node state.
-    this.init.store.write((w) => w.dispatchStatus(this.id, "RUNNING", now)).catch((error: unknown) => this.crash(error));
+    this.init.store
+      .write((w) => {
+        w.dispatchStatus(this.id, "RUNNING", now);
+        // A resumed dispatch's killed run may have left live output; the tasks that run again print afresh.
+        w.liveOutputCleared(this.id, null);
+      })
+      .catch((error: unknown) => this.crash(error));
     this.init.onChange?.({ dispatchId: this.id, at: now, nodes: [], status: "RUNNING" });
     this.push({ event: { type: "start" } });
   }

@@ -4,7 +4,8 @@
  * to the store in one write, so a 20-minute task's printed lines can be
  * followed (the node panel, `valence logs DISPATCH NODE -f`) and survive a
  * restart. When the node ends its outcome carries the whole output, which
- * replaces the chunks.
+ * replaces the chunks; a dispatch that starts (or resumes) clears what a killed
+ * run left (DispatchRun.start).
  *
  * Output is capped per task and stream (`output_limit`): past the cap the
  * rest is dropped and a marker says how much, so a chatty task cannot fill
@@ -30,8 +31,15 @@ export function capOutput(text: string, limit: number): string {
   if (text.length * 3 <= limit) return text;
   const bytes = Buffer.from(text, "utf8");
   if (bytes.length <= limit) return text;
-  // toString drops a multi-byte character cut in half (it becomes U+FFFD at worst), never more.
-  return bytes.subarray(0, limit).toString("utf8") + cutMarker(limit, bytes.length - limit);
+  return utf8Prefix(bytes, limit) + cutMarker(limit, bytes.length - limit);
+}
+
+/** The longest start of `bytes` within `limit` bytes that does not cut a character in half. */
+function utf8Prefix(bytes: Buffer, limit: number): string {
+  let end = Math.min(limit, bytes.length);
+  // 0b10xxxxxx is a continuation byte: the character it belongs to started before.
+  while (end > 0 && end < bytes.length && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString("utf8");
 }
 
 interface NodeOutput {
@@ -42,6 +50,7 @@ interface NodeOutput {
   /** Some of its chunks are in the store (so its end clears them). */
   stored: boolean;
 }
+
 
 export class LiveOutput implements NodeOutputSink {
   private readonly nodes = new Map<number, NodeOutput>();
@@ -67,7 +76,7 @@ export class LiveOutput implements NodeOutputSink {
     const room = this.limit - out.kept[stream];
     const bytes = Buffer.byteLength(text, "utf8");
     if (bytes > room) {
-      const kept = Buffer.from(text, "utf8").subarray(0, Math.max(0, room)).toString("utf8");
+      const kept = utf8Prefix(Buffer.from(text, "utf8"), Math.max(0, room));
       out.pending.push({ stream, text: kept + cutMarker(this.limit, undefined) });
       out.kept[stream] = this.limit;
       out.cut[stream] = true;

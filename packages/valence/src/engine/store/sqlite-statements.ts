@@ -54,6 +54,7 @@ type StatementName =
   | "counts"
   | "liveAppend"
   | "liveClear"
+  | "liveClearAll"
   | "liveOfNode"
   | "liveOfDispatch"
   | "nodeLogs";
@@ -109,6 +110,7 @@ export function prepareStatements(db: Database.Database): Statements {
     counts: db.prepare(`SELECT status, COUNT(*) AS n FROM dispatches WHERE parent_id IS NULL GROUP BY status`),
     liveAppend: db.prepare(`INSERT INTO live_output (dispatch_id, node_id, stream, text, at) VALUES (?, ?, ?, ?, ?)`),
     liveClear: db.prepare(`DELETE FROM live_output WHERE dispatch_id = ? AND node_id = ?`),
+    liveClearAll: db.prepare(`DELETE FROM live_output WHERE dispatch_id = ?`),
     liveOfNode: db.prepare(
       `SELECT id, node_id AS node, stream, text, at FROM live_output WHERE dispatch_id = ? AND node_id = ? AND id > ? ORDER BY id`,
     ),

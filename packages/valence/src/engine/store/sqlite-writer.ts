@@ -147,8 +147,9 @@ export class SqliteWriter implements StoreWrites {
     for (const c of chunks) this.stmts.liveAppend.run(id, c.node, c.stream, c.text, at);
   }
 
-  liveOutputCleared(id: DispatchId, node: number): void {
-    this.stmts.liveClear.run(id, node);
+  liveOutputCleared(id: DispatchId, node: number | null): void {
+    if (node === null) this.stmts.liveClearAll.run(id);
+    else this.stmts.liveClear.run(id, node);
   }
 
   setOwner(id: DispatchId, pid: number | null, host: string | null, lock: string | null): void {

@@ -104,8 +104,8 @@ export interface StoreWrites {
   insertSources(id: DispatchId, sources: Readonly<Record<string, string>>): void;
   /** Chunks of running nodes' output (engine/run/live-output.ts), kept until the node's end writes its whole output. */
   liveOutputAppended(id: DispatchId, chunks: readonly LiveChunk[], at: number): void;
-  /** The node's attempt has ended and its outcome holds the whole output: its chunks go. */
-  liveOutputCleared(id: DispatchId, node: number): void;
+  /** The node's attempt has ended and its outcome holds the whole output: its chunks go (every node's, for null). */
+  liveOutputCleared(id: DispatchId, node: number | null): void;
   /** Names the process that runs the dispatch; nulls: none does (a team server that took it over lets go of an owner on another machine). */
   setOwner(id: DispatchId, pid: number | null, host: string | null, lock: string | null): void;
 }

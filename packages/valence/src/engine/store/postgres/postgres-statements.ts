@@ -90,6 +90,7 @@ export const SQL = {
   liveAppend: `INSERT INTO live_output (dispatch_id, node_id, stream, text, at)
     SELECT $1, n, s, t, $5 FROM unnest($2::int4[], $3::text[], $4::bytea[]) AS c (n, s, t)`,
   liveClear: `DELETE FROM live_output WHERE dispatch_id = $1 AND node_id = $2`,
+  liveClearAll: `DELETE FROM live_output WHERE dispatch_id = $1`,
   sources: `INSERT INTO sources (dispatch_id, electron_id, source) SELECT $1, e, s FROM unnest($2::text[], $3::text[]) AS t (e, s)
     ON CONFLICT (dispatch_id, electron_id) DO UPDATE SET source = excluded.source`,
   setOwner: `UPDATE dispatches SET owner_pid = $1, owner_host = $2, owner_lock = $3 WHERE id = $4`,

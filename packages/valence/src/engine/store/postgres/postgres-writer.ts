@@ -233,7 +233,7 @@ export class PostgresWrite {
       }
       case "liveOutputCleared": {
         const [id, node] = op.args;
-        await this.run("liveClear", [id, node]);
+        await (node === null ? this.run("liveClearAll", [id]) : this.run("liveClear", [id, node]));
         return;
       }
       case "setOwner": {

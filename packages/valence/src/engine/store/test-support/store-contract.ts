@@ -161,6 +161,29 @@ export function storeContract(driver: string, open: (dataDir: string) => Store |
       assert.deepEqual((await store.getEvents(id, events[0]?.id)).map((e) => e.kind), ["finished"]);
     });
 
+    it("keeps running nodes' live output chunks in order, reads them by node and after an id, and clears a node's or all of them", async () => {
+      const { store, id } = await fresh(3);
+      await store.write((w) => {
+        w.liveOutputAppended(id, [{ node: 0, stream: "stdout", text: "a\n" }, { node: 1, stream: "stderr", text: "b\u0000\n" }], 5);
+        w.liveOutputAppended(id, [{ node: 0, stream: "stdout", text: "c €\n" }], 6);
+      });
+      const all = await store.getLiveOutput(id, null);
+      assert.deepEqual(all.map((c) => [c.node, c.stream, c.text, c.at]), [[0, "stdout", "a\n", 5], [1, "stderr", "b\u0000\n", 5], [0, "stdout", "c €\n", 6]]);
+      assert.deepEqual((await store.getLiveOutput(id, 0)).map((c) => c.text), ["a\n", "c €\n"]);
+      assert.deepEqual((await store.getLiveOutput(id, 0, all[0]?.id)).map((c) => c.text), ["c €\n"]);
+      assert.deepEqual(await store.getNodeLogs(id, 0), undefined, "no state row yet: pending");
+      await store.write((w) => {
+        w.nodeRunning(id, 0, 1, 4);
+        w.liveOutputCleared(id, 0);
+      });
+      assert.deepEqual((await store.getLiveOutput(id, null)).map((c) => c.node), [1]);
+      assert.deepEqual(await store.getNodeLogs(id, 0), { status: "RUNNING", stdout: null, stderr: null });
+      await store.write((w) => w.nodesCompleted(id, "", [{ ...completed(0, "1"), stdout: "whole\n", stderr: "e\n" }]));
+      assert.deepEqual(await store.getNodeLogs(id, 0), { status: "COMPLETED", stdout: "whole\n", stderr: "e\n" });
+      await store.write((w) => w.liveOutputCleared(id, null));
+      assert.deepEqual(await store.getLiveOutput(id, null), []);
+    });
+
     it("a write is all or nothing: a throw while filling it, or a write the store refuses, lands none of it, and the store goes on", async () => {
       const { store, id, results } = await fresh(2);
       const big = JSON.stringify("y".repeat(LARGE_VALUE_BYTES + 1));
