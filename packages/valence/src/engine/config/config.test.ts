@@ -296,3 +296,27 @@ describe("loadConfig: the store", () => {
     assert.match(expectError(() => loadConfig({ env }), ConfigValueError).message, /store must be "sqlite" or a Postgres URL/);
   });
 });
+
+describe("loadConfig: output_limit", () => {
+  test("defaults to 1 MiB; the file sets it and VALENCE_OUTPUT_LIMIT overrides the file; valence config shows it", () => {
+    const { home, env } = sandbox();
+    assert.deepEqual(loadConfig({ env }).outputLimit, { value: 1024 * 1024, origin: "default" });
+    const file = writeConfig(home, "output_limit = 4096\n");
+    const fromFile = loadConfig({ env });
+    assert.deepEqual(fromFile.outputLimit, { value: 4096, origin: `file:${file}` });
+    assert.match(formatConfig(fromFile), /output_limit\s+4096\s+file:/);
+    assert.deepEqual(loadConfig({ env: { ...env, VALENCE_OUTPUT_LIMIT: "2048" } }).outputLimit, { value: 2048, origin: "env:VALENCE_OUTPUT_LIMIT" });
+  });
+
+  test("refuses a limit that is not a whole number of bytes of at least 1024, saying what it must be", () => {
+    const { home, env } = sandbox();
+    const fromEnv = expectError(() => loadConfig({ env: { ...env, VALENCE_OUTPUT_LIMIT: "1MiB" } }), ConfigValueError);
+    assert.equal(fromEnv.message, 'env:VALENCE_OUTPUT_LIMIT: output_limit must be a whole number of bytes of at least 1024, such as 1048576 (1 MiB), not "1MiB"');
+    assert.match(expectError(() => loadConfig({ env: { ...env, VALENCE_OUTPUT_LIMIT: "100" } }), ConfigValueError).message, /at least 1024.*not "100"/);
+    const file = writeConfig(home, "output_limit = 12.5\n");
+    const fromFile = expectError(() => loadConfig({ env }), ConfigValueError);
+    assert.match(fromFile.message, new RegExp(`^${file}: output_limit must be a whole number of bytes of at least 1024`));
+    writeConfig(home, 'output_limit = "big"\n');
+    assert.match(expectError(() => loadConfig({ env }), ConfigValueError).message, /output_limit must be a whole number of bytes/);
+  });
+});
