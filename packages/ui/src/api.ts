@@ -169,6 +169,21 @@ export interface NodeDetails {
   readonly subDispatchId: string | null;
 }
 
+/** A node's printed output: while it runs, the chunks after `after`; once it has ended, the whole of it (see docs/api.md). */
+export interface TaskOutputReply {
+  readonly dispatchId: string;
+  readonly node: number;
+  readonly status: Status;
+  readonly ended: boolean;
+  /** While it runs: the chunks after `after`, in order. Empty once it has ended. */
+  readonly chunks: ReadonlyArray<{ readonly stream: "stdout" | "stderr"; readonly text: string }>;
+  /** Pass as `after` next time to get only newer chunks. */
+  readonly next: number;
+  /** Whole once `ended`; null before. */
+  readonly stdout: string | null;
+  readonly stderr: string | null;
+}
+
 export interface LogReply {
   readonly exists: boolean;
   readonly text: string;
@@ -270,6 +285,7 @@ export const api = {
     ),
   timeline: (id: string) => call<TimelineReply>(`/dashboard/dispatches/${enc(id)}/timeline`),
   node: (id: string, node: number) => call<NodeDetails>(`/dashboard/dispatches/${enc(id)}/nodes/${node}`),
+  taskOutput: (id: string, node: number, after: number) => call<TaskOutputReply>(`/dispatches/${enc(id)}/nodes/${node}/output?after=${after}`),
   outputUrl: (id: string, node: number) => `${API}/dashboard/dispatches/${enc(id)}/nodes/${node}/output`,
   resultText: (id: string) => call<{ text: string }>(`/dashboard/dispatches/${enc(id)}/result-text`),
   log: (after?: number) => call<LogReply>(`/dashboard/log${after === undefined ? "" : `?after=${after}`}`),

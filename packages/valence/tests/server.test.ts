@@ -4,13 +4,14 @@ import { dataDir } from "./fixtures/env.js";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ServerClient, type ServerEvent } from "../src/client/server-client.js";
 import { startServer, type RunningServer } from "../src/server/server.js";
+import type { TaskOutput } from "../src/engine/task-output.js";
 
 let server: RunningServer;
 let client: ServerClient;
@@ -337,5 +338,92 @@ describe("dispatching to a server", () => {
       message: /no Valence server answers at http:\/\/127\.0\.0\.1:9 .*valence start.*VALENCE_SERVER=embedded/,
     });
     assert.ok(existsSync(serverDir));
+  });
+});
+
+describe("a running task's output through the server (GET /dispatches/:id/nodes/:node/output)", () => {
+  const live = () => import("./fixtures/live-workflows.js");
+  let gates = 0;
+  const newGate = () => join(dataDir, `output-gate-${gates++}`);
+  /** GET under /api/v1: the status and the JSON body. */
+  const get = async (path: string) => {
+    const res = await fetch(`${server.info.url}/api/v1${path}`);
+    return { status: res.status, body: (await res.json()) as TaskOutput & { error?: { code: string; message: string } } };
+  };
+  /** Asks with `after` = the last `next` until the task has printed its three lines (at most 30 s), gathering the chunks. */
+  const readWhileRunning = async (id: string) => {
+    const text = { stdout: "", stderr: "" };
+    let after = 0;
+    for (let i = 0; ; i++) {
+      const { status, body } = await get(`/dispatches/${id}/nodes/0/output?after=${after}`);
+      assert.equal(status, 200, JSON.stringify(body));
+      assert.equal(body.ended, false, `the task ended before its gate was opened: ${JSON.stringify(body)}`);
+      for (const c of body.chunks) text[c.stream] += c.text;
+      after = body.next;
+      if (text.stdout.includes("line 2") && text.stderr.includes("warn 1")) return { last: body, text };
+      assert.ok(i < 600, `the output never got there: ${JSON.stringify(text)} (status ${body.status})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  for (const [executor, flowName] of [["inline", "inlineFlow"], ["local", "localFlow"]] as const) {
+    it(`returns what a task on ${executor} printed while it runs (before its gate file exists), then its whole output once it ends`, async () => {
+      const { dispatch, getResult } = await sdk();
+      const flow = (await live())[flowName];
+      const gate = newGate();
+      const id = await dispatch(flow)(gate);
+      const { last, text } = await readWhileRunning(id);
+      assert.equal(existsSync(gate), false);
+      assert.deepEqual([last.dispatchId, last.node, last.status, last.stdout, last.stderr], [id, 0, "RUNNING", null, null]);
+      assert.deepEqual(text, { stdout: "line 1\nline 2\n", stderr: "warn 1\n" });
+      // Nothing new after the last chunk while the task waits; from the start, the same chunks again.
+      const newer = await get(`/dispatches/${id}/nodes/0/output?after=${last.next}`);
+      assert.deepEqual([newer.status, newer.body.chunks, newer.body.next], [200, [], last.next]);
+      const all = (await get(`/dispatches/${id}/nodes/0/output`)).body;
+      assert.deepEqual(
+        { stdout: all.chunks.filter((c) => c.stream === "stdout").map((c) => c.text).join(""), stderr: all.chunks.filter((c) => c.stream === "stderr").map((c) => c.text).join("") },
+        text,
+      );
+      writeFileSync(gate, "");
+      const result = await getResult(id, { wait: true });
+      assert.equal(result.status, "COMPLETED", result.error?.message);
+      assert.equal(result.result, 7);
+      const end = await get(`/dispatches/${id}/nodes/0/output?after=${last.next}`);
+      assert.equal(end.status, 200);
+      assert.deepEqual(
+        [end.body.ended, end.body.status, end.body.stdout, end.body.stderr, end.body.chunks],
+        [true, "COMPLETED", "line 1\nline 2\nafter gate\n", "warn 1\n", []],
+      );
+    });
+  }
+
+  it("answers 404 NODE_NOT_FOUND for a node the dispatch does not have, 400 for a bad after or node, 404 for an unknown dispatch", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { inlineFlow } = await live();
+    const gate = newGate();
+    writeFileSync(gate, "");
+    const id = await dispatch(inlineFlow)(gate);
+    assert.equal((await getResult(id, { wait: true })).status, "COMPLETED");
+    const beyond = await get(`/dispatches/${id}/nodes/2/output`);
+    assert.equal(beyond.status, 404);
+    assert.equal(beyond.body.error?.code, "NODE_NOT_FOUND");
+    assert.equal(beyond.body.error?.message, `dispatch ${id} has nodes 0 to 1; no such node: 2`);
+    const badAfter = await get(`/dispatches/${id}/nodes/0/output?after=abc`);
+    assert.equal(badAfter.status, 400);
+    assert.equal(badAfter.body.error?.code, "BAD_REQUEST");
+    assert.match(badAfter.body.error?.message ?? "", /^after: must be a whole number/);
+    const negative = await get(`/dispatches/${id}/nodes/0/output?after=-1`);
+    assert.deepEqual([negative.status, negative.body.error?.code], [400, "BAD_REQUEST"]);
+    const badNode = await get(`/dispatches/${id}/nodes/first/output`);
+    assert.equal(badNode.status, 400);
+    assert.match(badNode.body.error?.message ?? "", /the node id in the path: must be a whole number/);
+    const unknown = await get("/dispatches/dsp_nosuchdispatch0/nodes/0/output");
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error?.code, "DISPATCH_NOT_FOUND");
+    const notAnId = await get("/dispatches/nope/nodes/0/output");
+    assert.deepEqual([notAnId.status, notAnId.body.error?.code], [404, "NOT_FOUND"]);
+    // The node that is there still answers.
+    const ok = await get(`/dispatches/${id}/nodes/0/output`);
+    assert.deepEqual([ok.status, ok.body.ended, ok.body.stdout], [200, true, "line 1\nline 2\nafter gate\n"]);
   });
 });

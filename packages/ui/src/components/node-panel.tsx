@@ -1,6 +1,6 @@
 /** The selected node: what it is, where it ran, its code, inputs, output, logs and error. */
-import { useEffect, useRef, useState, type ReactNode } from "react";
-import { api, download, type NodeDetails, type Status } from "../api";
+import { useEffect, useLayoutEffect, useRef, useState, type ReactNode } from "react";
+import { api, ApiError, download, type NodeDetails, type Status } from "../api";
 import { formatDuration, formatTime, TERMINAL } from "../format";
 import { Link } from "../router";
 import { Confirm, CopyButton, ErrorBox, StatusBadge } from "./common";
@@ -26,6 +26,8 @@ export function NodePanel({
   const [confirm, setConfirm] = useState(false);
   const [notice, setNotice] = useState<string>();
   const heading = useRef<HTMLHeadingElement>(null);
+  /** Bumped when the live output says the node ended: its details are read again (a caller may not pass the status). */
+  const [reload, setReload] = useState(0);
 
   useEffect(() => {
     let live = true;
@@ -40,7 +42,7 @@ export function NodePanel({
     return () => {
       live = false;
     };
-  }, [dispatchId, nodeId, status]);
+  }, [dispatchId, nodeId, status, reload]);
 
   useEffect(() => {
     setNotice(undefined);
@@ -57,8 +59,11 @@ export function NodePanel({
     }
   };
 
-  const shownStatus = status ?? node?.status;
-  const current = node && node.nodeId === nodeId ? node : undefined;
+  const current = node && node.nodeId === nodeId && node.dispatchId === dispatchId ? node : undefined;
+  const shownStatus = status ?? current?.status;
+  const live = useLiveOutput(dispatchId, nodeId, shownStatus === "RUNNING", () => setReload((n) => n + 1), setError);
+  // The live text while following, and after it until details read after the end replace it (no flash of the stale, empty logs).
+  const logs = live && (live.following || !current || !TERMINAL.has(current.status)) ? live : current;
   return (
     <aside className="panel" aria-label="Node details" onKeyDown={(e) => e.key === "Escape" && onClose()}>
       <div className="panel-head">
@@ -192,12 +197,25 @@ export function NodePanel({
               <p className="muted">{shownStatus && TERMINAL.has(shownStatus) ? "No output." : "No output yet."}</p>
             )}
           </Section>
-          <Section title="stdout">
-            {current.stdout ? <pre className="code" data-testid="node-stdout">{current.stdout}</pre> : <p className="muted">Nothing printed.</p>}
+          <Section
+            title="stdout"
+            extra={
+              live?.following && (
+                <span className="output-live" data-testid="node-output-live" title="Following the task's output while it runs">
+                  live
+                </span>
+              )
+            }
+          >
+            {logs?.stdout ? (
+              <LogText className="code" testId="node-stdout" text={logs.stdout} />
+            ) : (
+              <p className="muted">{live?.following ? "Nothing printed yet." : "Nothing printed."}</p>
+            )}
           </Section>
-          {current.stderr && (
+          {logs?.stderr && (
             <Section title="stderr">
-              <pre className="code stderr">{current.stderr}</pre>
+              <LogText className="code stderr" testId="node-stderr" text={logs.stderr} />
             </Section>
           )}
           {current.source && (
@@ -211,6 +229,99 @@ export function NodePanel({
         <p>The node stops if it is running, and the nodes that depend on it will not run.</p>
       </Confirm>
     </aside>
+  );
+}
+
+/** Polls a running node's output about once a second. */
+const LIVE_POLL_MS = 1000;
+
+interface LiveOutput {
+  readonly dispatchId: string;
+  readonly nodeId: number;
+  /** Still polling: the node runs and has not been seen ended. */
+  readonly following: boolean;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * While `running`, follows the node's output: asks for the chunks after the
+ * last `next` about once a second and appends them, stdout and stderr apart.
+ * Stops once the server says the node ended (keeping its whole output), or
+ * when the node, the dispatch or `running` changes, or the panel closes.
+ * Undefined for a node it has not followed.
+ */
+function useLiveOutput(dispatchId: string, nodeId: number, running: boolean, onEnded: () => void, onError: (e: unknown) => void): LiveOutput | undefined {
+  const [live, setLive] = useState<LiveOutput>();
+  const callbacks = useRef({ onEnded, onError });
+  callbacks.current = { onEnded, onError };
+
+  useEffect(() => {
+    if (!running) {
+      setLive((l) => (l?.following ? { ...l, following: false } : l));
+      return;
+    }
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let after = 0;
+    const text = { stdout: "", stderr: "" };
+    setLive({ dispatchId, nodeId, following: true, ...text });
+    const poll = async () => {
+      try {
+        const o = await api.taskOutput(dispatchId, nodeId, after);
+        if (stopped) return;
+        if (o.ended) {
+          setLive({ dispatchId, nodeId, following: false, stdout: o.stdout ?? "", stderr: o.stderr ?? "" });
+          callbacks.current.onEnded();
+          return;
+        }
+        if (o.chunks.length) {
+          for (const c of o.chunks) text[c.stream] += c.text;
+          setLive({ dispatchId, nodeId, following: true, ...text });
+        }
+        after = o.next;
+      } catch (e) {
+        if (stopped) return;
+        // The node or dispatch is not there (or the token is wrong): asking again will not help.
+        if (e instanceof ApiError && e.status >= 400 && e.status < 500) {
+          setLive((l) => l && { ...l, following: false });
+          callbacks.current.onError(e);
+          return;
+        }
+        // Anything else (the server restarting, a dropped connection): ask again.
+      }
+      timer = setTimeout(() => void poll(), LIVE_POLL_MS);
+    };
+    void poll();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [dispatchId, nodeId, running]);
+
+  return live && live.dispatchId === dispatchId && live.nodeId === nodeId ? live : undefined;
+}
+
+/** Printed text that stays scrolled to its end as it grows, unless the reader scrolled up. */
+function LogText({ className, testId, text }: { className: string; testId: string; text: string }) {
+  const pre = useRef<HTMLPreElement>(null);
+  const atEnd = useRef(true);
+  useLayoutEffect(() => {
+    const el = pre.current;
+    if (el && atEnd.current) el.scrollTop = el.scrollHeight;
+  }, [text]);
+  return (
+    <pre
+      ref={pre}
+      className={className}
+      data-testid={testId}
+      onScroll={(e) => {
+        const el = e.currentTarget;
+        atEnd.current = el.scrollHeight - el.scrollTop - el.clientHeight < 8;
+      }}
+    >
+      {text}
+    </pre>
   );
 }
 
