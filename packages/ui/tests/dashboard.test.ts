@@ -34,7 +34,7 @@ const nodeNames = (p: Page) => p.locator(".react-flow__node .vnode").evaluateAll
 const graphNode = (p: Page, name: string) => p.locator(`.react-flow__node .vnode[data-name="${name}"]`);
 
 describe("dashboard in Chromium", () => {
-  it("shows a new dispatch in the list within a second of submitting", async () => {
+  it("shows a new dispatch in the list live, without a reload", async (t) => {
     const { dispatch, getResult } = await sdk();
     const { timingWorkflow } = await flows();
     // Something to look at in the summary and the list first.
@@ -44,9 +44,9 @@ describe("dashboard in Chromium", () => {
     await p.locator(".live.on").waitFor();
     const id = await dispatch(timingWorkflow)(3, 4);
     const t0 = Date.now();
-    await p.locator(`tr[data-dispatch="${id}"]`).waitFor({ timeout: 5000 });
-    const ms = Date.now() - t0;
-    assert.ok(ms < 1000, `the new dispatch showed up after ${ms} ms`);
+    // The page was loaded before the dispatch existed: only the live stream can bring it (no timing threshold: a benchmark's job).
+    await p.locator(`tr[data-dispatch="${id}"]`).waitFor({ timeout: 15_000 });
+    t.diagnostic(`the new dispatch showed up after ${Date.now() - t0} ms`);
     // Newest first.
     assert.equal(await p.locator("tbody tr").first().getAttribute("data-dispatch"), id);
     await getResult(id, { wait: true });

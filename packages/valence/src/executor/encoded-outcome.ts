@@ -16,6 +16,8 @@ export class EncodedOutcome {
     readonly stderr: string,
     /** Where it ran (TaskOutcome.lane). */
     readonly lane?: string,
+    /** When its body began (TaskOutcome.startedAt). */
+    readonly startedAt?: number,
   ) {}
 
   get value(): unknown {

@@ -50,7 +50,19 @@ export interface Task {
  * `lane`: where the task ran, as the dashboard's timeline rows it: "inline", "local worker N",
  * an SSH host, a Dask worker's address, a Slurm job id. Optional: an executor that says
  * nothing leaves the node's lane unknown.
+ *
+ * `startedAt`: when the task's body began (ms since the epoch), where the executor knows it
+ * (a local worker, a remote runner): the timeline's bar starts there rather than when the
+ * dispatcher handed the task over, so time spent queued for a busy pool is not drawn as work.
  */
 export type TaskOutcome =
-  | { readonly ok: true; readonly value?: unknown; readonly encoded?: string; readonly stdout: string; readonly stderr: string; readonly lane?: string }
+  | {
+      readonly ok: true;
+      readonly value?: unknown;
+      readonly encoded?: string;
+      readonly stdout: string;
+      readonly stderr: string;
+      readonly lane?: string;
+      readonly startedAt?: number;
+    }
   | { readonly ok: false; readonly error: Error; readonly stdout: string; readonly stderr: string; readonly lane?: string };

@@ -205,7 +205,7 @@ export class DispatchRun {
             stdout: capOutput(q.outcome.stdout, this.live.limit),
             stderr: capOutput(q.outcome.stderr, this.live.limit),
             at: now,
-            startedAt: this.startedAt[ev.node] as number,
+            startedAt: bodyStart(q.outcome, this.startedAt[ev.node] as number, now),
             attempt,
             lane: q.outcome.lane,
           });
@@ -373,7 +373,10 @@ export class DispatchRun {
     } else {
       this.values.setEncoded(node, encoded);
     }
-    this.push({ event: { type: "completed", node }, outcome: { ok: true, encoded, stdout: outcome.stdout, stderr: outcome.stderr, lane: outcome.lane } });
+    this.push({
+      event: { type: "completed", node },
+      outcome: { ok: true, encoded, stdout: outcome.stdout, stderr: outcome.stderr, lane: outcome.lane, startedAt: outcome.startedAt },
+    });
   }
 
   private completeWith(node: number, value: unknown): void {
@@ -428,4 +431,15 @@ export class DispatchRun {
   nodeLabel(node: number): string {
     return `"${this.init.nodes[node]?.spec.name}(${node})"`;
   }
+}
+
+/**
+ * When the task's body began, as the executor saw it (a worker, a runner), kept between the
+ * handoff and the end the dispatcher saw, since another host's clock may be off; the handoff
+ * when the executor does not say.
+ */
+function bodyStart(outcome: TaskOutcome, handedOver: number, ended: number): number {
+  const began = outcome.ok ? outcome.startedAt : undefined;
+  if (began === undefined) return handedOver;
+  return Math.min(Math.max(began, handedOver), ended);
 }

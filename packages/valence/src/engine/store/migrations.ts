@@ -142,7 +142,8 @@ const MIGRATIONS: readonly Migration[] = [
   // removed when the node's end stores its whole output.
   `
   CREATE TABLE live_output (
-    id INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: ids are never reused once chunks are deleted, so a reader's "after" stays right.
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     dispatch_id TEXT NOT NULL,
     node_id INTEGER NOT NULL,
     stream TEXT NOT NULL,

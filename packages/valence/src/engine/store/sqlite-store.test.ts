@@ -28,7 +28,7 @@ describe("SqliteStore", () => {
     await store.write((w) => w.nodesCompleted(id, join(d, "r"), nodes.map((n) => ({ node: n.nodeId, encoded: `${n.nodeId}`, stdout: "o", stderr: "", at: 9, startedAt: 6, attempt: n.nodeId === 7 ? null : 1 }))));
     const done = await store.getNodes(id);
     assert.ok(done.every((n) => n.status === "COMPLETED" && n.output === `${n.nodeId}` && n.stdout === "o" && n.stderr === null));
-    assert.deepEqual([done[7]?.attempts, done[7]?.startedAt, done[8]?.attempts, done[8]?.startedAt], [2, 5, 1, 6]);
+    assert.deepEqual([done[7]?.attempts, done[7]?.startedAt, done[8]?.attempts, done[8]?.startedAt], [2, 6, 1, 6]); // the completing attempt's start replaces the RUNNING mark's
     assert.equal((await store.getNodes(id))[249]?.name, "n249");
     assert.equal((await store.getEdges(id)).length, 249);
     assert.equal((await store.getDispatch(id))?.nodeCount, 250);

@@ -102,7 +102,7 @@ export class SqliteWriter implements StoreWrites {
          VALUES ${new Array(n).fill("(?,?,'COMPLETED',?,?,?,?,?,?,?,?)").join(",")}
          ON CONFLICT DO UPDATE SET status = 'COMPLETED', output = excluded.output, output_file = excluded.output_file,
            stdout = excluded.stdout, stderr = excluded.stderr, error = NULL, ended_at = excluded.ended_at,
-           started_at = COALESCE(started_at, excluded.started_at), attempts = COALESCE(excluded.attempts, attempts),
+           started_at = excluded.started_at, attempts = COALESCE(excluded.attempts, attempts),
            lane = COALESCE(excluded.lane, lane)`,
       );
       this.completedStatements.set(n, st);

@@ -29,6 +29,7 @@ export interface CompletedNode {
   readonly stdout: string;
   readonly stderr: string;
   readonly at: number;
+  /** When this attempt started; it replaces a stored start (the RUNNING mark's, or an earlier attempt's). */
   readonly startedAt: number;
   readonly attempt: number | null;
   /** Where it ran (TaskOutcome.lane): a worker, host, Dask worker or Slurm job; undefined or null when unknown. */

@@ -150,7 +150,8 @@ export abstract class RemoteExecutor<Job = unknown> extends Executor {
       const outcome = outcomeOf(result, status, pkg);
       if (outcome.ok) await this.step("files out", () => this.transferFiles(task, "after"));
       const lane = this.laneOf(job.value);
-      return lane === undefined ? outcome : { ...outcome, lane };
+      if (lane === undefined) return outcome;
+      return outcome instanceof EncodedOutcome ? new EncodedOutcome(outcome.encoded, outcome.stdout, outcome.stderr, lane, outcome.startedAt) : { ...outcome, lane };
     } catch (error) {
       if (task.signal.aborted) {
         if (job) await this.cancelTask(job.value, pkg).catch(() => {});
@@ -220,7 +221,11 @@ export function outcomeOf(result: RemoteResult, status: RemoteStatus, pkg: TaskP
   } catch (error) {
     return failed(new RemoteTaskError(`the result file of task "${pkg.electronName}" is not JSON: ${(error as Error).message}`));
   }
-  if (file.ok) return new EncodedOutcome(file.value, file.stdout, file.stderr);
+  if (file.ok) {
+    // The runner's clock: the dispatcher keeps it within the task's own handoff and end (another host's clock may be off).
+    const began = typeof file.startedAt === "string" ? Date.parse(file.startedAt) : NaN;
+    return new EncodedOutcome(file.value, file.stdout, file.stderr, undefined, Number.isFinite(began) ? began : undefined);
+  }
   return { ok: false, error: fromWireError(file.error), stdout: file.stdout, stderr: file.stderr };
 }
 

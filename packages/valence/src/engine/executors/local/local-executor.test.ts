@@ -48,12 +48,27 @@ describe("LocalExecutor", () => {
   });
 
   test("hands back the encoded result for the store, and the value on demand", LIMIT, async () => {
+    const before = Date.now();
     const outcome = await new LocalExecutor({ workers: 1 }).execute(addTask([40, 2]));
     assert.ok(outcome.ok);
+    // When the worker began the body: after the handoff, by the worker's clock (this machine's).
+    const began = outcome.startedAt as number;
+    assert.ok(began >= before && began <= Date.now(), `startedAt ${began} outside [${before}, now]`);
     assert.equal(outcome.encoded, "42");
     assert.equal(outcome.value, 42);
     // Spreading (as the dispatcher does) keeps the encoded form without decoding.
-    assert.deepEqual({ ...outcome }, { ok: true, encoded: "42", stdout: "", stderr: "", lane: "local worker 0" });
+    assert.deepEqual({ ...outcome }, { ok: true, encoded: "42", stdout: "", stderr: "", lane: "local worker 0", startedAt: began });
+  });
+
+  test("says when each task's body began: tasks queued behind a busy worker start when it takes them, not when handed over", LIMIT, async () => {
+    const executor = new LocalExecutor({ workers: 1 });
+    const handedOver = Date.now();
+    // Three 300 ms tasks at once on one worker process: it runs one after the other.
+    const outcomes = await Promise.all([1, 2, 3].map(() => executor.execute(addTask([300], { electronId: asElectronId("pool.busy"), electronName: "busy" }))));
+    const starts = outcomes.map((o) => (o.ok ? (o.startedAt as number) : NaN)).sort((a, b) => a - b);
+    assert.ok(starts[0]! >= handedOver, `first start ${starts[0]} before the handoff ${handedOver}`);
+    // Each began after the one before had slept its 300 ms (the timeline draws them one after the other).
+    assert.ok(starts[1]! - starts[0]! >= 290 && starts[2]! - starts[1]! >= 290, `starts ${starts.map((s) => s - handedOver).join(", ")} ms after the handoff`);
   });
 
   test("a task without a bundle fails with NoBundleError", LIMIT, async () => {

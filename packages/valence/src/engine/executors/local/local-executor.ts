@@ -94,7 +94,7 @@ export class LocalExecutor extends Executor {
       const id = pool.run(poolTask, (outcome) => {
         finished = true;
         unwatch?.();
-        resolve(outcome.ok ? new EncodedOutcome(outcome.encoded, outcome.stdout, outcome.stderr, outcome.lane) : outcome);
+        resolve(outcome.ok ? new EncodedOutcome(outcome.encoded, outcome.stdout, outcome.stderr, outcome.lane, outcome.startedAt) : outcome);
       });
       // A closed pool answers at once; then there is nothing left to watch.
       // `watchAbort` spares an AbortSignal per task (10k tasks, 10k signals); the signal is made only if it fires.

@@ -24,7 +24,7 @@ export interface PoolTask {
 
 /** How a pool task ended: the encoded return value, or an Error; `lane`: the worker it ran on ("local worker N"), when it ran. */
 export type PoolOutcome =
-  | { readonly ok: true; readonly encoded: string | undefined; readonly stdout: string; readonly stderr: string; readonly lane?: string }
+  | { readonly ok: true; readonly encoded: string | undefined; readonly stdout: string; readonly stderr: string; readonly lane?: string; readonly startedAt?: number | undefined }
   | { readonly ok: false; readonly error: Error; readonly stdout: string; readonly stderr: string; readonly lane?: string };
 
 export interface WorkerPoolOptions {
@@ -277,7 +277,7 @@ function failed(error: Error): PoolOutcome {
 function outcomeOf(r: WireResult, lane: string): PoolOutcome {
   const stdout = r.stdout ?? "";
   const stderr = r.stderr ?? "";
-  return r.ok ? { ok: true, encoded: r.value, stdout, stderr, lane } : { ok: false, error: fromWireError(r.error), stdout, stderr, lane };
+  return r.ok ? { ok: true, encoded: r.value, stdout, stderr, lane, startedAt: r.s } : { ok: false, error: fromWireError(r.error), stdout, stderr, lane };
 }
 
 function crashError(worker: WorkerProcess<Job>, how: string, job: Job, running: readonly Job[]): WorkerCrashedError {

@@ -26,7 +26,7 @@ export interface WireTask {
 
 /** A finished task. Empty stdout/stderr are left out to keep messages small. */
 export type WireResult =
-  | { readonly id: number; readonly ok: true; readonly value?: string; readonly stdout?: string; readonly stderr?: string }
+  | { readonly id: number; readonly ok: true; readonly value?: string; readonly stdout?: string; readonly stderr?: string; /** when its body began (ms since the epoch) */ readonly s?: number }
   | { readonly id: number; readonly ok: false; readonly error: WireError; readonly stdout?: string; readonly stderr?: string };
 
 export interface RunMessage {

@@ -80,29 +80,30 @@ function run(task: WireTask, electron: RegisteredElectron): void {
   // A worker shares the dispatcher's disk, so the electron's set-up copies its files here.
   const fn = taskFunction(electron, { copyFiles: true });
   const { id } = task;
+  const began = Date.now();
   const call = callCaptured(() => fn(...args), (stream, text) => live(id, stream, text));
   if (call.threw) return fail(id, call.value, call);
   const value = call.value;
   if (isThenable(value)) {
     value.then(
-      (v) => succeed(id, v, call),
+      (v) => succeed(id, v, call, began),
       (error: unknown) => fail(id, error, call),
     );
   } else {
     // Most tasks are synchronous: they answer in this very turn, without a promise.
-    succeed(id, value, call);
+    succeed(id, value, call, began);
   }
 }
 
 
-function succeed(id: number, value: unknown, call: CapturedCall): void {
+function succeed(id: number, value: unknown, call: CapturedCall, began: number): void {
   let encoded: string;
   try {
     encoded = encode(value, "return value");
   } catch (error) {
     return fail(id, error, call);
   }
-  const result: { id: number; ok: true; value: string; stdout?: string; stderr?: string } = { id, ok: true, value: encoded };
+  const result: { id: number; ok: true; value: string; stdout?: string; stderr?: string; s: number } = { id, ok: true, value: encoded, s: began };
   addOutput(result, call);
   reply(result);
 }

@@ -65,7 +65,7 @@ export const SQL = {
     FROM unnest($1::int4[], $2::int4[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::int8[], $8::int8[], $9::int4[], $10::text[]) AS t (k, n, o, f, so, se, e, s, a, l)
     ON CONFLICT (dispatch, node_id) DO UPDATE SET status = 'COMPLETED', output = excluded.output, output_file = excluded.output_file,
       stdout = excluded.stdout, stderr = excluded.stderr, error = NULL, ended_at = excluded.ended_at,
-      started_at = COALESCE(node_states.started_at, excluded.started_at), attempts = COALESCE(excluded.attempts, node_states.attempts),
+      started_at = excluded.started_at, attempts = COALESCE(excluded.attempts, node_states.attempts),
       lane = COALESCE(excluded.lane, node_states.lane)`,
   nodesEnded: `INSERT INTO node_states (dispatch, node_id, status, error, stdout, stderr, ended_at, lane)
     SELECT k, n, st, er, so, se, e, l FROM unnest($1::int4[], $2::int4[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::int8[], $8::text[]) AS t (k, n, st, er, so, se, e, l)

@@ -199,7 +199,7 @@ describe("PostgresStore", () => {
     const b7 = back[7] as NodeRecord;
     const b200 = back[200] as NodeRecord;
     assert.deepEqual([b7.stdout, b7.stderr, b7.attempts, b7.startedAt, b7.endedAt], ["out 7", null, 1, 40_000, 50_007]);
-    assert.deepEqual([b200.stdout, b200.attempts, b200.startedAt], [null, 2, 1_200], "its RUNNING mark's attempt and start");
+    assert.deepEqual([b200.stdout, b200.attempts, b200.startedAt], [null, 2, 40_000], "its RUNNING mark's attempt; the completion's start");
     const large = back[4242] as NodeRecord;
     assert.equal(large.output, null);
     assert.match(large.outputFile ?? "", /^postgres:large_values\/\d+$/);
@@ -286,7 +286,7 @@ describe("PostgresStore", () => {
     assert.deepEqual(await postgres.findDispatches({ search: "PARITY", limit: 5, offset: 0 }), await sqlite.findDispatches({ search: "PARITY", limit: 5, offset: 0 }), "a search ignores case in both");
     // What the comparison stands on, spelled out.
     const [n0, , , , n4] = (await postgres.getNodes(id)) as NodeRecord[];
-    assert.deepEqual([n0?.status, n0?.output, n0?.attempts, n0?.startedAt, n0?.stdout, n0?.stderr, n0?.error], ["COMPLETED", '"zero"', 2, 10, null, "warn ✓", null]);
+    assert.deepEqual([n0?.status, n0?.output, n0?.attempts, n0?.startedAt, n0?.stdout, n0?.stderr, n0?.error], ["COMPLETED", '"zero"', 2, 99, null, "warn ✓", null]);
     assert.deepEqual([n4?.status, n4?.error, n4?.stderr, n4?.attempts], ["FAILED", '"after all"', "late", 3]);
     const d = await postgres.getDispatch(id);
     assert.deepEqual([d?.nodesDone, d?.createdAt, typeof d?.createdAt, d?.endedAt], [5, 1_765_000_000_000, "number", 1_765_000_000_900]);

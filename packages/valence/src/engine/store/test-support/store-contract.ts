@@ -87,7 +87,8 @@ export function storeContract(driver: string, open: (dataDir: string) => Store |
       const [a, b, c, d] = (await store.getNodes(id)) as [NodeRecord, NodeRecord, NodeRecord, NodeRecord];
       assert.deepEqual([a.status, a.output, a.stdout, a.attempts, a.startedAt, a.endedAt], ["COMPLETED", "10", "out", 1, 6, 9]);
       // Its RUNNING mark was written: attempt and start time come from there.
-      assert.deepEqual([b.status, b.output, b.stderr, b.attempts, b.startedAt], ["COMPLETED", "11", "warn", 2, 5]);
+      // Its RUNNING mark's attempt stands; its start is the one the completion gives (when the body began).
+      assert.deepEqual([b.status, b.output, b.stderr, b.attempts, b.startedAt], ["COMPLETED", "11", "warn", 2, 6]);
       assert.deepEqual([c.status, c.error, c.stdout, c.endedAt], ["FAILED", '"boom"', "so far", 10]);
       assert.deepEqual([d.status, d.error, d.endedAt], ["CANCELLED", '"cancelled"', 11]);
       assert.equal(await store.readOutput(a), "10");
@@ -182,6 +183,10 @@ export function storeContract(driver: string, open: (dataDir: string) => Store |
       assert.deepEqual(await store.getNodeLogs(id, 0), { status: "COMPLETED", stdout: "whole\n", stderr: "e\n" });
       await store.write((w) => w.liveOutputCleared(id, null));
       assert.deepEqual(await store.getLiveOutput(id, null), []);
+      // Ids are never reused: a reader following from the last id it saw still sees a new attempt's chunks.
+      const lastSeen = Math.max(...all.map((c) => c.id));
+      await store.write((w) => w.liveOutputAppended(id, [{ node: 0, stream: "stdout", text: "retry\n" }], 7));
+      assert.deepEqual((await store.getLiveOutput(id, 0, lastSeen)).map((c) => c.text), ["retry\n"]);
     });
 
     it("a write is all or nothing: a throw while filling it, or a write the store refuses, lands none of it, and the store goes on", async () => {

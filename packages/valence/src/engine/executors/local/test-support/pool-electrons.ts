@@ -43,4 +43,11 @@ registerElectron("pool.spin", () => {
   }
 });
 
+/** Keeps its worker busy for `ms` (synchronously): tasks behind it on that worker wait. */
+registerElectron("pool.busy", (ms: number) => {
+  const end = Date.now() + ms;
+  while (Date.now() < end);
+  return ms;
+});
+
 registerElectron("pool.returnsFunction", () => () => 1);
