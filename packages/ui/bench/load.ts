@@ -98,7 +98,7 @@ async function apiMs(base: string, id: string): Promise<{ ms: number; bytes: num
   return { ms: performance.now() - t0, bytes: Buffer.byteLength(text) };
 }
 
-async function shoot(browser: Browser, base: string, id: string, dir: string): Promise<void> {
+async function shoot(browser: Browser, base: string, id: string, dir: string, timelineId?: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const context = await browser.newContext({ viewport: { width: 1400, height: 860 }, colorScheme: "light" });
   const page = await context.newPage();
@@ -114,6 +114,13 @@ async function shoot(browser: Browser, base: string, id: string, dir: string): P
   await page.getByTestId("node-output").waitFor();
   await page.waitForTimeout(500);
   await page.screenshot({ path: join(dir, "dashboard-group-table.png") });
+  if (timelineId) {
+    await page.goto(`${base}/dispatches/${timelineId}?tab=timeline`);
+    await page.getByTestId("timeline-canvas").waitFor();
+    await page.waitForTimeout(1000);
+    await page.screenshot({ path: join(dir, "dashboard-timeline-10k.png") });
+    console.log(`screenshot: ${join(dir, "dashboard-timeline-10k.png")}`);
+  }
   await context.close();
   console.log(`screenshots: ${join(dir, "dashboard-grouped-10k.png")}, ${join(dir, "dashboard-group-table.png")}`);
 }
@@ -127,7 +134,14 @@ async function main(): Promise<void> {
   let server: RunningServer = await start();
   process.env.VALENCE_SERVER = server.info.url;
   const { dispatch, getResult } = await import("../../valence/src/index.js");
-  const { wide } = await import("./workflows.js");
+  const { wide, wideWork } = await import("./workflows.js");
+  // The timeline screenshot's own dispatch, made while this process's dispatcher knows the first server:
+  // 5,000 tasks of about 0.3 ms on the local pool (two worker lanes).
+  let timelineId: string | undefined;
+  if (screenshots) {
+    timelineId = await dispatch(wideWork)(5_000);
+    await getResult(timelineId, { wait: true });
+  }
   const browser = await launch();
   const rows: string[] = [];
   try {
@@ -187,7 +201,7 @@ async function main(): Promise<void> {
     }
     if (screenshots) {
       const id = ids.get(10_000);
-      if (id) await shoot(browser, server.info.url, id, screenshots);
+      if (id) await shoot(browser, server.info.url, id, screenshots, timelineId);
       else console.log("screenshots: need a 10,000-node dispatch (--sizes 10000,…)");
     }
   } finally {
