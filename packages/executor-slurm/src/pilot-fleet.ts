@@ -330,6 +330,7 @@ export class PilotFleet {
         if (!task || task.answer) return;
         const text = await shell.readFile(`${dir}/outbox/${id}.json`);
         if (text === undefined) return;
+        task.claimedBy ??= pilotOfResult(text);
         task.settle(answerOf(text, task.claimedBy));
         changed = true;
       }),
@@ -416,6 +417,12 @@ function parseListing(stdout: string): { answered: Set<string>; claims: Map<stri
 }
 
 /** The pilot's answer: a result file, or `{"runnerEnded":…}` when the task's runner went down under it. */
+/** The pilot a result answer names (pilot.ts adds it as the result's last field), if any. */
+function pilotOfResult(text: string): string | undefined {
+  const m = /,"pilot":("(?:[^"\\]|\\.)*")\}\s*$/.exec(text);
+  return m ? (JSON.parse(m[1] as string) as string) : undefined;
+}
+
 function answerOf(text: string, pilotId: string | undefined): Answer {
   if (!text.startsWith('{"runnerEnded"')) return { kind: "result", resultJson: text };
   try {

@@ -98,11 +98,29 @@ function failure(outcome: TaskOutcome): Error {
 executorContract("slurm pilot", () => pilotExecutor(), { concurrentTasks: 6 });
 
 describe("Slurm pilot jobs", () => {
+  test("without pilots, a task's timeline row is its own Slurm job", LIMIT, async () => {
+    const executor = pilotExecutor({ isolation: "job" });
+    try {
+      const outcome = await executor.execute(task("contract.add", [2, 2]));
+      assert.equal(outcomeValue(outcome), 4);
+      assert.match(outcome.lane ?? "", /^slurm job \d+$/);
+    } finally {
+      await executor.teardown();
+    }
+  });
+
   test("tasks in a row share one Slurm job", LIMIT, async () => {
     const executor = pilotExecutor();
     try {
-      for (let i = 0; i < 8; i++) assert.equal(outcomeValue(await executor.execute(task("contract.add", [i, 1]))), i + 1);
+      const outcomes = [];
+      for (let i = 0; i < 8; i++) {
+        const outcome = await executor.execute(task("contract.add", [i, 1]));
+        assert.equal(outcomeValue(outcome), i + 1);
+        outcomes.push(outcome);
+      }
       assert.equal(executor.fleet().jobIds.length, 1, `pilot jobs: ${executor.fleet().jobIds.join(", ")}`);
+      // Each task's timeline row is the pilot job that ran it.
+      assert.deepEqual(new Set(outcomes.map((o) => o.lane)), new Set([`slurm job ${executor.fleet().jobIds[0]}`]));
     } finally {
       await executor.teardown();
     }

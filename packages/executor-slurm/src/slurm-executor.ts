@@ -117,6 +117,12 @@ export class SlurmExecutor extends RemoteExecutor<SlurmJob | PilotTask> {
     return { ...ref, changedAt: Date.now(), ended: false };
   }
 
+  /** The timeline's row: the Slurm job that ran the task (its own job, or the pilot job that claimed it). */
+  protected override laneOf(job: SlurmJob | PilotTask): string | undefined {
+    if (job instanceof PilotTask) return job.claimedBy === undefined ? undefined : `slurm job ${job.claimedBy}`;
+    return `slurm job ${job.cluster ? `${job.id};${job.cluster}` : job.id}`;
+  }
+
   async pollTask(job: SlurmJob | PilotTask): Promise<RemoteStatus> {
     if (job instanceof PilotTask) return this.fleet().status(job);
     let info: JobInfo | undefined;

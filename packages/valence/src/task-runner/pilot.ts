@@ -228,7 +228,9 @@ function note(why: string): true {
 }
 
 function answerOf(outcome: RunnerOutcome, pilot: string): string {
-  if (outcome.kind === "result") return outcome.resultJson;
+  // The pilot's name rides along (a field added to the result file's JSON, not a parse of it), so the
+  // dispatcher knows which job ran a task it never saw claimed: the timeline's row.
+  if (outcome.kind === "result") return `${outcome.resultJson.replace(/\}\s*$/, "")},"pilot":${JSON.stringify(pilot)}}`;
   return runnerEnded({
     reason: outcome.reason,
     exitCode: outcome.exit.code,

@@ -38,6 +38,8 @@ interface ResultBase {
   /** ISO times around the call itself. */
   readonly startedAt: string;
   readonly endedAt: string;
+  /** In a Slurm pilot's answer: the pilot (its job id) that ran the task. */
+  readonly pilot?: string;
 }
 
 export type ResultFile =
