@@ -217,8 +217,11 @@ def run_task(spec, runner, bundle, task_json):
     put(spec["bundleRel"], bundle)
     task_bytes = task_json if isinstance(task_json, bytes) else task_json.encode("utf-8")
     if spec.get("isolation", "runner") == "process":
-        return _run_in_process(spec, worker, state, workdir, task_bytes)
-    return _run_in_runner(spec, worker, state, workdir, task_bytes)
+        result = _run_in_process(spec, worker, state, workdir, task_bytes)
+    else:
+        result = _run_in_runner(spec, worker, state, workdir, task_bytes)
+    # Where it ran: the dashboard's timeline draws a row per Dask worker.
+    return {**result, "worker": worker.address}
 
 
 def _run_in_process(spec, worker, state, workdir, task_bytes):

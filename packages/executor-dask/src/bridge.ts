@@ -28,6 +28,8 @@ export interface BridgeInfo {
 export interface TaskEnd {
   readonly status: RemoteStatus;
   readonly result: RemoteResult;
+  /** The address of the Dask worker that ran it, when it ran. */
+  readonly worker?: string;
 }
 
 /** A task submitted through the bridge; `end` is set once `ended` resolves. */
@@ -67,7 +69,7 @@ type Response = { id: number | null; ok: true } | { id: number | null; ok: false
 type BridgeEvent =
   | { event: "ready"; distributed: string; workers: number; python: string }
   | { event: "fatal"; kind: "import" | "connect"; message: string }
-  | { event: "done"; key: string; result: { resultJson: string | null; stderrTail?: string; exitCode?: number | null; error?: string } }
+  | { event: "done"; key: string; result: { resultJson: string | null; stderrTail?: string; exitCode?: number | null; error?: string; worker?: string } }
   | { event: "failed"; key: string; reason: string }
   | { event: "cancelled"; key: string };
 
@@ -264,7 +266,8 @@ export class Bridge {
       case "done": {
         const r = msg.result;
         const result: RemoteResult = { resultJson: r.resultJson ?? undefined, stderrTail: r.stderrTail ?? "", exitCode: r.exitCode ?? null };
-        this.endTask(msg.key, { status: r.error ? { state: "failed", reason: r.error } : { state: "done" }, result });
+        const status: RemoteStatus = r.error ? { state: "failed", reason: r.error } : { state: "done" };
+        this.endTask(msg.key, typeof r.worker === "string" ? { status, result, worker: r.worker } : { status, result });
         return;
       }
       case "failed":

@@ -93,6 +93,11 @@ export class DaskExecutor extends RemoteExecutor<BridgeTask> {
     await task.ended;
   }
 
+  /** The timeline's row: the Dask worker that ran the task ("dask tcp://10.0.0.5:39211"). */
+  protected override laneOf(task: BridgeTask): string | undefined {
+    return task.end?.worker === undefined ? undefined : `dask ${task.end.worker}`;
+  }
+
   async queryResult(task: BridgeTask): Promise<RemoteResult> {
     return (await task.ended).result;
   }

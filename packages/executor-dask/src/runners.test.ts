@@ -39,6 +39,12 @@ describe("persistent runners on Dask workers", () => {
     assert.equal(new Set(pids).size, 1, `pids: ${pids.join(", ")}`);
     assert.notEqual(pids[0], dask.pids[0], "the task ran in the worker's own process");
     assert.ok(alive(pids[0] as number), "the runner is gone after its tasks: it should wait for more");
+    // Each task's timeline row is the Dask worker that ran it (the one worker of this cluster).
+    const { Engine } = await import("valence/engine");
+    const lanes = (await (await Engine.current()).store.getNodes(r.dispatchId)).filter((n) => n.kind === "electron").map((n) => n.lane);
+    assert.equal(lanes.length, 8);
+    assert.equal(new Set(lanes).size, 1, `lanes: ${lanes.join(", ")}`);
+    assert.match(lanes[0] ?? "", /^dask tcp:\/\/127\.0\.0\.1:\d+$/);
     // Another dispatch of the same code finds the runner idle.
     const again = await dispatchSync(wf.pidChain)(2);
     assert.deepEqual(again.result, [pids[0], pids[0]]);
