@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startServer, type RunningServer } from "../../valence/src/server/server.js";
 
@@ -19,8 +20,14 @@ export async function launch(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-dev-shm-usage"] });
 }
 
+export interface PageOptions {
+  readonly dark?: boolean;
+  readonly width?: number;
+  readonly height?: number;
+}
+
 /** A page that records every console error and uncaught exception into `errors`. */
-export async function openPage(browser: Browser, errors: string[], opts: { dark?: boolean; width?: number; height?: number } = {}): Promise<Page> {
+export async function openPage(browser: Browser, errors: string[], opts: PageOptions = {}): Promise<Page> {
   const context = await browser.newContext({
     viewport: { width: opts.width ?? 1400, height: opts.height ?? 860 },
     colorScheme: opts.dark ? "dark" : "light",
@@ -67,5 +74,43 @@ export async function startDashboardServer(dataDir: string, serverDir: string): 
       await browser.close();
       await server.close();
     },
+  };
+}
+
+/** What a dashboard test file works with (`useDashboardServer`). */
+export interface DashboardFixture {
+  /** The server's data dir: `DATA_DIR/server`. */
+  readonly serverDir: string;
+  /** The server's URL, once the file's `before` has run. */
+  readonly base: string;
+  /** Console errors and uncaught exceptions of every page `page` opened. */
+  readonly consoleErrors: string[];
+  /** A new page (its own browser context) on the file's Chromium. */
+  page(opts?: PageOptions): Promise<Page>;
+}
+
+/**
+ * A test file's dashboard set-up: `startDashboardServer` on `DATA_DIR/server` before the file's
+ * tests, closed after them.
+ */
+export function useDashboardServer(dataDir: string): DashboardFixture {
+  const serverDir = join(dataDir, "server");
+  const consoleErrors: string[] = [];
+  let started: DashboardServer | undefined;
+  before(async () => {
+    started = await startDashboardServer(dataDir, serverDir);
+  });
+  after(() => started?.close());
+  const running = (): DashboardServer => {
+    if (!started) throw new Error("the dashboard server starts in the test file's before(): use it inside tests");
+    return started;
+  };
+  return {
+    serverDir,
+    consoleErrors,
+    get base() {
+      return running().base;
+    },
+    page: (opts = {}) => openPage(running().browser, consoleErrors, opts),
   };
 }

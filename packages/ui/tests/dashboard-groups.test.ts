@@ -8,25 +8,15 @@ import { dataDir } from "./fixtures/env.js";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import type { Browser, Page } from "playwright-core";
-import { openPage, shot, startDashboardServer, type DashboardServer } from "./browser.js";
+import { describe, it } from "node:test";
+import type { Page } from "playwright-core";
+import { shot, useDashboardServer } from "./browser.js";
 
-const serverDir = join(dataDir, "server");
-let browser: Browser;
-let base: string;
-const consoleErrors: string[] = [];
-let dashboard: DashboardServer | undefined;
-
-before(async () => {
-  dashboard = await startDashboardServer(dataDir, serverDir);
-  ({ browser, base } = dashboard);
-});
-after(() => dashboard?.close());
+const ui = useDashboardServer(dataDir);
 
 const sdk = () => import("../../valence/src/index.js");
 const flows = () => import("./fixtures/workflows.js");
-const page = (opts: { dark?: boolean; width?: number; height?: number } = {}): Promise<Page> => openPage(browser, consoleErrors, opts);
+const page = ui.page;
 const group = (p: Page, name: string) => p.locator(`.react-flow__node .gnode[data-name="${name}"]`);
 const rowIds = (p: Page) => p.locator("[data-testid=group-table] tbody tr[data-node]").evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-node"))));
 
@@ -39,7 +29,7 @@ describe("grouped dashboard in Chromium", () => {
     const id = await dispatch(wide)(5);
     assert.deepEqual((await getResult(id, { wait: true })).result, [1, 2, 3, 4, 5]);
     const p = await page();
-    await p.goto(`${base}/dispatches/${id}`);
+    await p.goto(`${ui.base}/dispatches/${id}`);
     await p.locator(".react-flow__node .vnode").nth(9).waitFor();
     assert.equal(await p.locator(".react-flow__node").count(), 10);
     assert.equal(await p.locator(".gnode").count(), 0);
@@ -55,7 +45,7 @@ describe("grouped dashboard in Chromium", () => {
     const result = (await getResult(wideId, { wait: true })).result as number[];
     assert.equal(result[4999], 5000);
     const p = await page();
-    await p.goto(`${base}/dispatches/${wideId}`);
+    await p.goto(`${ui.base}/dispatches/${wideId}`);
     const inc = group(p, "inc");
     await inc.waitFor();
     assert.equal(await inc.locator(".gnode-name").textContent(), "inc");
@@ -84,7 +74,7 @@ describe("grouped dashboard in Chromium", () => {
 
   it("opens a group's table: pages, sorts, filters, and a row opens the node panel", async () => {
     const p = await page();
-    await p.goto(`${base}/dispatches/${wideId}`);
+    await p.goto(`${ui.base}/dispatches/${wideId}`);
     await group(p, "inc").click();
     const table = p.getByTestId("group-table");
     await table.waitFor();
@@ -151,7 +141,7 @@ describe("grouped dashboard in Chromium", () => {
     };
     const id = await dispatch(gated)(30, gates);
     const p = await page({ dark: true });
-    await p.goto(`${base}/dispatches/${id}`);
+    await p.goto(`${ui.base}/dispatches/${id}`);
     const step = group(p, "step");
     const counts = step.getByTestId("group-counts");
     await counts.filter({ hasText: /running|pending/ }).waitFor();
@@ -183,7 +173,7 @@ describe("grouped dashboard in Chromium", () => {
     const { wide } = await flows();
     const id = await dispatch(wide)(100);
     await getResult(id, { wait: true });
-    await p.goto(`${base}/dispatches/${id}`);
+    await p.goto(`${ui.base}/dispatches/${id}`);
     await group(p, "inc").waitFor();
     await p.getByRole("button", { name: "Draw every node" }).click();
     await p.locator(".react-flow__node .vnode").nth(199).waitFor();
@@ -195,6 +185,6 @@ describe("grouped dashboard in Chromium", () => {
   });
 
   it("logged no console errors and no uncaught exceptions", () => {
-    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(ui.consoleErrors, []);
   });
 });

@@ -7,21 +7,11 @@ import { dataDir } from "./fixtures/env.js";
 import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import type { Browser, Page } from "playwright-core";
-import { openPage, shot, startDashboardServer, type DashboardServer } from "./browser.js";
+import { describe, it } from "node:test";
+import type { Page } from "playwright-core";
+import { shot, useDashboardServer } from "./browser.js";
 
-const serverDir = join(dataDir, "server");
-let browser: Browser;
-let base: string;
-const consoleErrors: string[] = [];
-let dashboard: DashboardServer | undefined;
-
-before(async () => {
-  dashboard = await startDashboardServer(dataDir, serverDir);
-  ({ browser, base } = dashboard);
-});
-after(() => dashboard?.close());
+const ui = useDashboardServer(dataDir);
 
 const sdk = () => import("../../valence/src/index.js");
 const flows = () => import("./fixtures/workflows.js");
@@ -57,9 +47,9 @@ describe("live task output in the node panel, in Chromium", () => {
     const gate = join(dataDir, "live-gate");
     const id = await dispatch(chatterFlow)(gate);
 
-    const p = await openPage(browser, consoleErrors);
+    const p = await ui.page();
     const calls = recordOutputCalls(p, id);
-    await p.goto(`${base}/dispatches/${id}`);
+    await p.goto(`${ui.base}/dispatches/${id}`);
     await graphNode(p, "chatter").and(p.locator('[data-status="RUNNING"]')).waitFor();
     await graphNode(p, "chatter").click();
     const stdout = p.getByTestId("node-stdout");
@@ -72,7 +62,7 @@ describe("live task output in the node panel, in Chromium", () => {
     assert.equal(await stderr.textContent(), "warn 1\n");
     assert.equal(await liveNote.isVisible(), true, "the panel says it follows the output live");
     // The node's stored details have no output yet: what the panel shows came from the live route.
-    const details = (await (await fetch(`${base}/api/v1/dashboard/dispatches/${id}/nodes/0`)).json()) as { status: string; stdout: string; stderr: string };
+    const details = (await (await fetch(`${ui.base}/api/v1/dashboard/dispatches/${id}/nodes/0`)).json()) as { status: string; stdout: string; stderr: string };
     assert.deepEqual(details, { ...details, status: "RUNNING", stdout: "", stderr: "" });
     // It asked from the start, then each time after the last reply's `next`.
     for (let i = 0; !calls.some((c) => c.after !== "0"); i++) {
@@ -118,6 +108,6 @@ describe("live task output in the node panel, in Chromium", () => {
   });
 
   it("logged no console errors and no uncaught exceptions", () => {
-    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(ui.consoleErrors, []);
   });
 });

@@ -6,26 +6,14 @@
 // timing thresholds.
 import { dataDir } from "./fixtures/env.js";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import type { Browser, Page } from "playwright-core";
-import { openPage, shot, startDashboardServer, type DashboardServer } from "./browser.js";
+import { describe, it } from "node:test";
+import { shot, useDashboardServer } from "./browser.js";
 
-const serverDir = join(dataDir, "server");
-let browser: Browser;
-let base: string;
-const consoleErrors: string[] = [];
-let dashboard: DashboardServer | undefined;
-
-before(async () => {
-  dashboard = await startDashboardServer(dataDir, serverDir);
-  ({ browser, base } = dashboard);
-});
-after(() => dashboard?.close());
+const ui = useDashboardServer(dataDir);
 
 const sdk = () => import("../../valence/src/index.js");
 const flows = () => import("./fixtures/workflows.js");
-const page = (): Promise<Page> => openPage(browser, consoleErrors);
+const page = ui.page;
 
 interface StoredNode {
   readonly nodeId: number;
@@ -43,15 +31,15 @@ describe("task-stream timeline in Chromium", () => {
     assert.deepEqual(result, Array.from({ length: 12 }, (_, i) => i * i));
 
     // What the store holds, through the server's own graph route.
-    const graph = (await (await fetch(`${base}/api/v1/dashboard/dispatches/${id}/graph`)).json()) as { nodes: StoredNode[] };
+    const graph = (await (await fetch(`${ui.base}/api/v1/dashboard/dispatches/${id}/graph`)).json()) as { nodes: StoredNode[] };
     const tasks = graph.nodes.filter((n) => n.name === "crunch");
     assert.equal(tasks.length, 12);
-    const timeline = (await (await fetch(`${base}/api/v1/dashboard/dispatches/${id}/timeline`)).json()) as { lanes: string[]; nodeId: number[] };
+    const timeline = (await (await fetch(`${ui.base}/api/v1/dashboard/dispatches/${id}/timeline`)).json()) as { lanes: string[]; nodeId: number[] };
     assert.ok(timeline.lanes.length >= 1);
     for (const lane of timeline.lanes) assert.match(lane, /^local worker \d+$/);
 
     const p = await page();
-    await p.goto(`${base}/dispatches/${id}`);
+    await p.goto(`${ui.base}/dispatches/${id}`);
     await p.getByRole("tab", { name: "Timeline" }).click();
     const canvas = p.getByTestId("timeline-canvas");
     await canvas.waitFor();
@@ -125,7 +113,7 @@ describe("task-stream timeline in Chromium", () => {
     await p.getByRole("button", { name: "Show all" }).click();
     assert.equal(await span(), whole);
 
-    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(ui.consoleErrors, []);
     await p.context().close();
   });
 });

@@ -6,29 +6,17 @@ import { dataDir } from "./fixtures/env.js";
 import assert from "node:assert/strict";
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import type { Browser, Page } from "playwright-core";
+import { describe, it } from "node:test";
+import type { Page } from "playwright-core";
 import { startServer } from "../../valence/src/server/server.js";
-import { openPage, shot, startDashboardServer, type DashboardServer } from "./browser.js";
+import { shot, useDashboardServer } from "./browser.js";
 
-const serverDir = join(dataDir, "server");
-let browser: Browser;
-let base: string;
-const consoleErrors: string[] = [];
-let dashboard: DashboardServer | undefined;
-
-before(async () => {
-  dashboard = await startDashboardServer(dataDir, serverDir);
-  ({ browser, base } = dashboard);
-});
-after(() => dashboard?.close());
+const ui = useDashboardServer(dataDir);
 
 const sdk = () => import("../../valence/src/index.js");
 const flows = () => import("./fixtures/workflows.js");
 
-async function page(opts: { dark?: boolean; width?: number; height?: number } = {}): Promise<Page> {
-  return openPage(browser, consoleErrors, opts);
-}
+const page = ui.page;
 
 const nodeNames = (p: Page) => p.locator(".react-flow__node .vnode").evaluateAll((els) => els.map((e) => e.getAttribute("data-name") ?? ""));
 const graphNode = (p: Page, name: string) => p.locator(`.react-flow__node .vnode[data-name="${name}"]`);
@@ -40,7 +28,7 @@ describe("dashboard in Chromium", () => {
     // Something to look at in the summary and the list first.
     await getResult(await dispatch(timingWorkflow)(1, 2), { wait: true });
     const p = await page();
-    await p.goto(base);
+    await p.goto(ui.base);
     await p.locator(".live.on").waitFor();
     const id = await dispatch(timingWorkflow)(3, 4);
     const t0 = Date.now();
@@ -62,7 +50,7 @@ describe("dashboard in Chromium", () => {
     const id = await dispatch(timingWorkflow)(3, 4);
     await getResult(id, { wait: true });
     const p = await page();
-    await p.goto(`${base}/dispatches/${id}`);
+    await p.goto(`${ui.base}/dispatches/${id}`);
     await p.locator(".react-flow__node").nth(4).waitFor();
     assert.deepEqual((await nodeNames(p)).sort(), [":parameter:3", ":parameter:4", ":parameter:4", "add", "multiply"]);
     assert.equal(await p.locator(".react-flow__node").count(), 5);
@@ -87,7 +75,7 @@ describe("dashboard in Chromium", () => {
     const { slowFlow } = await flows();
     const id = await dispatch(slowFlow)(1500);
     const p = await page({ dark: true });
-    await p.goto(`${base}/dispatches/${id}`);
+    await p.goto(`${ui.base}/dispatches/${id}`);
     await graphNode(p, "sleepy").and(p.locator('[data-status="RUNNING"]')).waitFor({ timeout: 5000 });
     await shot(p, "graph-running-dark");
     const url = p.url();
@@ -108,7 +96,7 @@ describe("dashboard in Chromium", () => {
     const { slowFlow } = await flows();
     const id = await dispatch(slowFlow)(60_000);
     const p = await page();
-    await p.goto(`${base}/dispatches/${id}`);
+    await p.goto(`${ui.base}/dispatches/${id}`);
     await graphNode(p, "sleepy").and(p.locator('[data-status="RUNNING"]')).waitFor({ timeout: 5000 });
     await p.getByRole("button", { name: "Cancel dispatch" }).click();
     await p.getByRole("dialog").waitFor();
@@ -124,7 +112,7 @@ describe("dashboard in Chromium", () => {
     const id = await dispatch(failingFlow)(-2);
     await getResult(id, { wait: true });
     const p = await page();
-    await p.goto(`${base}/dispatches/${id}`);
+    await p.goto(`${ui.base}/dispatches/${id}`);
     await graphNode(p, "checkPositive").and(p.locator('[data-status="FAILED"]')).waitFor();
     await graphNode(p, "checkPositive").click();
     const error = p.getByTestId("node-error");
@@ -141,7 +129,7 @@ describe("dashboard in Chromium", () => {
     const id = await dispatch(timingWorkflow)(5, 6);
     await getResult(id, { wait: true });
     const p = await page();
-    await p.goto(`${base}/dispatches/${id}`);
+    await p.goto(`${ui.base}/dispatches/${id}`);
     await p.getByRole("button", { name: "Redispatch…" }).click();
     const dialog = p.getByRole("dialog");
     assert.equal(await dialog.getByRole("checkbox").isChecked(), true);
@@ -161,7 +149,7 @@ describe("dashboard in Chromium", () => {
     const p = await page();
     const t0 = Date.now();
     // Node by node: a graph this size comes grouped (one group per layer) unless asked (dashboard-groups.test.ts).
-    await p.goto(`${base}/dispatches/${id}?view=nodes`);
+    await p.goto(`${ui.base}/dispatches/${id}?view=nodes`);
     await p.getByTestId("graph").waitFor({ timeout: 60_000 });
     const shown = Date.now() - t0;
     // Watch the frames while the statuses pour in: the page must keep drawing.
@@ -217,7 +205,7 @@ describe("dashboard in Chromium", () => {
     const id = await dispatch(outerFlow)(3);
     assert.equal((await getResult(id, { wait: true })).result, 288);
     const p = await page();
-    await p.goto(`${base}/dispatches/${id}`);
+    await p.goto(`${ui.base}/dispatches/${id}`);
     const sub = p.locator(".react-flow__node .vnode.kind-sublattice");
     await sub.waitFor();
     const before = await p.locator(".react-flow__node").count();
@@ -242,9 +230,9 @@ describe("dashboard in Chromium", () => {
 
   it("tails the server log and shows the config, read-only", async () => {
     const p = await page();
-    await p.goto(`${base}/log`);
+    await p.goto(`${ui.base}/log`);
     await p.getByTestId("server-log").filter({ hasText: "listening on" }).waitFor();
-    appendFileSync(join(serverDir, "server.log"), "a line written just now\n");
+    appendFileSync(join(ui.serverDir, "server.log"), "a line written just now\n");
     await p.getByTestId("server-log").filter({ hasText: "a line written just now" }).waitFor({ timeout: 3000 });
     await shot(p, "log");
     await p.getByRole("link", { name: "Config" }).click();
@@ -256,11 +244,11 @@ describe("dashboard in Chromium", () => {
 
   it("finds dispatches by name, filters by status, pages, and is usable from the keyboard", async () => {
     const p = await page();
-    await p.goto(`${base}/?status=failed`);
+    await p.goto(`${ui.base}/?status=failed`);
     await p.locator("tbody tr[data-dispatch]").first().waitFor();
     const statuses = await p.locator("tbody .badge").evaluateAll((els) => els.map((e) => e.getAttribute("data-status")));
     assert.ok(statuses.length > 0 && statuses.every((s) => s === "FAILED"), String(statuses));
-    await p.goto(base);
+    await p.goto(ui.base);
     await p.getByRole("searchbox").fill("failingFlow");
     await p.waitForURL(/q=failingFlow/);
     await p.locator("tbody tr[data-dispatch]").first().waitFor();
@@ -287,7 +275,7 @@ describe("dashboard in Chromium", () => {
     // 3,000 finished dispatches written straight into the server's store (a second connection, as a CLI would open).
     const { SqliteStore } = await import("../../valence/src/engine/store/sqlite-store.js");
     const { encode } = await import("../../valence/src/codec/index.js");
-    const store = new SqliteStore(serverDir);
+    const store = new SqliteStore(ui.serverDir);
     const t = Date.now() - 86_400_000;
     await store.write((w) => {
       for (let i = 0; i < 3000; i++) {
@@ -296,8 +284,8 @@ describe("dashboard in Chromium", () => {
         w.insertDispatch(
           {
             id, parentId: null, parentNode: null, name: `bulk_${i % 10}`, latticeId: null, status, inputs: encode([]), output: null,
-            outputTemplate: encode({ value: null, holes: [] }), error: null, createdAt: t + i, startedAt: t + i, endedAt: t + i + 5, resultsDir: join(serverDir, "results", id),
-            bundlePath: null, entryFile: null, cwd: serverDir, ownerPid: null, ownerHost: null, ownerLock: null, nodeCount: 1, nodesDone: 1,
+            outputTemplate: encode({ value: null, holes: [] }), error: null, createdAt: t + i, startedAt: t + i, endedAt: t + i + 5, resultsDir: join(ui.serverDir, "results", id),
+            bundlePath: null, entryFile: null, cwd: ui.serverDir, ownerPid: null, ownerHost: null, ownerLock: null, nodeCount: 1, nodesDone: 1,
           },
           [],
           [],
@@ -306,17 +294,17 @@ describe("dashboard in Chromium", () => {
     });
     await store.close();
     const p = await page({ dark: true });
-    await p.goto(base);
+    await p.goto(ui.base);
     await p.locator(".pager").filter({ hasText: /of 3,0\d\d · page 1 of 6\d/ }).waitFor();
     await shot(p, "list-dark-thousands");
     await p.getByRole("button", { name: "Older →" }).click();
     await p.locator(".pager").filter({ hasText: /^.*51–100 of/ }).waitFor();
     const t0 = Date.now();
-    const { total } = (await (await fetch(`${base}/api/v1/dashboard/dispatches?limit=1`)).json()) as { total: number };
-    await p.goto(`${base}/?page=${Math.ceil(total / 50)}`);
+    const { total } = (await (await fetch(`${ui.base}/api/v1/dashboard/dispatches?limit=1`)).json()) as { total: number };
+    await p.goto(`${ui.base}/?page=${Math.ceil(total / 50)}`);
     await p.locator('tbody tr[data-dispatch="dsp_bulk00000"]').waitFor();
     const lastPageMs = Date.now() - t0;
-    await p.goto(`${base}/?q=bulk_3&status=failed`);
+    await p.goto(`${ui.base}/?q=bulk_3&status=failed`);
     await p.locator("tbody tr[data-dispatch]").first().waitFor();
     const names = await p.locator("tbody .name").allTextContents();
     assert.ok(names.length > 0 && names.every((n) => n === "bulk_3"));
@@ -340,8 +328,8 @@ describe("dashboard in Chromium", () => {
       await p.context().close();
       // Chromium reports each refused request (before the token was given) as a console error.
       const refused = (e: string) => e.startsWith(guarded.info.url) && e.includes("status of 401");
-      const kept = consoleErrors.filter((e) => !refused(e));
-      consoleErrors.splice(0, consoleErrors.length, ...kept);
+      const kept = ui.consoleErrors.filter((e) => !refused(e));
+      ui.consoleErrors.splice(0, ui.consoleErrors.length, ...kept);
       // Given in the address instead: kept, and removed from the address bar.
       const q = await page();
       await q.goto(`${guarded.info.url}/#token=${token}`);
@@ -354,6 +342,6 @@ describe("dashboard in Chromium", () => {
   });
 
   it("logged no console errors and no uncaught exceptions", () => {
-    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(ui.consoleErrors, []);
   });
 });
