@@ -8,9 +8,10 @@ import { DispatchNotFoundError, NodeNotFoundError } from "../errors.js";
 import type { DispatchId } from "../ids.js";
 import type { Status } from "../status.js";
 import type { Store } from "./store/store.js";
+import type { OutputStream } from "../executor/capture.js";
 
 export interface TaskOutputChunk {
-  readonly stream: "stdout" | "stderr";
+  readonly stream: OutputStream;
   readonly text: string;
 }
 

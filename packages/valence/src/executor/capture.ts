@@ -13,8 +13,11 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 
+/** Which of a task's two outputs a piece of text was written to. */
+export type OutputStream = "stdout" | "stderr";
+
 /** Where a running task's output goes as it is written (the engine stores it in chunks). */
-export type LiveSink = (stream: "stdout" | "stderr", text: string) => void;
+export type LiveSink = (stream: OutputStream, text: string) => void;
 
 /** How long output waits before it is handed to the live sink, so a chatty task sends a chunk, not a line, at a time. */
 export const LIVE_MS = 200;
@@ -79,7 +82,7 @@ function shared(): Shared {
   return s;
 }
 
-function patch(stream: NodeJS.WriteStream, which: "stdout" | "stderr", als: AsyncLocalStorage<Buffers>): void {
+function patch(stream: NodeJS.WriteStream, which: OutputStream, als: AsyncLocalStorage<Buffers>): void {
   const original = stream.write.bind(stream) as (...a: unknown[]) => boolean;
   stream.write = function (this: unknown, chunk: unknown, ...rest: unknown[]): boolean {
     const buffers = als.getStore();

@@ -11,6 +11,7 @@ import { createInterface } from "node:readline";
 import { resolve } from "node:path";
 import { checkTaskFile, runTask, TaskPackageError } from "./run-task.js";
 import { outputLine, readyLine, resultLine, type RunLine } from "../executor/wire/serve-protocol.js";
+import type { OutputStream } from "../executor/capture.js";
 
 export function serve(): void {
   const protocol = process.stdout.write.bind(process.stdout) as (chunk: string) => boolean;
@@ -27,7 +28,7 @@ export function serve(): void {
       return;
     }
     // The task's output also goes to the side while it runs, so it can be followed before the result.
-    const live = (stream: "stdout" | "stderr", text: string) => void protocol(outputLine(run.id, stream, text));
+    const live = (stream: OutputStream, text: string) => void protocol(outputLine(run.id, stream, text));
     void runTask(run.task, resolve(run.bundle), live).then(
       (result) => protocol(resultLine(run.id, JSON.stringify(result))),
       (error: unknown) => process.stderr.write(`valence-task --serve: task ${run.id} failed in the runner: ${String(error)}\n`),

@@ -6,6 +6,7 @@ import type { DispatchId } from "../../ids.js";
 import { loadConfig } from "../../engine/config/index.js";
 import { ServerStateError } from "../../errors.js";
 import { parseOrUsage, UsageError, type Command } from "../command.js";
+import type { OutputStream } from "../../executor/capture.js";
 
 const usage = `valence logs [-f] [-n LINES]
 valence logs DISPATCH NODE [-f]
@@ -64,7 +65,7 @@ export const logsCommand: Command = {
 async function taskLogs(id: DispatchId, node: number, follow: boolean): Promise<number> {
   const dispatcher = await currentDispatcher();
   const printed = { stdout: 0, stderr: 0 };
-  const write = (stream: "stdout" | "stderr", text: string) => {
+  const write = (stream: OutputStream, text: string) => {
     if (!text) return;
     (stream === "stdout" ? process.stdout : process.stderr).write(text);
     printed[stream] += text.length;

@@ -26,6 +26,7 @@ import { NodeValues } from "./node-values.js";
 import { dispatchOutcome } from "./dispatch-end.js";
 import { toError } from "../../values.js";
 import { trimStack } from "./stack.js";
+import type { OutputStream } from "../../executor/capture.js";
 
 const NO_EDGES: InEdge[] = [];
 
@@ -67,7 +68,7 @@ export class DispatchRun {
   private readonly live: LiveOutput;
   /** A cancelled task may go on printing: only a running node's output is kept. */
   private readonly liveSink = {
-    append: (node: number, stream: "stdout" | "stderr", text: string) => {
+    append: (node: number, stream: OutputStream, text: string) => {
       if (this.sched.state[node] === "RUNNING") this.live.append(node, stream, text);
     },
   };

@@ -14,10 +14,10 @@
 import type { DispatchId } from "../../ids.js";
 import type { Store, StoreWrites } from "../store/store.js";
 import type { NodeOutputSink } from "./running-task.js";
+import type { OutputStream } from "../../executor/capture.js";
 
 const FLUSH_MS = 250;
 
-export type OutputStream = "stdout" | "stderr";
 
 /** The line that ends output cut at `limit` bytes; `dropped` is how many bytes went. */
 export function cutMarker(limit: number, dropped: number | undefined): string {

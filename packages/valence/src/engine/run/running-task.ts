@@ -5,7 +5,7 @@
  */
 import type { Task, TaskFunction, TaskMetadata } from "../../executor/task.js";
 import type { TaskSetup } from "../../executor/task-setup.js";
-import type { LiveSink } from "../../executor/capture.js";
+import type { LiveSink, OutputStream } from "../../executor/capture.js";
 import type { ElectronId } from "../../ids.js";
 import { LazyAbort } from "./lazy-abort.js";
 
@@ -13,7 +13,7 @@ const NO_KWARGS: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /** Takes a running node's output chunks (the dispatch's LiveOutput). */
 export interface NodeOutputSink {
-  append(node: number, stream: "stdout" | "stderr", text: string): void;
+  append(node: number, stream: OutputStream, text: string): void;
 }
 
 export class RunningTask extends LazyAbort implements Task {

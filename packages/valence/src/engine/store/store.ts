@@ -21,6 +21,7 @@ import type { Cluster } from "./cluster.js";
 import type { Status } from "../../status.js";
 import type { SubmittedNode } from "./graph-codec.js";
 import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "./records.js";
+import type { OutputStream } from "../../executor/capture.js";
 
 /** One finished node for `nodesCompleted`; `attempt` is set when its RUNNING mark was never written. */
 export interface CompletedNode {
@@ -39,7 +40,7 @@ export interface CompletedNode {
 /** A piece of a running node's stdout or stderr, in the order written. */
 export interface LiveChunk {
   readonly node: number;
-  readonly stream: "stdout" | "stderr";
+  readonly stream: OutputStream;
   readonly text: string;
 }
 

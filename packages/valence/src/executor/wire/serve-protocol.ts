@@ -18,6 +18,7 @@
  * parses it later, as it would a result.json) can slice it out unparsed.
  */
 import type { ResultFile, TaskFile } from "./task-file.js";
+import type { OutputStream } from "../capture.js";
 
 /** Bumped when a line changes shape; the ready line names it so each side can refuse the other's. */
 export const SERVE_FORMAT = 1;
@@ -41,11 +42,11 @@ export interface RunLine {
 export interface OutputLine {
   readonly t: "output";
   readonly id: string;
-  readonly stream: "stdout" | "stderr";
+  readonly stream: OutputStream;
   readonly text: string;
 }
 
-export function outputLine(id: string, stream: "stdout" | "stderr", text: string): string {
+export function outputLine(id: string, stream: OutputStream, text: string): string {
   return `${JSON.stringify({ t: "output", id, stream, text } satisfies OutputLine)}\n`;
 }
 

@@ -4,6 +4,7 @@
  * message costs far more than the few bytes of a trivial task.
  */
 import type { WireError } from "../../../executor/wire/wire-error.js";
+import type { OutputStream } from "../../../executor/capture.js";
 
 export type { WireError };
 
@@ -40,7 +41,7 @@ export interface DoneMessage {
 
 /** A running task's output so far (capture.ts's live chunks), sent before its result. */
 export interface OutputMessage {
-  readonly output: { readonly id: number; readonly stream: "stdout" | "stderr"; readonly text: string };
+  readonly output: { readonly id: number; readonly stream: OutputStream; readonly text: string };
 }
 
 export type WorkerMessage = DoneMessage | OutputMessage;

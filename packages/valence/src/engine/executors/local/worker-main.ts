@@ -8,7 +8,7 @@
  * pool's business.
  */
 import { decode, encode } from "../../../codec/index.js";
-import { callCaptured, type CapturedCall } from "../../../executor/capture.js";
+import { callCaptured, type CapturedCall, type OutputStream } from "../../../executor/capture.js";
 import { isThenable } from "../../../values.js";
 import type { ElectronId } from "../../../ids.js";
 import { markTaskRunner, type RegisteredElectron } from "../../../sdk/global-registry.js";
@@ -140,7 +140,7 @@ function reply(result: WireResult): void {
 }
 
 /** A running task's output chunk; results held in the outbox go first, so a chunk never overtakes its task's own result. */
-function live(id: number, stream: "stdout" | "stderr", text: string): void {
+function live(id: number, stream: OutputStream, text: string): void {
   flush();
   const message: OutputMessage = { output: { id, stream, text } };
   send?.(message);
