@@ -127,6 +127,11 @@ export class DispatchNotRunningError extends ValenceError {
 /** A node id that the dispatch does not have. */
 export class NodeNotFoundError extends ValenceError {
   override readonly code = "NODE_NOT_FOUND";
+
+  /** `nodes` (as they are to be shown) are not among the `count` nodes of dispatch `dispatchId`. */
+  static outside(dispatchId: string, count: number, nodes: readonly (string | number)[]): NodeNotFoundError {
+    return new NodeNotFoundError(`dispatch ${dispatchId} has nodes 0 to ${count - 1}; no such node: ${nodes.join(", ")}`);
+  }
 }
 
 /** A node that did not run because a node it depends on failed. */

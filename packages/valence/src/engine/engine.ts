@@ -316,9 +316,7 @@ export class Engine {
     if (nodes) {
       const count = (await readDispatch(this.store, id)).nodeCount;
       const bad = nodes.filter((n) => !Number.isInteger(n) || n < 0 || n >= count);
-      if (bad.length) {
-        throw new NodeNotFoundError(`dispatch ${id} has nodes 0 to ${count - 1}; no such node: ${bad.map((b) => JSON.stringify(b)).join(", ")}`);
-      }
+      if (bad.length) throw NodeNotFoundError.outside(id, count, bad.map((b) => JSON.stringify(b)));
     }
     if (!run) {
       const d = await readDispatch(this.store, id);

@@ -36,7 +36,7 @@ export async function readTaskOutput(store: Store, id: DispatchId, node: number,
   const d = await store.getDispatch(id);
   if (!d) throw new DispatchNotFoundError(id, store.dataDir);
   if (!Number.isInteger(node) || node < 0 || node >= d.nodeCount) {
-    throw new NodeNotFoundError(`dispatch ${id} has nodes 0 to ${d.nodeCount - 1}; no such node: ${node}`);
+    throw NodeNotFoundError.outside(id, d.nodeCount, [node]);
   }
   // Chunks first: a node that ends between the two reads is then seen ended, with its whole output.
   const chunks = await store.getLiveOutput(id, node, after);

@@ -164,7 +164,7 @@ export function createApp(opts: AppOptions): Hono {
     const text = await c.req.text();
     const body = text.trim() ? parse(cancelSchema, parseJson(text)) : {};
     const bad = (body.nodes ?? []).filter((n) => n >= d.nodeCount);
-    if (bad.length) throw new NodeNotFoundError(`dispatch ${d.id} has nodes 0 to ${d.nodeCount - 1}; no such node: ${bad.join(", ")}`);
+    if (bad.length) throw NodeNotFoundError.outside(d.id, d.nodeCount, bad);
     if (isTerminal(d.status)) throw new DispatchFinishedError(`dispatch ${d.id} already ${d.status}; there is nothing to cancel`);
     // Driven by another server of the team: it is asked to.
     const sent = supervisor.cancel(d.id, body.nodes) || ((await (await opts.team)?.cancelElsewhere(d.id, body.nodes)) ?? false);

@@ -17,7 +17,7 @@ import { prepareStatements, type Statements } from "./sqlite-statements.js";
 import { asWriteError } from "./sqlite-write-error.js";
 import { SqliteWriter } from "./sqlite-writer.js";
 import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "./records.js";
-import type { DispatchListRow, DispatchQuery, InProcessReads, LiveChunkRecord, Store, StoreTx, StoreWrites } from "./store.js";
+import type { DispatchListRow, DispatchQuery, InProcessReads, LiveChunkRecord, NodeLogs, Store, StoreTx, StoreWrites } from "./store.js";
 
 
 /** How long the store must be left alone before it checkpoints. */
@@ -157,8 +157,8 @@ export class SqliteStore implements Store {
     return edges === undefined ? [] : decodeEdges(edges);
   }
 
-  async getNodeLogs(id: DispatchId, node: number): Promise<{ status: Status; stdout: string | null; stderr: string | null } | undefined> {
-    return this.stmts.nodeLogs.get(id, node) as { status: Status; stdout: string | null; stderr: string | null } | undefined;
+  async getNodeLogs(id: DispatchId, node: number): Promise<NodeLogs | undefined> {
+    return this.stmts.nodeLogs.get(id, node) as NodeLogs | undefined;
   }
 
   async getLiveOutput(id: DispatchId, node: number | null, after = 0): Promise<LiveChunkRecord[]> {

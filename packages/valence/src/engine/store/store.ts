@@ -50,6 +50,13 @@ export interface LiveChunkRecord extends LiveChunk {
   readonly at: number;
 }
 
+/** A node's status and its whole stdout and stderr, as its state row holds them. */
+export interface NodeLogs {
+  readonly status: Status;
+  readonly stdout: string | null;
+  readonly stderr: string | null;
+}
+
 /** Outputs larger than this live in a file under the dispatch's results dir, not in a row. */
 export const LARGE_VALUE_BYTES = 256 * 1024;
 
@@ -160,7 +167,7 @@ export interface Store {
   /** Dispatches not COMPLETED, FAILED or CANCELLED. */
   unfinishedDispatches(): Promise<DispatchRecord[]>;
   /** One node's state row alone (no graph read): its status and whole logs, or undefined while it has none (pending). */
-  getNodeLogs(id: DispatchId, node: number): Promise<{ readonly status: Status; readonly stdout: string | null; readonly stderr: string | null } | undefined>;
+  getNodeLogs(id: DispatchId, node: number): Promise<NodeLogs | undefined>;
   /** The live chunks of a node (all nodes when `node` is null) with ids above `after`, in order. */
   getLiveOutput(id: DispatchId, node: number | null, after?: number): Promise<LiveChunkRecord[]>;
   /** A node's encoded output, from its row or its file; null when it has none. */

@@ -51,7 +51,7 @@ import { decodeEdges, decodeNodes } from "../graph-codec.js";
 import { withState, type NodeState } from "../node-state.js";
 import { RecordedWrites } from "../recorded-writes.js";
 import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "../records.js";
-import type { DispatchListRow, DispatchQuery, LiveChunkRecord, Store, StoreTx, StoreWrites } from "../store.js";
+import type { DispatchListRow, DispatchQuery, LiveChunkRecord, NodeLogs, Store, StoreTx, StoreWrites } from "../store.js";
 import { maskUrl, targetOf } from "./mask-url.js";
 import { Checkout, type Reconnect, type WriteTries } from "./postgres-checkout.js";
 import { PostgresCluster } from "./postgres-cluster.js";
@@ -515,7 +515,7 @@ export class PostgresStore implements Store {
     return g ? decodeEdges(g.edges) : [];
   }
 
-  async getNodeLogs(id: DispatchId, node: number): Promise<{ status: Status; stdout: string | null; stderr: string | null } | undefined> {
+  async getNodeLogs(id: DispatchId, node: number): Promise<NodeLogs | undefined> {
     const r = (await this.read<{ status: Status; stdout: Buffer | null; stderr: Buffer | null }>("nodeLogs", [id, node])).rows[0];
     return r && { status: r.status, stdout: text(r.stdout), stderr: text(r.stderr) };
   }
