@@ -51,13 +51,17 @@ function sendLive(buffers: Buffers): void {
   const errText = buffers.stderr.slice(buffers.sentErr ?? 0, err).join("");
   buffers.sentOut = out;
   buffers.sentErr = err;
-  // The sink is the engine's: a throw there must not become the task's.
-  try {
-    if (outText) live("stdout", outText);
-    if (errText) live("stderr", errText);
-  } catch {
-    /* the live copy is a convenience; the outcome keeps the whole output */
-  }
+  // The sink is the engine's: a throw there must not become the task's. It runs outside the
+  // task's capture (the timer inherited it), so a sink that writes to stdout (valence-task's
+  // output file, a log) is not captured back into the task.
+  shared().als.exit(() => {
+    try {
+      if (outText) live("stdout", outText);
+      if (errText) live("stderr", errText);
+    } catch {
+      /* the live copy is a convenience; the outcome keeps the whole output */
+    }
+  });
 }
 
 /** The task has ended: no more live chunks (its outcome carries the whole output). */

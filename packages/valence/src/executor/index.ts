@@ -9,6 +9,7 @@ export { RemoteExecutor, outcomeOf } from "./remote/remote-executor.js";
 export type { RemoteExecutorOptions, RemoteResult, RemoteStatus } from "./remote/remote-executor.js";
 export { makeTaskPackage, runnerFile, shellQuote, taskCommand, taskFiles, writeTaskPackage } from "./remote/task-package.js";
 export type { SharedFile, TaskPackage } from "./remote/task-package.js";
+export { readFileFrom } from "./remote/output-follower.js";
 export { RunnerSession } from "./remote/runner-session.js";
 export { RunnerPool } from "./remote/runner-pool.js";
 export type { LaunchedRunner, PooledTask, RunnerPoolOptions } from "./remote/runner-pool.js";

@@ -27,12 +27,14 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { readdir, readFile, rename, unlink, utimes, writeFile } from "node:fs/promises";
+import { appendFile, readdir, readFile, rename, unlink, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { RunnerPool, type LaunchedRunner, type PooledTask } from "../executor/remote/runner-pool.js";
 import { launchChildRunner } from "../executor/remote/child-runner.js";
 import type { RunnerOutcome } from "../executor/remote/runner-session.js";
+import type { LiveSink } from "../executor/capture.js";
+import { OUTPUT_FILE, outputFileLine } from "../executor/wire/output-file.js";
 
 export interface PilotArgs {
   /** The queue directory. */
@@ -203,7 +205,9 @@ export function pilot(args: PilotArgs, runnerFile = process.argv[1] as string): 
       if (cancelledBefore) {
         answer = runnerEnded({ reason: "cancelled before it started", exitCode: null, stderrTail: "", pilot: args.name });
       } else {
-        entry.task = pool.submit(parsed.bundle, taskJson);
+        // The task's output while it runs goes beside its task.json, where the dispatcher follows it (output-file.ts).
+        const live = typeof parsed.taskFile === "string" ? appendTo(join(dirname(resolve(parsed.taskFile)), OUTPUT_FILE)) : undefined;
+        entry.task = pool.submit(parsed.bundle, taskJson, parsed.bundle, live);
         answer = answerOf(await entry.task.outcome, args.name);
       }
     } catch (error) {
@@ -255,4 +259,13 @@ async function listDir(dir: string): Promise<string[]> {
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+/** A live sink that appends each chunk to `path`, in order (one append at a time); a failed append is dropped. */
+function appendTo(path: string): LiveSink {
+  let last: Promise<void> = Promise.resolve();
+  return (stream, text) => {
+    const line = outputFileLine(stream, text);
+    last = last.then(() => appendFile(path, line)).catch(() => {});
+  };
 }

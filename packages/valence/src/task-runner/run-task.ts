@@ -5,6 +5,7 @@
  * result that cannot be written is the runner's own failure.
  */
 import { randomBytes } from "node:crypto";
+import { appendFileSync } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { decode, encode } from "../codec/index.js";
@@ -14,6 +15,7 @@ import { taskFunction } from "./setup.js";
 import { findElectron } from "./bundle-loader.js";
 import { RESULT_FILE, TASK_FILE, TASK_FILE_FORMAT, type ResultFile, type TaskFile } from "../executor/wire/task-file.js";
 import { toWireError } from "../executor/wire/wire-error.js";
+import { OUTPUT_FILE, outputFileLine } from "../executor/wire/output-file.js";
 
 /** A task directory the runner cannot use: it says which file and what is wrong with it. */
 export class TaskPackageError extends Error {
@@ -55,7 +57,9 @@ export function checkTaskFile(parsed: Partial<TaskFile>, where: string): TaskFil
 export async function runTaskDir(taskDir: string): Promise<ResultFile> {
   const task = await readTaskFile(taskDir);
   const bundle = isAbsolute(task.bundle) ? task.bundle : join(taskDir, task.bundle);
-  const result = await runTask(task, bundle);
+  // The live copy of the output, for a dispatcher that follows the task while it runs (output-file.ts).
+  const outputFile = join(taskDir, OUTPUT_FILE);
+  const result = await runTask(task, bundle, (stream, text) => appendFileSync(outputFile, outputFileLine(stream, text)));
   await writeAtomically(join(taskDir, RESULT_FILE), JSON.stringify(result));
   return result;
 }

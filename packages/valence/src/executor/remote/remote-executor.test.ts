@@ -24,7 +24,7 @@ after(async () => {
   await rm(workdir, { recursive: true, force: true });
 });
 
-executorContract("remote (subprocess)", () => new SubprocessExecutor(workdir), { concurrentTasks: 20 });
+executorContract("remote (subprocess)", () => new SubprocessExecutor(workdir), { concurrentTasks: 20, liveOutput: true });
 
 describe("RemoteExecutor lifecycle", () => {
   let dir: string;

@@ -23,6 +23,7 @@ import { Executor, type ExecutorOptions } from "../executor.js";
 import { NoBundleError } from "../no-bundle-error.js";
 import type { Task, TaskOutcome } from "../task.js";
 import { makeTaskPackage, type TaskPackage } from "./task-package.js";
+import { followOutputFile } from "./output-follower.js";
 
 export interface RemoteExecutorOptions extends ExecutorOptions {
   /** Longest wait between two polls of a running task, in seconds (Covalent's `poll_freq`). Default 1. */
@@ -49,6 +50,8 @@ export interface RemoteResult {
 
 /** First poll after this many ms, doubling up to `pollFreq`: short tasks finish fast, long ones are not polled hard. */
 const FIRST_POLL_MS = 20;
+/** A followed output file is read at most this often (or every pollFreq, if slower): one read per running task per round. */
+const FOLLOW_MIN_MS = 500;
 
 export abstract class RemoteExecutor<Job = unknown> extends Executor {
   declare readonly options: RemoteExecutorOptions;
@@ -164,6 +167,14 @@ export abstract class RemoteExecutor<Job = unknown> extends Executor {
     }
   }
 
+  /**
+   * Reads the running task's `output.jsonl` (its directory's, see wire/output-file.ts) from
+   * `offset` to the end; undefined while there is none. An executor whose tasks run in a
+   * `valence-task` process of their own defines it, and the task's output is then followed
+   * live while it runs. Executors whose runners stream output (TaskPackage.live) do not.
+   */
+  protected readOutputFile?(job: Job, pkg: TaskPackage, offset: number): Promise<string | undefined>;
+
   /** Where the job ran, for the dashboard's timeline (TaskOutcome.lane): a host, a worker, a job id; undefined: unknown. */
   protected laneOf(_job: Job): string | undefined {
     return undefined;
@@ -179,12 +190,19 @@ export abstract class RemoteExecutor<Job = unknown> extends Executor {
 
   private async waitUntilFinished(job: Job, pkg: TaskPackage, task: Task, signal: AbortSignal): Promise<RemoteStatus> {
     const cancelled = whenAborted(signal);
-    for (let polls = 0; ; polls++) {
-      this.throwIfAborted(task);
-      const status = await this.step("pollTask", () => this.pollTask(job, pkg));
-      if (status.state === "done" || status.state === "failed") return status;
-      // A subclass's wait need not watch the signal: a cancel ends the wait here.
-      await Promise.race([this.waitForChange(job, pkg, polls, signal).catch(() => {}), cancelled]);
+    const read = this.readOutputFile;
+    const follower =
+      pkg.live && read ? followOutputFile((offset) => read.call(this, job, pkg, offset), pkg.live, Math.max(FOLLOW_MIN_MS, (this.options.pollFreq ?? 1) * 1000)) : undefined;
+    try {
+      for (let polls = 0; ; polls++) {
+        this.throwIfAborted(task);
+        const status = await this.step("pollTask", () => this.pollTask(job, pkg));
+        if (status.state === "done" || status.state === "failed") return status;
+        // A subclass's wait need not watch the signal: a cancel ends the wait here.
+        await Promise.race([this.waitForChange(job, pkg, polls, signal).catch(() => {}), cancelled]);
+      }
+    } finally {
+      follower?.stop();
     }
   }
 

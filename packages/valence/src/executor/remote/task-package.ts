@@ -29,6 +29,7 @@ import {
   type TaskFile,
 } from "../wire/task-file.js";
 import type { Task, TaskMetadata } from "../task.js";
+import { OUTPUT_FILE } from "../wire/output-file.js";
 
 /** A file of the package that lives beside many tasks, named by its content. */
 export interface SharedFile {
@@ -53,8 +54,9 @@ export interface TaskPackage {
 }
 
 /** Names of the files inside a task's directory, relative to the working directory. */
-export function taskFiles(pkg: TaskPackage): { task: string; result: string; stdout: string; stderr: string } {
+export function taskFiles(pkg: TaskPackage): { task: string; result: string; stdout: string; stderr: string; output: string } {
   return {
+    output: `${pkg.taskDir}/${OUTPUT_FILE}`,
     task: `${pkg.taskDir}/${TASK_FILE}`,
     result: `${pkg.taskDir}/${RESULT_FILE}`,
     stdout: `${pkg.taskDir}/${STDOUT_LOG}`,

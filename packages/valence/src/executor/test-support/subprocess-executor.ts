@@ -13,6 +13,7 @@ import {
   type RemoteStatus,
 } from "../remote/remote-executor.js";
 import { taskCommand, taskFiles, writeTaskPackage, type TaskPackage } from "../remote/task-package.js";
+import { readFileFrom } from "../remote/output-follower.js";
 
 interface Job {
   readonly child: ChildProcess;
@@ -61,6 +62,11 @@ export class SubprocessExecutor extends RemoteExecutor<Job> {
   /** Told of the exit at once: no need to sleep between polls. */
   protected override async waitForChange(job: Job): Promise<void> {
     await job.exited;
+  }
+
+  /** The task's output.jsonl, so its output is followed while it runs. */
+  protected override readOutputFile(_job: Job, pkg: TaskPackage, offset: number): Promise<string | undefined> {
+    return readFileFrom(join(this.workdir, taskFiles(pkg).output), offset);
   }
 
   async queryResult(job: Job, pkg: TaskPackage): Promise<RemoteResult> {
