@@ -30,6 +30,8 @@ export interface ClusterShell {
   readFile(path: string): Promise<string | undefined>;
   /** The last `bytes` bytes of a file (logs may be large), or undefined if it does not exist. */
   readTail(path: string, bytes: number): Promise<string | undefined>;
+  /** A file from byte `offset` to its end, or undefined if it does not exist. For ASCII files (a task's output.jsonl): bytes are characters. */
+  readFrom(path: string, offset: number): Promise<string | undefined>;
   /** Removes a directory and everything in it; no error if it is gone. */
   removeDir(path: string): Promise<void>;
   /** Lets go of connections. The shell may be used again afterwards (it reconnects). */

@@ -24,7 +24,7 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 }, { timeout: 60_000 });
 
-executorContract("slurm", () => new SlurmExecutor({ env: slurm.env, partition: slurm.partition, remoteWorkdir }), { concurrentTasks: 6 });
+executorContract("slurm", () => new SlurmExecutor({ env: slurm.env, partition: slurm.partition, remoteWorkdir }), { concurrentTasks: 6, liveOutput: true });
 
 test("after the contract: no job left in squeue, no task directory left in the workdir", { timeout: 60_000 }, async () => {
   const queued = execFileSync("squeue", ["-h", "-o", "%i %j %T"], { env: { ...process.env, ...slurm.env } }).toString();

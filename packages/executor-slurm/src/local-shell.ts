@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { open, readFile, rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
-import { writeTaskPackage, type TaskPackage } from "valence/executor";
+import { readFileFrom, writeTaskPackage, type TaskPackage } from "valence/executor";
 import { COMMAND_TIMEOUT_MS, type ClusterShell, type CommandResult } from "./cluster-shell.js";
 
 export class LocalShell implements ClusterShell {
@@ -64,6 +64,10 @@ export class LocalShell implements ClusterShell {
     } finally {
       await file.close();
     }
+  }
+
+  readFrom(path: string, offset: number): Promise<string | undefined> {
+    return readFileFrom(path, offset);
   }
 
   removeDir(path: string): Promise<void> {

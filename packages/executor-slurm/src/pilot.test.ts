@@ -95,7 +95,7 @@ function failure(outcome: TaskOutcome): Error {
   return outcome.error;
 }
 
-executorContract("slurm pilot", () => pilotExecutor(), { concurrentTasks: 6 });
+executorContract("slurm pilot", () => pilotExecutor(), { concurrentTasks: 6, liveOutput: true });
 
 describe("Slurm pilot jobs", () => {
   test("without pilots, a task's timeline row is its own Slurm job", LIMIT, async () => {

@@ -23,6 +23,9 @@ class ScriptedShell implements ClusterShell {
   async readTail(): Promise<string | undefined> {
     return undefined;
   }
+  async readFrom(): Promise<string | undefined> {
+    return undefined;
+  }
   async removeDir(): Promise<void> {}
   async close(): Promise<void> {}
 }

@@ -153,6 +153,12 @@ export class SlurmExecutor extends RemoteExecutor<SlurmJob | PilotTask> {
     return sleep(pollDelay(now - job.changedAt, (this.options.pollFreq ?? 1) * 1000, now), signal);
   }
 
+  /** The task's output.jsonl, which its runner (a job's own, or the pilot's) appends to as it prints: followed live. */
+  protected override async readOutputFile(_job: SlurmJob | PilotTask, pkg: TaskPackage, offset: number): Promise<string | undefined> {
+    const [shell, workdir] = await Promise.all([this.shell(), this.workdir()]);
+    return shell.readFrom(`${workdir}/${taskFiles(pkg).output}`, offset);
+  }
+
   async queryResult(job: SlurmJob | PilotTask, pkg: TaskPackage): Promise<RemoteResult> {
     if (job instanceof PilotTask) return this.fleet().result(job);
     const [shell, workdir] = await Promise.all([this.shell(), this.workdir()]);

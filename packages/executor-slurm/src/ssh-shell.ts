@@ -94,6 +94,12 @@ export class SshShell implements ClusterShell {
     return r.code === 0 ? r.stdout : undefined;
   }
 
+  async readFrom(path: string, offset: number): Promise<string | undefined> {
+    // tail -c +N starts at byte N, counting from 1.
+    const r = await this.run(`test -e ${shellQuote(path)} && tail -c +${offset + 1} ${shellQuote(path)}`);
+    return r.code === 0 ? r.stdout : undefined;
+  }
+
   removeDir(path: string): Promise<void> {
     return this.connection.remove(path);
   }

@@ -60,7 +60,7 @@ describe("over SSH", () => {
   });
 });
 
-executorContract("slurm over ssh", () => new SlurmExecutor({ ...options, remoteWorkdir: join(dir, "contract") }), { concurrentTasks: 6 });
+executorContract("slurm over ssh", () => new SlurmExecutor({ ...options, remoteWorkdir: join(dir, "contract") }), { concurrentTasks: 6, liveOutput: true });
 
 test("after the contract: no job left in squeue", LIMIT, () => {
   const queued = execFileSync("squeue", ["-h", "-o", "%i %j %T"], { env: { ...process.env, ...slurm.env } }).toString();
