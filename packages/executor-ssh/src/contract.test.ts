@@ -14,3 +14,6 @@ after(async () => {
 });
 
 executorContract("ssh", () => new SSHExecutor(host.options()), { concurrentTasks: 20, liveOutput: true });
+
+// A node process per task: its output is followed in the task's output.jsonl over SFTP.
+executorContract("ssh, isolation process", () => new SSHExecutor({ ...host.options(), isolation: "process" }), { concurrentTasks: 20, liveOutput: true });

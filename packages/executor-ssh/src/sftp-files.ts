@@ -13,6 +13,8 @@ import type { FileEntryWithStats, SFTPWrapper, Stats } from "ssh2";
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02). */
 const NO_SUCH_FILE = 2;
+/** Bytes asked for per SFTP read: within what servers answer in one packet. */
+const READ_PIECE = 32 * 1024;
 
 export class SftpFiles {
   /** Directories known to exist, so a second write to a directory costs no extra round trip. */
@@ -82,6 +84,34 @@ export class SftpFiles {
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw error;
+    }
+  }
+
+  /** The file from byte `offset` to its end, as latin1 (for ASCII files: a task's output.jsonl), or undefined when there is no such file. */
+  async readFrom(path: string, offset: number): Promise<string | undefined> {
+    let handle: Buffer;
+    try {
+      handle = await this.call<Buffer>((cb) => this.sftp.open(path, "r", cb));
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+    try {
+      const { size } = await this.call<Stats>((cb) => this.sftp.fstat(handle, cb));
+      const parts: Buffer[] = [];
+      // SFTP servers answer a read with at most their packet size: read in pieces up to the size seen.
+      for (let at = offset; at < size; ) {
+        const piece = Buffer.alloc(Math.min(READ_PIECE, size - at));
+        const n = await new Promise<number>((resolve, reject) =>
+          this.sftp.read(handle, piece, 0, piece.length, at, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead))),
+        );
+        if (n <= 0) break;
+        parts.push(piece.subarray(0, n));
+        at += n;
+      }
+      return Buffer.concat(parts).toString("latin1");
+    } finally {
+      await this.call<void>((cb) => this.sftp.close(handle, cb)).catch(() => undefined);
     }
   }
 

@@ -175,6 +175,11 @@ export class SshConnection {
     return this.withFiles((files) => files.readFile(remotePath));
   }
 
+  /** The file from byte `offset` on (latin1: for ASCII files), or undefined when it does not exist. */
+  readFrom(remotePath: string, offset: number): Promise<string | undefined> {
+    return this.withFiles((files) => files.readFrom(remotePath, offset));
+  }
+
   async exists(remotePath: string): Promise<boolean> {
     return (await this.withFiles((files) => files.stat(remotePath))) !== undefined;
   }

@@ -15,12 +15,14 @@ import {
   runnerJobStatus,
   shellQuote,
   submitToRunner,
+  taskFiles,
   type RemoteResult,
   type RemoteStatus,
   type RunnerJob,
   type SharedFile,
   type TaskPackage,
 } from "valence/executor";
+import { posix } from "node:path";
 import { SshRemoteSetupError } from "./errors.js";
 import { checkOptions, executorPluginDefaults, type SSHExecutorOptions } from "./options.js";
 import {
@@ -193,6 +195,12 @@ export class SSHExecutor extends RemoteExecutor<SshJob> {
   /** Resolves as soon as the task's channel closes or its result line arrives: nothing to poll. */
   protected override waitForChange(job: SshJob): Promise<void> {
     return job.mode === "process" ? job.ended : job.runner.ended;
+  }
+
+  /** In process isolation the task's runner appends its output to output.jsonl in the task's directory: followed over SFTP. Runners stream it instead. */
+  protected override async readOutputFile(job: SshJob, pkg: TaskPackage, offset: number): Promise<string | undefined> {
+    if (job.mode !== "process") return undefined;
+    return this.connection().readFrom(posix.join(this.remoteWorkdir, taskFiles(pkg).output), offset);
   }
 
   async queryResult(job: SshJob): Promise<RemoteResult> {
