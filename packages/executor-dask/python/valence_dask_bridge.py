@@ -5,11 +5,22 @@ asynchronous `distributed.Client` and speaks JSON lines on stdin/stdout:
 
   request   {"id": 1, "op": "put" | "submit" | "cancel", ...}
   response  {"id": 1, "ok": true, ...} | {"id": 1, "ok": false, "error": "..."}
-  event     {"event": "ready" | "fatal" | "done" | "failed" | "cancelled", ...}
+  event     {"event": "ready" | "fatal" | "done" | "failed" | "cancelled" | "output", ...}
 
 Requests are handled concurrently, so responses may come out of order. When a
 task's future settles, a "done" event carries its result, so the dispatcher
 learns of it at once and needs no second round trip.
+
+Live output: a task submitted with "live": true has what it prints relayed
+while it runs, as {"event": "output", "key": KEY, "stream": "stdout" | "stderr",
+"text": "..."}, any number of them before its "done" (and none after it: the
+result carries the whole output, so a late or lost chunk costs nothing). The
+worker running it logs each chunk as a Dask event (Worker.log_event) under the
+topic named by this bridge's client id, to which the bridge subscribes: Dask's
+own scheduler-to-client channel, so workers need no way back to the dispatcher,
+and the scheduler drops a client's topic once that client has left (after
+distributed.scheduler.events-cleanup-delay), so finished bridges leave nothing
+behind. A task without "live" relays nothing.
 
 Workers need no shared file system with the dispatcher: the runner and the
 code bundle are scattered once per content hash (broadcast to every worker),
@@ -60,6 +71,9 @@ def describe(error):
 RUNNER_IDLE_SECONDS = 60.0
 # How long a closed runner may take to exit before its group is killed.
 RUNNER_CLOSE_GRACE_SECONDS = 10.0
+# How often a live task's output.jsonl is read, under isolation "process" (the runner itself
+# hands output over at most every 200 ms, capture.ts's LIVE_MS).
+OUTPUT_POLL_SECONDS = 0.25
 
 
 def _worker_state(worker):
@@ -175,6 +189,59 @@ def _tail(path, limit=4000):
         return ""
 
 
+def _output_relay(spec, worker):
+    """The function that hands a chunk of the running task's output to the bridge, or None
+    when the task was submitted without live output (nothing is then read or sent).
+
+    Worker.log_event is safe from a task thread (it hops onto the worker's loop); the
+    event goes to the scheduler and on to the bridge subscribed to the topic."""
+    topic = spec.get("outputTopic")
+    if not topic:
+        return None
+    key = spec["key"]
+
+    def relay(stream, text):
+        if stream not in ("stdout", "stderr") or not isinstance(text, str) or not text:
+            return
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate (JSON may carry one) cannot be packed for the wire: replace it.
+            text = text.encode("utf-8", "replace").decode("utf-8")
+        try:
+            worker.log_event(topic, {"valence": "output", "key": key, "stream": stream, "text": text})
+        except Exception:
+            pass  # the live copy is a convenience: the task's result carries its whole output
+
+    return relay
+
+
+def _relay_output_file(path, offset, relay):
+    """Relays the chunks of the whole lines of a task's output.jsonl past `offset` and returns
+    the offset after them. A line still being written (no newline yet) is read again next
+    time from its start; the file is ASCII, one JSON object per line (see
+    packages/valence/src/executor/wire/output-file.ts)."""
+    import json
+
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except OSError:
+        return offset  # not written yet: the task has printed nothing
+    end = data.rfind(b"\n")
+    if end < 0:
+        return offset
+    for line in data[:end].split(b"\n"):
+        try:
+            chunk = json.loads(line)
+        except ValueError:
+            continue  # a foreign or empty line: skip it, never fail the task over it
+        if isinstance(chunk, dict):
+            relay(chunk.get("stream"), chunk.get("text"))
+    return offset + end + 1
+
+
 def _cannot_start(spec, worker, error):
     return {
         "resultJson": None,
@@ -216,16 +283,18 @@ def run_task(spec, runner, bundle, task_json):
     put(spec["runnerRel"], runner)
     put(spec["bundleRel"], bundle)
     task_bytes = task_json if isinstance(task_json, bytes) else task_json.encode("utf-8")
+    relay = _output_relay(spec, worker)
     if spec.get("isolation", "runner") == "process":
-        result = _run_in_process(spec, worker, state, workdir, task_bytes)
+        result = _run_in_process(spec, worker, state, workdir, task_bytes, relay)
     else:
-        result = _run_in_runner(spec, worker, state, workdir, task_bytes)
+        result = _run_in_runner(spec, worker, state, workdir, task_bytes, relay)
     # Where it ran: the dashboard's timeline draws a row per Dask worker.
     return {**result, "worker": worker.address}
 
 
-def _run_in_process(spec, worker, state, workdir, task_bytes):
-    """isolation "process": a fresh `node RUNNER TASKDIR`, task.json in, result.json out."""
+def _run_in_process(spec, worker, state, workdir, task_bytes, relay):
+    """isolation "process": a fresh `node RUNNER TASKDIR`, task.json in, result.json out. With
+    `relay`, the output.jsonl the runner appends to is followed while it runs."""
     import os
     import shutil
     import subprocess
@@ -254,7 +323,7 @@ def _run_in_process(spec, worker, state, workdir, task_bytes):
                 return _cannot_start(spec, worker, e)
         with state["lock"]:
             state["procs"][key] = {"proc": proc, "killed": False}
-        code = proc.wait()
+        code = _wait_relaying(proc, os.path.join(task_dir, "output.jsonl"), relay)
         with state["lock"]:
             state["procs"].pop(key, None)
         try:
@@ -267,7 +336,36 @@ def _run_in_process(spec, worker, state, workdir, task_bytes):
         shutil.rmtree(task_dir, ignore_errors=True)
 
 
-def _run_in_runner(spec, worker, state, workdir, task_bytes):
+def _wait_relaying(proc, output_file, relay):
+    """Waits for a per-task process to exit; with `relay`, a thread relays its output file
+    every OUTPUT_POLL_SECONDS meanwhile, and what it wrote last is relayed once it has exited.
+
+    The wait itself stays a bare, blocking proc.wait(): a loop of proc.wait(timeout) would
+    poll with sleeps of up to 50 ms and notice every task's end that much later. A cancel
+    ends the wait as before: the reaper or kill_task kills the process group."""
+    import threading
+
+    if relay is None:
+        return proc.wait()
+    exited = threading.Event()
+    offset = [0]  # the follower's, then this thread's once the follower has been joined
+
+    def follow():
+        while not exited.wait(OUTPUT_POLL_SECONDS):
+            offset[0] = _relay_output_file(output_file, offset[0], relay)
+
+    follower = threading.Thread(target=follow, name="valence-output", daemon=True)
+    follower.start()
+    try:
+        return proc.wait()
+    finally:
+        exited.set()
+        follower.join()
+        # Before the result returns, so the last chunks travel ahead of the task's end.
+        _relay_output_file(output_file, offset[0], relay)
+
+
+def _run_in_runner(spec, worker, state, workdir, task_bytes, relay):
     """isolation "runner": sends the task to a persistent runner of its pool key, started if
     none is idle, and waits for its result line.
 
@@ -288,6 +386,7 @@ def _run_in_runner(spec, worker, state, workdir, task_bytes):
     task_id = json.dumps(key).encode("utf-8")
     run_line = b'{"t":"run","id":' + task_id + b',"bundle":' + json.dumps(bundle_path).encode("utf-8") + b',"task":' + task_bytes + b"}\n"
     result_prefix = b'{"t":"result","id":' + task_id + b',"result":'
+    output_prefix = b'{"t":"output","id":' + task_id + b","
 
     def ended(runner, error=None):
         """The runner ended under this task: its exit and the end of its stderr."""
@@ -385,7 +484,14 @@ def _run_in_runner(spec, worker, state, workdir, task_bytes):
                 body = line.rstrip(b"\r\n")
                 result_json = body[len(result_prefix) : -1].decode("utf-8")
                 break
-            # Nothing else reaches the runner's stdout (serve.ts sends stray output to stderr).
+            if relay is not None and line.startswith(output_prefix):
+                try:
+                    chunk = json.loads(line)
+                except ValueError:
+                    continue  # the live copy only: the result carries the whole output
+                relay(chunk.get("stream"), chunk.get("text"))
+            # Nothing else reaches the runner's stdout (serve.ts sends stray output to stderr);
+            # output lines of a task not submitted live are dropped unparsed.
 
         with state["lock"]:
             state["procs"].pop(key, None)
@@ -452,6 +558,21 @@ class Bridge:
             data = f.read()
         return await self.client.scatter(data, broadcast=True, hash=False)
 
+    def on_event(self, event):
+        """Handler of the bridge's own topic (subscribed in main): relays the output chunks
+        workers logged there. The scheduler logs its own messages to a client's topic too
+        (add-client, remove-client), so anything else is ignored. Runs on the client's
+        loop: it must never raise, or the client's report stream would suffer."""
+        try:
+            _, msg = event
+            if not isinstance(msg, dict) or msg.get("valence") != "output":
+                return
+            key, stream, text = msg.get("key"), msg.get("stream"), msg.get("text")
+            if isinstance(key, str) and stream in ("stdout", "stderr") and isinstance(text, str):
+                emit({"event": "output", "key": key, "stream": stream, "text": text})
+        except Exception as e:
+            print(f"valence bridge: dropped an output event: {describe(e)}", file=sys.stderr)
+
     async def op_put(self, req):
         await asyncio.gather(*(self.share(f) for f in req["files"]))
         return {}
@@ -472,6 +593,8 @@ class Bridge:
             "nodePath": req["nodePath"],
             "workdir": req.get("workdir"),
             "isolation": req.get("isolation") or "runner",
+            # Where the worker relays the task's output while it runs: this bridge's topic.
+            "outputTopic": self.client.id if req.get("live") else None,
         }
         future = self.client.submit(run_task, spec, runner, bundle, task_json, key=key, pure=False)
         self.futures[key] = future
@@ -567,6 +690,8 @@ async def main(address, timeout):
         emit({"event": "fatal", "kind": "connect", "message": describe(e), "seconds": time.monotonic() - started})
         sys.exit(4)
     bridge = Bridge(client)
+    # Before "ready": a task submitted live at once must find its output relayed.
+    client.subscribe_topic(client.id, bridge.on_event)
     workers = len(client.scheduler_info().get("workers", {}))
     emit({"event": "ready", "distributed": distributed.__version__, "workers": workers, "python": sys.version.split()[0]})
     requests = asyncio.ensure_future(serve(bridge))

@@ -4,6 +4,11 @@
  * carry ids and may be answered out of order; a task's end arrives as an
  * event, so a waiting task learns of it at once.
  *
+ * A task submitted with a live sink has its output relayed while it runs,
+ * as "output" events (the worker logs them as Dask events to the bridge's
+ * topic): they go to the sink until the task ends, and are dropped after,
+ * since the task's result carries its whole output anyway.
+ *
  * If the process ends, every request and task still open fails with the
  * end of its stderr; `closed` then says so and the pool starts a new one.
  */
@@ -12,7 +17,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { RemoteResult, RemoteStatus, SharedFile } from "valence/executor";
+import type { LiveSink, RemoteResult, RemoteStatus, SharedFile } from "valence/executor";
 import { DaskBridgeError, DaskExecutorError, DaskPythonError, DaskSchedulerUnreachableError } from "./errors.js";
 import { LineReader } from "./line-reader.js";
 import type { BridgeConfig } from "./options.js";
@@ -51,6 +56,8 @@ export interface SubmitRequest {
   readonly workdir: string | undefined;
   /** How the worker runs the task: a persistent runner, or a node process of its own. */
   readonly isolation: "runner" | "process";
+  /** Where the task's output goes while it runs; without it the worker relays nothing. */
+  readonly live?: LiveSink | undefined;
 }
 
 /** The bridge's own stderr kept for error messages. */
@@ -71,7 +78,8 @@ type BridgeEvent =
   | { event: "fatal"; kind: "import" | "connect"; message: string }
   | { event: "done"; key: string; result: { resultJson: string | null; stderrTail?: string; exitCode?: number | null; error?: string; worker?: string } }
   | { event: "failed"; key: string; reason: string }
-  | { event: "cancelled"; key: string };
+  | { event: "cancelled"; key: string }
+  | { event: "output"; key: string; stream: "stdout" | "stderr"; text: string };
 
 export class Bridge {
   /** Resolves once the client is connected; rejects with a typed error saying what to fix. */
@@ -83,6 +91,8 @@ export class Bridge {
   private readonly child: ChildProcess;
   private readonly requests = new Map<number, Pending>();
   private readonly tasks = new Map<string, (end: TaskEnd) => void>();
+  /** Live sinks of the open tasks that have one, by key. */
+  private readonly sinks = new Map<string, LiveSink>();
   private readonly shared = new Map<string, Promise<void>>();
   private nextId = 1;
   private stderr = "";
@@ -175,6 +185,7 @@ export class Bridge {
       task.end = end;
       settle(end);
     });
+    if (req.live) this.sinks.set(req.key, req.live);
     const file = (f: SharedFile) => ({ hash: f.hash, path: f.localPath, relPath: f.relPath });
     try {
       await this.request("submit", {
@@ -186,9 +197,11 @@ export class Bridge {
         nodePath: req.nodePath,
         workdir: req.workdir ?? null,
         isolation: req.isolation,
+        ...(req.live ? { live: true } : {}),
       });
     } catch (error) {
       this.tasks.delete(req.key);
+      this.sinks.delete(req.key);
       this.updateRef();
       throw error;
     }
@@ -276,6 +289,9 @@ export class Bridge {
       case "cancelled":
         this.endTask(msg.key, { status: { state: "failed", reason: "its Dask future was cancelled" }, result: { resultJson: undefined } });
         return;
+      case "output":
+        this.onOutput(msg.key, msg.stream, msg.text);
+        return;
       default: {
         const never: never = msg;
         return never;
@@ -283,10 +299,22 @@ export class Bridge {
     }
   }
 
+  /** Hands a chunk to its task's sink; a chunk of a task that has ended (or was never live) is dropped. */
+  private onOutput(key: string, stream: "stdout" | "stderr", text: string): void {
+    const sink = this.sinks.get(key);
+    if (!sink) return;
+    try {
+      sink(stream, text);
+    } catch {
+      // The sink is the engine's: its failure must not break the bridge's other tasks.
+    }
+  }
+
   private endTask(key: string, end: TaskEnd): void {
     const settle = this.tasks.get(key);
     if (!settle) return;
     this.tasks.delete(key);
+    this.sinks.delete(key);
     settle(end);
     this.updateRef();
   }
@@ -303,6 +331,7 @@ export class Bridge {
     const end: TaskEnd = { status: { state: "failed", reason: error.message }, result: { resultJson: undefined } };
     for (const settle of this.tasks.values()) settle(end);
     this.tasks.clear();
+    this.sinks.clear();
     for (const listener of this.onExit.splice(0)) listener();
   }
 

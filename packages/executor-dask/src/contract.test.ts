@@ -28,13 +28,18 @@ after(async () => {
 });
 
 // The default: persistent runners on the workers.
-executorContract("dask", () => new DaskExecutor({ schedulerAddress: dask.schedulerAddress, python: dask.python }), { concurrentTasks: 200 });
+// liveOutput: the worker relays a running task's output through the bridge (runner output
+// lines, or the per-task process's output.jsonl), so the suite checks task.live in both modes.
+executorContract("dask", () => new DaskExecutor({ schedulerAddress: dask.schedulerAddress, python: dask.python }), {
+  concurrentTasks: 200,
+  liveOutput: true,
+});
 // A node process per task: 200 of them would be 200 node starts on the worker's 2 threads,
 // too close to the contract's 30 s limit on a loaded machine; the runner suite above runs 200.
 executorContract(
   "dask, isolation \"process\"",
   () => new DaskExecutor({ schedulerAddress: dask.schedulerAddress, python: dask.python, isolation: "process" }),
-  { concurrentTasks: 40 },
+  { concurrentTasks: 40, liveOutput: true },
 );
 
 describe("the dask bridge", () => {

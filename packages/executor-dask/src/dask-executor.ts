@@ -81,6 +81,9 @@ export class DaskExecutor extends RemoteExecutor<BridgeTask> {
       nodePath: this.options.nodePath ?? executorPluginDefaults.nodePath,
       workdir: this.options.workerWorkdir,
       isolation: this.options.isolation ?? executorPluginDefaults.isolation,
+      // The worker relays the task's output while it runs (the runner's output lines, or the
+      // process's output.jsonl) through the bridge: no readOutputFile polling from here.
+      live: pkg.live,
     });
   }
 

@@ -58,6 +58,17 @@ describe("persistent runners on Dask workers", () => {
     for (const pid of pids) assert.ok(!alive(pid), `the task process ${pid} outlived its task`);
   });
 
+  it("with isolation \"process\", cancel kills the task's process while its output is followed live", LIMIT, async () => {
+    const pidFile = join(dir, "process-cancelled.pid");
+    const id = await dispatch(wf.napProcessFlow)(pidFile, 60_000);
+    const pid = await waitForPid(pidFile);
+    await cancel(id);
+    assert.equal((await getResult(id, { wait: true })).status, "CANCELLED");
+    await waitUntilGone(pid);
+    const next = await dispatchSync(wf.chainProcess)(2);
+    assert.equal(next.status, "COMPLETED", next.toString());
+  });
+
   it("a task that calls process.exit fails alone, with its exit code; the next task gets a new runner", LIMIT, async () => {
     const before = (await dispatchSync(wf.pidChain)(1)).result as number[];
     const r = await dispatchSync(wf.exitFlow)(7);

@@ -88,6 +88,10 @@ export const pidChainProcess = pidChainOf(pidAfterProcess);
 export const exitWith = electron((code: number): number => process.exit(code), { executor: dask, name: "exitWith" });
 export const exitFlow = lattice((code: number) => exitWith(code));
 
+/** napFlow with a node process per task: its output file is followed while it runs. */
+export const napProcess = electron(napAndTellImpl, { executor: daskProcess, name: "napProcess" });
+export const napProcessFlow = lattice((pidFile: string, ms: number) => napProcess(pidFile, ms));
+
 /** The chain above with a node process per task. */
 export const incProcess = electron((x: number) => x + 1, { executor: daskProcess, name: "incProcess" });
 export const chainProcess = lattice((n: number) => {

@@ -5,6 +5,7 @@ export { BaseExecutor, AsyncBaseExecutor } from "./base-executor.js";
 export type { Kwargs } from "./base-executor.js";
 export type { Task, TaskMetadata, TaskOutcome, TaskFunction } from "./task.js";
 export { runCaptured } from "./capture.js";
+export type { LiveSink, OutputStream } from "./capture.js";
 export { RemoteExecutor, outcomeOf } from "./remote/remote-executor.js";
 export type { RemoteExecutorOptions, RemoteResult, RemoteStatus } from "./remote/remote-executor.js";
 export { makeTaskPackage, runnerFile, shellQuote, taskCommand, taskFiles, writeTaskPackage } from "./remote/task-package.js";
