@@ -13,7 +13,7 @@ import { currentDispatcher } from "../src/client/dispatcher.js";
 import { Engine } from "../src/engine/engine.js";
 import type { DispatchId } from "../src/ids.js";
 import type { TaskOutput } from "../src/engine/task-output.js";
-import { floodFlow, inlineFlow, localFlow } from "./fixtures/live-workflows.js";
+import { flakyFlow, floodFlow, inlineFlow, localFlow } from "./fixtures/live-workflows.js";
 
 // Small, so the flood test crosses it; set before the engine reads its config.
 process.env.VALENCE_OUTPUT_LIMIT = "4096";
@@ -36,6 +36,25 @@ async function readUntil(id: DispatchId, node: number, ready: (o: TaskOutput, te
     assert.ok(i < 600, `the output never got there: ${JSON.stringify(text)} (status ${o.status})`);
     await sleep(50);
   }
+}
+
+/** `valence logs ID NODE -f` in another process, with what it printed so far. */
+function followLogs(id: DispatchId, node: number) {
+  const cli = spawn(process.execPath, [bin, "logs", id, String(node), "-f"], { env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+  const seen = {
+    out: "",
+    err: "",
+    exited: new Promise<number | null>((r) => cli.once("exit", (code) => r(code))),
+    async until(ready: () => boolean) {
+      for (let i = 0; !ready(); i++) {
+        assert.ok(i < 600 && cli.exitCode === null, `valence logs -f printed ${JSON.stringify(seen.out)} / ${JSON.stringify(seen.err)}`);
+        await sleep(50);
+      }
+    },
+  };
+  cli.stdout.on("data", (b: Buffer) => (seen.out += b.toString()));
+  cli.stderr.on("data", (b: Buffer) => (seen.err += b.toString()));
+  return seen;
 }
 
 async function followedWhileRunning(flow: typeof inlineFlow) {
@@ -68,21 +87,13 @@ describe("live task output", () => {
   it("valence logs DISPATCH NODE -f, from another process, follows the task until it ends", async () => {
     const gate = newGate();
     const id = await dispatch(localFlow)(gate);
-    const cli = spawn(process.execPath, [bin, "logs", id, "0", "-f"], { env: process.env, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    cli.stdout.on("data", (b: Buffer) => (out += b.toString()));
-    cli.stderr.on("data", (b: Buffer) => (err += b.toString()));
-    const exited = new Promise<number | null>((r) => cli.once("exit", (code) => r(code)));
-    for (let i = 0; !out.includes("line 2"); i++) {
-      assert.ok(i < 600 && cli.exitCode === null, `valence logs -f printed ${JSON.stringify(out)} / ${JSON.stringify(err)}`);
-      await sleep(50);
-    }
-    assert.equal(out, "line 1\nline 2\n", "what it printed before the task ended");
+    const cli = followLogs(id, 0);
+    await cli.until(() => cli.out.includes("line 2"));
+    assert.equal(cli.out, "line 1\nline 2\n", "what it printed before the task ended");
     writeFileSync(gate, "");
-    assert.equal(await exited, 0, err);
-    assert.equal(out, "line 1\nline 2\nafter gate\n");
-    assert.equal(err, "warn 1\n");
+    assert.equal(await cli.exited, 0, cli.err);
+    assert.equal(cli.out, "line 1\nline 2\nafter gate\n");
+    assert.equal(cli.err, "warn 1\n");
     // Without -f, after the end: the whole output once.
     const again = spawnSync(process.execPath, [bin, "logs", id, "0"], { env: process.env, encoding: "utf8" });
     assert.deepEqual([again.status, again.stdout, again.stderr], [0, "line 1\nline 2\nafter gate\n", "warn 1\n"]);
@@ -101,6 +112,32 @@ describe("live task output", () => {
     const stdout = r.nodes[0]?.stdout ?? "";
     assert.equal(stdout.indexOf("\n[valence:"), 4096);
     assert.match(stdout, /\[valence: output cut at the limit of 4096 bytes \(output_limit\); 5904 more bytes not kept\]\n$/);
+  });
+
+  it("valence logs -f at the cap prints the kept bytes and one marker, and nothing after it", async () => {
+    const gate = newGate();
+    const id = await dispatch(floodFlow)(gate, 100);
+    const cli = followLogs(id, 0);
+    await cli.until(() => cli.out.includes("[valence: output cut"));
+    writeFileSync(gate, "");
+    assert.equal(await cli.exited, 0, cli.err);
+    const line = `${"x".repeat(99)}\n`;
+    assert.equal(cli.out, line.repeat(41).slice(0, 4096) + "\n[valence: output cut at the limit of 4096 bytes (output_limit); the rest not kept]\n");
+    assert.equal((await getResult(id, { wait: true })).status, "COMPLETED");
+  });
+
+  it("valence logs -f says when a task is retried, and prints the new attempt's output after it", async () => {
+    const gate = newGate();
+    const id = await dispatch(flakyFlow)(gate);
+    const cli = followLogs(id, 0);
+    await cli.until(() => cli.out.includes("attempt 1"));
+    writeFileSync(`${gate}.1`, "");
+    await cli.until(() => cli.out.includes("attempt 2"));
+    writeFileSync(`${gate}.2`, "");
+    assert.equal(await cli.exited, 0, cli.err);
+    assert.equal(cli.out, "attempt 1\nattempt 2\n");
+    assert.equal(cli.err, "\n[valence: node 0 was retried (attempt 2); its output starts again]\n");
+    assert.equal((await getResult(id, { wait: true })).status, "COMPLETED");
   });
 
   it("a killed dispatcher's task output stays readable, and the resumed run's output replaces it", async () => {

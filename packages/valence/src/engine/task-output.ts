@@ -28,6 +28,8 @@ export interface TaskOutput {
   readonly next: number;
   readonly stdout: string | null;
   readonly stderr: string | null;
+  /** The attempt the chunks and the output belong to (0 before the first): on a retry the output starts again. */
+  readonly attempt: number;
 }
 
 const ENDED: ReadonlySet<Status> = new Set<Status>(["COMPLETED", "FAILED", "CANCELLED"]);
@@ -53,5 +55,6 @@ export async function readTaskOutput(store: Store, id: DispatchId, node: number,
     next: last ? last.id : after,
     stdout: ended ? (logs?.stdout ?? "") : null,
     stderr: ended ? (logs?.stderr ?? "") : null,
+    attempt: logs?.attempts ?? 0,
   };
 }

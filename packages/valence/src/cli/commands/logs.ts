@@ -7,6 +7,7 @@ import { loadConfig } from "../../engine/config/index.js";
 import { ServerStateError } from "../../errors.js";
 import { parseOrUsage, UsageError, type Command } from "../command.js";
 import type { OutputStream } from "../../executor/capture.js";
+import { CUT_MARKER_START } from "../../engine/run/live-output.js";
 
 const usage = `valence logs [-f] [-n LINES]
 valence logs DISPATCH NODE [-f]
@@ -59,25 +60,34 @@ export const logsCommand: Command = {
 
 /**
  * Prints a task's output; with `follow`, polls for new chunks until the node
- * ends. The chunks are the start of its whole output, so at the end only what
- * was not printed yet is.
+ * ends. The chunks are the start of the attempt's whole output, so at the end
+ * only what was not printed yet is; a stream already cut at output_limit
+ * prints nothing more (its marker was printed). A retry starts the output
+ * again: a line on stderr says so.
  */
 async function taskLogs(id: DispatchId, node: number, follow: boolean): Promise<number> {
   const dispatcher = await currentDispatcher();
-  const printed = { stdout: 0, stderr: 0 };
+  /** What was printed of the current attempt, per stream. */
+  let printed = { stdout: "", stderr: "" };
   const write = (stream: OutputStream, text: string) => {
     if (!text) return;
     (stream === "stdout" ? process.stdout : process.stderr).write(text);
-    printed[stream] += text.length;
+    printed[stream] += text;
   };
   let after = 0;
+  let attempt: number | undefined;
   let stop = false;
   process.once("SIGINT", () => (stop = true));
   for (;;) {
     const out = await dispatcher.taskOutput(id, node, after);
+    if (attempt !== undefined && out.attempt !== attempt && (printed.stdout || printed.stderr)) {
+      process.stderr.write(`\n[valence: node ${node} was retried (attempt ${out.attempt}); its output starts again]\n`);
+      printed = { stdout: "", stderr: "" };
+    }
+    attempt = out.attempt;
     if (out.ended) {
-      write("stdout", (out.stdout ?? "").slice(printed.stdout));
-      write("stderr", (out.stderr ?? "").slice(printed.stderr));
+      write("stdout", restOf(out.stdout ?? "", printed.stdout));
+      write("stderr", restOf(out.stderr ?? "", printed.stderr));
       return 0;
     }
     for (const c of out.chunks) write(c.stream, c.text);
@@ -85,6 +95,15 @@ async function taskLogs(id: DispatchId, node: number, follow: boolean): Promise<
     if (!follow || stop) return 0;
     await sleep(FOLLOW_MS);
   }
+}
+
+/** What of the final output `whole` is still to print after `printed` (the live chunks). */
+export function restOf(whole: string, printed: string): string {
+  if (whole.startsWith(printed)) return whole.slice(printed.length);
+  // Cut at the limit: the live copy ended with its own marker, and the final marker would repeat it.
+  if (printed.includes(CUT_MARKER_START)) return "";
+  // The live copy and the final output differ (it should not happen): the final one is the truth.
+  return `\n[valence: the task's final output follows]\n${whole}`;
 }
 
 /** How often `-f` asks for a running task's new output. */

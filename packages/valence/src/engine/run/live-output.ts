@@ -19,10 +19,13 @@ import type { OutputStream } from "../../executor/capture.js";
 const FLUSH_MS = 250;
 
 
+/** How every cut marker starts: a reader of live chunks knows from it that the stream was cut. */
+export const CUT_MARKER_START = "[valence: output cut at the limit of ";
+
 /** The line that ends output cut at `limit` bytes; `dropped` is how many bytes went. */
 export function cutMarker(limit: number, dropped: number | undefined): string {
   const more = dropped === undefined ? "the rest" : `${dropped} more bytes`;
-  return `\n[valence: output cut at the limit of ${limit} bytes (output_limit); ${more} not kept]\n`;
+  return `\n${CUT_MARKER_START}${limit} bytes (output_limit); ${more} not kept]\n`;
 }
 
 /** `text` as stored: whole when within `limit` bytes, else its first `limit` bytes and the cut marker. */

@@ -55,6 +55,8 @@ export interface NodeLogs {
   readonly status: Status;
   readonly stdout: string | null;
   readonly stderr: string | null;
+  /** Attempts started so far (a retry starts the node's output again). */
+  readonly attempts: number;
 }
 
 /** Outputs larger than this live in a file under the dispatch's results dir, not in a row. */
