@@ -174,13 +174,13 @@ export function storeContract(driver: string, open: (dataDir: string) => Store |
       assert.deepEqual((await store.getLiveOutput(id, 0, all[0]?.id)).map((c) => c.text), ["c €\n"]);
       assert.deepEqual(await store.getNodeLogs(id, 0), undefined, "no state row yet: pending");
       await store.write((w) => {
-        w.nodeRunning(id, 0, 1, 4);
+        w.nodeRunning(id, 0, 2, 4);
         w.liveOutputCleared(id, 0);
       });
       assert.deepEqual((await store.getLiveOutput(id, null)).map((c) => c.node), [1]);
-      assert.deepEqual(await store.getNodeLogs(id, 0), { status: "RUNNING", stdout: null, stderr: null });
-      await store.write((w) => w.nodesCompleted(id, "", [{ ...completed(0, "1"), stdout: "whole\n", stderr: "e\n" }]));
-      assert.deepEqual(await store.getNodeLogs(id, 0), { status: "COMPLETED", stdout: "whole\n", stderr: "e\n" });
+      assert.deepEqual(await store.getNodeLogs(id, 0), { status: "RUNNING", stdout: null, stderr: null, attempts: 2 });
+      await store.write((w) => w.nodesCompleted(id, "", [{ ...completed(0, "1"), stdout: "whole\n", stderr: "e\n", attempt: 2 }]));
+      assert.deepEqual(await store.getNodeLogs(id, 0), { status: "COMPLETED", stdout: "whole\n", stderr: "e\n", attempts: 2 });
       await store.write((w) => w.liveOutputCleared(id, null));
       assert.deepEqual(await store.getLiveOutput(id, null), []);
       // Ids are never reused: a reader following from the last id it saw still sees a new attempt's chunks.
