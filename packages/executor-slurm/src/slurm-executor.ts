@@ -10,6 +10,7 @@ import {
   onAbort,
   shellQuote,
   taskFiles,
+  type OutputFileReader,
   type RemoteResult,
   type RemoteStatus,
   type TaskPackage,
@@ -154,9 +155,11 @@ export class SlurmExecutor extends RemoteExecutor<SlurmJob | PilotTask> {
   }
 
   /** The task's output.jsonl, which its runner (a job's own, or the pilot's) appends to as it prints: followed live. */
-  protected override async readOutputFile(_job: SlurmJob | PilotTask, pkg: TaskPackage, offset: number): Promise<string | undefined> {
-    const [shell, workdir] = await Promise.all([this.shell(), this.workdir()]);
-    return shell.readFrom(`${workdir}/${taskFiles(pkg).output}`, offset);
+  protected override outputFileReader(_job: SlurmJob | PilotTask, pkg: TaskPackage): OutputFileReader {
+    return async (offset) => {
+      const [shell, workdir] = await Promise.all([this.shell(), this.workdir()]);
+      return shell.readFrom(`${workdir}/${taskFiles(pkg).output}`, offset);
+    };
   }
 
   async queryResult(job: SlurmJob | PilotTask, pkg: TaskPackage): Promise<RemoteResult> {

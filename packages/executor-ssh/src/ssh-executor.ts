@@ -16,6 +16,7 @@ import {
   shellQuote,
   submitToRunner,
   taskFiles,
+  type OutputFileReader,
   type RemoteResult,
   type RemoteStatus,
   type RunnerJob,
@@ -198,9 +199,10 @@ export class SSHExecutor extends RemoteExecutor<SshJob> {
   }
 
   /** In process isolation the task's runner appends its output to output.jsonl in the task's directory: followed over SFTP. Runners stream it instead. */
-  protected override async readOutputFile(job: SshJob, pkg: TaskPackage, offset: number): Promise<string | undefined> {
+  protected override outputFileReader(job: SshJob, pkg: TaskPackage): OutputFileReader | undefined {
     if (job.mode !== "process") return undefined;
-    return this.connection().readFrom(posix.join(this.remoteWorkdir, taskFiles(pkg).output), offset);
+    const path = posix.join(this.remoteWorkdir, taskFiles(pkg).output);
+    return (offset) => this.connection().readFrom(path, offset);
   }
 
   async queryResult(job: SshJob): Promise<RemoteResult> {

@@ -8,12 +8,10 @@ import { DispatchNotFoundError, NodeNotFoundError } from "../errors.js";
 import type { DispatchId } from "../ids.js";
 import type { Status } from "../status.js";
 import type { Store } from "./store/store.js";
-import type { OutputStream } from "../executor/capture.js";
+import type { OutputChunk } from "../executor/wire/output-file.js";
 
-export interface TaskOutputChunk {
-  readonly stream: OutputStream;
-  readonly text: string;
-}
+/** A chunk of a running task's output: the same shape as a line of its output file. */
+export type TaskOutputChunk = OutputChunk;
 
 export interface TaskOutput {
   readonly dispatchId: DispatchId;

@@ -11,6 +11,7 @@ export type { RemoteExecutorOptions, RemoteResult, RemoteStatus } from "./remote
 export { makeTaskPackage, runnerFile, shellQuote, taskCommand, taskFiles, writeTaskPackage } from "./remote/task-package.js";
 export type { SharedFile, TaskPackage } from "./remote/task-package.js";
 export { readFileFrom } from "./remote/output-follower.js";
+export type { OutputFileReader } from "./remote/output-follower.js";
 export { RunnerSession } from "./remote/runner-session.js";
 export { RunnerPool } from "./remote/runner-pool.js";
 export type { LaunchedRunner, PooledTask, RunnerPoolOptions } from "./remote/runner-pool.js";

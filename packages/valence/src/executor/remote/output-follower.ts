@@ -15,14 +15,12 @@ export type OutputFileReader = (offset: number) => Promise<string | undefined>;
 export interface OutputFollower {
   /** Stops reading; no chunk reaches the sink after this returns (the task's result carries all of it). */
   stop(): void;
-  /** Resolves once the loop has left (a read in flight finished). */
-  readonly done: Promise<void>;
 }
 
 export function followOutputFile(read: OutputFileReader, live: LiveSink, everyMs: number): OutputFollower {
   let stopped = false;
   let wake: (() => void) | undefined;
-  const done = (async () => {
+  void (async () => {
     let offset = 0;
     while (!stopped) {
       await new Promise<void>((resolve) => {
@@ -47,7 +45,6 @@ export function followOutputFile(read: OutputFileReader, live: LiveSink, everyMs
       stopped = true;
       wake?.();
     },
-    done,
   };
 }
 

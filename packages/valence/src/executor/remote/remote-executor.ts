@@ -23,7 +23,7 @@ import { Executor, type ExecutorOptions } from "../executor.js";
 import { NoBundleError } from "../no-bundle-error.js";
 import type { Task, TaskOutcome } from "../task.js";
 import { makeTaskPackage, type TaskPackage } from "./task-package.js";
-import { followOutputFile } from "./output-follower.js";
+import { followOutputFile, type OutputFileReader } from "./output-follower.js";
 
 export interface RemoteExecutorOptions extends ExecutorOptions {
   /** Longest wait between two polls of a running task, in seconds (Covalent's `poll_freq`). Default 1. */
@@ -168,12 +168,14 @@ export abstract class RemoteExecutor<Job = unknown> extends Executor {
   }
 
   /**
-   * Reads the running task's `output.jsonl` (its directory's, see wire/output-file.ts) from
-   * `offset` to the end; undefined while there is none. An executor whose tasks run in a
-   * `valence-task` process of their own defines it, and the task's output is then followed
-   * live while it runs. Executors whose runners stream output (TaskPackage.live) do not.
+   * How to read this job's `output.jsonl` (its task directory's, see wire/output-file.ts)
+   * from an offset, for a job that runs in a `valence-task` process of its own: its output
+   * is then followed live while it runs. Undefined (the default) for jobs whose runners
+   * stream output themselves (TaskPackage.live), which are then not followed at all.
    */
-  protected readOutputFile?(job: Job, pkg: TaskPackage, offset: number): Promise<string | undefined>;
+  protected outputFileReader(_job: Job, _pkg: TaskPackage): OutputFileReader | undefined {
+    return undefined;
+  }
 
   /** Where the job ran, for the dashboard's timeline (TaskOutcome.lane): a host, a worker, a job id; undefined: unknown. */
   protected laneOf(_job: Job): string | undefined {
@@ -190,9 +192,8 @@ export abstract class RemoteExecutor<Job = unknown> extends Executor {
 
   private async waitUntilFinished(job: Job, pkg: TaskPackage, task: Task, signal: AbortSignal): Promise<RemoteStatus> {
     const cancelled = whenAborted(signal);
-    const read = this.readOutputFile;
-    const follower =
-      pkg.live && read ? followOutputFile((offset) => read.call(this, job, pkg, offset), pkg.live, Math.max(FOLLOW_MIN_MS, (this.options.pollFreq ?? 1) * 1000)) : undefined;
+    const read = pkg.live && this.outputFileReader(job, pkg);
+    const follower = read ? followOutputFile(read, pkg.live!, Math.max(FOLLOW_MIN_MS, (this.options.pollFreq ?? 1) * 1000)) : undefined;
     try {
       for (let polls = 0; ; polls++) {
         this.throwIfAborted(task);

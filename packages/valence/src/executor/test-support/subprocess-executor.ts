@@ -13,7 +13,7 @@ import {
   type RemoteStatus,
 } from "../remote/remote-executor.js";
 import { taskCommand, taskFiles, writeTaskPackage, type TaskPackage } from "../remote/task-package.js";
-import { readFileFrom } from "../remote/output-follower.js";
+import { readFileFrom, type OutputFileReader } from "../remote/output-follower.js";
 
 interface Job {
   readonly child: ChildProcess;
@@ -65,8 +65,9 @@ export class SubprocessExecutor extends RemoteExecutor<Job> {
   }
 
   /** The task's output.jsonl, so its output is followed while it runs. */
-  protected override readOutputFile(_job: Job, pkg: TaskPackage, offset: number): Promise<string | undefined> {
-    return readFileFrom(join(this.workdir, taskFiles(pkg).output), offset);
+  protected override outputFileReader(_job: Job, pkg: TaskPackage): OutputFileReader {
+    const path = join(this.workdir, taskFiles(pkg).output);
+    return (offset) => readFileFrom(path, offset);
   }
 
   async queryResult(job: Job, pkg: TaskPackage): Promise<RemoteResult> {
