@@ -40,6 +40,17 @@ export async function openPage(browser: Browser, errors: string[], opts: PageOpt
   return page;
 }
 
+/**
+ * Waits until the graph shows `n` edges, then checks the count. React Flow draws an edge only
+ * once it has measured both of its nodes, a frame or more after the nodes appear, so counting
+ * edges straight after waiting for nodes races the browser.
+ */
+export async function edgesDrawn(page: Page, n: number): Promise<void> {
+  const count = () => page.locator(".react-flow__edge").count();
+  await page.waitForFunction(`document.querySelectorAll(".react-flow__edge").length === ${n}`, undefined, { timeout: 10_000 }).catch(() => undefined);
+  assert.equal(await count(), n, `the graph should show ${n} edges`);
+}
+
 export const shot = (page: Page, name: string) => page.screenshot({ path: join(artifacts, `${name}.png`) });
 
 /** A real server on a data dir of its own, the SDK in this process pointed at it, and a Chromium. */
