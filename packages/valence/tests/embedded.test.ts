@@ -301,7 +301,7 @@ describe("bad input", () => {
   it("rejects bad electron options where they are written", () => {
     assert.throws(() => electron((x: number) => x, { retries: -1 }), { name: "OptionsError", message: /"retries" must be a whole number/ });
     assert.throws(() => electron((x: number) => x, { executor: 42 as never }), { message: /"executor" must be an executor name/ });
-    assert.throws(() => electron((x: number) => x, { retry: 1 } as never), { message: /unknown option "retry"/ });
+    assert.throws(() => electron((x: number) => x, { retrys: 1 } as never), { message: /unknown option "retrys"/ });
   });
 
   it("reports an unknown dispatch id", async () => {

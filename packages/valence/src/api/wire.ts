@@ -14,6 +14,8 @@ export type SubmittedNode = Pick<
   NodeRecord,
   "nodeId" | "kind" | "name" | "electronId" | "executor" | "retries" | "timeoutMs" | "key" | "holes" | "value" | "output"
 > & {
+  /** JSON of the node's RetryPolicy (backoff, which errors retry); absent or null: retries at once. */
+  readonly retryPolicy?: string | null;
   /** A large parameter value: the sha256 of the uploaded blob holding its encoding (then `output` is null). */
   readonly outputBlob?: string;
 };

@@ -72,6 +72,7 @@ export class ServerDispatcher implements Dispatcher {
         electronId: n.electronId,
         executor: n.executor,
         retries: n.retries,
+        ...(n.retryPolicy !== null && { retryPolicy: n.retryPolicy }),
         timeoutMs: n.timeoutMs,
         key: n.key,
         holes: n.holes,

@@ -233,6 +233,7 @@ export class Engine {
       initial: stored.initial,
       values: new Map(),
       encodedOutputs: stored.encodedOutputs,
+      waiting: stored.waiting,
       runChild: this.runChild,
       leases: this.leases,
       outputLimit: this.config.outputLimit.value,

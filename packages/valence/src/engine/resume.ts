@@ -16,10 +16,11 @@ import { findElectron } from "../task-runner/bundle-loader.js";
 import { bundleHere, findBundle } from "./local-paths.js";
 import { taskFunction } from "../task-runner/setup.js";
 import type { NodeState } from "./scheduler/transitions.js";
+import type { RetryPolicy } from "../sdk/retry.js";
 import type { DispatchRecord, NodeRecord } from "./store/records.js";
 import { readOutputs } from "./store/read-outputs.js";
 import type { Store } from "./store/store.js";
-import type { PreparedNode } from "./run/run-types.js";
+import type { PreparedNode, WaitingNode } from "./run/run-types.js";
 import { ExecutorPools } from "./run/executor-pools.js";
 
 export interface ResumeContext {
@@ -45,6 +46,8 @@ export interface StoredRun {
   readonly limits: Record<string, number>;
   readonly initial: Array<NodeState | undefined>;
   readonly encodedOutputs: Map<number, string>;
+  /** Nodes whose failed try waits out its backoff (initial WAITING): tries made, and when the next is due. */
+  readonly waiting: Map<number, WaitingNode>;
 }
 
 const SETTLED: Partial<Record<string, NodeState>> = {
@@ -91,6 +94,7 @@ export async function loadStoredRun(ctx: ResumeContext, record: DispatchRecord):
   const nodes: PreparedNode[] = [];
   const initial: Array<NodeState | undefined> = [];
   const encodedOutputs = new Map<number, string>();
+  const waiting = new Map<number, WaitingNode>();
   for (const row of rows) {
     const spec = graphNode(row);
     let executor: Executor | undefined;
@@ -112,6 +116,11 @@ export async function loadStoredRun(ctx: ResumeContext, record: DispatchRecord):
     }
     nodes.push({ spec, executor, pool, fn, setup, bundlePath: here(row.bundlePath) ?? undefined });
     initial[row.nodeId] = SETTLED[row.status];
+    if (initial[row.nodeId] === "RUNNING" && row.retryAt !== null) {
+      // Its failed try was stored with the due time of the next: that schedule stands.
+      initial[row.nodeId] = "WAITING";
+      waiting.set(row.nodeId, { attempts: row.attempts, retryAt: row.retryAt });
+    }
     if (row.status === "COMPLETED") {
       const out = outputOf(row);
       if (out !== null) encodedOutputs.set(row.nodeId, out);
@@ -122,7 +131,7 @@ export async function loadStoredRun(ctx: ResumeContext, record: DispatchRecord):
     target: asNodeId(e.target),
     param: JSON.parse(e.param) as EdgeParam,
   }));
-  return { record, nodes, edges, output: decode(record.outputTemplate) as OutputTemplate, limits: pools.limits, initial, encodedOutputs };
+  return { record, nodes, edges, output: decode(record.outputTemplate) as OutputTemplate, limits: pools.limits, initial, encodedOutputs, waiting };
 }
 
 /**
@@ -176,6 +185,7 @@ function graphNode(row: NodeRecord): GraphNode {
   };
   if (row.electronId !== null) node.electronId = row.electronId as ElectronId;
   if (row.retries) node.retries = row.retries;
+  if (row.retryPolicy !== null) node.retry = JSON.parse(row.retryPolicy) as RetryPolicy;
   if (row.timeoutMs !== null) node.timeout = row.timeoutMs;
   if (row.key !== null) node.key = JSON.parse(row.key) as string | number;
   if (row.holes !== null) node.holes = JSON.parse(row.holes) as GraphNode["holes"];

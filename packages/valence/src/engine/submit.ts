@@ -155,6 +155,7 @@ function nodeRecord(spec: GraphNode, executorJson: string | null, whereUsed: (id
     status: isParam ? "COMPLETED" : "NEW_OBJECT",
     executor: executorJson,
     retries: spec.retries ?? 0,
+    retryPolicy: spec.retry ? JSON.stringify(spec.retry) : null,
     timeoutMs: spec.timeout ?? null,
     key: spec.key === undefined ? null : JSON.stringify(spec.key),
     holes: spec.holes ? JSON.stringify(spec.holes) : null,

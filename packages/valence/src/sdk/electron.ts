@@ -6,7 +6,8 @@ import { boundName, callerOf, siteKey } from "./call-site.js";
 import type { ExecutorRef } from "./graph.js";
 import { registerElectron, registerExecutorClass, type ExecutorClass } from "./global-registry.js";
 import { taskSetupOf, type CallDep, type Dep, type FileTransfer } from "./deps.js";
-import { checkCount, checkDuration, checkExecutorRef, checkKnownKeys, checkName } from "./options.js";
+import { checkCount, checkDuration, checkExecutorRef, checkKnownKeys, checkName, OptionsError } from "./options.js";
+import { checkRetry, type RetryOptions, type RetryPolicy } from "./retry.js";
 import { currentTrace } from "./trace.js";
 import { isThenable } from "../values.js";
 
@@ -15,8 +16,10 @@ export interface ElectronOptions {
   readonly executor?: ExecutorRef;
   /** Display name; defaults to the function's name or the variable it is assigned to. */
   readonly name?: string;
-  /** How many times a failed task is tried again. */
+  /** How many times a failed task is tried again, at once (`retry` adds a backoff between tries). */
   readonly retries?: number;
+  /** Tries with a backoff between them, and which errors retry: `{ attempts: 4, backoff: 1000, maxDelay: 30000, on: ["TaskTimeoutError"] }`. */
+  readonly retry?: RetryOptions;
   /** Milliseconds a task may run before it fails with a TaskTimeoutError. */
   readonly timeout?: number;
   /** Set-up where the task runs: `DepsNpm`, `DepsBash`, `DepsCall` (one or a list). */
@@ -47,7 +50,7 @@ export type Electron<A extends readonly unknown[], R> = ((...args: Traceable<A>)
   readonly [ELECTRON]: ElectronInfo;
 };
 
-const OPTION_KEYS = ["executor", "name", "retries", "timeout", "deps", "callBefore", "callAfter", "files"] as const;
+const OPTION_KEYS = ["executor", "name", "retries", "retry", "timeout", "deps", "callBefore", "callAfter", "files"] as const;
 
 /**
  * Marks `fn` as an electron. Inside a lattice being traced, calling it records
@@ -66,9 +69,14 @@ export function electron<A extends unknown[], R>(fn: (...args: A) => R, options:
   const where = `electron at ${siteKey(site)}`;
   checkKnownKeys(where, options, OPTION_KEYS);
   const name = checkName(where, options.name) ?? (fn.name || boundName(site) || "electron");
+  const retry = checkRetry(where, options.retry);
+  if (retry && options.retries !== undefined) {
+    throw new OptionsError(`${where}: give "retries" (tries again at once) or "retry" (with a backoff), not both`);
+  }
+  const policy: RetryPolicy | undefined = retry?.policy;
   const checked: ElectronOptions = {
     executor: checkExecutorRef(where, options.executor),
-    retries: checkCount(where, "retries", options.retries),
+    retries: retry ? retry.retries : checkCount(where, "retries", options.retries),
     timeout: checkDuration(where, "timeout", options.timeout),
     name,
   };
@@ -85,7 +93,7 @@ export function electron<A extends unknown[], R>(fn: (...args: A) => R, options:
     const trace = currentTrace();
     if (trace) {
       return trace.addCall(
-        { kind: "electron", name, electronId: info.id, executor: checked.executor, retries: checked.retries, timeout: checked.timeout },
+        { kind: "electron", name, electronId: info.id, executor: checked.executor, retries: checked.retries, retry: policy, timeout: checked.timeout },
         args,
       );
     }

@@ -6,6 +6,7 @@
  */
 import type { ElectronId, NodeId } from "../ids.js";
 import type { Executor } from "../executor/executor.js";
+import type { RetryPolicy } from "./retry.js";
 
 export type NodeKind = "electron" | "parameter" | "attribute" | "index" | "collection" | "sublattice";
 
@@ -25,6 +26,8 @@ export interface GraphNode {
   /** Executor the node runs on; undefined means the engine's default. */
   readonly executor?: ExecutorRef;
   readonly retries?: number;
+  /** Backoff between tries and which errors retry (`retries` says how many). */
+  readonly retry?: RetryPolicy;
   /** Milliseconds. */
   readonly timeout?: number;
   /** Parameter: its value. Collection: the value with each handle replaced by `null`. */

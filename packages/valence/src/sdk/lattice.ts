@@ -8,7 +8,8 @@ import { boundName, callerOf, siteKey } from "./call-site.js";
 import type { ExecutorRef, TransportGraph } from "./graph.js";
 import { globalRegistry, registerElectron } from "./global-registry.js";
 import { checkExecutorRef, checkKnownKeys, checkName } from "./options.js";
-import { Trace, currentTrace, withTrace } from "./trace.js";
+import { checkRetry, type RetryOptions } from "./retry.js";
+import { Trace, currentTrace, withTrace, type DefaultRetry } from "./trace.js";
 import { isThenable } from "../values.js";
 
 export interface LatticeOptions {
@@ -16,6 +17,8 @@ export interface LatticeOptions {
   readonly executor?: ExecutorRef;
   /** Where post-processing runs (reserved; post-processing is done by the dispatcher today). */
   readonly workflowExecutor?: ExecutorRef;
+  /** Default `retry` for this lattice's electrons that set neither `retries` nor `retry`. */
+  readonly retry?: RetryOptions;
   readonly name?: string;
   readonly description?: string;
 }
@@ -28,6 +31,8 @@ export interface LatticeInfo {
   readonly description: string | undefined;
   readonly fn: (...args: never[]) => unknown;
   readonly options: LatticeOptions;
+  /** Its `retry` option, checked: what its electrons get when they set no retries of their own. */
+  readonly defaultRetry?: DefaultRetry | undefined;
 }
 
 export const LATTICE = Symbol.for("valence.lattice.v1");
@@ -38,7 +43,7 @@ export type Lattice<A extends unknown[], R> = ((...args: A) => R) & {
   build(...args: A): TransportGraph;
 };
 
-const OPTION_KEYS = ["executor", "workflowExecutor", "name", "description"] as const;
+const OPTION_KEYS = ["executor", "workflowExecutor", "retry", "name", "description"] as const;
 
 /**
  * Marks `fn` as a lattice: a workflow whose electron calls become a task graph
@@ -61,8 +66,9 @@ export function lattice<A extends unknown[], R>(fn: (...args: A) => R, options: 
     executor: checkExecutorRef(where, options.executor),
     workflowExecutor: checkExecutorRef(where, options.workflowExecutor),
   };
+  const retry = checkRetry(where, options.retry);
   const registered = registerElectron(name, fn as (...a: never[]) => unknown, siteKey(site));
-  const info: LatticeInfo = { id: registered.id, file: site?.file, name, description: options.description, fn: registered.fn, options: checked };
+  const info: LatticeInfo = { id: registered.id, file: site?.file, name, description: options.description, fn: registered.fn, options: checked, defaultRetry: retry };
 
   globalRegistry().lattices.set(info.id, info);
 
@@ -104,7 +110,7 @@ export function buildGraph(info: LatticeInfo, args: readonly unknown[], inherite
     const names = arity.names.length ? ` (${arity.names.join(", ")})` : "";
     throw new LatticeArgumentsError(`lattice "${info.name}" takes ${expected} argument(s)${names}, but was dispatched with ${args.length}`);
   }
-  const trace = new Trace(info.options.executor ?? inherited);
+  const trace = new Trace(info.options.executor ?? inherited, info.defaultRetry);
   let out: unknown;
   try {
     out = withTrace(trace, () => (info.fn as (...a: unknown[]) => unknown)(...args));

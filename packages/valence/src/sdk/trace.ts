@@ -8,6 +8,13 @@ import { formatShort } from "./format-value.js";
 import { globalRegistry } from "./global-registry.js";
 import type { EdgeParam, ExecutorRef, GraphEdge, GraphNode, OutputTemplate, ValuePath } from "./graph.js";
 import { handleInfo, makeHandle, type HandleInfo } from "./handle.js";
+import type { RetryPolicy } from "./retry.js";
+
+/** A lattice's `retry`, for its electrons that set neither `retries` nor `retry`. */
+export interface DefaultRetry {
+  readonly retries: number;
+  readonly policy: RetryPolicy;
+}
 
 export interface CallSpec {
   readonly kind: "electron" | "sublattice";
@@ -15,6 +22,7 @@ export interface CallSpec {
   readonly electronId: ElectronId;
   readonly executor: ExecutorRef | undefined;
   readonly retries: number | undefined;
+  readonly retry?: RetryPolicy | undefined;
   readonly timeout: number | undefined;
 }
 
@@ -25,7 +33,10 @@ export class Trace {
   readonly edges: GraphEdge[] = [];
 
   /** `defaultExecutor`: the lattice's (or enclosing sublattice's) executor, inherited by its electrons. */
-  constructor(readonly defaultExecutor: ExecutorRef | undefined) {}
+  constructor(
+    readonly defaultExecutor: ExecutorRef | undefined,
+    readonly defaultRetry?: DefaultRetry,
+  ) {}
 
   private addNode(node: Omit<GraphNode, "id">): NodeId {
     const id = asNodeId(this.nodes.length);
@@ -47,6 +58,8 @@ export class Trace {
       electronId: spec.electronId,
       executor: spec.executor ?? this.defaultExecutor,
       ...(spec.retries !== undefined && { retries: spec.retries }),
+      ...(spec.retry !== undefined && { retry: spec.retry }),
+      ...(spec.kind === "electron" && spec.retries === undefined && this.defaultRetry && { retries: this.defaultRetry.retries, retry: this.defaultRetry.policy }),
       ...(spec.timeout !== undefined && { timeout: spec.timeout }),
     };
     const id = this.addNode(node);

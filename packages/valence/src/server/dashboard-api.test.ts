@@ -32,8 +32,8 @@ function dispatchRecord(i: number, status: string, name: string): DispatchRecord
 
 function nodeRecord(nodeId: number, fields: Partial<NodeRecord>): NodeRecord {
   return {
-    nodeId, kind: "electron", name: `n${nodeId}`, electronId: null, status: "NEW_OBJECT", executor: null, retries: 0, timeoutMs: null, key: null,
-    holes: null, value: null, output: null, outputFile: null, stdout: null, stderr: null, error: null, attempts: 0, startedAt: null, endedAt: null,
+    nodeId, kind: "electron", name: `n${nodeId}`, electronId: null, status: "NEW_OBJECT", executor: null, retries: 0, retryPolicy: null, timeoutMs: null, key: null,
+    holes: null, value: null, output: null, outputFile: null, stdout: null, stderr: null, error: null, attempts: 0, retryAt: null, startedAt: null, endedAt: null,
     lane: null, bundlePath: null, ...fields,
   };
 }

@@ -7,6 +7,26 @@ import { z } from "zod";
 const encoded = z.string().min(1, "must be a value in the codec's encoding (a non-empty string)");
 const nullableText = z.string().nullable();
 
+const retryPolicyShape = z.strictObject({
+  initial: z.number().min(0),
+  factor: z.number().min(1),
+  maxDelay: z.number().min(0),
+  jitter: z.boolean(),
+  on: z.array(z.union([z.strictObject({ name: z.string().min(1) }), z.strictObject({ pattern: z.string(), flags: z.string().regex(/^[imsu]*$/) })])).min(1).optional(),
+});
+
+function isRetryPolicyJson(s: string): boolean {
+  try {
+    const parsed = retryPolicyShape.safeParse(JSON.parse(s));
+    if (!parsed.success) return false;
+    // A pattern the engine could not compile would fail the node's first retry instead of the submission.
+    for (const m of parsed.data.on ?? []) if ("pattern" in m) new RegExp(m.pattern, m.flags);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const submittedNodeSchema = z.strictObject({
   nodeId: z.number().int().min(0),
   kind: z.enum(["electron", "parameter", "attribute", "index", "collection", "sublattice"]),
@@ -14,6 +34,12 @@ export const submittedNodeSchema = z.strictObject({
   electronId: nullableText,
   executor: nullableText,
   retries: z.number().int().min(0).max(1000),
+  retryPolicy: z
+    .string()
+    .max(10_000)
+    .refine(isRetryPolicyJson, "must be the JSON of a retry policy: { initial, factor, maxDelay, jitter, on? }")
+    .nullable()
+    .optional(),
   timeoutMs: z.number().positive().nullable(),
   key: nullableText,
   holes: nullableText,

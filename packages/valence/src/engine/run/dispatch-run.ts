@@ -64,6 +64,8 @@ export class DispatchRun {
   private readonly unwrittenRunning: UnwrittenRunning;
   private readonly startedAt: Float64Array;
   private firstFailure: { node: number; error: Error } | undefined;
+  /** By node: the timer that sends "due" once a failed try's backoff is over. */
+  private readonly retryTimers = new Map<number, NodeJS.Timeout>();
   /** Running tasks' output, stored in chunks while they run. */
   private readonly live: LiveOutput;
   /** A cancelled task may go on printing: only a running node's output is kept. */
@@ -94,11 +96,14 @@ export class DispatchRun {
     // forEach, not for-of: no [key, value] pair per entry (a wide dispatch has 10k parameters).
     init.values.forEach((v, k) => this.values.set(k, v));
     init.encodedOutputs.forEach((v, k) => this.values.setEncoded(k, v));
+    const attempts: Array<number | undefined> = [];
+    init.waiting?.forEach((w, node) => (attempts[node] = w.attempts));
     this.sched = initialState({
-      nodes: init.nodes.map((p) => ({ pool: p.pool, retries: p.spec.retries ?? 0 })),
+      nodes: init.nodes.map((p) => ({ pool: p.pool, retries: p.spec.retries ?? 0, retry: p.spec.retry })),
       edges: init.edges.map((e) => [e.source, e.target] as const),
       limits: init.limits,
       initial: init.initial,
+      attempts,
     });
   }
 
@@ -119,6 +124,8 @@ export class DispatchRun {
       .catch((error: unknown) => this.crash(error));
     this.init.onChange?.({ dispatchId: this.id, at: now, nodes: [], status: "RUNNING" });
     this.push({ event: { type: "start" } });
+    // Resumed nodes that were waiting to retry keep their stored due times.
+    this.init.waiting?.forEach((w, node) => this.retryAfter(node, w.retryAt - now));
   }
 
   /** Cancels the whole dispatch, or only `nodes` and what depends on them. */
@@ -168,6 +175,7 @@ export class DispatchRun {
     const reason = new StoreError(`dispatch ${this.id} stopped: ${toError(error).message}`, { cause: error });
     this.queue = [];
     this.live.close();
+    this.clearRetryTimers();
     for (const abort of this.controllers) abort?.abort(reason);
     const at = Date.now();
     // The store is what failed, so this may fail too; the caller still learns why from `done`.
@@ -225,7 +233,7 @@ export class DispatchRun {
             w.nodeEnded(this.id, ev.node, "FAILED", encodeError(q.outcome.error), io, now, q.outcome.lane);
             changes?.push({ node: ev.node, status: "FAILED" });
             done++;
-          } else {
+          } else if (this.sched.state[ev.node] === "RUNNING") {
             w.event(this.id, ev.node, "retry", q.outcome.error.message, ev.node, now);
           }
         }
@@ -238,6 +246,15 @@ export class DispatchRun {
               changes?.push({ node: e.node, status: "RUNNING" });
               actions.push(e);
               break;
+            case "wait": {
+              // The failed try's error stays on the node, with the next try's due time.
+              const error = q.outcome && !q.outcome.ok ? q.outcome.error : new Error("failed");
+              w.nodeRetrying(this.id, e.node, e.attempt, encodeError(error), now + e.delayMs);
+              w.event(this.id, e.node, "retry", `try ${e.attempt} failed: ${error.message}; retrying in ${seconds(e.delayMs)}`, e.node, now);
+              changes?.push({ node: e.node, status: "RUNNING" });
+              actions.push(e);
+              break;
+            }
             case "status":
               this.unwrittenRunning.delete(e.node);
               this.live.ended(e.node, w);
@@ -285,8 +302,16 @@ export class DispatchRun {
       case "finished":
         this.finish(e.status).catch((error: unknown) => this.crash(error));
         break;
-      case "status":
+      case "wait":
+        this.retryAfter(e.node, e.delayMs);
         break;
+      case "status": {
+        // A node cancelled while it waited: its timer has nothing left to do.
+        const timer = this.retryTimers.get(e.node);
+        if (timer) clearTimeout(timer);
+        this.retryTimers.delete(e.node);
+        break;
+      }
     }
   }
 
@@ -394,7 +419,25 @@ export class DispatchRun {
 
   private failWith(node: number, error: Error, stdout: string, stderr: string, lane?: string): void {
     const trimmed = trimStack(error);
-    this.push({ event: { type: "failed", node, error: trimmed.message }, outcome: { ok: false, error: trimmed, stdout, stderr, lane } });
+    this.push({
+      // The backoff's jitter is drawn here, so the scheduler stays a pure function.
+      event: { type: "failed", node, error: trimmed.message, errorName: trimmed.name, random: Math.random() },
+      outcome: { ok: false, error: trimmed, stdout, stderr, lane },
+    });
+  }
+
+  /** Sends "due" for `node` in `ms` (at once when that time has passed, as after a restart). */
+  private retryAfter(node: number, ms: number): void {
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(node);
+      this.push({ event: { type: "due", node } });
+    }, Math.max(0, ms));
+    this.retryTimers.set(node, timer);
+  }
+
+  private clearRetryTimers(): void {
+    for (const t of this.retryTimers.values()) clearTimeout(t);
+    this.retryTimers.clear();
   }
 
   private setupOnce(executor: Executor): Promise<void> {
@@ -408,6 +451,7 @@ export class DispatchRun {
 
   private async finish(final: FinalStatus): Promise<void> {
     const now = Date.now();
+    this.clearRetryTimers();
     const { status, value, error, encodedOutput } = dispatchOutcome(final, () => this.values.fill(this.init.output), this.firstFailure, (n) => this.nodeLabel(n));
     this.live.close();
     const fields: { output?: string; error?: string; ended: boolean } = { ended: true };
@@ -443,4 +487,10 @@ function bodyStart(outcome: TaskOutcome, handedOver: number, ended: number): num
   const began = outcome.ok ? outcome.startedAt : undefined;
   if (began === undefined) return handedOver;
   return Math.min(Math.max(began, handedOver), ended);
+}
+
+/** "1.5 s", "30 s": a delay as a person reads it. */
+function seconds(ms: number): string {
+  const s = ms / 1000;
+  return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
 }

@@ -23,6 +23,12 @@ export interface PreparedNode {
   readonly bundlePath?: string | undefined;
 }
 
+/** A node whose failed try waits out its retry backoff: tries made so far, and when the next is due (ms since the epoch). */
+export interface WaitingNode {
+  readonly attempts: number;
+  readonly retryAt: number;
+}
+
 /** Runs a sublattice node as a child dispatch and returns its output. */
 export type ChildRunner = (
   /** The run of the sublattice node (a DispatchRun): only its id is needed. */
@@ -46,6 +52,8 @@ export interface DispatchRunInit {
   /** Known values by node (parameters), and encoded outputs of completed nodes (resume). */
   readonly values: ReadonlyMap<number, unknown>;
   readonly encodedOutputs: ReadonlyMap<number, string>;
+  /** Resume: nodes that were waiting to retry, by node (their `initial` is WAITING). */
+  readonly waiting?: ReadonlyMap<number, WaitingNode>;
   readonly runChild: ChildRunner;
   /** Shared by every dispatch of the engine: set-up/tear-down per executor, not per dispatch. */
   readonly leases: ExecutorLeases;

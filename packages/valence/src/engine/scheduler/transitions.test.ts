@@ -117,3 +117,74 @@ describe("scheduler transitions", () => {
     assert.deepEqual(eff.at(-1), { type: "finished", status: "CANCELLED" });
   });
 });
+
+describe("scheduler transitions: retries with backoff", () => {
+  const policy = { initial: 1000, factor: 2, maxDelay: 3000, jitter: false };
+  const backoff = (pool = "p", retries = 2, retry: object = policy) => ({ pool, retries, retry: retry as typeof policy });
+
+  it("a failed try waits out its backoff without its pool slot, then runs again counting on", () => {
+    // Pool of one: node 1 waits behind node 0 until 0 starts waiting.
+    const s = initialState({ nodes: [backoff(), node()], edges: [], limits: { p: 1 } });
+    assert.deepEqual(runs(transition(s, { type: "start" })), [0]);
+    assert.deepEqual(transition(s, { type: "failed", node: 0, error: "flaky" }), [
+      { type: "wait", node: 0, attempt: 1, delayMs: 1000 },
+      { type: "run", node: 1, attempt: 1 },
+    ]);
+    assert.equal(s.state[0], "WAITING");
+    // Due while the slot is taken: it queues, and starts when the slot frees.
+    assert.deepEqual(transition(s, { type: "due", node: 0 }), []);
+    assert.deepEqual(transition(s, { type: "completed", node: 1 }), [{ type: "run", node: 0, attempt: 2 }]);
+    // The second failure waits twice as long; the third try is the last.
+    assert.deepEqual(transition(s, { type: "failed", node: 0, error: "flaky" }), [{ type: "wait", node: 0, attempt: 2, delayMs: 2000 }]);
+    assert.deepEqual(transition(s, { type: "due", node: 0 }), [{ type: "run", node: 0, attempt: 3 }]);
+    const last = transition(s, { type: "failed", node: 0, error: "flaky" });
+    assert.deepEqual(last, [{ type: "finished", status: "FAILED" }]);
+    assert.equal(s.state[0], "FAILED");
+  });
+
+  it("jitter comes from the caller's draw, between half the delay and all of it", () => {
+    const s = initialState({ nodes: [backoff("p", 1, { ...policy, jitter: true })], edges: [] });
+    transition(s, { type: "start" });
+    assert.deepEqual(transition(s, { type: "failed", node: 0, error: "x", random: 0 }), [{ type: "wait", node: 0, attempt: 1, delayMs: 500 }]);
+  });
+
+  it("an error the policy does not name fails at once, retries left or not", () => {
+    const on = [{ name: "TaskTimeoutError" }, { pattern: "ECONNRESET", flags: "" }];
+    const s = initialState({ nodes: [backoff("p", 3, { ...policy, on }), backoff("p", 3, { ...policy, on }), backoff("p", 3, { ...policy, on })], edges: [] });
+    transition(s, { type: "start" });
+    assert.equal(transition(s, { type: "failed", node: 0, error: "read ECONNRESET", errorName: "Error" })[0]?.type, "wait");
+    assert.equal(transition(s, { type: "failed", node: 1, error: "task timed out", errorName: "TaskTimeoutError" })[0]?.type, "wait");
+    assert.deepEqual(transition(s, { type: "failed", node: 2, error: "bad input", errorName: "TypeError" }), []);
+    assert.equal(s.state[2], "FAILED");
+  });
+
+  it("a zero backoff retries at once in its slot, as plain retries do", () => {
+    const s = initialState({ nodes: [backoff("p", 1, { ...policy, initial: 0 })], edges: [] });
+    transition(s, { type: "start" });
+    assert.deepEqual(transition(s, { type: "failed", node: 0, error: "x" }), [{ type: "run", node: 0, attempt: 2 }]);
+  });
+
+  it("cancelling a waiting node settles it; its due time then changes nothing", () => {
+    const s = initialState({ nodes: [backoff(), node()], edges: [[0, 1]] });
+    transition(s, { type: "start" });
+    transition(s, { type: "failed", node: 0, error: "x" });
+    const eff = transition(s, { type: "cancel" });
+    assert.deepEqual(eff, [
+      { type: "status", node: 0, status: "CANCELLED", reason: "cancelled while it waited to retry", cause: 0 },
+      { type: "status", node: 1, status: "CANCELLED", reason: "cancelled before it started", cause: 1 },
+      { type: "finished", status: "CANCELLED" },
+    ]);
+    assert.deepEqual(transition(s, { type: "due", node: 0 }), []);
+  });
+
+  it("resumes a waiting node with its tries counted: it waits for its due time, then takes the try after", () => {
+    const s = initialState({ nodes: [backoff(), node()], edges: [[0, 1]], initial: ["WAITING", "PENDING"], attempts: [2, undefined] });
+    assert.deepEqual(transition(s, { type: "start" }), []);
+    assert.deepEqual(transition(s, { type: "due", node: 0 }), [{ type: "run", node: 0, attempt: 3 }]);
+    // That was the last try the policy allows (retries: 2).
+    assert.deepEqual(
+      transition(s, { type: "failed", node: 0, error: "x" }).map((e) => e.type),
+      ["status", "finished"],
+    );
+  });
+});

@@ -9,8 +9,11 @@
  * O(its own work), as in dask's worker state machine.)
  */
 import { assertNever } from "../../status.js";
+import type { RetryPolicy } from "../../sdk/retry.js";
+import { retriesOn, retryDelay } from "./backoff.js";
 
-export type NodeState = "PENDING" | "RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED";
+/** WAITING: a try failed and the next waits out its backoff, holding no slot of its pool. */
+export type NodeState = "PENDING" | "RUNNING" | "WAITING" | "COMPLETED" | "FAILED" | "CANCELLED";
 export type FinalStatus = "COMPLETED" | "FAILED" | "CANCELLED";
 
 export interface NodeSpec {
@@ -18,6 +21,8 @@ export interface NodeSpec {
   readonly pool: string;
   /** Tries after the first failure. */
   readonly retries: number;
+  /** Backoff and which errors retry; without one a failed try is retried at once, in its slot. */
+  readonly retry?: RetryPolicy | undefined;
 }
 
 export interface GraphShape {
@@ -28,12 +33,20 @@ export interface GraphShape {
   readonly limits?: Readonly<Record<string, number>>;
   /** Node states already settled (resume after a restart, parameters). */
   readonly initial?: ReadonlyArray<NodeState | undefined>;
+  /** Tries already made, for nodes that resume WAITING (the next try counts on from them). */
+  readonly attempts?: ReadonlyArray<number | undefined>;
 }
 
 export type SchedulerEvent =
   | { readonly type: "start" }
   | { readonly type: "completed"; readonly node: number }
-  | { readonly type: "failed"; readonly node: number; readonly error: string }
+  /**
+   * A try failed. `errorName` is matched by the policy's `on` (default "Error"); `random`, a
+   * draw in [0, 1) for the backoff's jitter, comes from the caller so this stays pure (default 1).
+   */
+  | { readonly type: "failed"; readonly node: number; readonly error: string; readonly errorName?: string; readonly random?: number }
+  /** A WAITING node's backoff is over: it queues for its pool again. */
+  | { readonly type: "due"; readonly node: number }
   | { readonly type: "cancel"; readonly nodes?: readonly number[] };
 
 export type Effect =
@@ -41,6 +54,8 @@ export type Effect =
   | { readonly type: "run"; readonly node: number; readonly attempt: number }
   /** Record a settled status; `reason` says why for FAILED/CANCELLED nodes that did not run. */
   | { readonly type: "status"; readonly node: number; readonly status: "FAILED" | "CANCELLED"; readonly reason: string; readonly cause: number }
+  /** Record that try `attempt` failed and the next starts after `delayMs` (the shell sends "due" then). */
+  | { readonly type: "wait"; readonly node: number; readonly attempt: number; readonly delayMs: number }
   /** Stop a running task. */
   | { readonly type: "abort"; readonly node: number }
   | { readonly type: "finished"; readonly status: FinalStatus };
@@ -80,13 +95,16 @@ export function initialState(shape: GraphShape): SchedulerState {
   for (let i = 0; i < n; i++) state[i] = shape.initial?.[i] ?? "PENDING";
   // A node that was RUNNING when the dispatcher stopped is run again (at-least-once).
   for (let i = 0; i < n; i++) if (state[i] === "RUNNING") state[i] = "PENDING";
+  const attempts = new Int32Array(n);
+  // A node that resumes WAITING keeps its count: its failed tries were real ones.
+  for (let i = 0; i < n; i++) if (state[i] === "WAITING") attempts[i] = shape.attempts?.[i] ?? 1;
   for (const [s, t] of shape.edges) if (state[s] !== "COMPLETED") waitingOn[t]!++;
   const { childStart, childList } = childLists(n, shape.edges);
   let open = 0;
   let anyFailed = false;
   let anyCancelled = false;
   for (let i = 0; i < n; i++) {
-    if (state[i] === "PENDING") open++;
+    if (state[i] === "PENDING" || state[i] === "WAITING") open++;
     if (state[i] === "FAILED") anyFailed = true;
     if (state[i] === "CANCELLED") anyCancelled = true;
   }
@@ -99,7 +117,7 @@ export function initialState(shape: GraphShape): SchedulerState {
   return {
     state,
     waitingOn,
-    attempts: new Int32Array(n),
+    attempts,
     childStart,
     childList,
     specs: shape.nodes,
@@ -137,10 +155,20 @@ export function transition(s: SchedulerState, event: SchedulerEvent): Effect[] {
       if (s.state[event.node] !== "RUNNING") break;
       const spec = s.specs[event.node] as NodeSpec;
       const pool = s.pools.get(spec.pool) as Pool;
-      if (s.attempts[event.node]! <= spec.retries && !s.cancelRequested) {
-        // Retry in place: it keeps its slot.
-        s.attempts[event.node]!++;
-        effects.push({ type: "run", node: event.node, attempt: s.attempts[event.node]! });
+      const tried = s.attempts[event.node]!;
+      if (tried <= spec.retries && !s.cancelRequested && retriesOn(spec.retry, { name: event.errorName ?? "Error", message: event.error })) {
+        const delayMs = spec.retry ? retryDelay(spec.retry, tried, event.random ?? 1) : 0;
+        if (delayMs === 0) {
+          // Retry at once, in place: it keeps its slot.
+          s.attempts[event.node]!++;
+          effects.push({ type: "run", node: event.node, attempt: s.attempts[event.node]! });
+          return effects;
+        }
+        // Its slot goes to the next in the pool while it waits.
+        s.state[event.node] = "WAITING";
+        pool.running--;
+        effects.push({ type: "wait", node: event.node, attempt: tried, delayMs });
+        drain(s, pool, effects);
         return effects;
       }
       pool.running--;
@@ -151,6 +179,11 @@ export function transition(s: SchedulerState, event: SchedulerEvent): Effect[] {
       drain(s, pool, effects);
       break;
     }
+    case "due":
+      if (s.state[event.node] !== "WAITING") break; // cancelled while it waited
+      s.state[event.node] = "PENDING";
+      enqueue(s, event.node, effects);
+      break;
     case "cancel":
       cancel(s, event.nodes, effects);
       break;
@@ -176,8 +209,9 @@ function enqueue(s: SchedulerState, node: number, effects: Effect[]): void {
 
 function startNow(s: SchedulerState, node: number, effects: Effect[]): void {
   s.state[node] = "RUNNING";
-  s.attempts[node] = 1;
-  effects.push({ type: "run", node, attempt: 1 });
+  // 1 for a first try; a node back from WAITING counts on.
+  const attempt = ++s.attempts[node]!;
+  effects.push({ type: "run", node, attempt });
 }
 
 function settle(s: SchedulerState, node: number, effects: Effect[]): void {
@@ -233,11 +267,12 @@ function cancel(s: SchedulerState, nodes: readonly number[] | undefined, effects
   let changed = false;
   for (const n of targets) {
     const st = s.state[n];
-    if (st === "PENDING") {
+    if (st === "PENDING" || st === "WAITING") {
       changed = true;
       s.state[n] = "CANCELLED";
       s.open--;
-      effects.push({ type: "status", node: n, status: "CANCELLED", reason: "cancelled before it started", cause: n });
+      const reason = st === "WAITING" ? "cancelled while it waited to retry" : "cancelled before it started";
+      effects.push({ type: "status", node: n, status: "CANCELLED", reason, cause: n });
     } else if (st === "RUNNING") {
       changed = true;
       s.state[n] = "CANCELLED";

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { decodeEdges, decodeNodes, encodeEdges, encodeNodes, type SubmittedNode } from "./graph-codec.js";
 
 const electron = (nodeId: number): SubmittedNode => ({
-  nodeId, kind: "electron", name: "inc", electronId: "wf.ts:3", status: "NEW_OBJECT", executor: '{"plugin":"inline","state":{}}', retries: 0,
+  nodeId, kind: "electron", name: "inc", electronId: "wf.ts:3", status: "NEW_OBJECT", executor: '{"plugin":"inline","state":{}}', retries: 0, retryPolicy: null,
   timeoutMs: null, key: null, holes: null, value: null, output: null, bundlePath: null,
 });
 
@@ -11,7 +11,7 @@ describe("graph codec", () => {
   it("round-trips every field, nulls, zeros and repeated strings", () => {
     const nodes: SubmittedNode[] = [
       electron(0),
-      { nodeId: 1, kind: "parameter", name: ":parameter:0", electronId: null, status: "COMPLETED", executor: null, retries: 0, timeoutMs: null,
+      { nodeId: 1, kind: "parameter", name: ":parameter:0", electronId: null, status: "COMPLETED", executor: null, retries: 0, retryPolicy: null, timeoutMs: null,
         key: null, holes: null, value: null, output: "0", bundlePath: null },
       { ...electron(2), retries: 3, timeoutMs: 0.5, executor: '"local"' },
       { ...electron(3), kind: "attribute", name: "inc.x", electronId: null, executor: null, key: '"x"' },

@@ -13,8 +13,8 @@ const id = "dsp_v1store0000001" as DispatchId;
 const other = "dsp_v1store0000002" as DispatchId;
 
 const base = {
-  electronId: null, executor: null, retries: 0, timeoutMs: null, key: null, holes: null, value: null, output: null, outputFile: null,
-  stdout: null, stderr: null, error: null, attempts: 0, startedAt: null, endedAt: null, lane: null, bundlePath: null,
+  electronId: null, executor: null, retries: 0, retryPolicy: null, timeoutMs: null, key: null, holes: null, value: null, output: null, outputFile: null,
+  stdout: null, stderr: null, error: null, attempts: 0, retryAt: null, startedAt: null, endedAt: null, lane: null, bundlePath: null,
 } as const;
 /** One of each state a version-1 row can be in, as version 1 wrote them. */
 const v1Nodes: NodeRecord[] = [

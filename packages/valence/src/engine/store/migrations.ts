@@ -152,6 +152,11 @@ const MIGRATIONS: readonly Migration[] = [
   );
   CREATE INDEX live_output_node ON live_output (dispatch_id, node_id, id);
   `,
+  // 8: a node whose failed try waits out its retry backoff keeps the due time of the next try,
+  // so a dispatcher that restarts keeps the schedule (engine/scheduler/backoff.ts).
+  `
+  ALTER TABLE node_states ADD COLUMN retry_at INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

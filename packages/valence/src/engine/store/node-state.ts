@@ -7,7 +7,7 @@ import type { SubmittedNode } from "./graph-codec.js";
 import type { NodeRecord } from "./records.js";
 
 /** A node's row in `node_states`: its state once it has moved on from the one it was submitted in. */
-export type NodeState = Pick<NodeRecord, "nodeId" | "status" | "output" | "outputFile" | "stdout" | "stderr" | "error" | "startedAt" | "endedAt" | "lane"> & {
+export type NodeState = Pick<NodeRecord, "nodeId" | "status" | "output" | "outputFile" | "stdout" | "stderr" | "error" | "startedAt" | "endedAt" | "lane" | "retryAt"> & {
   readonly attempts: number | null;
 };
 
@@ -26,6 +26,7 @@ export function withState(n: SubmittedNode, s: NodeState | undefined): NodeRecor
     status: s ? s.status : n.status,
     executor: n.executor,
     retries: n.retries,
+    retryPolicy: n.retryPolicy,
     timeoutMs: n.timeoutMs,
     key: n.key,
     holes: n.holes,
@@ -36,6 +37,7 @@ export function withState(n: SubmittedNode, s: NodeState | undefined): NodeRecor
     stderr: s ? s.stderr : null,
     error: s ? s.error : null,
     attempts: s ? (s.attempts ?? 0) : 0,
+    retryAt: s ? s.retryAt : null,
     startedAt: s ? s.startedAt : null,
     endedAt: s ? s.endedAt : null,
     lane: s ? s.lane : null,

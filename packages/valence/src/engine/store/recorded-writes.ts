@@ -19,6 +19,9 @@ export class RecordedWrites implements StoreWrites {
   nodeRunning(...args: Parameters<StoreWrites["nodeRunning"]>): void {
     this.ops.push({ method: "nodeRunning", args });
   }
+  nodeRetrying(...args: Parameters<StoreWrites["nodeRetrying"]>): void {
+    this.ops.push({ method: "nodeRetrying", args });
+  }
   nodesCompleted(...args: Parameters<StoreWrites["nodesCompleted"]>): void {
     this.ops.push({ method: "nodesCompleted", args });
   }

@@ -41,6 +41,8 @@ export interface NodeRecord {
   /** JSON: an executor name, or an ExecutorSpec. */
   readonly executor: string | null;
   readonly retries: number;
+  /** JSON of the RetryPolicy (sdk/retry.ts): backoff and which errors retry; null retries at once. */
+  readonly retryPolicy: string | null;
   readonly timeoutMs: number | null;
   /** JSON of the attribute key / index. */
   readonly key: string | null;
@@ -56,6 +58,8 @@ export interface NodeRecord {
   /** Encoded Error. */
   readonly error: string | null;
   readonly attempts: number;
+  /** While a failed try waits out its backoff (the node stays RUNNING): when the next try is due. */
+  readonly retryAt: number | null;
   readonly startedAt: number | null;
   readonly endedAt: number | null;
   /** Where the node ran (a local worker, an SSH host, a Dask worker, a Slurm job); null when unknown or it has not run. */

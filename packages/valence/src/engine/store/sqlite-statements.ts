@@ -26,7 +26,7 @@ export const DISPATCH_COLUMNS =
   ) + `, ${aliased("inputs, output_template", "g")}`;
 export const DISPATCHES = "dispatches d JOIN graphs g ON g.dispatch_id = d.id";
 
-export const STATE_COLUMNS = aliased("node_id, status, output, output_file, stdout, stderr, error, attempts, started_at, ended_at, lane");
+export const STATE_COLUMNS = aliased("node_id, status, output, output_file, stdout, stderr, error, attempts, started_at, ended_at, lane, retry_at");
 
 /** Every fixed statement of the driver, by name. */
 type StatementName =
@@ -34,6 +34,7 @@ type StatementName =
   | "insertGraph"
   | "dispatchKey"
   | "nodeRunning"
+  | "nodeRetrying"
   | "nodeFailed"
   | "nodesDone"
   | "dispatchStatus"
@@ -74,12 +75,17 @@ export function prepareStatements(db: Database.Database): Statements {
     // State rows are upserts: a node has none until its first change after submission.
     nodeRunning: db.prepare(
       `INSERT INTO node_states (dispatch, node_id, status, attempts, started_at) VALUES (?, ?, 'RUNNING', ?, ?)
-       ON CONFLICT DO UPDATE SET status = 'RUNNING', attempts = excluded.attempts, started_at = COALESCE(started_at, excluded.started_at)`,
+       ON CONFLICT DO UPDATE SET status = 'RUNNING', attempts = excluded.attempts, started_at = COALESCE(started_at, excluded.started_at),
+         error = NULL, retry_at = NULL`,
+    ),
+    nodeRetrying: db.prepare(
+      `INSERT INTO node_states (dispatch, node_id, status, attempts, error, retry_at) VALUES (?, ?, 'RUNNING', ?, ?, ?)
+       ON CONFLICT DO UPDATE SET status = 'RUNNING', attempts = excluded.attempts, error = excluded.error, retry_at = excluded.retry_at`,
     ),
     nodeFailed: db.prepare(
       `INSERT INTO node_states (dispatch, node_id, status, error, stdout, stderr, ended_at, lane) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT DO UPDATE SET status = excluded.status, error = excluded.error, stdout = COALESCE(excluded.stdout, stdout),
-         stderr = COALESCE(excluded.stderr, stderr), ended_at = excluded.ended_at, lane = COALESCE(excluded.lane, lane)`,
+         stderr = COALESCE(excluded.stderr, stderr), ended_at = excluded.ended_at, lane = COALESCE(excluded.lane, lane), retry_at = NULL`,
     ),
     nodesDone: db.prepare(`UPDATE dispatches SET nodes_done = nodes_done + ? WHERE id = ?`),
     dispatchStatus: db.prepare(
@@ -99,7 +105,7 @@ export function prepareStatements(db: Database.Database): Statements {
     restoreNode: db.prepare(
       `INSERT INTO node_states (dispatch, node_id, status, stdout, stderr, attempts, started_at, ended_at, lane) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT DO UPDATE SET stdout = excluded.stdout, stderr = excluded.stderr, attempts = excluded.attempts,
-         started_at = excluded.started_at, ended_at = excluded.ended_at, lane = excluded.lane`,
+         started_at = excluded.started_at, ended_at = excluded.ended_at, lane = excluded.lane, retry_at = NULL`,
     ),
     insertSource: db.prepare(`INSERT OR REPLACE INTO sources (dispatch_id, electron_id, source) VALUES (?, ?, ?)`),
     getSources: db.prepare(`SELECT electron_id AS electronId, source FROM sources WHERE dispatch_id = ?`),

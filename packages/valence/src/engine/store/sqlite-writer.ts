@@ -70,6 +70,10 @@ export class SqliteWriter implements StoreWrites {
     this.stmts.nodeRunning.run(this.keyOf(id), node, attempt, at);
   }
 
+  nodeRetrying(id: DispatchId, node: number, attempt: number, encodedError: string, retryAt: number): void {
+    this.stmts.nodeRetrying.run(this.keyOf(id), node, attempt, encodedError, retryAt);
+  }
+
   /** COMPLETED with the encoded outputs (large ones in files under the results dir), one multi-row upsert per chunk. */
   nodesCompleted(id: DispatchId, resultsDir: string, items: readonly CompletedNode[]): void {
     if (!items.length) return;
@@ -103,7 +107,7 @@ export class SqliteWriter implements StoreWrites {
          ON CONFLICT DO UPDATE SET status = 'COMPLETED', output = excluded.output, output_file = excluded.output_file,
            stdout = excluded.stdout, stderr = excluded.stderr, error = NULL, ended_at = excluded.ended_at,
            started_at = excluded.started_at, attempts = COALESCE(excluded.attempts, attempts),
-           lane = COALESCE(excluded.lane, lane)`,
+           lane = COALESCE(excluded.lane, lane), retry_at = NULL`,
       );
       this.completedStatements.set(n, st);
     }

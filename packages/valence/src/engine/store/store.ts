@@ -88,7 +88,13 @@ export interface DispatchListRow {
 export interface StoreWrites {
   /** Stores a dispatch and its graph. `nodes` may be full NodeRecords; only what is fixed at submission is kept. */
   insertDispatch(d: DispatchRecord, nodes: readonly SubmittedNode[], edges: readonly EdgeRecord[]): void;
+  /** The node's try `attempt` has started (a retry's due time, if any, is cleared). */
   nodeRunning(id: DispatchId, node: number, attempt: number, at: number): void;
+  /**
+   * Try `attempt` failed and the next is due at `retryAt` (ms since the epoch): the node stays
+   * RUNNING with that error and due time, so a dispatcher that restarts keeps the schedule.
+   */
+  nodeRetrying(id: DispatchId, node: number, attempt: number, encodedError: string, retryAt: number): void;
   /** Each node COMPLETED with its output; outputs over LARGE_VALUE_BYTES go to a file in `resultsDir`. */
   nodesCompleted(id: DispatchId, resultsDir: string, items: readonly CompletedNode[]): void;
   /** `lane`: where the node ran, when it did (a failure), as in CompletedNode. */

@@ -5,7 +5,7 @@ import { encode } from "../../codec/index.js";
 
 export function paramNode(nodeId: number, overrides: Record<string, unknown> = {}) {
   return {
-    nodeId, kind: "parameter", name: `p${nodeId}`, electronId: null, executor: null, retries: 0, timeoutMs: null,
+    nodeId, kind: "parameter", name: `p${nodeId}`, electronId: null, executor: null, retries: 0, retryPolicy: null, timeoutMs: null,
     key: null, holes: null, value: null, output: encode(nodeId + 1, "p"), ...overrides,
   };
 }

@@ -30,7 +30,7 @@ export const SQL = {
   getDispatchForUpdate: `SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.id = $1 FOR UPDATE OF d`,
   getGraphNodes: `SELECT nodes FROM graphs WHERE dispatch_id = $1`,
   getGraphEdges: `SELECT edges FROM graphs WHERE dispatch_id = $1`,
-  getStates: `SELECT ${aliased("node_id, status, output, output_file, stdout, stderr, error, attempts, started_at, ended_at, lane", "s")}
+  getStates: `SELECT ${aliased("node_id, status, output, output_file, stdout, stderr, error, attempts, started_at, ended_at, lane, retry_at", "s")}
     FROM node_states s JOIN graphs g ON g.key = s.dispatch WHERE g.dispatch_id = $1`,
   getEvents: `SELECT id, dispatch_id AS "dispatchId", node_id AS "nodeId", at, kind, detail, cause FROM events
     WHERE dispatch_id = $1 AND id > $2 ORDER BY id`,
@@ -58,7 +58,11 @@ export const SQL = {
   nodesRunning: `INSERT INTO node_states (dispatch, node_id, status, attempts, started_at)
     SELECT k, n, 'RUNNING', a, s FROM unnest($1::int4[], $2::int4[], $3::int4[], $4::int8[]) AS t (k, n, a, s)
     ON CONFLICT (dispatch, node_id) DO UPDATE SET status = 'RUNNING', attempts = excluded.attempts,
-      started_at = COALESCE(node_states.started_at, excluded.started_at)`,
+      started_at = COALESCE(node_states.started_at, excluded.started_at), error = NULL, retry_at = NULL`,
+  // Rare (a failed try with a backoff): one row a statement.
+  nodeRetrying: `INSERT INTO node_states (dispatch, node_id, status, attempts, error, retry_at) VALUES ($1, $2, 'RUNNING', $3, $4, $5)
+    ON CONFLICT (dispatch, node_id) DO UPDATE SET status = 'RUNNING', attempts = excluded.attempts, error = excluded.error,
+      retry_at = excluded.retry_at`,
   // `attempts` NULL: the RUNNING mark was written, and its attempt stands.
   nodesCompleted: `INSERT INTO node_states (dispatch, node_id, status, output, output_file, stdout, stderr, ended_at, started_at, attempts, lane)
     SELECT k, n, 'COMPLETED', o, f, so, se, e, s, a, l
@@ -66,17 +70,17 @@ export const SQL = {
     ON CONFLICT (dispatch, node_id) DO UPDATE SET status = 'COMPLETED', output = excluded.output, output_file = excluded.output_file,
       stdout = excluded.stdout, stderr = excluded.stderr, error = NULL, ended_at = excluded.ended_at,
       started_at = excluded.started_at, attempts = COALESCE(excluded.attempts, node_states.attempts),
-      lane = COALESCE(excluded.lane, node_states.lane)`,
+      lane = COALESCE(excluded.lane, node_states.lane), retry_at = NULL`,
   nodesEnded: `INSERT INTO node_states (dispatch, node_id, status, error, stdout, stderr, ended_at, lane)
     SELECT k, n, st, er, so, se, e, l FROM unnest($1::int4[], $2::int4[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::int8[], $8::text[]) AS t (k, n, st, er, so, se, e, l)
     ON CONFLICT (dispatch, node_id) DO UPDATE SET status = excluded.status, error = excluded.error,
       stdout = COALESCE(excluded.stdout, node_states.stdout), stderr = COALESCE(excluded.stderr, node_states.stderr), ended_at = excluded.ended_at,
-      lane = COALESCE(excluded.lane, node_states.lane)`,
+      lane = COALESCE(excluded.lane, node_states.lane), retry_at = NULL`,
   // For nodes carried over by a redispatch: their status and output are in the graph already.
   nodesRestored: `INSERT INTO node_states (dispatch, node_id, status, stdout, stderr, attempts, started_at, ended_at, lane)
     SELECT * FROM unnest($1::int4[], $2::int4[], $3::text[], $4::bytea[], $5::bytea[], $6::int4[], $7::int8[], $8::int8[], $9::text[])
     ON CONFLICT (dispatch, node_id) DO UPDATE SET stdout = excluded.stdout, stderr = excluded.stderr, attempts = excluded.attempts,
-      started_at = excluded.started_at, ended_at = excluded.ended_at, lane = excluded.lane`,
+      started_at = excluded.started_at, ended_at = excluded.ended_at, lane = excluded.lane, retry_at = NULL`,
   /** A node's large output; a node completed again replaces its value (and keeps its id). */
   largeValueInsert: `INSERT INTO large_values (dispatch, node_id, value) VALUES ($1, $2, $3)
     ON CONFLICT (dispatch, node_id) DO UPDATE SET value = excluded.value RETURNING id`,

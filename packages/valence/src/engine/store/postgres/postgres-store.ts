@@ -102,7 +102,7 @@ export interface StoreRetryEvent {
 }
 
 /** A node's row in `node_states`, as read (logs are bytea). */
-type StateRow = Pick<NodeRecord, "nodeId" | "status" | "output" | "outputFile" | "error" | "startedAt" | "endedAt" | "lane"> & {
+type StateRow = Pick<NodeRecord, "nodeId" | "status" | "output" | "outputFile" | "error" | "startedAt" | "endedAt" | "lane" | "retryAt"> & {
   readonly attempts: number | null;
   stdout: Buffer | string | null;
   stderr: Buffer | string | null;

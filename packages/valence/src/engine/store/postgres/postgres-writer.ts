@@ -197,6 +197,13 @@ export class PostgresWrite {
         this.ended.push({ key, node, status, error, stdout: io?.stdout || null, stderr: io?.stderr || null, at, lane: lane ?? null });
         return;
       }
+      case "nodeRetrying": {
+        // After the node's gathered rows (its RUNNING mark of this turn), which would clear it.
+        const [id, node, attempt, error, retryAt] = op.args;
+        await this.sendSegment();
+        await this.run("nodeRetrying", [this.keyOf(id), node, attempt, error, retryAt]);
+        return;
+      }
       case "restoreNodes": {
         const [id, nodes] = op.args;
         await this.sendSegment();

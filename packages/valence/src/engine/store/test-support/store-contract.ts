@@ -22,8 +22,8 @@ export function dispatchRecord(id: DispatchId, resultsDir: string, over: Partial
 
 export function nodeRecord(i: number, over: Partial<NodeRecord> = {}): NodeRecord {
   return {
-    nodeId: i, kind: "electron", name: `n${i}`, electronId: "e", status: "NEW_OBJECT", executor: '"inline"', retries: 0, timeoutMs: null,
-    key: null, holes: null, value: null, output: null, outputFile: null, stdout: null, stderr: null, error: null, attempts: 0,
+    nodeId: i, kind: "electron", name: `n${i}`, electronId: "e", status: "NEW_OBJECT", executor: '"inline"', retries: 0, retryPolicy: null, timeoutMs: null,
+    key: null, holes: null, value: null, output: null, outputFile: null, stdout: null, stderr: null, error: null, attempts: 0, retryAt: null,
     startedAt: null, endedAt: null, lane: null, bundlePath: null, ...over,
   };
 }
@@ -93,6 +93,41 @@ export function storeContract(driver: string, open: (dataDir: string) => Store |
       assert.deepEqual([d.status, d.error, d.endedAt], ["CANCELLED", '"cancelled"', 11]);
       assert.equal(await store.readOutput(a), "10");
       assert.equal(await store.readOutput(c), null);
+    });
+
+    it("keeps a node's retry policy from its graph, and a failed try's error and due time until the next try starts or the node ends", async () => {
+      const { store, dir, results } = await fresh();
+      const id = newDispatchId();
+      const policy = '{"initial":1000,"factor":2,"maxDelay":60000,"jitter":true,"on":[{"name":"TaskTimeoutError"}]}';
+      const nodes = [0, 1, 2].map((i) => nodeRecord(i, { retries: 3, retryPolicy: policy }));
+      await store.write((w) => w.insertDispatch(dispatchRecord(id, join(dir, "r")), nodes, []));
+      await store.write((w) => {
+        for (const n of [0, 1, 2]) w.nodeRunning(id, n, 1, 10);
+        // In one write, as a scheduler turn: the RUNNING mark, then the failed try with its due time.
+        w.nodeRunning(id, 2, 1, 10);
+        w.nodeRetrying(id, 2, 1, "E2", 5000);
+      });
+      await store.write((w) => {
+        w.nodeRetrying(id, 0, 1, "E0", 3000);
+        w.nodeRetrying(id, 1, 1, "E1", 4000);
+      });
+      const waiting = await store.getNodes(id);
+      assert.deepEqual(waiting.map((n) => [n.status, n.attempts, n.error, n.retryAt, n.retryPolicy, n.retries]), [
+        ["RUNNING", 1, "E0", 3000, policy, 3],
+        ["RUNNING", 1, "E1", 4000, policy, 3],
+        ["RUNNING", 1, "E2", 5000, policy, 3],
+      ]);
+      await store.write((w) => {
+        w.nodeRunning(id, 0, 2, 3001);
+        w.nodesCompleted(id, results, [{ ...completed(1, "1"), attempt: 2 }]);
+        w.nodeEnded(id, 2, "FAILED", "E2b", undefined, 6000);
+      });
+      const moved = await store.getNodes(id);
+      assert.deepEqual(moved.map((n) => [n.status, n.attempts, n.error, n.retryAt]), [
+        ["RUNNING", 2, null, null],
+        ["COMPLETED", 2, null, null],
+        ["FAILED", 1, "E2b", null],
+      ]);
     });
 
     it("records where each node ran (its lane): completed and failed nodes; null when unknown; kept when ended without one", async () => {
