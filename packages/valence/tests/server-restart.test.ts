@@ -83,6 +83,37 @@ it("starts again at once after kill -9 (no pause, and 0.5 s later), resumes the 
   assert.equal(valence(["status"]).code, 3);
 });
 
+it("a retry waiting out its backoff keeps its schedule across kill -9 of the server: the next try runs when it was due, counting on", { timeout: 120_000 }, async () => {
+  const port = String(await portOnce);
+  const started = valence(["start", "--port", port]);
+  assert.equal(started.code, 0, started.out);
+  process.env.VALENCE_SERVER = `http://127.0.0.1:${port}`;
+  const { dispatch, getResult } = await import("../src/index.js");
+  const { slowRetryFlow, triesIn } = await import("./fixtures/retry-workflows.js");
+  const file = join(root, "retry-tries.log");
+  const id = await dispatch(slowRetryFlow)(file);
+  let retryAt: Date | undefined;
+  while (!retryAt) {
+    retryAt = (await getResult(id)).nodes[0]?.retryAt;
+    if (!retryAt) await sleep(25);
+  }
+  const [first] = triesIn(file);
+  assert.ok(first && retryAt.getTime() >= first.at + 3000, "due sooner than its 3 s backoff");
+  process.kill(serverPid(), "SIGKILL");
+  const again = valence(["start", "--port", port]);
+  assert.equal(again.code, 0, again.out);
+  const result = await getResult(id, { wait: true });
+  assert.equal(result.status, "COMPLETED", result.error?.message);
+  assert.equal(result.result, 2);
+  assert.equal(result.nodes[0]?.attempts, 2, "the resumed dispatch started counting its tries again");
+  assert.equal(result.nodes[0]?.retryAt, undefined);
+  const tries = triesIn(file);
+  assert.deepEqual(tries.map((t) => t.n), [1, 2], "the failed try ran again, or the retry never ran");
+  assert.ok((tries[1] as { at: number }).at >= retryAt.getTime(), "the retry ran before it was due");
+  assert.equal(valence(["stop"]).code, 0);
+  assert.deepEqual(await settled(dataDir), []);
+});
+
 it("stops gracefully mid-dispatch (valence stop): no runner or worker is left, and the next start resumes it", { timeout: 120_000 }, async () => {
   const port = String(await portOnce);
   const started = valence(["start", "--port", port]);

@@ -71,6 +71,7 @@ function nodeResult(n: NodeRecord, encoded: string | null): NodeResult {
     error: n.error === null ? undefined : (decode(n.error) as Error),
     executor,
     attempts: n.attempts,
+    retryAt: date(n.retryAt),
     startTime: date(n.startedAt),
     endTime: date(n.endedAt),
   };

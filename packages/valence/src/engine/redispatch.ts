@@ -86,6 +86,7 @@ export async function storeRedispatch(store: Store, fromId: DispatchId, plan: Re
       status: keep ? "COMPLETED" : "NEW_OBJECT",
       error: null,
       attempts: keep ? n.attempts : 0,
+      retryAt: null,
     };
     if (keep) {
       // Outputs kept in files are read back into the row: the new dispatch must not depend on the old one's files.

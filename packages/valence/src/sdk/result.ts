@@ -17,6 +17,8 @@ export interface NodeResult {
   /** Executor name (plugin name) the node ran on. */
   readonly executor: string | undefined;
   readonly attempts: number;
+  /** While a failed try waits out its retry backoff (the node is RUNNING): when the next try is due. */
+  readonly retryAt: Date | undefined;
   readonly startTime: Date | undefined;
   readonly endTime: Date | undefined;
 }

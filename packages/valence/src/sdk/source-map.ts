@@ -22,13 +22,17 @@ export interface CallSite {
 
 const maps = new Map<string, SourceMap | null>();
 
-function mapFor(file: string): SourceMap | null {
+/** The source map `file` names in its last `sourceMappingURL` comment (inline or beside it), or null. */
+export function mapFor(file: string): SourceMap | null {
   let map = maps.get(file);
   if (map !== undefined) return map;
   map = null;
   try {
     const text = readFileSync(file, "utf8");
-    const url = /\/\/[#@] sourceMappingURL=(\S+)\s*$/.exec(text.slice(-200_000))?.[1];
+    // The last comment of the file, found from its end: an inline map is as long as the code
+    // it maps (a bundle's runs to hundreds of KB), so no fixed window of the tail would do.
+    const at = Math.max(text.lastIndexOf("//# sourceMappingURL="), text.lastIndexOf("//@ sourceMappingURL="));
+    const url = at < 0 ? undefined : /^\/\/[#@] sourceMappingURL=(\S+)\s*$/.exec(text.slice(at))?.[1];
     if (url) {
       const payload = url.startsWith("data:")
         ? Buffer.from(url.slice(url.indexOf(",") + 1), url.includes(";base64,") ? "base64" : "utf8").toString("utf8")
