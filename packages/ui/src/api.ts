@@ -66,6 +66,8 @@ export interface GraphNode {
   readonly endedAt: number | null;
   readonly attempts: number;
   readonly retries: number;
+  /** While a failed try waits out its retry backoff: when the next try is due (ms since the epoch). */
+  readonly retryAt: number | null;
   readonly subDispatchId: string | null;
 }
 
@@ -159,6 +161,8 @@ export interface NodeDetails {
   readonly endedAt: number | null;
   readonly attempts: number;
   readonly retries: number;
+  /** While a failed try waits out its retry backoff: when the next try is due (ms since the epoch). */
+  readonly retryAt: number | null;
   readonly timeoutMs: number | null;
   readonly source: string | null;
   readonly inputs: ReadonlyArray<{ readonly param: string; readonly node: number; readonly name: string; readonly value: string | null }>;
@@ -182,6 +186,10 @@ export interface TaskOutputReply {
   /** Whole once `ended`; null before. */
   readonly stdout: string | null;
   readonly stderr: string | null;
+  /** The try the chunks belong to: a retry's output starts again. */
+  readonly attempt: number;
+  /** While a failed try waits out its retry backoff: when the next try is due. */
+  readonly retryAt: number | null;
 }
 
 export interface LogReply {

@@ -4,6 +4,7 @@ import { dataDir } from "./fixtures/env.js";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -60,6 +61,22 @@ describe("retries with backoff", () => {
     assert.equal(r.nodes[0]?.attempts, 2);
     assert.match(r.nodes[0]?.error?.message ?? "", /try 2 failed on purpose/);
     assert.equal(wf.triesIn(file).length, 2);
+  });
+
+  it("gives the config's [retry] to electrons whose lattice and selves set none", { timeout: 60_000 }, () => {
+    const bin = fileURLToPath(new URL("../bin/valence.js", import.meta.url));
+    const script = fileURLToPath(new URL("./fixtures/retry-config-run.ts", import.meta.url));
+    const config = join(dataDir, "retry-config.toml");
+    writeFileSync(config, "[retry]\nattempts = 3\nbackoff = 50\n");
+    const run = (withConfig: boolean) => {
+      const file = freshFile();
+      const env = { ...process.env, VALENCE_DATA_DIR: dataDir, VALENCE_SERVER: "embedded", VALENCE_CONFIG: withConfig ? config : join(dataDir, "none.toml") };
+      const r = spawnSync(process.execPath, [bin, "run", script, "--", file, "2"], { env, encoding: "utf8", timeout: 60_000 });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      return { out: r.stdout.trim(), tries: wf.triesIn(file).length };
+    };
+    assert.deepEqual(run(true), { out: "status: COMPLETED attempts: 3", tries: 3 });
+    assert.deepEqual(run(false), { out: "status: FAILED attempts: 1", tries: 1 });
   });
 
   it("refuses a bad retry option where it is written, naming what to fix", () => {

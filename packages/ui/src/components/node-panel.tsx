@@ -61,6 +61,7 @@ export function NodePanel({
 
   const current = node && node.nodeId === nodeId && node.dispatchId === dispatchId ? node : undefined;
   const shownStatus = status ?? current?.status;
+  // The live poll also says when a try failed and the next waits, or began: the details are read again then.
   const live = useLiveOutput(dispatchId, nodeId, shownStatus === "RUNNING", () => setReload((n) => n + 1), setError);
   // The live text while following, and after it until details read after the end replace it (no flash of the stale, empty logs).
   const logs = live && (live.following || !current || !TERMINAL.has(current.status)) ? live : current;
@@ -104,8 +105,11 @@ export function NodePanel({
               Its run: <Link to={`/dispatches/${current.subDispatchId}`}>{current.subDispatchId}</Link>
             </p>
           )}
+          {current.retryAt !== null && shownStatus === "RUNNING" && (
+            <Retrying at={current.retryAt} tried={current.attempts} tries={current.retries + 1} onDue={() => setReload((n) => n + 1)} />
+          )}
           {current.error && (
-            <Section title="Error">
+            <Section title={current.retryAt !== null ? `Error of try ${current.attempts}` : "Error"}>
               <div className="error" data-testid="node-error">
                 <strong>
                   {current.error.name}: {current.error.message}
@@ -232,6 +236,32 @@ export function NodePanel({
   );
 }
 
+/** "Retrying in 12 s (try 2 of 4)", counting down each second; once due, `onDue` reads the details again. */
+function Retrying({ at, tried, tries, onDue }: { at: number; tried: number; tries: number; onDue: () => void }) {
+  const [now, setNow] = useState(() => Date.now());
+  const due = useRef(onDue);
+  due.current = onDue;
+  useEffect(() => {
+    const tick = setInterval(() => {
+      const t = Date.now();
+      setNow(t);
+      // A little after the due time, and again every few seconds until the try has begun.
+      if (t >= at + 500 && Math.floor((t - at) / 1000) % 3 === 0) due.current();
+    }, 1000);
+    return () => clearInterval(tick);
+  }, [at]);
+  const left = Math.ceil((at - now) / 1000);
+  return (
+    <p className="notice retrying" role="status" data-testid="node-retrying">
+      Try {tried} failed. {left > 0 ? `Retrying in ${formatSeconds(left)}` : "Retrying now"} (try {tried + 1} of {tries}).
+    </p>
+  );
+}
+
+function formatSeconds(s: number): string {
+  return s < 90 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
 /** Polls a running node's output about once a second. */
 const LIVE_POLL_MS = 1000;
 
@@ -249,12 +279,14 @@ interface LiveOutput {
  * last `next` about once a second and appends them, stdout and stderr apart.
  * Stops once the server says the node ended (keeping its whole output), or
  * when the node, the dispatch or `running` changes, or the panel closes.
+ * `onChanged` is told when the node ended, or a try failed and the next waits,
+ * or the next try began (whose output starts afresh).
  * Undefined for a node it has not followed.
  */
-function useLiveOutput(dispatchId: string, nodeId: number, running: boolean, onEnded: () => void, onError: (e: unknown) => void): LiveOutput | undefined {
+function useLiveOutput(dispatchId: string, nodeId: number, running: boolean, onChanged: () => void, onError: (e: unknown) => void): LiveOutput | undefined {
   const [live, setLive] = useState<LiveOutput>();
-  const callbacks = useRef({ onEnded, onError });
-  callbacks.current = { onEnded, onError };
+  const callbacks = useRef({ onChanged, onError });
+  callbacks.current = { onChanged, onError };
 
   useEffect(() => {
     if (!running) {
@@ -264,6 +296,7 @@ function useLiveOutput(dispatchId: string, nodeId: number, running: boolean, onE
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let after = 0;
+    let seen: { attempt: number; retryAt: number | null } | undefined;
     const text = { stdout: "", stderr: "" };
     setLive({ dispatchId, nodeId, following: true, ...text });
     const poll = async () => {
@@ -272,9 +305,19 @@ function useLiveOutput(dispatchId: string, nodeId: number, running: boolean, onE
         if (stopped) return;
         if (o.ended) {
           setLive({ dispatchId, nodeId, following: false, stdout: o.stdout ?? "", stderr: o.stderr ?? "" });
-          callbacks.current.onEnded();
+          callbacks.current.onChanged();
           return;
         }
+        if (seen && (seen.attempt !== o.attempt || seen.retryAt !== o.retryAt)) {
+          // A try failed and the next waits, or the next began: its output starts afresh.
+          if (seen.attempt !== o.attempt) {
+            text.stdout = "";
+            text.stderr = "";
+            setLive({ dispatchId, nodeId, following: true, ...text });
+          }
+          callbacks.current.onChanged();
+        }
+        seen = { attempt: o.attempt, retryAt: o.retryAt };
         if (o.chunks.length) {
           for (const c of o.chunks) text[c.stream] += c.text;
           setLive({ dispatchId, nodeId, following: true, ...text });

@@ -49,6 +49,7 @@ export class ServerDispatcher implements Dispatcher {
       {
         dataDir: this.config.dataDir.value,
         alwaysBundle: true,
+        defaultRetry: this.config.retry.value,
         resolveExecutor: (ref) => this.resolveExecutor(ref),
         bundle: async (entry) => (await bundleEntry(entry, join(this.config.dataDir.value, "bundles"))).path,
       },

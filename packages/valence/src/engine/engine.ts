@@ -26,6 +26,7 @@ import { DispatchRun } from "./run/dispatch-run.js";
 import type { ChildRunner, DispatchRunInit } from "./run/run-types.js";
 import { encodeError } from "./run/stored-error.js";
 import { loadStoredRun } from "./resume.js";
+import type { DefaultRetry } from "../sdk/trace.js";
 import { findBundle, resultsDirHere } from "./local-paths.js";
 import { storeRedispatch, type RedispatchPlan } from "./redispatch.js";
 import { ExecutorLeases } from "./run/executor-leases.js";
@@ -83,6 +84,11 @@ export class Engine {
 
   get dataDir(): string {
     return this.store.dataDir;
+  }
+
+  /** The config's `[retry]`, for electrons that set no retries (SubmitContext). */
+  get defaultRetry(): DefaultRetry | undefined {
+    return this.config.retry.value;
   }
 
   /** An executor for a ref: instances as they are, names through the registry (one instance per name). */

@@ -16,6 +16,7 @@ import type { ExecutorRef, GraphEdge, GraphNode, TransportGraph } from "../sdk/g
 import { globalRegistry, type RegisteredElectron } from "../sdk/global-registry.js";
 import { definitionText } from "../sdk/call-site.js";
 import { buildGraph, type LatticeInfo } from "../sdk/lattice.js";
+import type { DefaultRetry } from "../sdk/trace.js";
 import type { NodeState } from "./scheduler/transitions.js";
 import type { SubmittedNode } from "./store/graph-codec.js";
 import type { EdgeRecord } from "./store/records.js";
@@ -28,6 +29,8 @@ export interface SubmitContext {
   bundle(entryFile: string): Promise<string>;
   /** Bundle even if every executor runs in-process: a server's runner always loads the code. */
   readonly alwaysBundle?: boolean;
+  /** The config's `[retry]`: for electrons that set no retries and whose lattice sets none. */
+  readonly defaultRetry?: DefaultRetry | undefined;
   /** Told the executors before bundling starts, so slow ones (worker pools) start meanwhile. */
   warmUp?(executors: readonly Executor[]): void;
 }
@@ -83,7 +86,8 @@ export async function prepareSubmission(
   const specJson = new Map<Executor, string>();
   const sources: Record<string, string> = Object.create(null) as Record<string, string>;
 
-  for (const spec of graph.nodes) {
+  for (const traced of graph.nodes) {
+    const spec = withDefaultRetry(traced, ctx.defaultRetry);
     let executor: Executor | undefined;
     let fn: TaskFunction | undefined;
     let setup: TaskSetup | undefined;
@@ -203,4 +207,10 @@ const MAX_SOURCE_CHARS = 64 * 1024;
 export function sourceOf(electron: Pick<RegisteredElectron, "fn" | "site">): string {
   const text = (electron.site && definitionText(electron.site)) ?? Function.prototype.toString.call(electron.fn);
   return text.length > MAX_SOURCE_CHARS ? `${text.slice(0, MAX_SOURCE_CHARS)}\n/* … cut at ${MAX_SOURCE_CHARS} characters */` : text;
+}
+
+/** An electron that sets no retries (nor its lattice) gets the config's `[retry]`. */
+function withDefaultRetry(spec: GraphNode, retry: DefaultRetry | undefined): GraphNode {
+  if (!retry || spec.kind !== "electron" || spec.retries !== undefined || spec.retry !== undefined) return spec;
+  return { ...spec, retries: retry.retries, retry: retry.policy };
 }

@@ -28,6 +28,8 @@ export interface TaskOutput {
   readonly stderr: string | null;
   /** The attempt the chunks and the output belong to (0 before the first): on a retry the output starts again. */
   readonly attempt: number;
+  /** While a failed try waits out its retry backoff: when the next try is due (ms since the epoch). */
+  readonly retryAt: number | null;
 }
 
 const ENDED: ReadonlySet<Status> = new Set<Status>(["COMPLETED", "FAILED", "CANCELLED"]);
@@ -54,5 +56,6 @@ export async function readTaskOutput(store: Store, id: DispatchId, node: number,
     stdout: ended ? (logs?.stdout ?? "") : null,
     stderr: ended ? (logs?.stderr ?? "") : null,
     attempt: logs?.attempts ?? 0,
+    retryAt: logs?.retryAt ?? null,
   };
 }

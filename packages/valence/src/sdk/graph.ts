@@ -6,7 +6,6 @@
  */
 import type { ElectronId, NodeId } from "../ids.js";
 import type { Executor } from "../executor/executor.js";
-import type { RetryPolicy } from "./retry.js";
 
 export type NodeKind = "electron" | "parameter" | "attribute" | "index" | "collection" | "sublattice";
 
@@ -36,6 +35,19 @@ export interface GraphNode {
   readonly holes?: readonly ValuePath[];
   /** Attribute name or index. */
   readonly key?: string | number;
+}
+
+/** One entry of `on`, as stored: an error name, or a pattern on "Name: message". */
+export type RetryMatcher = { readonly name: string } | { readonly pattern: string; readonly flags: string };
+
+/** A retry policy as it travels with the graph. The number of retries is the node's `retries`. */
+export interface RetryPolicy {
+  readonly initial: number;
+  readonly factor: number;
+  readonly maxDelay: number;
+  readonly jitter: boolean;
+  /** Absent: every error is retried. */
+  readonly on?: readonly RetryMatcher[];
 }
 
 export type EdgeParam =

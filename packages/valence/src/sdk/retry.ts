@@ -6,7 +6,10 @@
  * dispatch (a server's runner has no user code to call, so `on` is names and patterns, not
  * a function). The engine's scheduler computes the delays (engine/scheduler/backoff.ts).
  */
+import type { RetryMatcher, RetryPolicy } from "./graph.js";
 import { OptionsError } from "./options.js";
+
+export type { RetryMatcher, RetryPolicy };
 
 /** What an electron (or a lattice, for its electrons) writes. */
 export interface RetryOptions {
@@ -25,19 +28,6 @@ export interface RetryOptions {
    * `"FetchError"`); a RegExp is tested against `"Name: message"`.
    */
   readonly on?: string | RegExp | ReadonlyArray<string | RegExp>;
-}
-
-/** One entry of `on`, as stored: an error name, or a pattern on "Name: message". */
-export type RetryMatcher = { readonly name: string } | { readonly pattern: string; readonly flags: string };
-
-/** A retry policy as it travels with the graph. The number of retries is the node's `retries`. */
-export interface RetryPolicy {
-  readonly initial: number;
-  readonly factor: number;
-  readonly maxDelay: number;
-  readonly jitter: boolean;
-  /** Absent: every error is retried. */
-  readonly on?: readonly RetryMatcher[];
 }
 
 export const DEFAULT_BACKOFF = { initial: 1000, factor: 2, maxDelay: 60_000, jitter: true } as const;

@@ -113,6 +113,7 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
       endedAt: n.endedAt,
       attempts: n.attempts,
       retries: n.retries,
+      retryAt: n.retryAt,
       timeoutMs: n.timeoutMs,
       source,
       inputs,
@@ -167,6 +168,7 @@ async function graphReply(store: Store, d: DispatchRecord) {
     endedAt: n.endedAt,
     attempts: n.attempts,
     retries: n.retries,
+    retryAt: n.retryAt,
     executor: executorOf(n.executor).name,
     subDispatchId: children.get(n.nodeId) ?? null,
   }));

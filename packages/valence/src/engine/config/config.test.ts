@@ -225,10 +225,10 @@ describe("loadConfig: errors name the file, the place and the fix", () => {
     const file = writeConfig(home, 'data_dir = "/d"\nexecutor_dir = ["/typo"]\n');
     const error = expectError(() => loadConfig({ env }), UnknownConfigKeyError);
     assert.equal(error.key, "executor_dir");
-    assert.deepEqual(error.known, ["data_dir", "executor_dirs", "default_executor", "output_limit", "store", "server", "executors"]);
+    assert.deepEqual(error.known, ["data_dir", "executor_dirs", "default_executor", "output_limit", "retry", "store", "server", "executors"]);
     assert.equal(
       error.message,
-      `${file}: unknown key "executor_dir". Known keys: data_dir, executor_dirs, default_executor, output_limit, store, server, executors`,
+      `${file}: unknown key "executor_dir". Known keys: data_dir, executor_dirs, default_executor, output_limit, retry, store, server, executors`,
     );
   });
 
@@ -318,5 +318,37 @@ describe("loadConfig: output_limit", () => {
     assert.match(fromFile.message, new RegExp(`^${file}: output_limit must be a whole number of bytes of at least 1024`));
     writeConfig(home, 'output_limit = "big"\n');
     assert.match(expectError(() => loadConfig({ env }), ConfigValueError).message, /output_limit must be a whole number of bytes/);
+  });
+});
+
+describe("loadConfig: [retry]", () => {
+  test("is unset by default; the file's table becomes the retry policy of electrons that set none, and valence config shows it", () => {
+    const { home, env } = sandbox();
+    assert.deepEqual(loadConfig({ env }).retry, { value: undefined, origin: "default" });
+    assert.doesNotMatch(formatConfig(loadConfig({ env })), /^retry/m);
+    const file = writeConfig(home, '[retry]\nattempts = 4\nbackoff = 500\nmax_delay = 8000\non = ["TaskTimeoutError", "/ECONNRESET/i"]\n');
+    const cfg = loadConfig({ env });
+    assert.deepEqual(cfg.retry, {
+      value: {
+        retries: 3,
+        policy: { initial: 500, factor: 2, maxDelay: 8000, jitter: true, on: [{ name: "TaskTimeoutError" }, { pattern: "ECONNRESET", flags: "i" }] },
+      },
+      origin: `file:${file}`,
+    });
+    assert.match(formatConfig(cfg), /^retry\s+\{"attempts":4,"initial":500,"factor":2,"maxDelay":8000,"jitter":true,"on":\[.*\]\}\s+file:/m);
+  });
+
+  test("refuses a bad [retry] table, naming the key to fix", () => {
+    const { home, env } = sandbox();
+    const file = writeConfig(home, "[retry]\nattempts = 0\n");
+    assert.equal(expectError(() => loadConfig({ env }), ConfigValueError).message, `${file}: retry attempts must be a whole number from 1 to 1001 (tries in all, the first included), got number 0`);
+    writeConfig(home, "[retry]\nattempts = 3\nbackoff = 5000\nmax_delay = 100\n");
+    assert.match(expectError(() => loadConfig({ env }), ConfigValueError).message, /retry max_delay \(100 ms\) is shorter than the first delay \(5000 ms\)/);
+    writeConfig(home, "[retry]\nattempts = 3\nfactor = 0.5\n");
+    assert.match(expectError(() => loadConfig({ env }), ConfigValueError).message, /retry factor must be a number ≥ 1/);
+    writeConfig(home, '[retry]\nattempts = 3\non = ["/(unclosed/"]\n');
+    assert.match(expectError(() => loadConfig({ env }), ConfigValueError).message, /retry\.on has "\/\(unclosed\/", which is not a valid pattern/);
+    writeConfig(home, "[retry]\nattempts = 3\ntries = 2\n");
+    assert.match(expectError(() => loadConfig({ env }), UnknownConfigKeyError).message, /unknown key "retry\.tries"|retry\.tries/);
   });
 });

@@ -23,6 +23,7 @@ export function formatConfig(cfg: EffectiveConfig): string {
     row("executor_dirs", cfg.executorDirs),
     row("default_executor", cfg.defaultExecutor),
     row("output_limit", cfg.outputLimit),
+    ...(cfg.retry.value ? [row("retry", { value: { attempts: cfg.retry.value.retries + 1, ...cfg.retry.value.policy }, origin: cfg.retry.origin })] : []),
     ["store", JSON.stringify(describeStore(cfg.store.value)), cfg.store.origin],
     row("server.address", cfg.server.address),
   ];

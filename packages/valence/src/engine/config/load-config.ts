@@ -8,6 +8,9 @@ import { readConfigFile } from "./read-file.js";
 import { validateConfigFile, type ConfigFile } from "./schema.js";
 import { parseStoreSetting, SQLITE, type StoreSetting } from "../store/store-setting.js";
 import { ConfigValueError } from "../../errors.js";
+import { OptionsError } from "../../sdk/options.js";
+import { checkRetry } from "../../sdk/retry.js";
+import type { DefaultRetry } from "../../sdk/trace.js";
 import type { ConfigOrigin, EffectiveConfig, ExecutorSection, Sourced } from "./types.js";
 
 // Re-exported so callers that load the config get its type from the same module.
@@ -76,6 +79,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): EffectiveConfig {
     DEFAULT_OUTPUT_LIMIT,
   );
   const address = parsed.server?.address;
+  const retry: Sourced<DefaultRetry | undefined> =
+    parsed.retry === undefined ? { value: undefined, origin: "default" } : { value: retryFromFile(parsed.retry, file.path), origin: fromFile };
 
   // Null prototype: executor names are user-chosen, and "constructor" must not find Object's.
   const executors = Object.create(null) as Record<string, Sourced<ExecutorSection>>;
@@ -89,6 +94,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): EffectiveConfig {
     executorDirs,
     defaultExecutor,
     outputLimit,
+    retry,
     store,
     server: { address: address === undefined ? { value: undefined, origin: "default" } : { value: address, origin: fromFile } },
     executors,
@@ -110,6 +116,28 @@ function locate(opts: LoadConfigOptions, env: NodeJS.ProcessEnv, cwd: string): O
   const fromEnv = env["VALENCE_CONFIG"];
   if (fromEnv) return { path: absolutePath(fromEnv, cwd, env), origin: "env:VALENCE_CONFIG" };
   return { path: defaultConfigPath(env), origin: "default" };
+}
+
+/** The `[retry]` table as the electron option `retry` would be written, checked by the same rules. */
+function retryFromFile(t: NonNullable<ConfigFile["retry"]>, source: string): DefaultRetry {
+  const on = t.on?.map((s) => {
+    const re = /^\/(.+)\/([a-z]*)$/.exec(s);
+    if (!re) return s;
+    try {
+      return new RegExp(re[1] as string, re[2]);
+    } catch (error) {
+      throw new ConfigValueError(source, "retry.on", `has ${JSON.stringify(s)}, which is not a valid pattern: ${(error as Error).message}`);
+    }
+  });
+  const backoff = { ...(t.backoff !== undefined && { initial: t.backoff }), ...(t.factor !== undefined && { factor: t.factor }), ...(t.jitter !== undefined && { jitter: t.jitter }) };
+  try {
+    const checked = checkRetry("[retry]", { attempts: t.attempts, backoff, ...(t.max_delay !== undefined && { maxDelay: t.max_delay }), ...(on && { on }) });
+    return checked as DefaultRetry;
+  } catch (error) {
+    if (!(error instanceof OptionsError)) throw error;
+    // "[retry]: "retry".maxDelay …" reads as the key to fix in the file.
+    throw new ConfigValueError(source, "retry", error.message.replace(/^\[retry\]: "retry"\.?/, "").replace(/maxDelay/g, "max_delay").replace(/^backoff\.(factor|jitter)/, "$1").replace(/^backoff\.initial/, "backoff").trim());
+  }
 }
 
 /** 1 MiB: a task's stdout (and its stderr) beyond it is cut, with a marker (engine/run/live-output.ts). */

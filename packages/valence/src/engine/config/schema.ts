@@ -44,6 +44,19 @@ export const configFileSchema = lazySchema((z) => {
         .int(mustBe("a whole number of bytes of at least 1024, such as 1048576 (1 MiB)"))
         .min(1024, mustBe("a whole number of bytes of at least 1024, such as 1048576 (1 MiB)"))
         .optional(),
+      retry: z
+        .strictObject(
+          {
+            attempts: z.number(mustBe("a whole number from 1 to 1001 (tries in all)")).int(mustBe("a whole number from 1 to 1001 (tries in all)")),
+            backoff: z.number(mustBe("milliseconds before the first retry (a number)")).optional(),
+            factor: z.number(mustBe("a number ≥ 1 (each delay is the one before times it)")).optional(),
+            max_delay: z.number(mustBe("milliseconds (a number)")).optional(),
+            jitter: z.boolean(mustBe("true or false")).optional(),
+            on: z.array(z.string(mustBe('an error name or a "/pattern/flags" (a string)')), mustBe('an array of error names or "/pattern/flags" strings')).optional(),
+          },
+          tableMustBe("a table ([retry])"),
+        )
+        .optional(),
       store: nonEmptyString('"sqlite" or a Postgres URL such as "postgres://valence@db:5432/valence" (a non-empty string)').optional(),
       server: z
         .strictObject(

@@ -1,4 +1,5 @@
 import type { StoreSetting } from "../store/store-setting.js";
+import type { DefaultRetry } from "../../sdk/trace.js";
 
 /** Where an effective config value came from, shown by `valence config`. */
 export type ConfigOrigin = "default" | `file:${string}` | `env:${string}`;
@@ -29,6 +30,8 @@ export interface EffectiveConfig {
   readonly defaultExecutor: Sourced<string>;
   /** Bytes of stdout and of stderr kept per task (`output_limit`, `VALENCE_OUTPUT_LIMIT`); the rest is cut, marked. */
   readonly outputLimit: Sourced<number>;
+  /** `[retry]`: the retry policy of electrons whose lattice and selves set none. */
+  readonly retry: Sourced<DefaultRetry | undefined>;
   /** Where dispatches are stored: the data dir's SQLite file (default) or a Postgres database. */
   readonly store: Sourced<StoreSetting>;
   readonly server: {

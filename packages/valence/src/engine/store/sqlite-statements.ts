@@ -121,7 +121,7 @@ export function prepareStatements(db: Database.Database): Statements {
       `SELECT id, node_id AS node, stream, text, at FROM live_output WHERE dispatch_id = ? AND node_id = ? AND id > ? ORDER BY id`,
     ),
     nodeLogs: db.prepare(
-      `SELECT s.status, s.stdout, s.stderr, s.attempts FROM node_states s JOIN graphs g ON g.key = s.dispatch WHERE g.dispatch_id = ? AND s.node_id = ?`,
+      `SELECT s.status, s.stdout, s.stderr, s.attempts, s.retry_at AS retryAt FROM node_states s JOIN graphs g ON g.key = s.dispatch WHERE g.dispatch_id = ? AND s.node_id = ?`,
     ),
     liveOfDispatch: db.prepare(`SELECT id, node_id AS node, stream, text, at FROM live_output WHERE dispatch_id = ? AND id > ? ORDER BY id`),
   };

@@ -57,6 +57,8 @@ export interface NodeLogs {
   readonly stderr: string | null;
   /** Attempts started so far (a retry starts the node's output again). */
   readonly attempts: number;
+  /** While a failed try waits out its backoff: when the next is due (ms since the epoch). */
+  readonly retryAt: number | null;
 }
 
 /** Outputs larger than this live in a file under the dispatch's results dir, not in a row. */

@@ -41,7 +41,7 @@ export const SQL = {
   newest: `SELECT id FROM dispatches WHERE parent_id IS NULL ORDER BY created_at DESC, id DESC LIMIT 1`,
   counts: `SELECT status, COUNT(*) AS n FROM dispatches WHERE parent_id IS NULL GROUP BY status`,
   largeValue: `SELECT value FROM large_values WHERE id = $1`,
-  nodeLogs: `SELECT s.status, s.stdout, s.stderr, s.attempts FROM node_states s JOIN graphs g ON g.key = s.dispatch WHERE g.dispatch_id = $1 AND s.node_id = $2`,
+  nodeLogs: `SELECT s.status, s.stdout, s.stderr, s.attempts, s.retry_at AS "retryAt" FROM node_states s JOIN graphs g ON g.key = s.dispatch WHERE g.dispatch_id = $1 AND s.node_id = $2`,
   liveOfNode: `SELECT id, node_id AS node, stream, text, at FROM live_output WHERE dispatch_id = $1 AND node_id = $2 AND id > $3 ORDER BY id`,
   liveOfDispatch: `SELECT id, node_id AS node, stream, text, at FROM live_output WHERE dispatch_id = $1 AND id > $2 ORDER BY id`,
   /** Which of these dispatches the store holds, with their keys in `node_states`. */

@@ -516,8 +516,8 @@ export class PostgresStore implements Store {
   }
 
   async getNodeLogs(id: DispatchId, node: number): Promise<NodeLogs | undefined> {
-    const r = (await this.read<{ status: Status; stdout: Buffer | null; stderr: Buffer | null; attempts: number }>("nodeLogs", [id, node])).rows[0];
-    return r && { status: r.status, stdout: text(r.stdout), stderr: text(r.stderr), attempts: Number(r.attempts) };
+    const r = (await this.read<{ status: Status; stdout: Buffer | null; stderr: Buffer | null; attempts: number; retryAt: number | null }>("nodeLogs", [id, node])).rows[0];
+    return r && { status: r.status, stdout: text(r.stdout), stderr: text(r.stderr), attempts: Number(r.attempts), retryAt: r.retryAt };
   }
 
   async getLiveOutput(id: DispatchId, node: number | null, after = 0): Promise<LiveChunkRecord[]> {

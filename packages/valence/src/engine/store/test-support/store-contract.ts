@@ -117,6 +117,7 @@ export function storeContract(driver: string, open: (dataDir: string) => Store |
         ["RUNNING", 1, "E1", 4000, policy, 3],
         ["RUNNING", 1, "E2", 5000, policy, 3],
       ]);
+      assert.deepEqual(await store.getNodeLogs(id, 2), { status: "RUNNING", stdout: null, stderr: null, attempts: 1, retryAt: 5000 });
       await store.write((w) => {
         w.nodeRunning(id, 0, 2, 3001);
         w.nodesCompleted(id, results, [{ ...completed(1, "1"), attempt: 2 }]);
@@ -213,9 +214,9 @@ export function storeContract(driver: string, open: (dataDir: string) => Store |
         w.liveOutputCleared(id, 0);
       });
       assert.deepEqual((await store.getLiveOutput(id, null)).map((c) => c.node), [1]);
-      assert.deepEqual(await store.getNodeLogs(id, 0), { status: "RUNNING", stdout: null, stderr: null, attempts: 2 });
+      assert.deepEqual(await store.getNodeLogs(id, 0), { status: "RUNNING", stdout: null, stderr: null, attempts: 2, retryAt: null });
       await store.write((w) => w.nodesCompleted(id, "", [{ ...completed(0, "1"), stdout: "whole\n", stderr: "e\n", attempt: 2 }]));
-      assert.deepEqual(await store.getNodeLogs(id, 0), { status: "COMPLETED", stdout: "whole\n", stderr: "e\n", attempts: 2 });
+      assert.deepEqual(await store.getNodeLogs(id, 0), { status: "COMPLETED", stdout: "whole\n", stderr: "e\n", attempts: 2, retryAt: null });
       await store.write((w) => w.liveOutputCleared(id, null));
       assert.deepEqual(await store.getLiveOutput(id, null), []);
       // Ids are never reused: a reader following from the last id it saw still sees a new attempt's chunks.
