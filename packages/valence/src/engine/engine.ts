@@ -31,6 +31,7 @@ import { storeRedispatch, type RedispatchPlan } from "./redispatch.js";
 import { ExecutorLeases } from "./run/executor-leases.js";
 import { openStore } from "./store/open-store.js";
 import type { Store } from "./store/store.js";
+import type { RunObserver } from "./observe/observation.js";
 import type { DispatchRecord } from "./store/records.js";
 import { dispatchOwnerGone, ownerToken } from "./locks/owner-lock.js";
 import { ownerHost, prepareSubmission } from "./submit.js";
@@ -45,13 +46,17 @@ export const BUILTIN_EXECUTORS = [
 export class Engine {
   private static readonly engines = new Map<string, Promise<Engine>>();
 
-  /** The engine for the effective config's data dir (created once, even when asked for concurrently). */
-  static current(): Promise<Engine> {
+  /**
+   * The engine for the effective config's data dir (created once, even when asked for concurrently).
+   * `storeObserver` (a server's dispatch runner passes one) times the store's writes; it counts only
+   * for the call that creates the engine.
+   */
+  static current(opts: { storeObserver?: RunObserver } = {}): Promise<Engine> {
     const config = loadConfig();
     const dir = config.dataDir.value;
     let engine = Engine.engines.get(dir);
     if (!engine) {
-      engine = Promise.all([createRegistry({ config, builtins: BUILTIN_EXECUTORS }), openStore(config.store.value, dir)]).then(
+      engine = Promise.all([createRegistry({ config, builtins: BUILTIN_EXECUTORS }), openStore(config.store.value, dir, opts.storeObserver)]).then(
         ([registry, store]) => new Engine(config, registry, store),
       );
       Engine.engines.set(dir, engine);
@@ -67,8 +72,8 @@ export class Engine {
 
   readonly store: Store;
   readonly runs = new Map<DispatchId, DispatchRun>();
-  /** How this process's runs write and report (a server's dispatch runner sets both). */
-  runOptions: Pick<DispatchRunInit, "eagerRunning" | "onChange"> = {};
+  /** How this process's runs write and report (a server's dispatch runner sets them; an observer is for metrics and traces). */
+  runOptions: Pick<DispatchRunInit, "eagerRunning" | "onChange" | "observer"> = {};
   private readonly leases = new ExecutorLeases();
   private readonly executors: ExecutorResolver;
 
