@@ -21,6 +21,7 @@ import { withDashboardUi } from "./static-ui.js";
 import { API_PREFIX } from "../api/wire.js";
 import { newServerId } from "../ids.js";
 import { DEFAULT_LEASE_MS, TeamMember } from "./team.js";
+import { ServerMetrics } from "./metrics/server-metrics.js";
 
 export const DEFAULT_PORT = 48008;
 export const DEFAULT_HOST = "127.0.0.1";
@@ -77,27 +78,38 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
   const token = opts.token || process.env["VALENCE_TOKEN"] || (isLoopback(host) ? undefined : ensureToken(opts.dataDir));
   const setting = opts.store ?? SQLITE;
+  const version = packageVersion();
+  // Read at scrape time; the supervisor exists by the time anyone can scrape.
+  let supervised: Supervisor | undefined;
+  const metrics = new ServerMetrics({
+    version,
+    runningDispatches: () => supervised?.running ?? 0,
+    runners: () => supervised?.pool() ?? { busy: 0, idle: 0, spare: 0 },
+  });
   let store;
   try {
-    store = await openStore(setting, opts.dataDir);
+    store = await openStore(setting, opts.dataDir, metrics);
   } catch (error) {
     unlockDataDir(opts.dataDir);
     throw error;
   }
   const hub = new EventHub();
+  // The changes made here (not those relayed from the rest of a team, which count there).
+  hub.tap((change) => metrics.changed(change));
   const supervisor = new Supervisor({
     store,
     hub,
     log,
+    observer: metrics,
     // Runners work on this data dir, embedded: they are the dispatcher, not clients of one.
     env: { ...process.env, VALENCE_DATA_DIR: opts.dataDir, VALENCE_SERVER: "embedded", VALENCE_STORE: storeEnvValue(setting) },
   });
+  supervised = supervisor;
   const startedAt = Date.now();
-  const version = packageVersion();
   // Requests that store a dispatch wait for this: a team server marks each one it receives as its own.
   let joined!: (t: TeamMember | undefined) => void;
   const team = new Promise<TeamMember | undefined>((resolve) => (joined = resolve));
-  const app = createApp({ store, supervisor, hub, version, startedAt, token, team, storeLabel: describeStore(setting), ...opts.limits });
+  const app = createApp({ store, supervisor, hub, version, startedAt, token, team, metrics, storeLabel: describeStore(setting), ...opts.limits });
   app.route(API_PREFIX + DASHBOARD_PATH, createDashboardApi({ store }));
 
   const server = serve({ fetch: withDashboardUi(app.fetch), hostname: host, port: opts.port ?? DEFAULT_PORT });
