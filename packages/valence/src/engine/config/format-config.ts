@@ -25,6 +25,7 @@ export function formatConfig(cfg: EffectiveConfig): string {
     row("output_limit", cfg.outputLimit),
     ["store", JSON.stringify(describeStore(cfg.store.value)), cfg.store.origin],
     row("server.address", cfg.server.address),
+    ["traces.endpoint", cfg.traces.value ? JSON.stringify(cfg.traces.value.url) : "(unset)", cfg.traces.origin],
   ];
   for (const name of Object.keys(cfg.executors).sort()) {
     const section = cfg.executors[name];

@@ -8,6 +8,7 @@ import { readConfigFile } from "./read-file.js";
 import { validateConfigFile, type ConfigFile } from "./schema.js";
 import { parseStoreSetting, SQLITE, type StoreSetting } from "../store/store-setting.js";
 import { ConfigValueError } from "../../errors.js";
+import { traceSetting, type TraceSetting } from "../traces/trace-setting.js";
 import type { ConfigOrigin, EffectiveConfig, ExecutorSection, Sourced } from "./types.js";
 
 // Re-exported so callers that load the config get its type from the same module.
@@ -27,7 +28,8 @@ export interface LoadConfigOptions {
  * `$XDG_CONFIG_HOME/valence/valence.toml`; a missing file means defaults.
  * `VALENCE_DATA_DIR`, `VALENCE_EXECUTOR_DIRS` (a `path.delimiter`-separated
  * list that replaces the file's list), `VALENCE_DEFAULT_EXECUTOR` and `VALENCE_STORE` override
- * the file; an empty variable counts as unset.
+ * the file, and so do OpenTelemetry's `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` and
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` (over `traces.endpoint`); an empty variable counts as unset.
  *
  * Throws `ConfigReadError`, `ConfigSyntaxError`, `ConfigValueError` or
  * `UnknownConfigKeyError`, each naming the file and the key to fix.
@@ -76,6 +78,13 @@ export function loadConfig(opts: LoadConfigOptions = {}): EffectiveConfig {
     DEFAULT_OUTPUT_LIMIT,
   );
   const address = parsed.server?.address;
+  const fileEndpoint = parsed.traces?.endpoint;
+  const traces = pick<TraceSetting | undefined>(
+    envValue(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", (v) => traceSetting(v, "traces", "env:OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "traces.endpoint")) ??
+      envValue(env, "OTEL_EXPORTER_OTLP_ENDPOINT", (v) => traceSetting(v, "base", "env:OTEL_EXPORTER_OTLP_ENDPOINT", "traces.endpoint")),
+    fileEndpoint === undefined ? undefined : { value: traceSetting(fileEndpoint, "base", file.path, "traces.endpoint"), origin: fromFile },
+    undefined,
+  );
 
   // Null prototype: executor names are user-chosen, and "constructor" must not find Object's.
   const executors = Object.create(null) as Record<string, Sourced<ExecutorSection>>;
@@ -90,6 +99,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): EffectiveConfig {
     defaultExecutor,
     outputLimit,
     store,
+    traces,
     server: { address: address === undefined ? { value: undefined, origin: "default" } : { value: address, origin: fromFile } },
     executors,
   };

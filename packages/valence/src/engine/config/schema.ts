@@ -51,6 +51,12 @@ export const configFileSchema = lazySchema((z) => {
           tableMustBe("a table ([server])"),
         )
         .optional(),
+      traces: z
+        .strictObject(
+          { endpoint: nonEmptyString('an OTLP/HTTP endpoint URL such as "http://localhost:4318" (a non-empty string)').optional() },
+          tableMustBe("a table ([traces])"),
+        )
+        .optional(),
       executors: z
         .record(
           z.string(),
@@ -88,7 +94,7 @@ export function validateConfigFile(table: unknown, source: string): ConfigFile {
 
 function knownKeys(parent: string): string[] {
   const schema = configFileSchema();
-  const shape = parent === "server" ? schema.shape.server.unwrap().shape : schema.shape;
+  const shape = parent === "server" ? schema.shape.server.unwrap().shape : parent === "traces" ? schema.shape.traces.unwrap().shape : schema.shape;
   return Object.keys(shape).map((k) => (parent ? `${parent}.${k}` : k));
 }
 

@@ -1,4 +1,5 @@
 import type { StoreSetting } from "../store/store-setting.js";
+import type { TraceSetting } from "../traces/trace-setting.js";
 
 /** Where an effective config value came from, shown by `valence config`. */
 export type ConfigOrigin = "default" | `file:${string}` | `env:${string}`;
@@ -35,6 +36,11 @@ export interface EffectiveConfig {
     /** `host:port` of a running `valence start`; unset means dispatches run embedded. */
     readonly address: Sourced<string | undefined>;
   };
+  /**
+   * Where OpenTelemetry traces go (OTLP/HTTP): `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else
+   * `OTEL_EXPORTER_OTLP_ENDPOINT`, else the file's `traces.endpoint`; unset means no traces.
+   */
+  readonly traces: Sourced<TraceSetting | undefined>;
   /** `[executors.NAME]` sections by executor name (a null-prototype record; use `executorSection`). */
   readonly executors: Readonly<Record<string, Sourced<ExecutorSection>>>;
 }
