@@ -32,6 +32,7 @@ import { ExecutorLeases } from "./run/executor-leases.js";
 import { openStore } from "./store/open-store.js";
 import type { Store } from "./store/store.js";
 import type { RunObserver } from "./observe/observation.js";
+import { startTracing } from "./traces/start-tracing.js";
 import type { DispatchRecord } from "./store/records.js";
 import { dispatchOwnerGone, ownerToken } from "./locks/owner-lock.js";
 import { ownerHost, prepareSubmission } from "./submit.js";
@@ -48,16 +49,23 @@ export class Engine {
 
   /**
    * The engine for the effective config's data dir (created once, even when asked for concurrently).
-   * `storeObserver` (a server's dispatch runner passes one) times the store's writes; it counts only
-   * for the call that creates the engine.
+   * An `observer` (a server's dispatch runner passes one, which sends it all to the server) hears
+   * its runs and times its store's writes; without one, the runs are traced when the config says
+   * where traces go (and OpenTelemetry is loaded only then). Options count only for the call that
+   * creates the engine.
    */
-  static current(opts: { storeObserver?: RunObserver } = {}): Promise<Engine> {
+  static current(opts: { observer?: RunObserver } = {}): Promise<Engine> {
     const config = loadConfig();
     const dir = config.dataDir.value;
     let engine = Engine.engines.get(dir);
     if (!engine) {
-      engine = Promise.all([createRegistry({ config, builtins: BUILTIN_EXECUTORS }), openStore(config.store.value, dir, opts.storeObserver)]).then(
-        ([registry, store]) => new Engine(config, registry, store),
+      const observer = opts.observer ? Promise.resolve(opts.observer) : startTracing(config.traces.value, "valence");
+      engine = Promise.all([createRegistry({ config, builtins: BUILTIN_EXECUTORS }), openStore(config.store.value, dir, opts.observer), observer]).then(
+        ([registry, store, observer]) => {
+          const e = new Engine(config, registry, store);
+          if (observer) e.runOptions = { observer };
+          return e;
+        },
       );
       Engine.engines.set(dir, engine);
       engine.catch(() => Engine.engines.delete(dir));

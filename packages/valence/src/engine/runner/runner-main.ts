@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     // executor plugins are found from there too, so the engine starts after the move.
     if (job.cwd && existsSync(job.cwd) && process.cwd() !== job.cwd) process.chdir(job.cwd);
     if (!engine) {
-      engine = await Engine.current({ storeObserver: observed });
+      engine = await Engine.current({ observer: observed });
       // A team server's runner: the bundles it makes (sublattices') go to the team's database too.
       engine.shareBundles = true;
       engine.runOptions = {
