@@ -32,6 +32,8 @@ import { storeRedispatch, type RedispatchPlan } from "./redispatch.js";
 import { ExecutorLeases } from "./run/executor-leases.js";
 import { openStore } from "./store/open-store.js";
 import type { Store } from "./store/store.js";
+import type { RunObserver } from "./observe/observation.js";
+import { startTracing } from "./traces/start-tracing.js";
 import type { DispatchRecord } from "./store/records.js";
 import { dispatchOwnerGone, ownerToken } from "./locks/owner-lock.js";
 import { ownerHost, prepareSubmission } from "./submit.js";
@@ -46,14 +48,25 @@ export const BUILTIN_EXECUTORS = [
 export class Engine {
   private static readonly engines = new Map<string, Promise<Engine>>();
 
-  /** The engine for the effective config's data dir (created once, even when asked for concurrently). */
-  static current(): Promise<Engine> {
+  /**
+   * The engine for the effective config's data dir (created once, even when asked for concurrently).
+   * An `observer` (a server's dispatch runner passes one, which sends it all to the server) hears
+   * its runs and times its store's writes; without one, the runs are traced when the config says
+   * where traces go (and OpenTelemetry is loaded only then). Options count only for the call that
+   * creates the engine.
+   */
+  static current(opts: { observer?: RunObserver } = {}): Promise<Engine> {
     const config = loadConfig();
     const dir = config.dataDir.value;
     let engine = Engine.engines.get(dir);
     if (!engine) {
-      engine = Promise.all([createRegistry({ config, builtins: BUILTIN_EXECUTORS }), openStore(config.store.value, dir)]).then(
-        ([registry, store]) => new Engine(config, registry, store),
+      const observer = opts.observer ? Promise.resolve(opts.observer) : startTracing(config.traces.value, "valence");
+      engine = Promise.all([createRegistry({ config, builtins: BUILTIN_EXECUTORS }), openStore(config.store.value, dir, opts.observer), observer]).then(
+        ([registry, store, observer]) => {
+          const e = new Engine(config, registry, store);
+          if (observer) e.runOptions = { observer };
+          return e;
+        },
       );
       Engine.engines.set(dir, engine);
       engine.catch(() => Engine.engines.delete(dir));
@@ -68,8 +81,8 @@ export class Engine {
 
   readonly store: Store;
   readonly runs = new Map<DispatchId, DispatchRun>();
-  /** How this process's runs write and report (a server's dispatch runner sets both). */
-  runOptions: Pick<DispatchRunInit, "eagerRunning" | "onChange"> = {};
+  /** How this process's runs write and report (a server's dispatch runner sets them; an observer is for metrics and traces). */
+  runOptions: Pick<DispatchRunInit, "eagerRunning" | "onChange" | "observer"> = {};
   private readonly leases = new ExecutorLeases();
   private readonly executors: ExecutorResolver;
 

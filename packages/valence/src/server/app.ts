@@ -45,6 +45,8 @@ export interface AppOptions {
   readonly storeLabel?: string;
   /** This server's part in a team sharing one database; settles once it has joined (undefined: a server on its own). */
   readonly team?: Promise<TeamMember | undefined>;
+  /** Served at GET /metrics (Prometheus text format), behind the token like the API. */
+  readonly metrics?: { render(): Promise<{ body: string; contentType: string }> };
 }
 
 export const DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024;
@@ -87,6 +89,15 @@ export function createApp(opts: AppOptions): Hono {
       throw new PayloadTooLargeError(`request body over ${maxJson} bytes; large values belong in files, not in arguments`);
     },
   });
+
+  // Where Prometheus looks by default; the token rule above applies (a scrape config sends it with `authorization: { credentials_file: … }`).
+  const metrics = opts.metrics;
+  if (metrics) {
+    app.get("/metrics", async (c) => {
+      const { body, contentType } = await metrics.render();
+      return c.body(body, 200, { "content-type": contentType });
+    });
+  }
 
   const api = new Hono();
 

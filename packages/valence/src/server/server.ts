@@ -21,6 +21,10 @@ import { withDashboardUi } from "./static-ui.js";
 import { API_PREFIX } from "../api/wire.js";
 import { newServerId } from "../ids.js";
 import { DEFAULT_LEASE_MS, TeamMember } from "./team.js";
+import { ServerMetrics } from "./metrics/server-metrics.js";
+import { allOf } from "../engine/observe/observation.js";
+import { startTracing } from "../engine/traces/start-tracing.js";
+import type { TraceSetting } from "../engine/traces/trace-setting.js";
 
 export const DEFAULT_PORT = 48008;
 export const DEFAULT_HOST = "127.0.0.1";
@@ -38,6 +42,8 @@ export interface ServerOptions {
   readonly token?: string | undefined;
   readonly log?: (line: string) => void;
   readonly limits?: Pick<AppOptions, "maxJsonBytes" | "maxBundleBytes" | "longPollMs">;
+  /** Where OpenTelemetry traces of the dispatches go (the config's `traces`); unset: no traces, and OpenTelemetry is never loaded. */
+  readonly traces?: TraceSetting | undefined;
 }
 
 export interface RunningServer {
@@ -77,27 +83,41 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
   const token = opts.token || process.env["VALENCE_TOKEN"] || (isLoopback(host) ? undefined : ensureToken(opts.dataDir));
   const setting = opts.store ?? SQLITE;
+  const version = packageVersion();
+  // Read at scrape time; the supervisor exists by the time anyone can scrape.
+  let supervised: Supervisor | undefined;
+  const metrics = new ServerMetrics({
+    version,
+    runningDispatches: () => supervised?.running ?? 0,
+    runners: () => supervised?.pool() ?? { busy: 0, idle: 0, spare: 0 },
+  });
   let store;
   try {
-    store = await openStore(setting, opts.dataDir);
+    store = await openStore(setting, opts.dataDir, metrics);
   } catch (error) {
     unlockDataDir(opts.dataDir);
     throw error;
   }
+  // Spans are made here, from what the runners send, not in the runners: this process lives
+  // on, so it can send the last spans when it stops.
+  const tracing = await startTracing(opts.traces, "valence");
   const hub = new EventHub();
+  // The changes made here (not those relayed from the rest of a team, which count there).
+  hub.tap((change) => metrics.changed(change));
   const supervisor = new Supervisor({
     store,
     hub,
     log,
+    observer: allOf(metrics, tracing),
     // Runners work on this data dir, embedded: they are the dispatcher, not clients of one.
     env: { ...process.env, VALENCE_DATA_DIR: opts.dataDir, VALENCE_SERVER: "embedded", VALENCE_STORE: storeEnvValue(setting) },
   });
+  supervised = supervisor;
   const startedAt = Date.now();
-  const version = packageVersion();
   // Requests that store a dispatch wait for this: a team server marks each one it receives as its own.
   let joined!: (t: TeamMember | undefined) => void;
   const team = new Promise<TeamMember | undefined>((resolve) => (joined = resolve));
-  const app = createApp({ store, supervisor, hub, version, startedAt, token, team, storeLabel: describeStore(setting), ...opts.limits });
+  const app = createApp({ store, supervisor, hub, version, startedAt, token, team, metrics, storeLabel: describeStore(setting), ...opts.limits });
   app.route(API_PREFIX + DASHBOARD_PATH, createDashboardApi({ store }));
 
   const server = serve({ fetch: withDashboardUi(app.fetch), hostname: host, port: opts.port ?? DEFAULT_PORT });
@@ -117,7 +137,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const shownHost = host.includes(":") ? `[${host}]` : host;
   const info: ServerInfo = { pid: process.pid, startTicks: identify().startTicks, host, port, url: `http://${shownHost}:${port}`, startedAt, machine: hostname(), version };
   writeServerInfo(opts.dataDir, info);
-  log(`valence server ${version} listening on ${info.url} (pid ${process.pid}, data dir ${opts.dataDir}, store ${describeStore(setting)}${token ? ", token required" : ""})`);
+  log(`valence server ${version} listening on ${info.url} (pid ${process.pid}, data dir ${opts.dataDir}, store ${describeStore(setting)}${token ? ", token required" : ""}${opts.traces ? `, traces to ${withoutCredentials(opts.traces.url)}` : ""})`);
   let closing: Promise<void> | undefined;
   let closedNow!: () => void;
   const closed = new Promise<void>((resolve) => (closedNow = resolve));
@@ -134,6 +154,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       // After the runners: the other servers may take its unfinished dispatches from now on.
       await member?.leave().catch((error: unknown) => log(`could not leave the team: ${(error as Error).message}`));
       removeServerInfo(opts.dataDir, process.pid);
+      await tracing?.shutdown().catch((error: unknown) => log(`could not send the last traces: ${(error as Error).message}`));
       await store.close();
       unlockDataDir(opts.dataDir);
       log("stopped");
@@ -159,6 +180,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   supervisor.keepSpare();
 
   return { info, supervisor, close, closed };
+}
+
+/** A URL fit for the log: any user and password in it left out. */
+function withoutCredentials(url: string): string {
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}${u.pathname}`;
 }
 
 function packageVersion(): string {

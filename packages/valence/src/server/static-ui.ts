@@ -66,7 +66,7 @@ export function serveUi(uiDir: string | undefined): (req: Request) => Response {
 }
 
 /**
- * `fetch` wrapped so GET and HEAD requests outside `/api/` go to the UI.
+ * `fetch` wrapped so GET and HEAD requests outside `/api/` (and /metrics) go to the UI.
  * They need no token: the UI's files are public code and hold no data; the
  * API it then calls still checks the token.
  */
@@ -75,10 +75,14 @@ export function withDashboardUi<A extends unknown[]>(
   ui: (req: Request) => Response = serveUi(findUiDir()),
 ): (req: Request, ...rest: A) => Response | Promise<Response> {
   return (req, ...rest) => {
-    const isPage = (req.method === "GET" || req.method === "HEAD") && !new URL(req.url).pathname.startsWith("/api/");
+    const path = new URL(req.url).pathname;
+    const isPage = (req.method === "GET" || req.method === "HEAD") && !path.startsWith("/api/") && path !== METRICS_PATH;
     return isPage ? ui(req) : fetch(req, ...rest);
   };
 }
+
+/** Prometheus's default path: answered by the app, not the UI. */
+const METRICS_PATH = "/metrics";
 
 /** `path` resolved under `root`, or undefined if it (or a symlink on the way) leads outside. */
 function inside(root: string, path: string): string | undefined {

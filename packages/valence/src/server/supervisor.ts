@@ -36,6 +36,7 @@ import { prepareTakeOver } from "./take-over.js";
 import { Bundles } from "./bundles.js";
 import { killedFromOutside, RunnerLosses, type LateTask } from "./runner-losses.js";
 import { killGroup, stopStaleRunner, tail } from "./runner-processes.js";
+import type { Observation, RunObserver } from "../engine/observe/observation.js";
 
 interface Runner {
   readonly child: ChildProcess;
@@ -69,6 +70,18 @@ export interface SupervisorOptions {
   readonly env: NodeJS.ProcessEnv;
   /** Where bundles are fetched from for a dispatch taken over (default: the store's data dir and cluster). */
   readonly bundles?: Bundles;
+  /** Hears what the runners observed (their runs, their store writes): the server's metrics and traces. */
+  readonly observer?: RunObserver;
+}
+
+/** The server's runner processes by what they do: the pool behind its dispatches. */
+export interface RunnerPool {
+  /** Running a dispatch. */
+  readonly busy: number;
+  /** Finished one, waiting, warm, for another of the same bundle. */
+  readonly idle: number;
+  /** Started ahead, modules loaded, for the next dispatch (0 or 1). */
+  readonly spare: number;
 }
 
 /** A start `fromAnotherServer` that fails (the database unreachable) is tried this many times in all, the waits doubling from a second. */
@@ -114,6 +127,12 @@ export class Supervisor {
   /** Dispatches with a live runner. */
   get running(): number {
     return this.runners.size;
+  }
+
+  /** Its runner processes now, by what they do (a runner given a dispatch queued behind another's end counts once). */
+  pool(): RunnerPool {
+    const busy = new Set([...this.runners.values()].filter((r) => r.child.exitCode === null)).size;
+    return { busy, idle: this.idle.length, spare: this.spare && this.spare.child.exitCode === null ? 1 : 0 };
   }
 
   /** Whether the runner with this pid waits, idle, for another dispatch of its bundle. */
@@ -274,6 +293,8 @@ export class Supervisor {
     child.on("error", (error) => this.opts.log(`runner pid ${child.pid}: ${error.message}`));
     child.on("message", (m: FromRunner) => {
       if (m.type === "beat") runner.lastBeat = Date.now();
+      // Even from a runner between dispatches: its last run's teardown writes are timed too.
+      else if (m.type === "observed") this.observed(m.observations);
       else if (runner.current) this.onMessage(runner.current, runner, m);
     });
     // "close", not "exit": by then its last words are in the log, for the crash report.
@@ -404,8 +425,23 @@ export class Supervisor {
     }
   }
 
+  private observed(observations: readonly Observation[]): void {
+    const observer = this.opts.observer;
+    if (!observer) return;
+    for (const o of observations) {
+      try {
+        observer.observe(o);
+      } catch (error) {
+        this.opts.log(`metrics: cannot record an observation: ${(error as Error).message}`);
+      }
+    }
+  }
+
   private onMessage(id: DispatchId, runner: Runner, m: FromRunner): void {
     switch (m.type) {
+      case "observed":
+        this.observed(m.observations);
+        break;
       case "beat":
         runner.lastBeat = Date.now();
         break;

@@ -7,6 +7,7 @@ import { loadConfig } from "../../engine/config/index.js";
 import { ServerStateError } from "../../errors.js";
 import { parseStoreSetting, storeEnvValue, type StoreSetting } from "../../engine/store/store-setting.js";
 import { DEFAULT_HOST, DEFAULT_PORT, startServer } from "../../server/server.js";
+import type { TraceSetting } from "../../engine/traces/trace-setting.js";
 import { parseOrUsage, UsageError, type Command } from "../command.js";
 import { tailLines } from "./logs.js";
 
@@ -44,7 +45,7 @@ export const startCommand: Command = {
     const dataDir = config.dataDir.value;
     const store = values.store === undefined ? config.store.value : parseStoreSetting(values.store, "--store");
     mkdirSync(dataDir, { recursive: true });
-    if (values.foreground) return foreground(dataDir, host, port, store);
+    if (values.foreground) return foreground(dataDir, host, port, store, config.traces.value);
 
     const running = readServerInfo(dataDir);
     if (running) throw new ServerStateError(`a server already runs on data dir ${dataDir}: ${running.url} (pid ${running.pid})`);
@@ -76,8 +77,8 @@ export const startCommand: Command = {
   },
 };
 
-async function foreground(dataDir: string, host: string, port: number, store: StoreSetting): Promise<number> {
-  const server = await startServer({ dataDir, host, port, store });
+async function foreground(dataDir: string, host: string, port: number, store: StoreSetting, traces: TraceSetting | undefined): Promise<number> {
+  const server = await startServer({ dataDir, host, port, store, traces });
   let lost = true;
   await Promise.race([
     new Promise<void>((resolve) => {

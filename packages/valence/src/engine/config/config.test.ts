@@ -225,10 +225,10 @@ describe("loadConfig: errors name the file, the place and the fix", () => {
     const file = writeConfig(home, 'data_dir = "/d"\nexecutor_dir = ["/typo"]\n');
     const error = expectError(() => loadConfig({ env }), UnknownConfigKeyError);
     assert.equal(error.key, "executor_dir");
-    assert.deepEqual(error.known, ["data_dir", "executor_dirs", "default_executor", "output_limit", "retry", "store", "server", "executors"]);
+    assert.deepEqual(error.known, ["data_dir", "executor_dirs", "default_executor", "output_limit", "retry", "store", "server", "traces", "executors"]);
     assert.equal(
       error.message,
-      `${file}: unknown key "executor_dir". Known keys: data_dir, executor_dirs, default_executor, output_limit, retry, store, server, executors`,
+      `${file}: unknown key "executor_dir". Known keys: data_dir, executor_dirs, default_executor, output_limit, retry, store, server, traces, executors`,
     );
   });
 
@@ -349,6 +349,38 @@ describe("loadConfig: [retry]", () => {
     writeConfig(home, '[retry]\nattempts = 3\non = ["/(unclosed/"]\n');
     assert.match(expectError(() => loadConfig({ env }), ConfigValueError).message, /retry\.on has "\/\(unclosed\/", which is not a valid pattern/);
     writeConfig(home, "[retry]\nattempts = 3\ntries = 2\n");
-    assert.match(expectError(() => loadConfig({ env }), UnknownConfigKeyError).message, /unknown key "retry\.tries"|retry\.tries/);
+    const typo = expectError(() => loadConfig({ env }), UnknownConfigKeyError);
+    assert.deepEqual([typo.key, typo.known], ["retry.tries", ["retry.attempts", "retry.backoff", "retry.factor", "retry.max_delay", "retry.jitter", "retry.on"]]);
+  });
+});
+
+describe("loadConfig: traces", () => {
+  test("are off by default; the file's traces.endpoint, then OTEL_EXPORTER_OTLP_ENDPOINT, then OTEL_EXPORTER_OTLP_TRACES_ENDPOINT turn them on", () => {
+    const { home, env } = sandbox();
+    assert.deepEqual(loadConfig({ env }).traces, { value: undefined, origin: "default" });
+    const file = writeConfig(home, '[traces]\nendpoint = "http://collector:4318/"\n');
+    const fromFile = loadConfig({ env });
+    assert.deepEqual(fromFile.traces, { value: { url: "http://collector:4318/v1/traces" }, origin: `file:${file}` });
+    assert.match(formatConfig(fromFile), /traces\.endpoint\s+"http:\/\/collector:4318\/v1\/traces"\s+file:/);
+    const base = { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: "https://otel.example:4318" };
+    assert.deepEqual(loadConfig({ env: base }).traces, { value: { url: "https://otel.example:4318/v1/traces" }, origin: "env:OTEL_EXPORTER_OTLP_ENDPOINT" });
+    // The traces-only variable is a whole URL, used as it is.
+    const exact = { ...base, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://127.0.0.1:9999/spans" };
+    assert.deepEqual(loadConfig({ env: exact }).traces, { value: { url: "http://127.0.0.1:9999/spans" }, origin: "env:OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" });
+  });
+
+  test("refuse an endpoint that is not an http(s) URL, naming the setting and where it came from", () => {
+    const { home, env } = sandbox();
+    const fromEnv = expectError(() => loadConfig({ env: { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" } }), ConfigValueError);
+    assert.equal(fromEnv.message, 'env:OTEL_EXPORTER_OTLP_ENDPOINT: traces.endpoint must be an http or https URL such as "http://localhost:4318" (OTLP over HTTP), not "collector:4318"');
+    assert.equal(fromEnv.key, "traces.endpoint");
+    const notUrl = expectError(() => loadConfig({ env: { ...env, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "not a url" } }), ConfigValueError);
+    assert.match(notUrl.message, /^env:OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: traces\.endpoint must be an http or https URL/);
+    const file = writeConfig(home, '[traces]\nendpoint = "localhost"\n');
+    const fromFile = expectError(() => loadConfig({ env }), ConfigValueError);
+    assert.equal(fromFile.message, `${file}: traces.endpoint must be an http or https URL such as "http://localhost:4318", not "localhost"`);
+    writeConfig(home, "[traces]\nendpont = 1\n");
+    const typo = expectError(() => loadConfig({ env }), UnknownConfigKeyError);
+    assert.deepEqual([typo.key, typo.known], ["traces.endpont", ["traces.endpoint"]]);
   });
 });

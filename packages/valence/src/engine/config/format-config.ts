@@ -26,6 +26,7 @@ export function formatConfig(cfg: EffectiveConfig): string {
     ...(cfg.retry.value ? [row("retry", { value: { attempts: cfg.retry.value.retries + 1, ...cfg.retry.value.policy }, origin: cfg.retry.origin })] : []),
     ["store", JSON.stringify(describeStore(cfg.store.value)), cfg.store.origin],
     row("server.address", cfg.server.address),
+    ["traces.endpoint", cfg.traces.value ? JSON.stringify(cfg.traces.value.url) : "(unset)", cfg.traces.origin],
   ];
   for (const name of Object.keys(cfg.executors).sort()) {
     const section = cfg.executors[name];

@@ -11,6 +11,7 @@ import { ConfigValueError } from "../../errors.js";
 import { OptionsError } from "../../sdk/options.js";
 import { checkRetry } from "../../sdk/retry.js";
 import type { DefaultRetry } from "../../sdk/trace.js";
+import { traceSetting, type TraceSetting } from "../traces/trace-setting.js";
 import type { ConfigOrigin, EffectiveConfig, ExecutorSection, Sourced } from "./types.js";
 
 // Re-exported so callers that load the config get its type from the same module.
@@ -30,7 +31,8 @@ export interface LoadConfigOptions {
  * `$XDG_CONFIG_HOME/valence/valence.toml`; a missing file means defaults.
  * `VALENCE_DATA_DIR`, `VALENCE_EXECUTOR_DIRS` (a `path.delimiter`-separated
  * list that replaces the file's list), `VALENCE_DEFAULT_EXECUTOR` and `VALENCE_STORE` override
- * the file; an empty variable counts as unset.
+ * the file, and so do OpenTelemetry's `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` and
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` (over `traces.endpoint`); an empty variable counts as unset.
  *
  * Throws `ConfigReadError`, `ConfigSyntaxError`, `ConfigValueError` or
  * `UnknownConfigKeyError`, each naming the file and the key to fix.
@@ -81,6 +83,13 @@ export function loadConfig(opts: LoadConfigOptions = {}): EffectiveConfig {
   const address = parsed.server?.address;
   const retry: Sourced<DefaultRetry | undefined> =
     parsed.retry === undefined ? { value: undefined, origin: "default" } : { value: retryFromFile(parsed.retry, file.path), origin: fromFile };
+  const fileEndpoint = parsed.traces?.endpoint;
+  const traces = pick<TraceSetting | undefined>(
+    envValue(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", (v) => traceSetting(v, "traces", "env:OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "traces.endpoint")) ??
+      envValue(env, "OTEL_EXPORTER_OTLP_ENDPOINT", (v) => traceSetting(v, "base", "env:OTEL_EXPORTER_OTLP_ENDPOINT", "traces.endpoint")),
+    fileEndpoint === undefined ? undefined : { value: traceSetting(fileEndpoint, "base", file.path, "traces.endpoint"), origin: fromFile },
+    undefined,
+  );
 
   // Null prototype: executor names are user-chosen, and "constructor" must not find Object's.
   const executors = Object.create(null) as Record<string, Sourced<ExecutorSection>>;
@@ -96,6 +105,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): EffectiveConfig {
     outputLimit,
     retry,
     store,
+    traces,
     server: { address: address === undefined ? { value: undefined, origin: "default" } : { value: address, origin: fromFile } },
     executors,
   };

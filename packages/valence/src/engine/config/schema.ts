@@ -64,6 +64,12 @@ export const configFileSchema = lazySchema((z) => {
           tableMustBe("a table ([server])"),
         )
         .optional(),
+      traces: z
+        .strictObject(
+          { endpoint: nonEmptyString('an OTLP/HTTP endpoint URL such as "http://localhost:4318" (a non-empty string)').optional() },
+          tableMustBe("a table ([traces])"),
+        )
+        .optional(),
       executors: z
         .record(
           z.string(),
@@ -101,7 +107,9 @@ export function validateConfigFile(table: unknown, source: string): ConfigFile {
 
 function knownKeys(parent: string): string[] {
   const schema = configFileSchema();
-  const shape = parent === "server" ? schema.shape.server.unwrap().shape : schema.shape;
+  const tables = { server: schema.shape.server, traces: schema.shape.traces, retry: schema.shape.retry } as const;
+  const table = Object.hasOwn(tables, parent) ? tables[parent as keyof typeof tables] : undefined;
+  const shape = table ? table.unwrap().shape : schema.shape;
   return Object.keys(shape).map((k) => (parent ? `${parent}.${k}` : k));
 }
 

@@ -1,5 +1,6 @@
 import type { StoreSetting } from "../store/store-setting.js";
 import type { DefaultRetry } from "../../sdk/trace.js";
+import type { TraceSetting } from "../traces/trace-setting.js";
 
 /** Where an effective config value came from, shown by `valence config`. */
 export type ConfigOrigin = "default" | `file:${string}` | `env:${string}`;
@@ -38,6 +39,11 @@ export interface EffectiveConfig {
     /** `host:port` of a running `valence start`; unset means dispatches run embedded. */
     readonly address: Sourced<string | undefined>;
   };
+  /**
+   * Where OpenTelemetry traces go (OTLP/HTTP): `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else
+   * `OTEL_EXPORTER_OTLP_ENDPOINT`, else the file's `traces.endpoint`; unset means no traces.
+   */
+  readonly traces: Sourced<TraceSetting | undefined>;
   /** `[executors.NAME]` sections by executor name (a null-prototype record; use `executorSection`). */
   readonly executors: Readonly<Record<string, Sourced<ExecutorSection>>>;
 }

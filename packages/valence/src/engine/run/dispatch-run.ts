@@ -27,6 +27,7 @@ import { dispatchOutcome } from "./dispatch-end.js";
 import { toError } from "../../values.js";
 import { trimStack } from "./stack.js";
 import type { OutputStream } from "../../executor/capture.js";
+import type { NodeEnded, Observation } from "../observe/observation.js";
 
 const NO_EDGES: InEdge[] = [];
 
@@ -122,6 +123,7 @@ export class DispatchRun {
         w.liveOutputCleared(this.id, null);
       })
       .catch((error: unknown) => this.crash(error));
+    this.init.observer?.observe({ kind: "dispatch-started", dispatchId: this.id, at: now });
     this.init.onChange?.({ dispatchId: this.id, at: now, nodes: [], status: "RUNNING" });
     this.push({ event: { type: "start" } });
     // Resumed nodes that were waiting to retry keep their stored due times.
@@ -180,6 +182,7 @@ export class DispatchRun {
     const at = Date.now();
     // The store is what failed, so this may fail too; the caller still learns why from `done`.
     this.init.store.write((w) => w.dispatchStatus(this.id, "FAILED", at, { error: encodeError(reason), ended: true })).catch(() => undefined);
+    this.init.observer?.observe({ kind: "dispatch-ended", dispatchId: this.id, status: "FAILED", at });
     this.init.onChange?.({ dispatchId: this.id, at, nodes: [], status: "FAILED" });
     this.resolveDone({ status: "FAILED", value: undefined, error: reason });
     this.resolveClosed();
@@ -196,6 +199,8 @@ export class DispatchRun {
     const completed: CompletedNode[] = [];
     // Only collected when someone listens: a wide dispatch changes 10k nodes in a turn.
     const changes: NodeChange[] | undefined = this.init.onChange ? [] : undefined;
+    // Likewise only when observed (metrics, traces).
+    const observed: Observation[] | undefined = this.init.observer ? [] : undefined;
     const written = store.write((w) => {
       let done = 0;
       for (const q of batch) {
@@ -208,25 +213,30 @@ export class DispatchRun {
           const attempt = this.unwrittenRunning.attempt(ev.node);
           this.unwrittenRunning.delete(ev.node);
           this.live.ended(ev.node, w);
+          const began = bodyStart(q.outcome, this.startedAt[ev.node] as number, now);
           completed.push({
             node: ev.node,
             encoded: q.outcome.encoded as string,
             stdout: capOutput(q.outcome.stdout, this.live.limit),
             stderr: capOutput(q.outcome.stderr, this.live.limit),
             at: now,
-            startedAt: bodyStart(q.outcome, this.startedAt[ev.node] as number, now),
+            startedAt: began,
             attempt,
             lane: q.outcome.lane,
           });
           changes?.push({ node: ev.node, status: "COMPLETED" });
+          observed?.push(this.nodeEnded(ev.node, "COMPLETED", false, q.outcome.ok && q.outcome.startedAt !== undefined ? began : null, now));
           done++;
         }
         if (ev.type === "failed") {
           this.writeRunning(w, ev.node);
           this.live.ended(ev.node, w);
         }
+        // Before the transition, which counts the next attempt of a task that will retry.
+        const failedAttempt = observed && ev.type === "failed" ? this.sched.attempts[ev.node] : 0;
         const effects = transition(this.sched, ev);
         if (ev.type === "failed" && q.outcome && !q.outcome.ok) {
+          observed?.push(this.nodeEnded(ev.node, "FAILED", this.sched.state[ev.node] !== "FAILED", null, now, failedAttempt));
           if (this.sched.state[ev.node] === "FAILED") {
             this.firstFailure ??= { node: ev.node, error: q.outcome.error };
             const io = { stdout: capOutput(q.outcome.stdout, this.live.limit), stderr: capOutput(q.outcome.stderr, this.live.limit) };
@@ -259,6 +269,8 @@ export class DispatchRun {
               this.unwrittenRunning.delete(e.node);
               this.live.ended(e.node, w);
               changes?.push({ node: e.node, status: e.status });
+              // Only a node handed over in this run has an attempt to tell of (one cancelled while running).
+              if (observed && this.startedAt[e.node] !== 0) observed.push(this.nodeEnded(e.node, e.status, false, null, now));
               w.nodeEnded(this.id, e.node, e.status, encodeError(notRunError(e.status, e.reason)), undefined, now);
               if (e.status === "CANCELLED" || e.cause !== e.node) w.event(this.id, e.node, e.status.toLowerCase(), e.reason, e.cause, now);
               done++;
@@ -276,6 +288,7 @@ export class DispatchRun {
     });
     // Nothing acts on a state the store does not hold yet.
     await written;
+    if (observed) for (const o of observed) this.init.observer?.observe(o);
     if (changes?.length) this.init.onChange?.({ dispatchId: this.id, at: now, nodes: changes });
     for (const a of actions) this.perform(a);
   }
@@ -462,11 +475,31 @@ export class DispatchRun {
       w.event(this.id, null, "finished", status, null, now);
     });
     this.init.store.checkpointSoon();
+    this.init.observer?.observe({ kind: "dispatch-ended", dispatchId: this.id, status, at: now });
     this.init.onChange?.({ dispatchId: this.id, at: now, nodes: [], status });
     this.resolveDone({ status, value, error });
     // After `done`: a slow teardown must not hold back the result.
     await Promise.allSettled([...this.setups.keys()].map((ex) => this.init.leases.release(ex)));
     this.resolveClosed();
+  }
+
+  /** An attempt's end, for the observer; `attempt` defaults to the scheduler's count for the node. */
+  private nodeEnded(node: number, status: NodeEnded["status"], retrying: boolean, startedAt: number | null, endedAt: number, attempt?: number): NodeEnded {
+    const p = this.init.nodes[node] as PreparedNode;
+    return {
+      kind: "node-ended",
+      dispatchId: this.id,
+      node,
+      name: p.spec.name,
+      nodeKind: p.spec.kind,
+      executor: p.spec.kind === "electron" && p.executor ? p.executor.pluginName : null,
+      attempt: attempt || (this.sched.attempts[node] as number) || 1,
+      status,
+      retrying,
+      handedOverAt: this.startedAt[node] as number,
+      startedAt,
+      endedAt,
+    };
   }
 
   meta(node: number) {

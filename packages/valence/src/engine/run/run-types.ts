@@ -9,6 +9,7 @@ import type { FinalStatus, NodeState } from "../scheduler/transitions.js";
 import type { Store } from "../store/store.js";
 import type { ExecutorLeases } from "./executor-leases.js";
 import type { LazyAbort } from "./lazy-abort.js";
+import type { RunObserver } from "../observe/observation.js";
 
 /** A node ready to run: its graph data plus what the engine resolved for it. */
 export interface PreparedNode {
@@ -67,6 +68,8 @@ export interface DispatchRunInit {
   readonly outputLimit?: number;
   /** Told of every state change once it is in the store (the server's live events). */
   readonly onChange?: (change: RunChange) => void;
+  /** Told how the run goes (starts, each node's attempt with its times, the end): what metrics and traces are made of. */
+  readonly observer?: RunObserver;
 }
 
 /** One node's new state in a `RunChange`. */

@@ -5,6 +5,7 @@
  */
 import type { DispatchId } from "../../ids.js";
 import type { RunChange } from "../run/run-types.js";
+import type { Observation } from "../observe/observation.js";
 
 export type ToRunner =
   /** To a spare runner: run this dispatch, in the directory it was dispatched from. */
@@ -14,6 +15,8 @@ export type ToRunner =
 export type FromRunner =
   /** A committed state change of the dispatch or one of its sublattice runs. */
   | { readonly type: "change"; readonly change: RunChange }
+  /** What the runs here observed since the last such message (the server's metrics and traces); always sent before the change it led to. */
+  | { readonly type: "observed"; readonly observations: readonly Observation[] }
   /** The dispatch could not be loaded; it is marked FAILED with `message`. */
   | { readonly type: "load-failed"; readonly message: string }
   /** Sent every `BEAT_MS`: a runner that stops beating has its event loop blocked by a task. */

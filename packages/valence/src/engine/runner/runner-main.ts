@@ -27,6 +27,7 @@ import { DispatchOwnedError } from "../../errors.js";
 import { isTerminal } from "../../status.js";
 import { BEAT_MS, RUNNER_IDLE_MS, type FromRunner, type ToRunner } from "./protocol.js";
 import { isDispatchId, type DispatchId } from "../../ids.js";
+import { ObservationBatch } from "./observation-batch.js";
 
 let started = false;
 
@@ -71,6 +72,8 @@ async function main(): Promise<void> {
 
   const early: Array<Extract<ToRunner, { type: "cancel" }>> = [];
   let engine: Engine | undefined;
+  // The server's metrics and traces are made from these; sending them costs one message per turn.
+  const observed = new ObservationBatch((observations) => void send({ type: "observed", observations }));
   process.on("message", (m: ToRunner) => {
     if (m.type === "run") {
       jobs.push({ dispatchId: m.dispatchId, cwd: m.cwd });
@@ -93,17 +96,19 @@ async function main(): Promise<void> {
     // executor plugins are found from there too, so the engine starts after the move.
     if (job.cwd && existsSync(job.cwd) && process.cwd() !== job.cwd) process.chdir(job.cwd);
     if (!engine) {
-      engine = await Engine.current();
+      engine = await Engine.current({ observer: observed });
       // A team server's runner: the bundles it makes (sublattices') go to the team's database too.
       engine.shareBundles = true;
       engine.runOptions = {
         eagerRunning: true,
+        observer: observed,
         onChange: (change) => {
           // Told after each commit and before the turn starts any task. If the server died while
           // this process was busy (a long store write), the "disconnect" event is not handled yet:
           // the parent pid, read live, already says so. Starting a task now would run it twice
           // (here, and again in the runner of the server that resumes it).
           if (process.ppid !== server) process.exit(0);
+          observed.flush();
           void send({ type: "change", change });
         },
       };
@@ -130,6 +135,7 @@ async function main(): Promise<void> {
     // result is read); this one's executors are torn down meanwhile.
     const closed: Promise<unknown> = run.closed.finally(() => closing.delete(closed));
     closing.add(closed);
+    observed.flush();
     await send({ type: "done", status: end.status });
     await send({ type: "idle" });
     job = await nextJob(RUNNER_IDLE_MS);
