@@ -19,6 +19,7 @@ import { encodeError, notRunError } from "./stored-error.js";
 import { access, electronArgs, fillCollection, sourceValue, type InEdge } from "./node-inputs.js";
 import { LazyAbort } from "./lazy-abort.js";
 import { RunningTask } from "./running-task.js";
+import { RetryTimers } from "./retry-timers.js";
 import { DEFAULT_OUTPUT_LIMIT } from "../config/load-config.js";
 import { capOutput, LiveOutput } from "./live-output.js";
 import { UnwrittenRunning } from "./unwritten-running.js";
@@ -66,7 +67,7 @@ export class DispatchRun {
   private readonly startedAt: Float64Array;
   private firstFailure: { node: number; error: Error } | undefined;
   /** By node: the timer that sends "due" once a failed try's backoff is over. */
-  private readonly retryTimers = new Map<number, NodeJS.Timeout>();
+  private readonly retryTimers = new RetryTimers((node) => this.push({ event: { type: "due", node } }));
   /** Running tasks' output, stored in chunks while they run. */
   private readonly live: LiveOutput;
   /** A cancelled task may go on printing: only a running node's output is kept. */
@@ -127,7 +128,7 @@ export class DispatchRun {
     this.init.onChange?.({ dispatchId: this.id, at: now, nodes: [], status: "RUNNING" });
     this.push({ event: { type: "start" } });
     // Resumed nodes that were waiting to retry keep their stored due times.
-    this.init.waiting?.forEach((w, node) => this.retryAfter(node, w.retryAt - now));
+    this.init.waiting?.forEach((w, node) => this.retryTimers.after(node, w.retryAt - now));
   }
 
   /** Cancels the whole dispatch, or only `nodes` and what depends on them. */
@@ -177,7 +178,7 @@ export class DispatchRun {
     const reason = new StoreError(`dispatch ${this.id} stopped: ${toError(error).message}`, { cause: error });
     this.queue = [];
     this.live.close();
-    this.clearRetryTimers();
+    this.retryTimers.clear();
     for (const abort of this.controllers) abort?.abort(reason);
     const at = Date.now();
     // The store is what failed, so this may fail too; the caller still learns why from `done`.
@@ -316,13 +317,11 @@ export class DispatchRun {
         this.finish(e.status).catch((error: unknown) => this.crash(error));
         break;
       case "wait":
-        this.retryAfter(e.node, e.delayMs);
+        this.retryTimers.after(e.node, e.delayMs);
         break;
       case "status": {
         // A node cancelled while it waited: its timer has nothing left to do.
-        const timer = this.retryTimers.get(e.node);
-        if (timer) clearTimeout(timer);
-        this.retryTimers.delete(e.node);
+        this.retryTimers.cancel(e.node);
         break;
       }
     }
@@ -439,20 +438,6 @@ export class DispatchRun {
     });
   }
 
-  /** Sends "due" for `node` in `ms` (at once when that time has passed, as after a restart). */
-  private retryAfter(node: number, ms: number): void {
-    const timer = setTimeout(() => {
-      this.retryTimers.delete(node);
-      this.push({ event: { type: "due", node } });
-    }, Math.max(0, ms));
-    this.retryTimers.set(node, timer);
-  }
-
-  private clearRetryTimers(): void {
-    for (const t of this.retryTimers.values()) clearTimeout(t);
-    this.retryTimers.clear();
-  }
-
   private setupOnce(executor: Executor): Promise<void> {
     let p = this.setups.get(executor);
     if (!p) {
@@ -464,7 +449,7 @@ export class DispatchRun {
 
   private async finish(final: FinalStatus): Promise<void> {
     const now = Date.now();
-    this.clearRetryTimers();
+    this.retryTimers.clear();
     const { status, value, error, encodedOutput } = dispatchOutcome(final, () => this.values.fill(this.init.output), this.firstFailure, (n) => this.nodeLabel(n));
     this.live.close();
     const fields: { output?: string; error?: string; ended: boolean } = { ended: true };
