@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { dispatchSync, electron, lattice } from "../src/index.js";
+import { cancel, dispatch, dispatchSync, electron, getResult, lattice } from "../src/index.js";
 import { Engine } from "../src/engine/index.js";
 import type { DispatchId } from "../src/ids.js";
 import * as wf from "./fixtures/retry-workflows.js";
@@ -77,6 +77,20 @@ describe("retries with backoff", () => {
     };
     assert.deepEqual(run(true), { out: "status: COMPLETED attempts: 3", tries: 3 });
     assert.deepEqual(run(false), { out: "status: FAILED attempts: 1", tries: 1 });
+  });
+
+  it("cancels a node while it waits to retry: it ends CANCELLED at once and its retry never runs", async () => {
+    const file = freshFile();
+    const id = (await dispatch(wf.patientFlow)(file)) as DispatchId;
+    const store = (await Engine.current()).store;
+    while ((await store.getNodes(id))[0]?.retryAt == null) await sleep(20);
+    await cancel(id);
+    const r = await getResult(id, { wait: true });
+    assert.equal(r.status, "CANCELLED");
+    assert.equal(r.nodes[0]?.status, "CANCELLED");
+    assert.equal(r.nodes[0]?.error?.message, "cancelled while it waited to retry");
+    assert.equal(r.nodes[0]?.retryAt, undefined);
+    assert.equal(wf.triesIn(file).length, 1);
   });
 
   it("refuses a bad retry option where it is written, naming what to fix", () => {
