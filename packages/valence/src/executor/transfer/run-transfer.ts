@@ -9,6 +9,8 @@ import { TransferError, TransferSourceMissingError } from "../../errors.js";
 import { maskCredentials } from "./mask.js";
 import type { TransferStrategy } from "./strategy.js";
 
+const MISSING_CODE = new TransferSourceMissingError("", "", "").code;
+
 export interface StrategyTransfer {
   readonly from: string;
   readonly to: string;
@@ -34,7 +36,9 @@ export async function runTransfer(file: StrategyTransfer): Promise<void> {
     const what = order === "before" ? `download ${mask(file.from)} → ${file.to}` : `upload ${file.from} → ${mask(file.to)}`;
     const reason = mask(describe(error));
     // The strategy's own message goes in masked; the original error does not travel (it may hold the secret).
-    const Kind = error instanceof TransferSourceMissingError ? TransferSourceMissingError : TransferError;
+    // By code, not instanceof: the strategy may come from the bundle's copy of the SDK and this from the engine's.
+    const missing = (error as { code?: unknown } | null)?.code === MISSING_CODE;
+    const Kind = missing ? TransferSourceMissingError : TransferError;
     throw new Kind(`FileTransfer (${strategy.name}) ${what} (${order} the task): ${reason}`, strategy.name, mask(remote));
   }
 }
