@@ -41,7 +41,7 @@ describe("RsyncTransfer", () => {
     const strategy = new RsyncTransfer({ port: f.sshd.port, identityFile: f.sshd.clientKeyFile, knownHostsFile: f.sshd.wrongKnownHostsFile });
     const error = await runTransfer({ from: `${f.sshd.username}@127.0.0.1:/etc/hostname`, to: join(f.dir, "h"), order: "before", strategy }).catch((e: unknown) => e);
     assert.ok(error instanceof TransferError, String(error));
-    assert.match(error.message, /rsync .*exited with 255: .*(HOST IDENTIFICATION HAS CHANGED|Host key verification failed)/s);
+    assert.match(error.message, /rsync .*exited with \d+: .*Host key verification failed/s);
   });
 
   test("a remote directory that does not exist yet is made for an upload (--mkpath)", async () => {
