@@ -28,7 +28,10 @@ function mapFor(file: string): SourceMap | null {
   map = null;
   try {
     const text = readFileSync(file, "utf8");
-    const url = /\/\/[#@] sourceMappingURL=(\S+)\s*$/.exec(text.slice(-200_000))?.[1];
+    // The comment is the file's last line; an inline map makes it as long as the map (hundreds of KB), so find
+    // where it starts rather than scanning a fixed tail, which a larger bundle outgrows.
+    const at = Math.max(text.lastIndexOf("//# sourceMappingURL="), text.lastIndexOf("//@ sourceMappingURL="));
+    const url = at < 0 ? undefined : /^\/\/[#@] sourceMappingURL=(\S+)\s*$/.exec(text.slice(at))?.[1];
     if (url) {
       const payload = url.startsWith("data:")
         ? Buffer.from(url.slice(url.indexOf(",") + 1), url.includes(";base64,") ? "base64" : "utf8").toString("utf8")
