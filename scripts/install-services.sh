@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages behind the integration tests' real services (OpenSSH server,
-# Slurm + munge, Dask, Postgres, Chromium for the dashboard) — only those whose binaries are missing, so a second run does
-# nothing and needs no network. Needs root; packages/test-services does the same lazily
+# rsync, Slurm + munge, Dask, Postgres, Chromium for the dashboard) — only those whose binaries
+# are missing, so a second run does nothing and needs no network. The S3-compatible server
+# (s3rver) is an npm devDependency of packages/test-services: `npm install` brings it; this
+# script checks it is there. Needs root; packages/test-services does the same lazily
 # per component when a test starts a service.
 set -euo pipefail
 
@@ -10,6 +12,10 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin
 
 if [ ! -x /usr/sbin/sshd ] || ! have ssh || ! have ssh-keygen; then
   missing+=(openssh-server openssh-client)
+fi
+# FileTransfer's RsyncTransfer runs the real rsync (over the test sshd).
+if ! have rsync; then
+  missing+=(rsync)
 fi
 for bin in slurmctld slurmd munged munge unmunge sbatch sinfo scontrol; do
   if ! have "$bin"; then missing+=(slurm-wlm munge); break; fi
@@ -32,8 +38,13 @@ if [ ! -x /usr/bin/chromium ]; then
   missing+=(chromium)
 fi
 
+if ! node -e 'require.resolve("s3rver/package.json", { paths: [process.argv[1]] })' "$(dirname "$0")/../packages/test-services" 2>/dev/null; then
+  echo "install-services: s3rver (the tests' S3 server) is missing: run npm install at the repository root" >&2
+  exit 1
+fi
+
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "install-services: sshd, Slurm, Dask, Postgres and Chromium already installed"
+  echo "install-services: sshd, rsync, Slurm, Dask, Postgres and Chromium already installed; s3rver from npm"
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then

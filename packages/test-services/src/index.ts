@@ -11,6 +11,8 @@ export type { Slurm } from "./slurm.js";
 export { startDask } from "./dask.js";
 export type { Dask } from "./dask.js";
 export { startPostgres } from "./postgres.js";
+export { startS3 } from "./s3.js";
+export type { S3Server } from "./s3.js";
 export type { Postgres } from "./postgres.js";
 // Zombie-aware liveness for tests that check a killed process is gone.
 export { isAlive } from "./processes.js";

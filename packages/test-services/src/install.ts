@@ -1,5 +1,6 @@
 import { accessSync, constants, existsSync, readdirSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { createRequire } from "node:module";
+import { delimiter, dirname, join } from "node:path";
 import { acquireFileLock } from "./file-lock.js";
 import { run } from "./run.js";
 import { ServiceStartError, type Component } from "./service-start-error.js";
@@ -66,6 +67,15 @@ const REQUIREMENTS: Record<Component, Requirement> = {
     packages: ["openssh-server", "openssh-client"],
     missing: missingExecutables(["/usr/sbin/sshd", "ssh", "ssh-keygen"]),
   },
+  rsync: {
+    packages: ["rsync"],
+    missing: missingExecutables(["rsync"]),
+  },
+  // An npm package (this package's devDependency), not a Debian one: `npm install` brings it.
+  s3: {
+    packages: [],
+    missing: async () => (s3rverEntry() === undefined ? ["s3rver (npm)"] : []),
+  },
   slurm: {
     packages: ["slurm-wlm", "munge"],
     missing: missingExecutables(["slurmctld", "slurmd", "munged", "munge", "unmunge", "sbatch", "sinfo", "scontrol"]),
@@ -83,6 +93,15 @@ const REQUIREMENTS: Record<Component, Requirement> = {
     },
   },
 };
+
+/** s3rver's command-line entry, resolved from this package; undefined when npm has not installed it. */
+export function s3rverEntry(): string | undefined {
+  try {
+    return join(dirname(createRequire(import.meta.url).resolve("s3rver/package.json")), "bin", "s3rver.js");
+  } catch {
+    return undefined;
+  }
+}
 
 /** The Debian packages that provide a component. */
 export function packagesFor(component: Component): readonly string[] {
@@ -116,6 +135,9 @@ async function install(component: Component): Promise<void> {
   const req = REQUIREMENTS[component];
   const missing = await req.missing();
   if (missing.length === 0) return;
+  if (req.packages.length === 0) {
+    throw new ServiceStartError(component, `not installed (missing: ${missing.join(", ")}); run npm install at the repository root`);
+  }
   const command = `apt-get install -y --no-install-recommends ${req.packages.join(" ")}`;
   if (process.getuid?.() !== 0) {
     throw new ServiceStartError(

@@ -1,5 +1,5 @@
 /** The services this package can install and start. */
-export type Component = "sshd" | "slurm" | "dask" | "postgres";
+export type Component = "sshd" | "slurm" | "dask" | "postgres" | "rsync" | "s3";
 
 /**
  * Thrown when a service cannot be installed or does not come up.

@@ -103,7 +103,28 @@ export class RemoteTaskError extends ValenceError {
 
 /** A step of an electron's set-up (DepsNpm, DepsBash, a FileTransfer) failed where the task runs. */
 export class TaskSetupError extends ValenceError {
-  override readonly code = "TASK_SETUP";
+  override readonly code: string = "TASK_SETUP";
+}
+
+/**
+ * A FileTransfer's strategy failed. `address` is the remote URL or path with
+ * its credentials masked, as every part of the message is: this error travels
+ * to the store and the dashboard, so it never carries the original as `cause`.
+ */
+export class TransferError extends TaskSetupError {
+  override readonly code: string = "TRANSFER_FAILED";
+  constructor(
+    message: string,
+    readonly strategy: string,
+    readonly address: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The file to transfer is not there: a URL answering 404, a missing object or remote path, a missing local file. */
+export class TransferSourceMissingError extends TransferError {
+  override readonly code = "TRANSFER_SOURCE_MISSING";
 }
 
 /** The task was cancelled. */

@@ -21,11 +21,19 @@ export type { RunnerExit, RunnerOutcome, RunnerTransport } from "./remote/runner
 export { EncodedOutcome } from "./encoded-outcome.js";
 export { abortError } from "./abort-error.js";
 export { onAbort } from "./abort-watch.js";
+export { isTransferStrategy } from "./transfer/strategy.js";
+export type { TransferContext, TransferStrategy } from "./transfer/strategy.js";
+export { maskCredentials } from "./transfer/mask.js";
+export { runTransfer } from "./transfer/run-transfer.js";
+export type { StrategyTransfer } from "./transfer/run-transfer.js";
 export {
   ExecutorDefinitionError,
   RemoteExecutorError,
   RemoteTaskError,
   TaskCancelledError,
+  TaskSetupError,
   TaskTimeoutError,
+  TransferError,
+  TransferSourceMissingError,
   ValenceError,
 } from "../errors.js";

@@ -5,6 +5,8 @@
  * (sdk/deps.ts) make and check these; executors only read them.
  */
 
+import type { TransferStrategy } from "./transfer/strategy.js";
+
 export const DEP = Symbol.for("valence.dep.v1");
 
 /** npm packages installed where the task runs, once per host and package set (a cache); their `.bin` goes on PATH. */
@@ -25,12 +27,19 @@ export interface CallDep {
 }
 export type Dep = NpmDep | BashDep | CallDep;
 
-/** A file copied between the dispatcher's disk and the task's place, before the task runs or after it ends. */
+/**
+ * A file moved before the task runs or after it ends. Without a strategy it
+ * is copied between the dispatcher's disk and the task's place (by the
+ * executor's own transport for remote ones). With one, the strategy runs
+ * where the task runs: before the task it downloads `from` to the local
+ * path `to`; after it, it uploads the local `from` to `to`.
+ */
 export interface FileTransfer {
   readonly [DEP]: "file";
   readonly from: string;
   readonly to: string;
   readonly order: "before" | "after";
+  readonly strategy?: TransferStrategy;
 }
 
 /** Everything an electron asked for around its task, checked and grouped. */

@@ -8,3 +8,5 @@
  */
 export { executorContract, outcomeValue } from "./test-support/contract.js";
 export type { ContractOptions } from "./test-support/contract.js";
+export { transferContract } from "./test-support/transfer-contract.js";
+export type { TransferContractOptions, TransferFixture } from "./test-support/transfer-contract.js";

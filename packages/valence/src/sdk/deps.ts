@@ -17,10 +17,13 @@
  * defined in (or imported by) the dispatched module.
  */
 import { OptionsError } from "./options.js";
+import { inferStrategy, isRemoteAddress } from "../executor/transfer/infer.js";
+import { maskCredentials } from "../executor/transfer/mask.js";
+import { isTransferStrategy, type TransferStrategy } from "../executor/transfer/strategy.js";
 import { DEP, type BashDep, type CallDep, type Dep, type FileTransfer as FileTransferSpec, type NpmDep, type TaskSetup } from "../executor/task-setup.js";
 
 // The shapes live with the task they travel in (executor/task-setup.ts); the checked constructors here.
-export type { BashDep, CallDep, Dep, NpmDep, TaskSetup };
+export type { BashDep, CallDep, Dep, NpmDep, TaskSetup, TransferStrategy };
 export type FileTransfer = FileTransferSpec;
 
 const NPM_SPEC = /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*(@[\w.^~<>=| *-]+)?$/i;
@@ -51,15 +54,75 @@ export function DepsCall<A extends unknown[]>(fn: (...args: A) => unknown, args?
   return { [DEP]: "call", fn: fn as (...a: never[]) => unknown, args: args ?? [] };
 }
 
-export function FileTransfer(from: string, to: string, options: { order?: "before" | "after" } = {}): FileTransfer {
+export interface FileTransferOptions {
+  /** "before" (default): fetch `from` into `to` before the task; "after": send `from` to `to` once it ends. */
+  readonly order?: "before" | "after";
+  /**
+   * How the file moves (see TransferStrategy; built-ins in `valence/transfer`). Inferred when left
+   * out: `http(s)://` URLs use HttpTransfer, `user@host:path` RsyncTransfer; plain paths are copied.
+   */
+  readonly strategy?: TransferStrategy;
+}
+
+/**
+ * A file the task needs in (order "before") or leaves behind (order "after").
+ *
+ * @example
+ *   FileTransfer("https://example.org/in.csv", "/tmp/scratch/in.csv")                 // HTTP download, inferred
+ *   FileTransfer("/tmp/scratch/out.csv", "s3://results/out.csv", { strategy: s3 })     // an upload: order "after" is inferred
+ */
+export function FileTransfer(from: string, to: string, options: FileTransferOptions = {}): FileTransfer {
   if (typeof from !== "string" || from === "" || typeof to !== "string" || to === "") {
-    throw new OptionsError(`FileTransfer(from, to): both must be non-empty paths`);
+    throw new OptionsError(`FileTransfer(from, to): both must be non-empty paths or URLs`);
   }
-  const order = options.order ?? "before";
-  if (order !== "before" && order !== "after") {
-    throw new OptionsError(`FileTransfer: order must be "before" or "after", got ${JSON.stringify(order)}`);
+  if (options.order !== undefined && options.order !== "before" && options.order !== "after") {
+    throw new OptionsError(`FileTransfer: order must be "before" or "after", got ${JSON.stringify(options.order)}`);
   }
-  return { [DEP]: "file", from: stripFileScheme(from), to: stripFileScheme(to), order };
+  const fromRemote = isRemoteAddress(from);
+  const toRemote = isRemoteAddress(to);
+  const named = (s: string) => JSON.stringify(maskCredentials(s));
+  if (fromRemote && toRemote) {
+    throw new OptionsError(`FileTransfer(${named(from)}, ${named(to)}): one side must be a path where the task runs`);
+  }
+  // A remote `to` means an upload, which can only happen once the task has made the file.
+  const order = options.order ?? (toRemote ? "after" : "before");
+  if (order === "before" && toRemote) {
+    throw new OptionsError(`FileTransfer: ${named(to)} is remote, so the file goes there after the task: use { order: "after" } or leave order out`);
+  }
+  if (order === "after" && fromRemote) {
+    throw new OptionsError(`FileTransfer: ${named(from)} is remote, so it is fetched before the task: use { order: "before" } or leave order out`);
+  }
+  const remote = order === "before" ? from : to;
+  const strategy = options.strategy === undefined ? inferStrategy(remote) : checkStrategy(options.strategy);
+  if (strategy === undefined) {
+    if (/^s3:\/\//i.test(remote)) {
+      throw new OptionsError(`FileTransfer: ${named(remote)} needs { strategy: new S3Transfer({ … }) } from "valence/transfer" (endpoint, region and credentials are yours to say)`);
+    }
+    if (fromRemote || toRemote) throw new OptionsError(`FileTransfer: no built-in strategy reaches ${named(remote)}; pass { strategy }`);
+    return { [DEP]: "file", from: stripFileScheme(from), to: stripFileScheme(to), order };
+  }
+  try {
+    strategy.validate?.(remote);
+  } catch (error) {
+    throw new OptionsError(`FileTransfer (${strategy.name}): ${maskCredentials((error as Error).message ?? String(error))}`);
+  }
+  const local = order === "before" ? to : from;
+  return order === "before"
+    ? { [DEP]: "file", from, to: stripFileScheme(local), order, strategy }
+    : { [DEP]: "file", from: stripFileScheme(local), to, order, strategy };
+}
+
+function checkStrategy(strategy: unknown): TransferStrategy {
+  if (!isTransferStrategy(strategy)) {
+    throw new OptionsError(`FileTransfer: strategy must be a TransferStrategy (an object with a name, download() and upload()), such as new HttpTransfer() from "valence/transfer"; got ${describeValue(strategy)}`);
+  }
+  return strategy;
+}
+
+function describeValue(x: unknown): string {
+  if (x === null) return "null";
+  if (typeof x === "string") return `the string ${JSON.stringify(x)} (strategies are objects, not names)`;
+  return typeof x === "object" ? `an object without ${["name", "download", "upload"].filter((k) => !(k in (x as object))).join(", ") || "a usable name, download and upload"}` : typeof x;
 }
 
 /** Covalent users write `file:///path`; a path is what is meant. */

@@ -1,7 +1,7 @@
 /**
  * Runs an electron's set-up around its task, in the process that runs the
  * task: npm packages (cached per host), shell commands, calls before and
- * after, and file copies on the same disk. See `sdk/deps.ts` for the options.
+ * after, file copies on the same disk and transfers by strategy. See `sdk/deps.ts` for the options.
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -11,14 +11,16 @@ import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { TaskSetupError } from "../errors.js";
+import { runTransfer } from "../executor/transfer/run-transfer.js";
 import type { RegisteredElectron } from "../sdk/global-registry.js";
 import type { FileTransfer, TaskSetup } from "../executor/task-setup.js";
 
 export interface SetupPlace {
   /**
-   * Whether `files` are copied here. True where the task shares the
-   * dispatcher's disk (inline, local workers); false for `valence-task`,
-   * whose remote executor moves files over its own transport.
+   * Whether plain `files` (paths, no strategy) are copied here. True where
+   * the task shares the dispatcher's disk (inline, local workers); false for
+   * `valence-task`, whose remote executor moves them over its own transport.
+   * Files with a strategy are moved here in either case.
    */
   readonly copyFiles: boolean;
 }
@@ -50,17 +52,23 @@ async function before(setup: TaskSetup, place: SetupPlace): Promise<void> {
   if (setup.npm.length > 0) useNpmDir(await installNpm(setup.npm));
   for (const command of setup.bash) await runShell(command);
   for (const call of setup.before) await (call.fn as AnyFn)(...call.args);
-  if (place.copyFiles) await copyFiles(setup.files, "before");
+  await moveFiles(setup.files, "before", place);
 }
 
 async function after(setup: TaskSetup, place: SetupPlace): Promise<void> {
-  if (place.copyFiles) await copyFiles(setup.files, "after");
+  await moveFiles(setup.files, "after", place);
   for (const call of setup.after) await (call.fn as AnyFn)(...call.args);
 }
 
-async function copyFiles(files: readonly FileTransfer[], order: "before" | "after"): Promise<void> {
+/** Strategy transfers run here wherever "here" is; plain copies only where the task shares the dispatcher's disk. */
+async function moveFiles(files: readonly FileTransfer[], order: "before" | "after", place: SetupPlace): Promise<void> {
   for (const file of files) {
     if (file.order !== order) continue;
+    if (file.strategy) {
+      await runTransfer({ from: file.from, to: file.to, order, strategy: file.strategy });
+      continue;
+    }
+    if (!place.copyFiles) continue;
     try {
       await mkdir(dirname(resolve(file.to)), { recursive: true });
       await cp(file.from, file.to, { recursive: true });

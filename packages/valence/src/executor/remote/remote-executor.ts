@@ -184,7 +184,8 @@ export abstract class RemoteExecutor<Job = unknown> extends Executor {
 
   private async transferFiles(task: Task, order: "before" | "after"): Promise<void> {
     for (const file of task.setup?.files ?? []) {
-      if (file.order !== order) continue;
+      // A file with a strategy is moved by the task's own set-up, on the host (task-runner/setup.ts).
+      if (file.order !== order || file.strategy) continue;
       if (order === "before") await this.putFile(file.from, file.to);
       else await this.getFile(file.from, file.to);
     }
