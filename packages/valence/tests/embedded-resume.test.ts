@@ -26,8 +26,10 @@ describe("valence resume", () => {
   const stepsRun = () => (existsSync(file) ? readFileSync(file, "utf8").trim().split("\n").length : 0);
   let id = "";
 
+    // Steps of 400 ms: `valence resume` below must find the dispatch still running, and starting a
+    // node process on a loaded machine can take over a second.
   it("refuses a dispatch whose process still runs it, then finishes it once that process is killed", { timeout: 60_000 }, async () => {
-    const child = spawn(process.execPath, [bin, "run", script, "--", file, String(STEPS), "150"], { env, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [bin, "run", script, "--", file, String(STEPS), "400"], { env, stdio: ["ignore", "pipe", "inherit"] });
     child.stdout.setEncoding("utf8");
     let out = "";
     for await (const chunk of child.stdout) {
