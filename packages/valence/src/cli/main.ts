@@ -12,6 +12,7 @@ import { newCommand } from "./commands/new.js";
 import { resultCommand } from "./commands/result.js";
 import { runCommand } from "./commands/run.js";
 import { resumeCommand } from "./commands/resume.js";
+import { purgeCommand } from "./commands/purge.js";
 import { cancelCommand } from "./commands/cancel.js";
 import { redispatchCommand } from "./commands/redispatch.js";
 import { logsCommand } from "./commands/logs.js";
@@ -28,6 +29,7 @@ const COMMANDS: readonly Command[] = [
   cancelCommand,
   redispatchCommand,
   resumeCommand,
+  purgeCommand,
   watchCommand,
   startCommand,
   stopCommand,

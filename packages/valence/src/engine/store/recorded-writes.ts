@@ -49,6 +49,9 @@ export class RecordedWrites implements StoreWrites {
   liveOutputCleared(...args: Parameters<StoreWrites["liveOutputCleared"]>): void {
     this.ops.push({ method: "liveOutputCleared", args });
   }
+  deleteDispatch(...args: Parameters<StoreWrites["deleteDispatch"]>): void {
+    this.ops.push({ method: "deleteDispatch", args });
+  }
   setOwner(...args: Parameters<StoreWrites["setOwner"]>): void {
     this.ops.push({ method: "setOwner", args });
   }

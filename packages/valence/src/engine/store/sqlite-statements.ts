@@ -58,7 +58,12 @@ type StatementName =
   | "liveClearAll"
   | "liveOfNode"
   | "liveOfDispatch"
-  | "nodeLogs";
+  | "nodeLogs"
+  | "deleteStates"
+  | "deleteGraph"
+  | "deleteEvents"
+  | "deleteSources"
+  | "deleteDispatch";
 export type Statements = Readonly<Record<StatementName, Database.Statement>>;
 
 /** Prepares every fixed statement of the driver, once per connection. */
@@ -123,6 +128,12 @@ export function prepareStatements(db: Database.Database): Statements {
     nodeLogs: db.prepare(
       `SELECT s.status, s.stdout, s.stderr, s.attempts, s.retry_at AS retryAt FROM node_states s JOIN graphs g ON g.key = s.dispatch WHERE g.dispatch_id = ? AND s.node_id = ?`,
     ),
+    // A dispatch's rows in every table (a purge; sqlite-writer.ts runs them with liveClearAll).
+    deleteStates: db.prepare(`DELETE FROM node_states WHERE dispatch = (SELECT key FROM graphs WHERE dispatch_id = ?)`),
+    deleteGraph: db.prepare(`DELETE FROM graphs WHERE dispatch_id = ?`),
+    deleteEvents: db.prepare(`DELETE FROM events WHERE dispatch_id = ?`),
+    deleteSources: db.prepare(`DELETE FROM sources WHERE dispatch_id = ?`),
+    deleteDispatch: db.prepare(`DELETE FROM dispatches WHERE id = ?`),
     liveOfDispatch: db.prepare(`SELECT id, node_id AS node, stream, text, at FROM live_output WHERE dispatch_id = ? AND id > ? ORDER BY id`),
   };
 }

@@ -20,7 +20,8 @@ const CHUNK = 100;
 export class SqliteWriter implements StoreWrites {
   /**
    * A dispatch's integer key in `node_states`, remembered: a committed key
-   * never changes (graphs rows are never deleted or re-keyed). `forgetKeys`
+   * never changes (graphs rows are only deleted with their dispatch, which
+   * forgets its key). `forgetKeys`
    * drops them all when a transaction rolls back.
    */
   private readonly keys = new Map<string, number>();
@@ -141,6 +142,13 @@ export class SqliteWriter implements StoreWrites {
   restoreNodes(id: DispatchId, nodes: readonly NodeRecord[]): void {
     const key = this.keyOf(id);
     for (const n of nodes) this.stmts.restoreNode.run(key, n.nodeId, n.status, n.stdout, n.stderr, n.attempts, n.startedAt, n.endedAt, n.lane ?? null);
+  }
+
+  deleteDispatch(id: DispatchId): void {
+    for (const st of [this.stmts.deleteStates, this.stmts.liveClearAll, this.stmts.deleteEvents, this.stmts.deleteSources, this.stmts.deleteGraph, this.stmts.deleteDispatch]) {
+      st.run(id);
+    }
+    this.keys.delete(id);
   }
 
   insertSources(id: DispatchId, sources: Readonly<Record<string, string>>): void {

@@ -125,6 +125,12 @@ export interface StoreWrites {
   liveOutputAppended(id: DispatchId, chunks: readonly LiveChunk[], at: number): void;
   /** The node's attempt has ended and its outcome holds the whole output: its chunks go (every node's, for null). */
   liveOutputCleared(id: DispatchId, node: number | null): void;
+  /**
+   * Removes the dispatch and everything stored of it: its graph, node states, events, sources,
+   * live output (and on Postgres its large values). Not its child dispatches (delete each) nor
+   * files: the caller removes its results dir, and bundles nothing else uses (engine/purge.ts).
+   */
+  deleteDispatch(id: DispatchId): void;
   /** Names the process that runs the dispatch; nulls: none does (a team server that took it over lets go of an owner on another machine). */
   setOwner(id: DispatchId, pid: number | null, host: string | null, lock: string | null): void;
 }

@@ -97,6 +97,16 @@ export const SQL = {
   liveClearAll: `DELETE FROM live_output WHERE dispatch_id = $1`,
   sources: `INSERT INTO sources (dispatch_id, electron_id, source) SELECT $1, e, s FROM unnest($2::text[], $3::text[]) AS t (e, s)
     ON CONFLICT (dispatch_id, electron_id) DO UPDATE SET source = excluded.source`,
+  // A dispatch's rows in every table, in one statement: the foreign keys are checked at its end,
+  // when the rows that point at each other are all gone.
+  deleteDispatch: `WITH g AS (SELECT key FROM graphs WHERE dispatch_id = $1),
+      s AS (DELETE FROM node_states WHERE dispatch IN (SELECT key FROM g)),
+      v AS (DELETE FROM large_values WHERE dispatch IN (SELECT key FROM g)),
+      o AS (DELETE FROM live_output WHERE dispatch_id = $1),
+      e AS (DELETE FROM events WHERE dispatch_id = $1),
+      c AS (DELETE FROM sources WHERE dispatch_id = $1),
+      r AS (DELETE FROM graphs WHERE dispatch_id = $1)
+    DELETE FROM dispatches WHERE id = $1`,
   setOwner: `UPDATE dispatches SET owner_pid = $1, owner_host = $2, owner_lock = $3 WHERE id = $4`,
   /** The ids of writes committed longer ago than $1 ms (by the database's clock): no retry of theirs can come any more. */
   pruneWriteIds: `DELETE FROM write_ids WHERE written_at < now() - $1::int8 * interval '1 millisecond'`,

@@ -126,7 +126,7 @@ interface Queryable {
 export class PostgresStore implements Store {
   /**
    * Each dispatch's integer key in `node_states`, once a committed write has seen it: a
-   * committed key never changes (graphs rows are never deleted or re-keyed).
+   * committed key never changes (graphs rows are only deleted with their dispatch, whose key is then forgotten).
    */
   private readonly keys = new Map<string, number>();
   /** Every write and transaction, in the order issued: each starts when the one before has settled. */
@@ -250,6 +250,7 @@ export class PostgresStore implements Store {
       await write.apply(recorded.ops);
       await this.commit(c, tries);
       for (const [dispatch, key] of write.learned) this.keys.set(dispatch, key);
+      for (const dispatch of write.forgotten) this.keys.delete(dispatch);
     } catch (error) {
       await c.rollback();
       throw error;
@@ -314,6 +315,7 @@ export class PostgresStore implements Store {
         if (!(await this.committed(id))) throw storeFailure(tries.commitError, this.url, this.dataDir, "write");
       }
       for (const [dispatch, key] of write!.learned) this.keys.set(dispatch, key);
+      for (const dispatch of write!.forgotten) this.keys.delete(dispatch);
       this.wrote();
       return out!;
     });

@@ -101,6 +101,8 @@ function chunks<T>(rows: readonly T[], size: (row: T) => number = () => 0): T[][
  */
 export class PostgresWrite {
   readonly learned = new Map<string, number>();
+  /** Dispatches this write deletes: the store forgets their keys once it commits. */
+  readonly forgotten = new Set<string>();
   private running: RunningRow[] = [];
   private completed: CompletedRow[] = [];
   private ended: EndedRow[] = [];
@@ -241,6 +243,15 @@ export class PostgresWrite {
       case "liveOutputCleared": {
         const [id, node] = op.args;
         await (node === null ? this.run("liveClearAll", [id]) : this.run("liveClear", [id, node]));
+        return;
+      }
+      case "deleteDispatch": {
+        const [id] = op.args;
+        // After the gathered node rows, which may be this dispatch's.
+        await this.sendSegment();
+        await this.run("deleteDispatch", [id]);
+        this.learned.delete(id);
+        this.forgotten.add(id);
         return;
       }
       case "setOwner": {

@@ -131,6 +131,43 @@ export function storeContract(driver: string, open: (dataDir: string) => Store |
       ]);
     });
 
+    it("deletes a dispatch with everything stored of it, and leaves the others whole", async () => {
+      const { store, dir, results } = await fresh();
+      const [gone, kept] = [newDispatchId(), newDispatchId()];
+      const big = JSON.stringify("x".repeat(LARGE_VALUE_BYTES + 10));
+      for (const id of [gone, kept]) {
+        await store.write((w) => {
+          w.insertDispatch(dispatchRecord(id, join(dir, "r", id), { nodeCount: 3 }), [0, 1, 2].map((i) => nodeRecord(i)), [{ source: 0, target: 1, param: ARG0 }]);
+          w.insertSources(id, { e: "const e = 1" });
+        });
+        await store.write((w) => {
+          w.nodesCompleted(id, results, [completed(0, "1"), completed(1, big)]);
+          w.nodeRunning(id, 2, 1, 5);
+          w.liveOutputAppended(id, [{ node: 2, stream: "stdout", text: "hi\n" }], 6);
+          w.event(id, 0, "note", "x", null, 7);
+          w.dispatchStatus(id, "COMPLETED", 8, { output: "[1]", ended: true });
+        });
+      }
+      await store.write((w) => w.deleteDispatch(gone));
+      assert.equal(await store.getDispatch(gone), undefined);
+      assert.deepEqual(await store.getNodes(gone), []);
+      assert.deepEqual(await store.getEdges(gone), []);
+      assert.deepEqual(await store.getEvents(gone), []);
+      assert.deepEqual(await store.getLiveOutput(gone, null), []);
+      assert.deepEqual(await store.getSources(gone), {});
+      assert.equal(await store.getNodeLogs(gone, 0), undefined);
+      assert.deepEqual((await store.listDispatches(10)).map((d) => d.id), [kept]);
+      // The other is whole, its large output too.
+      const nodes = await store.getNodes(kept);
+      assert.deepEqual(nodes.map((n) => n.status), ["COMPLETED", "COMPLETED", "RUNNING"]);
+      assert.equal(await store.readOutput(nodes[1] as NodeRecord), big);
+      assert.equal((await store.getEvents(kept)).length, 1);
+      assert.deepEqual(await store.getSources(kept), { e: "const e = 1" });
+      assert.equal((await store.getLiveOutput(kept, null)).length, 1);
+      // A write to the deleted dispatch is refused, naming it.
+      await assert.rejects(store.write((w) => w.nodeRunning(gone, 0, 1, 9)), { name: "StoreError", message: new RegExp(`dispatch ${gone} is not in the store`) });
+    });
+
     it("records where each node ran (its lane): completed and failed nodes; null when unknown; kept when ended without one", async () => {
       const { store, id, results } = await fresh(5);
       await store.write((w) => w.nodeRunning(id, 3, 1, 5));

@@ -1,0 +1,181 @@
+/**
+ * Data retention: removing finished dispatches that are older than a cutoff, with everything
+ * of theirs that nothing else uses.
+ *
+ * What goes, for each chosen top-level dispatch and every sublattice run under it: its rows
+ * in the store (Store.deleteDispatch), its results dir, and then the code bundles no kept
+ * dispatch (or kept dispatch's node, for a replaced electron) names, since bundles are
+ * content-addressed and shared. Uploaded argument blobs are only read while a dispatch is
+ * submitted, so those older than the cutoff go too. A dispatch that is not finished is never
+ * chosen; a redispatch copies what it reuses into its own rows, so it needs nothing of the
+ * dispatch it came from.
+ */
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import { ValenceError } from "../errors.js";
+import type { DispatchId } from "../ids.js";
+import { isTerminal, STATUSES, TERMINAL_STATUSES, type Status } from "../status.js";
+import { resultsDirHere } from "./local-paths.js";
+import type { DispatchRecord } from "./store/records.js";
+import type { Store } from "./store/store.js";
+
+export class PurgeOptionsError extends ValenceError {
+  override readonly code = "PURGE_OPTIONS";
+}
+
+export interface PurgeQuery {
+  /** Dispatches that ended more than this many milliseconds before `now`. */
+  readonly olderThanMs: number;
+  /** Only these final statuses (default: COMPLETED, FAILED and CANCELLED). */
+  readonly statuses?: readonly Status[];
+  readonly now?: number;
+}
+
+/** One top-level dispatch a purge removes. */
+export interface PurgedDispatch {
+  readonly id: DispatchId;
+  readonly name: string;
+  readonly status: Status;
+  readonly endedAt: number;
+  /** Its sublattice runs, removed with it. */
+  readonly children: number;
+  /** Bytes of its results dirs (its own and its children's). */
+  readonly resultsBytes: number;
+}
+
+export interface PurgePlan {
+  readonly dispatches: readonly PurgedDispatch[];
+  /** Every dispatch removed: the top-level ones and their sublattice runs. */
+  readonly dispatchIds: readonly DispatchId[];
+  /** Bundle files no kept dispatch names (with their source maps). */
+  readonly bundles: readonly string[];
+  /** Uploaded argument blobs older than the cutoff. */
+  readonly blobs: readonly string[];
+  /** Bytes on disk that go: results dirs, bundles and blobs. */
+  readonly bytes: number;
+  readonly resultsDirs: readonly string[];
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d|w)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** "30d", "12h", "90m", "1w" as milliseconds. */
+export function parseAge(text: string, what = "--older-than"): number {
+  const m = DURATION.exec(text.trim());
+  if (!m) throw new PurgeOptionsError(`${what} must be an age such as 30d, 12h, 90m or 1w, not ${JSON.stringify(text)}`);
+  return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
+}
+
+/** Final statuses from "COMPLETED,FAILED"; anything else is refused, naming what is allowed. */
+export function parseStatuses(text: string): Status[] {
+  const out: Status[] = [];
+  for (const raw of text.split(",").map((s) => s.trim().toUpperCase()).filter(Boolean)) {
+    if (!(STATUSES as readonly string[]).includes(raw) || !TERMINAL_STATUSES.has(raw as Status)) {
+      throw new PurgeOptionsError(`--status takes final statuses (${[...TERMINAL_STATUSES].join(", ")}), not ${JSON.stringify(raw)}: a dispatch that has not finished is never purged`);
+    }
+    out.push(raw as Status);
+  }
+  if (!out.length) throw new PurgeOptionsError(`--status needs at least one of ${[...TERMINAL_STATUSES].join(", ")}`);
+  return out;
+}
+
+/** What `purge` would remove; nothing is changed. */
+export async function planPurge(store: Store, q: PurgeQuery): Promise<PurgePlan> {
+  if (!Number.isFinite(q.olderThanMs) || q.olderThanMs < 0) throw new PurgeOptionsError(`the age must be a number of milliseconds ≥ 0, not ${q.olderThanMs}`);
+  const now = q.now ?? Date.now();
+  const cutoff = now - q.olderThanMs;
+  const statuses = new Set(q.statuses ?? TERMINAL_STATUSES);
+  const dataDir = store.dataDir;
+  const top = await store.listDispatches(Number.MAX_SAFE_INTEGER);
+  const chosen: PurgedDispatch[] = [];
+  const removed: DispatchRecord[] = [];
+  const kept: DispatchRecord[] = [];
+  for (const d of top) {
+    const tree = await withChildren(store, d);
+    const old = isTerminal(d.status) && statuses.has(d.status) && d.endedAt !== null && d.endedAt < cutoff;
+    if (!old) {
+      kept.push(...tree);
+      continue;
+    }
+    removed.push(...tree);
+    const resultsBytes = tree.reduce((sum, x) => sum + sizeOf(resultsDirHere(x.resultsDir, dataDir)), 0);
+    chosen.push({ id: d.id, name: d.name, status: d.status, endedAt: d.endedAt as number, children: tree.length - 1, resultsBytes });
+  }
+  // Only files older than the cutoff: a bundle or blob just made may be for a dispatch being submitted now.
+  const bundles = unusedBundles(dataDir, await namedBundles(store, kept)).filter((f) => olderThan(f, cutoff));
+  const blobs = oldFiles(join(dataDir, "blobs"), cutoff);
+  const resultsDirs = removed.map((d) => resultsDirHere(d.resultsDir, dataDir)).filter((p) => existsSync(p));
+  const bytes = chosen.reduce((s, d) => s + d.resultsBytes, 0) + [...bundles, ...blobs].reduce((s, f) => s + sizeOf(f), 0);
+  return { dispatches: chosen, dispatchIds: removed.map((d) => d.id), bundles, blobs, bytes, resultsDirs };
+}
+
+/**
+ * Removes what `plan` names: the store rows first (one write per top-level dispatch with its
+ * sublattice runs, so a dispatch goes whole or not at all), then the files.
+ */
+export async function purge(store: Store, plan: PurgePlan): Promise<void> {
+  const byTop = new Map<DispatchId, DispatchId[]>();
+  let at = 0;
+  for (const d of plan.dispatches) {
+    byTop.set(d.id, plan.dispatchIds.slice(at, at + d.children + 1) as DispatchId[]);
+    at += d.children + 1;
+  }
+  for (const ids of byTop.values()) {
+    // Children first: each names its parent.
+    await store.write((w) => {
+      for (const id of [...ids].reverse()) w.deleteDispatch(id);
+    });
+  }
+  for (const dir of plan.resultsDirs) rmSync(dir, { recursive: true, force: true });
+  for (const f of [...plan.bundles, ...plan.blobs]) rmSync(f, { force: true });
+  store.checkpointSoon();
+}
+
+/** `d` and every sublattice run under it, parents before children. */
+async function withChildren(store: Store, d: DispatchRecord): Promise<DispatchRecord[]> {
+  const out = [d];
+  for (let i = 0; i < out.length; i++) out.push(...(await store.childDispatches((out[i] as DispatchRecord).id)));
+  return out;
+}
+
+/** The bundle hashes kept dispatches name: their own, and their nodes' (a replaced electron's). */
+async function namedBundles(store: Store, kept: readonly DispatchRecord[]): Promise<Set<string>> {
+  const hashes = new Set<string>();
+  for (const d of kept) {
+    if (d.bundlePath) hashes.add(bundleHash(d.bundlePath));
+    for (const n of await store.getNodes(d.id)) if (n.bundlePath) hashes.add(bundleHash(n.bundlePath));
+  }
+  return hashes;
+}
+
+const bundleHash = (path: string): string => basename(path).replace(/\.mjs(\.map)?$/, "");
+
+function unusedBundles(dataDir: string, used: ReadonlySet<string>): string[] {
+  const dir = join(dataDir, "bundles");
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => /\.mjs(\.map)?$/.test(f) && !used.has(bundleHash(f)))
+    .map((f) => join(dir, f));
+}
+
+function oldFiles(dir: string, cutoff: number): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((f) => join(dir, f))
+    .filter((p) => olderThan(p, cutoff));
+}
+
+function olderThan(file: string, cutoff: number): boolean {
+  const st = statSync(file, { throwIfNoEntry: false });
+  return st !== undefined && st.isFile() && st.mtimeMs < cutoff;
+}
+
+/** Bytes of a file, or of every file under a directory; 0 when it is not there. */
+function sizeOf(path: string): number {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) return 0;
+  if (!st.isDirectory()) return st.size;
+  let total = 0;
+  for (const f of readdirSync(path)) total += sizeOf(join(path, f));
+  return total;
+}
