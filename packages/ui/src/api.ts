@@ -300,6 +300,8 @@ export const api = {
   config: () => call<{ text: string | null; error: string | null }>("/dashboard/config"),
   health: () => call<{ version: string; dataDir: string; running: number }>("/health"),
   cancel: (id: string, nodes?: number[]) => call<{ cancelled: boolean; status: Status }>(`/dispatches/${enc(id)}/cancel`, json(nodes ? { nodes } : {})),
+  /** A finished dispatch, its sublattice runs and results dir, gone. */
+  remove: (id: string) => call<{ deleted: string[]; bytes: number }>(`/dispatches/${enc(id)}`, { method: "DELETE" }),
   redispatch: (id: string, reusePreviousResults: boolean) =>
     call<{ dispatchId: string }>(`/dispatches/${enc(id)}/redispatch`, json({ reusePreviousResults })),
 };

@@ -341,6 +341,25 @@ describe("dashboard in Chromium", () => {
     }
   });
 
+  it("deletes a finished dispatch from its page, after asking: back on the list it is gone, and so is its data", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { timingWorkflow } = await flows();
+    const id = await dispatch(timingWorkflow)(5, 6);
+    await getResult(id, { wait: true });
+    const p = await page();
+    await p.goto(`${ui.base}/dispatches/${id}`);
+    await p.getByRole("button", { name: "Delete…" }).click();
+    const dialog = p.getByRole("dialog", { name: "Delete this dispatch?" });
+    await dialog.waitFor();
+    await shot(p, "delete-dispatch");
+    await dialog.getByRole("button", { name: "Delete dispatch" }).click();
+    await p.waitForURL(`${ui.base}/`);
+    await p.locator("tr[data-dispatch]").first().waitFor();
+    assert.equal(await p.locator(`tr[data-dispatch="${id}"]`).count(), 0, "the deleted dispatch is still listed");
+    assert.equal((await fetch(`${ui.base}/api/v1/dispatches/${id}`)).status, 404);
+    await p.context().close();
+  });
+
   it("logged no console errors and no uncaught exceptions", () => {
     assert.deepEqual(ui.consoleErrors, []);
   });

@@ -1,5 +1,5 @@
 /** Small pieces every page uses: status badges, copy buttons, errors, confirmations. */
-import { useEffect, useRef, useState, type ReactNode } from "react";
+import { useEffect, useId, useRef, useState, type ReactNode } from "react";
 import { ApiError, setToken, type Status } from "../api";
 import { formatDuration, statusLabel, statusTone } from "../format";
 
@@ -88,6 +88,8 @@ export function Confirm({
   onClose: () => void;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
+  // An id of its own: a page with several dialogs must not name each by the first one's title.
+  const titleId = useId();
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
@@ -95,7 +97,7 @@ export function Confirm({
     if (!open && d.open) d.close();
   }, [open]);
   return (
-    <dialog ref={ref} className="dialog" onClose={onClose} aria-labelledby="dialog-title">
+    <dialog ref={ref} className="dialog" onClose={onClose} aria-labelledby={titleId}>
       <form
         method="dialog"
         onSubmit={(e) => {
@@ -103,7 +105,7 @@ export function Confirm({
           onConfirm();
         }}
       >
-        <h2 id="dialog-title">{title}</h2>
+        <h2 id={titleId}>{title}</h2>
         {children}
         <div className="actions">
           <button type="button" className="btn" onClick={onClose}>

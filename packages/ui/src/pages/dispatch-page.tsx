@@ -50,7 +50,7 @@ export function DispatchPage({ id }: { id: string }) {
   const [statuses, setStatuses] = useState<ReadonlyMap<number, Status>>(new Map());
   const [status, setStatus] = useState<Status>();
   const [live, setLive] = useState(false);
-  const [dialog, setDialog] = useState<"cancel" | "redispatch" | null>(null);
+  const [dialog, setDialog] = useState<"cancel" | "redispatch" | "delete" | null>(null);
   const [reuse, setReuse] = useState(true);
   const [resultText, setResultText] = useState<string>();
   const [showResult, setShowResult] = useState(false);
@@ -302,10 +302,13 @@ export function DispatchPage({ id }: { id: string }) {
     return out;
   }, [graph, statuses, grouped, view]);
 
-  const act = async (what: "cancel" | "redispatch") => {
+  const act = async (what: "cancel" | "redispatch" | "delete") => {
     setDialog(null);
     try {
-      if (what === "cancel") {
+      if (what === "delete") {
+        await api.remove(id);
+        navigate("/");
+      } else if (what === "cancel") {
         const r = await api.cancel(id);
         setNotice(r.cancelled ? "Cancel sent: running tasks are being stopped." : "The dispatch has no live runner; nothing to cancel.");
       } else {
@@ -343,6 +346,11 @@ export function DispatchPage({ id }: { id: string }) {
             <button type="button" className="btn danger" onClick={() => setDialog("cancel")} disabled={!d || TERMINAL.has(shown ?? "COMPLETED")}>
               Cancel dispatch
             </button>
+            {d && TERMINAL.has(shown ?? "RUNNING") && d.parentId === null && (
+              <button type="button" className="btn danger" onClick={() => setDialog("delete")}>
+                Delete…
+              </button>
+            )}
           </div>
         </div>
         <dl className="facts">
@@ -517,6 +525,9 @@ export function DispatchPage({ id }: { id: string }) {
         onClose={() => setDialog(null)}
       >
         <p>Running tasks are stopped and pending ones never start. Completed results are kept.</p>
+      </Confirm>
+      <Confirm open={dialog === "delete"} title="Delete this dispatch?" confirmLabel="Delete dispatch" danger onConfirm={() => void act("delete")} onClose={() => setDialog(null)}>
+        <p>Its nodes, inputs, outputs, logs and results dir are removed for good, with its sublattice runs. This cannot be undone.</p>
       </Confirm>
       <Confirm open={dialog === "redispatch"} title="Redispatch?" confirmLabel="Redispatch" onConfirm={() => void act("redispatch")} onClose={() => setDialog(null)}>
         <p>Runs this graph again with the same inputs, as a new dispatch.</p>

@@ -109,6 +109,34 @@ export async function planPurge(store: Store, q: PurgeQuery): Promise<PurgePlan>
   return { dispatches: chosen, dispatchIds: removed.map((d) => d.id), bundles, blobs, bytes, resultsDirs };
 }
 
+/** A dispatch that cannot be deleted as asked: not finished, or a sublattice run (its parent is what goes). */
+export class DeleteRefusedError extends ValenceError {
+  override readonly code = "DELETE_REFUSED";
+}
+
+/**
+ * What deleting one finished top-level dispatch removes: its rows, its sublattice runs and
+ * their results dirs. Bundles stay (another dispatch may share them; `valence purge` removes
+ * those nothing uses).
+ *
+ * @throws DeleteRefusedError for a dispatch that has not finished or is a sublattice run.
+ */
+export async function planDelete(store: Store, d: DispatchRecord): Promise<PurgePlan> {
+  if (d.parentId !== null) throw new DeleteRefusedError(`dispatch ${d.id} is a sublattice run of ${d.parentId}; delete that dispatch instead`);
+  if (!isTerminal(d.status)) throw new DeleteRefusedError(`dispatch ${d.id} is ${d.status}; cancel it first, or delete it once it has finished`);
+  const tree = await withChildren(store, d);
+  const resultsDirs = tree.map((x) => resultsDirHere(x.resultsDir, store.dataDir)).filter((p) => existsSync(p));
+  const resultsBytes = resultsDirs.reduce((s, p) => s + sizeOf(p), 0);
+  return {
+    dispatches: [{ id: d.id, name: d.name, status: d.status, endedAt: d.endedAt ?? d.createdAt, children: tree.length - 1, resultsBytes }],
+    dispatchIds: tree.map((x) => x.id),
+    bundles: [],
+    blobs: [],
+    bytes: resultsBytes,
+    resultsDirs,
+  };
+}
+
 /**
  * Removes what `plan` names: the store rows first (one write per top-level dispatch with its
  * sublattice runs, so a dispatch goes whole or not at all), then the files.

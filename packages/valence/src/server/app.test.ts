@@ -440,10 +440,10 @@ describe("HTTP API: bad input", () => {
 
   it("answers 405 with Allow for a known path asked with a method it does not take, and 404 for an unknown path", async () => {
     const id = "dsp_000000000nothere0";
-    const del = await fetch(`${h.base}/dispatches/${id}`, { method: "DELETE" });
-    assert.equal(del.status, 405);
-    assert.equal(del.headers.get("allow"), "GET, HEAD");
-    assert.deepEqual(((await del.json()) as { error: { code: string } }).error.code, "METHOD_NOT_ALLOWED");
+    const patch = await fetch(`${h.base}/dispatches/${id}`, { method: "PATCH" });
+    assert.equal(patch.status, 405);
+    assert.equal(patch.headers.get("allow"), "DELETE, GET, HEAD");
+    assert.deepEqual(((await patch.json()) as { error: { code: string } }).error.code, "METHOD_NOT_ALLOWED");
     const put = await fetch(`${h.base}/dispatches/${id}/cancel`, { method: "PUT" });
     assert.equal(put.status, 405);
     assert.equal(put.headers.get("allow"), "POST");
@@ -485,6 +485,19 @@ describe("HTTP API: bad input", () => {
     assertError(await postJson(`${h.base}/dispatches/${id}/cancel`, { nodes: [0] }), 409, "DISPATCH_FINISHED", id);
     // A node the graph does not have is still named as such.
     assertError(await postJson(`${h.base}/dispatches/${id}/cancel`, { nodes: [3] }), 404, "NODE_NOT_FOUND", "no such node: 3");
+    await assertHealthy(h);
+  });
+
+  it("deletes a finished dispatch with its results dir (DELETE); then it is not found, and deleting it again is a 404", async () => {
+    const id = await finishedDispatch(h);
+    const results = join(h.dataDir, "results", id);
+    assert.equal(existsSync(results), true);
+    const r = await call(`${h.base}/dispatches/${id}`, { method: "DELETE" });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body["deleted"], [id]);
+    assert.equal(existsSync(results), false);
+    assertError(await call(`${h.base}/dispatches/${id}`), 404, "DISPATCH_NOT_FOUND", id);
+    assertError(await call(`${h.base}/dispatches/${id}`, { method: "DELETE" }), 404, "DISPATCH_NOT_FOUND", id);
     await assertHealthy(h);
   });
 
@@ -679,6 +692,8 @@ describe("HTTP API: redispatch", () => {
     const running = await call(`${h.base}/dispatches/${id}`);
     assert.notEqual(running.body["status"], "COMPLETED");
     assertError(await postJson(`${h.base}/dispatches/${id}/redispatch`, { reusePreviousResults: true }), 409, "REDISPATCH", id, "still");
+    // Nor can it be deleted while it runs.
+    assertError(await call(`${h.base}/dispatches/${id}`, { method: "DELETE" }), 409, "DELETE_REFUSED", id, "cancel it first");
     // A live dispatch can be cancelled, and then redispatched.
     let cancel = await postJson(`${h.base}/dispatches/${id}/cancel`, {});
     for (let i = 0; i < 100 && cancel.status === 200 && cancel.body["cancelled"] === false; i++) {

@@ -22,6 +22,7 @@ import { dispatchOf } from "./dispatch-of.js";
 import { followDispatch, followEverything } from "./sse.js";
 import { bundlePathOf, storeSubmission } from "./submissions.js";
 import { storeRedispatch } from "../engine/redispatch.js";
+import { planDelete, purge } from "../engine/purge.js";
 import type { Supervisor } from "./supervisor.js";
 import type { TeamMember } from "./team.js";
 import { waitForEnd } from "./wait.js";
@@ -168,6 +169,14 @@ export function createApp(opts: AppOptions): Hono {
       n.outputFile = null;
     }
     return c.json<ResultReply>({ dispatch: d, nodes });
+  });
+
+  // A finished dispatch and its sublattice runs, gone from the store and the results dir (the dashboard's Delete).
+  api.delete("/dispatches/:id", async (c) => {
+    const d = await dispatchOf(store, c.req.param("id"));
+    const plan = await planDelete(store, d);
+    await purge(store, plan);
+    return c.json({ deleted: plan.dispatchIds, bytes: plan.bytes });
   });
 
   api.post("/dispatches/:id/cancel", jsonLimit, async (c) => {
