@@ -56,6 +56,9 @@ export interface PurgePlan {
   readonly resultsDirs: readonly string[];
 }
 
+/** How often a server with `[retention]` sweeps, unless it says (`every`). */
+export const DEFAULT_RETENTION_EVERY_MS = 60 * 60 * 1000;
+
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d|w)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 

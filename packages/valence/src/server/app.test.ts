@@ -501,6 +501,21 @@ describe("HTTP API: bad input", () => {
     await assertHealthy(h);
   });
 
+  it("with [retention], sweeps finished dispatches older than it from the store and results dir, and logs what went", async () => {
+    const r = await start({ retention: { olderThanMs: 0, everyMs: 1000 } });
+    try {
+      const id = await finishedDispatch(r);
+      for (let i = 0; (await call(`${r.base}/dispatches/${id}`)).status !== 404; i++) {
+        assert.ok(i < 400, "the retention sweep never removed the dispatch");
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      assert.equal(existsSync(join(r.dataDir, "results", id)), false);
+      assert.ok(r.lines.some((l) => /^retention: removed 1 dispatches \(1 with sublattice runs\)/.test(l)), r.lines.join("\n"));
+    } finally {
+      await r.stop();
+    }
+  });
+
   it("refuses a bad list limit (400) and gives the range", async () => {
     const r = await call(`${h.base}/dispatches?limit=lots`);
     assertError(r, 400, "BAD_REQUEST", "limit", "1 to 1000");

@@ -25,6 +25,7 @@ import { ServerMetrics } from "./metrics/server-metrics.js";
 import { allOf } from "../engine/observe/observation.js";
 import { startTracing } from "../engine/traces/start-tracing.js";
 import type { TraceSetting } from "../engine/traces/trace-setting.js";
+import { RetentionSweeper, type RetentionSetting } from "./retention.js";
 
 export const DEFAULT_PORT = 48008;
 export const DEFAULT_HOST = "127.0.0.1";
@@ -44,6 +45,8 @@ export interface ServerOptions {
   readonly limits?: Pick<AppOptions, "maxJsonBytes" | "maxBundleBytes" | "longPollMs">;
   /** Where OpenTelemetry traces of the dispatches go (the config's `traces`); unset: no traces, and OpenTelemetry is never loaded. */
   readonly traces?: TraceSetting | undefined;
+  /** The config's `[retention]`: finished dispatches older than it are purged, at start and then every so often. */
+  readonly retention?: RetentionSetting | undefined;
 }
 
 export interface RunningServer {
@@ -142,6 +145,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let closedNow!: () => void;
   const closed = new Promise<void>((resolve) => (closedNow = resolve));
   let member: TeamMember | undefined;
+  const retention = opts.retention ? new RetentionSweeper(store, opts.retention, log) : undefined;
+  retention?.start();
   const close = (graceMs?: number) =>
     (closing ??= (async () => {
       log("stopping: runners stop now, their dispatches resume at the next start");
@@ -150,6 +155,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         // Live event streams would hold the close open forever.
         (server as import("node:http").Server).closeAllConnections?.();
       });
+      await retention?.stop();
       await supervisor.stopAll(graceMs);
       // After the runners: the other servers may take its unfinished dispatches from now on.
       await member?.leave().catch((error: unknown) => log(`could not leave the team: ${(error as Error).message}`));

@@ -8,6 +8,7 @@ import { ServerStateError } from "../../errors.js";
 import { parseStoreSetting, storeEnvValue, type StoreSetting } from "../../engine/store/store-setting.js";
 import { DEFAULT_HOST, DEFAULT_PORT, startServer } from "../../server/server.js";
 import type { TraceSetting } from "../../engine/traces/trace-setting.js";
+import type { RetentionConfig } from "../../engine/config/types.js";
 import { parseOrUsage, UsageError, type Command } from "../command.js";
 import { tailLines } from "./logs.js";
 
@@ -45,7 +46,7 @@ export const startCommand: Command = {
     const dataDir = config.dataDir.value;
     const store = values.store === undefined ? config.store.value : parseStoreSetting(values.store, "--store");
     mkdirSync(dataDir, { recursive: true });
-    if (values.foreground) return foreground(dataDir, host, port, store, config.traces.value);
+    if (values.foreground) return foreground(dataDir, host, port, store, config.traces.value, config.retention.value);
 
     const running = readServerInfo(dataDir);
     if (running) throw new ServerStateError(`a server already runs on data dir ${dataDir}: ${running.url} (pid ${running.pid})`);
@@ -77,8 +78,8 @@ export const startCommand: Command = {
   },
 };
 
-async function foreground(dataDir: string, host: string, port: number, store: StoreSetting, traces: TraceSetting | undefined): Promise<number> {
-  const server = await startServer({ dataDir, host, port, store, traces });
+async function foreground(dataDir: string, host: string, port: number, store: StoreSetting, traces: TraceSetting | undefined, retention: RetentionConfig | undefined): Promise<number> {
+  const server = await startServer({ dataDir, host, port, store, traces, retention });
   let lost = true;
   await Promise.race([
     new Promise<void>((resolve) => {

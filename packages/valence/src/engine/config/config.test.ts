@@ -225,10 +225,10 @@ describe("loadConfig: errors name the file, the place and the fix", () => {
     const file = writeConfig(home, 'data_dir = "/d"\nexecutor_dir = ["/typo"]\n');
     const error = expectError(() => loadConfig({ env }), UnknownConfigKeyError);
     assert.equal(error.key, "executor_dir");
-    assert.deepEqual(error.known, ["data_dir", "executor_dirs", "default_executor", "output_limit", "retry", "store", "server", "traces", "executors"]);
+    assert.deepEqual(error.known, ["data_dir", "executor_dirs", "default_executor", "output_limit", "retry", "retention", "store", "server", "traces", "executors"]);
     assert.equal(
       error.message,
-      `${file}: unknown key "executor_dir". Known keys: data_dir, executor_dirs, default_executor, output_limit, retry, store, server, traces, executors`,
+      `${file}: unknown key "executor_dir". Known keys: data_dir, executor_dirs, default_executor, output_limit, retry, retention, store, server, traces, executors`,
     );
   });
 
@@ -382,5 +382,30 @@ describe("loadConfig: traces", () => {
     writeConfig(home, "[traces]\nendpont = 1\n");
     const typo = expectError(() => loadConfig({ env }), UnknownConfigKeyError);
     assert.deepEqual([typo.key, typo.known], ["traces.endpont", ["traces.endpoint"]]);
+  });
+});
+
+describe("loadConfig: [retention]", () => {
+  test("is unset by default; the file's ages become milliseconds, and valence config shows them", () => {
+    const { home, env } = sandbox();
+    assert.deepEqual(loadConfig({ env }).retention, { value: undefined, origin: "default" });
+    const file = writeConfig(home, '[retention]\nolder_than = "30d"\nstatus = ["completed", "FAILED"]\n');
+    const cfg = loadConfig({ env });
+    assert.deepEqual(cfg.retention, { value: { olderThanMs: 30 * 86_400_000, everyMs: 3_600_000, statuses: ["COMPLETED", "FAILED"] }, origin: `file:${file}` });
+    assert.match(formatConfig(cfg), /^retention\s+\{"olderThanMs":2592000000,"everyMs":3600000,"statuses":\["COMPLETED","FAILED"\]\}\s+file:/m);
+    writeConfig(home, '[retention]\nolder_than = "12h"\nevery = "10m"\n');
+    assert.deepEqual(loadConfig({ env }).retention.value, { olderThanMs: 12 * 3_600_000, everyMs: 600_000 });
+  });
+
+  test("refuses a bad [retention] table, naming the key to fix", () => {
+    const { home, env } = sandbox();
+    const file = writeConfig(home, '[retention]\nolder_than = "a month"\n');
+    assert.equal(expectError(() => loadConfig({ env }), ConfigValueError).message, `${file}: retention.older_than must be an age such as 30d, 12h, 90m or 1w, not "a month"`);
+    writeConfig(home, '[retention]\nolder_than = "1d"\nstatus = ["RUNNING"]\n');
+    assert.match(expectError(() => loadConfig({ env }), ConfigValueError).message, /retention\.status takes final statuses \(COMPLETED, FAILED, CANCELLED\), not "RUNNING"/);
+    writeConfig(home, '[retention]\nolder_than = "1d"\nevery = "100ms"\n');
+    assert.match(expectError(() => loadConfig({ env }), ConfigValueError).message, /retention\.every must be at least 1s/);
+    writeConfig(home, "[retention]\nevery = \"1h\"\n");
+    assert.match(expectError(() => loadConfig({ env }), ConfigValueError).message, /retention\.older_than must be an age such as "30d"/);
   });
 });

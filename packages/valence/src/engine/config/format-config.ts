@@ -24,6 +24,7 @@ export function formatConfig(cfg: EffectiveConfig): string {
     row("default_executor", cfg.defaultExecutor),
     row("output_limit", cfg.outputLimit),
     ...(cfg.retry.value ? [row("retry", { value: { attempts: cfg.retry.value.retries + 1, ...cfg.retry.value.policy }, origin: cfg.retry.origin })] : []),
+    ...(cfg.retention.value ? [row("retention", cfg.retention)] : []),
     ["store", JSON.stringify(describeStore(cfg.store.value)), cfg.store.origin],
     row("server.address", cfg.server.address),
     ["traces.endpoint", cfg.traces.value ? JSON.stringify(cfg.traces.value.url) : "(unset)", cfg.traces.origin],

@@ -10,9 +10,10 @@ import { parseStoreSetting, SQLITE, type StoreSetting } from "../store/store-set
 import { ConfigValueError } from "../../errors.js";
 import { OptionsError } from "../../sdk/options.js";
 import { checkRetry } from "../../sdk/retry.js";
+import { DEFAULT_RETENTION_EVERY_MS, parseAge, parseStatuses } from "../purge.js";
 import type { DefaultRetry } from "../../sdk/trace.js";
 import { traceSetting, type TraceSetting } from "../traces/trace-setting.js";
-import type { ConfigOrigin, EffectiveConfig, ExecutorSection, Sourced } from "./types.js";
+import type { ConfigOrigin, EffectiveConfig, ExecutorSection, RetentionConfig, Sourced } from "./types.js";
 
 // Re-exported so callers that load the config get its type from the same module.
 export type { EffectiveConfig } from "./types.js";
@@ -81,6 +82,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): EffectiveConfig {
     DEFAULT_OUTPUT_LIMIT,
   );
   const address = parsed.server?.address;
+  const retention: Sourced<RetentionConfig | undefined> =
+    parsed.retention === undefined ? { value: undefined, origin: "default" } : { value: retentionFromFile(parsed.retention, file.path), origin: fromFile };
   const retry: Sourced<DefaultRetry | undefined> =
     parsed.retry === undefined ? { value: undefined, origin: "default" } : { value: retryFromFile(parsed.retry, file.path), origin: fromFile };
   const fileEndpoint = parsed.traces?.endpoint;
@@ -104,6 +107,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): EffectiveConfig {
     defaultExecutor,
     outputLimit,
     retry,
+    retention,
     store,
     traces,
     server: { address: address === undefined ? { value: undefined, origin: "default" } : { value: address, origin: fromFile } },
@@ -148,6 +152,22 @@ function retryFromFile(t: NonNullable<ConfigFile["retry"]>, source: string): Def
     // "[retry]: "retry".maxDelay …" reads as the key to fix in the file.
     throw new ConfigValueError(source, "retry", error.message.replace(/^\[retry\]: "retry"\.?/, "").replace(/maxDelay/g, "max_delay").replace(/^backoff\.(factor|jitter)/, "$1").replace(/^backoff\.initial/, "backoff").trim());
   }
+}
+
+/** The `[retention]` table with its ages read (`older_than = "30d"`), checked as `valence purge` checks them. */
+function retentionFromFile(t: NonNullable<ConfigFile["retention"]>, source: string): RetentionConfig {
+  const read = <T>(key: string, f: () => T): T => {
+    try {
+      return f();
+    } catch (error) {
+      throw new ConfigValueError(source, `retention.${key}`, (error as Error).message.replace(/^(--older-than|--status|every) /, ""));
+    }
+  };
+  const olderThanMs = read("older_than", () => parseAge(t.older_than));
+  const everyMs = t.every === undefined ? DEFAULT_RETENTION_EVERY_MS : read("every", () => parseAge(t.every as string, "every"));
+  if (everyMs < 1000) throw new ConfigValueError(source, "retention.every", `must be at least 1s, not ${JSON.stringify(t.every)}`);
+  const statuses = t.status === undefined ? undefined : read("status", () => parseStatuses((t.status as string[]).join(",")));
+  return { olderThanMs, everyMs, ...(statuses && { statuses }) };
 }
 
 /** 1 MiB: a task's stdout (and its stderr) beyond it is cut, with a marker (engine/run/live-output.ts). */

@@ -57,6 +57,16 @@ export const configFileSchema = lazySchema((z) => {
           tableMustBe("a table ([retry])"),
         )
         .optional(),
+      retention: z
+        .strictObject(
+          {
+            older_than: nonEmptyString('an age such as "30d", "12h" or "1w" (a string)'),
+            status: z.array(z.string(mustBe("a final status (a string)")), mustBe('an array of final statuses such as ["COMPLETED"]')).optional(),
+            every: nonEmptyString('how often to sweep, such as "1h" (a string)').optional(),
+          },
+          tableMustBe("a table ([retention])"),
+        )
+        .optional(),
       store: nonEmptyString('"sqlite" or a Postgres URL such as "postgres://valence@db:5432/valence" (a non-empty string)').optional(),
       server: z
         .strictObject(
@@ -107,7 +117,7 @@ export function validateConfigFile(table: unknown, source: string): ConfigFile {
 
 function knownKeys(parent: string): string[] {
   const schema = configFileSchema();
-  const tables = { server: schema.shape.server, traces: schema.shape.traces, retry: schema.shape.retry } as const;
+  const tables = { server: schema.shape.server, traces: schema.shape.traces, retry: schema.shape.retry, retention: schema.shape.retention } as const;
   const table = Object.hasOwn(tables, parent) ? tables[parent as keyof typeof tables] : undefined;
   const shape = table ? table.unwrap().shape : schema.shape;
   return Object.keys(shape).map((k) => (parent ? `${parent}.${k}` : k));

@@ -1,6 +1,14 @@
 import type { StoreSetting } from "../store/store-setting.js";
+import type { Status } from "../../status.js";
 import type { DefaultRetry } from "../../sdk/trace.js";
 import type { TraceSetting } from "../traces/trace-setting.js";
+
+/** The `[retention]` table, checked: ages in milliseconds. */
+export interface RetentionConfig {
+  readonly olderThanMs: number;
+  readonly statuses?: readonly Status[] | undefined;
+  readonly everyMs: number;
+}
 
 /** Where an effective config value came from, shown by `valence config`. */
 export type ConfigOrigin = "default" | `file:${string}` | `env:${string}`;
@@ -33,6 +41,8 @@ export interface EffectiveConfig {
   readonly outputLimit: Sourced<number>;
   /** `[retry]`: the retry policy of electrons whose lattice and selves set none. */
   readonly retry: Sourced<DefaultRetry | undefined>;
+  /** `[retention]`: a server purges finished dispatches older than this (engine/purge.ts). */
+  readonly retention: Sourced<RetentionConfig | undefined>;
   /** Where dispatches are stored: the data dir's SQLite file (default) or a Postgres database. */
   readonly store: Sourced<StoreSetting>;
   readonly server: {
