@@ -105,7 +105,7 @@ export async function planPurge(store: Store, q: PurgeQuery): Promise<PurgePlan>
     chosen.push({ id: d.id, name: d.name, status: d.status, endedAt: d.endedAt as number, children: tree.length - 1, resultsBytes });
   }
   // Only files older than the cutoff: a bundle or blob just made may be for a dispatch being submitted now.
-  const bundles = unusedBundles(dataDir, await namedBundles(store, kept)).filter((f) => olderThan(f, cutoff));
+  const bundles = await unusedBundles(store, dataDir, kept, cutoff);
   const blobs = oldFiles(join(dataDir, "blobs"), cutoff);
   const resultsDirs = removed.map((d) => resultsDirHere(d.resultsDir, dataDir)).filter((p) => existsSync(p));
   const bytes = chosen.reduce((s, d) => s + d.resultsBytes, 0) + [...bundles, ...blobs].reduce((s, f) => s + sizeOf(f), 0);
@@ -169,25 +169,30 @@ async function withChildren(store: Store, d: DispatchRecord): Promise<DispatchRe
   return out;
 }
 
-/** The bundle hashes kept dispatches name: their own, and their nodes' (a replaced electron's). */
-async function namedBundles(store: Store, kept: readonly DispatchRecord[]): Promise<Set<string>> {
-  const hashes = new Set<string>();
-  for (const d of kept) {
-    if (d.bundlePath) hashes.add(bundleHash(d.bundlePath));
-    for (const n of await store.getNodes(d.id)) if (n.bundlePath) hashes.add(bundleHash(n.bundlePath));
+/**
+ * Bundle files (older than `cutoff`) that no kept dispatch names, nor any kept dispatch's node
+ * (a replaced electron's bundle). Nodes are read only while some candidate is still unnamed:
+ * a server's hourly sweep of a store where every bundle is in use reads no node at all.
+ */
+async function unusedBundles(store: Store, dataDir: string, kept: readonly DispatchRecord[], cutoff: number): Promise<string[]> {
+  const dir = join(dataDir, "bundles");
+  if (!existsSync(dir)) return [];
+  const candidates = new Map<string, string[]>();
+  for (const f of readdirSync(dir)) {
+    const path = join(dir, f);
+    if (!/\.mjs(\.map)?$/.test(f) || !olderThan(path, cutoff)) continue;
+    const hash = bundleHash(f);
+    candidates.set(hash, [...(candidates.get(hash) ?? []), path]);
   }
-  return hashes;
+  for (const d of kept) if (d.bundlePath) candidates.delete(bundleHash(d.bundlePath));
+  for (const d of kept) {
+    if (!candidates.size) break;
+    for (const n of await store.getNodes(d.id)) if (n.bundlePath) candidates.delete(bundleHash(n.bundlePath));
+  }
+  return [...candidates.values()].flat();
 }
 
 const bundleHash = (path: string): string => basename(path).replace(/\.mjs(\.map)?$/, "");
-
-function unusedBundles(dataDir: string, used: ReadonlySet<string>): string[] {
-  const dir = join(dataDir, "bundles");
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => /\.mjs(\.map)?$/.test(f) && !used.has(bundleHash(f)))
-    .map((f) => join(dir, f));
-}
 
 function oldFiles(dir: string, cutoff: number): string[] {
   if (!existsSync(dir)) return [];
