@@ -119,7 +119,9 @@ export class SshShell implements ClusterShell {
   }
 
   private homeDir(): Promise<string> {
-    this.home ??= this.mustRun(`printf '%s' "$HOME"`, "find the home directory").then((r) => r.stdout.trim() || "/");
+    // Where a session starts (sshd changes to the user's home): what relative SFTP paths and commands
+    // both start from, whatever the login shell's rc files do to $HOME.
+    this.home ??= this.mustRun("pwd", "find the home directory").then((r) => r.stdout.trim() || "/");
     this.home.catch(() => (this.home = undefined));
     return this.home;
   }

@@ -96,7 +96,9 @@ describe("SshConnection: commands and files", () => {
     try {
       await conn.writeFile(`${rel}/note.txt`, "from sftp");
       assert.equal((await conn.exec(`cat ${rel}/note.txt`)).stdout, "from sftp");
-      assert.equal((await conn.exec(`cd && pwd`)).stdout.trim(), (await conn.exec("pwd")).stdout.trim());
+      // The user's home as the host knows it (the test sshd gives sessions a HOME variable of its own).
+      const home = (await conn.exec(`getent passwd "$(id -un)" | cut -d: -f6`)).stdout.trim();
+      assert.equal((await conn.exec("pwd")).stdout.trim(), home);
     } finally {
       await conn.remove(rel);
     }

@@ -60,6 +60,8 @@ export async function startSshd(dir: string, options: StartOptions = {}): Promis
     generateKey(keygen, clientKey, "valence-test-client"),
   ]);
   const authorizedKeys = join(base, "authorized_keys");
+  const home = join(base, "home");
+  mkdirSync(home, { recursive: true });
   writeFileSync(authorizedKeys, readFileSync(`${clientKey}.pub`), { mode: 0o644 });
   const hostKeyPub = readFileSync(`${hostKey}.pub`, "utf8").trim();
   const wrongHostKeyPub = readFileSync(`${wrongHostKey}.pub`, "utf8").trim();
@@ -68,7 +70,7 @@ export async function startSshd(dir: string, options: StartOptions = {}): Promis
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     const port = await freePort();
     const config = join(base, "sshd_config");
-    writeFileSync(config, sshdConfig({ port, hostKey, authorizedKeys, pidFile: join(base, "sshd.pid") }));
+    writeFileSync(config, sshdConfig({ port, hostKey, authorizedKeys, pidFile: join(base, "sshd.pid"), home }));
     const check = await run(SSHD, ["-t", "-f", config]);
     if (check.code !== 0) {
       throw new ServiceStartError("sshd", `sshd -t rejected ${config}`, { logTail: check.stderr || check.stdout });
@@ -121,7 +123,7 @@ async function generateKey(keygen: string, file: string, comment: string): Promi
   if (r.code !== 0) throw new ServiceStartError("sshd", `ssh-keygen for ${file} failed`, { logTail: r.stderr });
 }
 
-function sshdConfig(o: { port: number; hostKey: string; authorizedKeys: string; pidFile: string }): string {
+function sshdConfig(o: { port: number; hostKey: string; authorizedKeys: string; pidFile: string; home: string }): string {
   return [
     `Port ${o.port}`,
     "ListenAddress 127.0.0.1",
@@ -140,7 +142,13 @@ function sshdConfig(o: { port: number; hostKey: string; authorizedKeys: string; 
     // login shell whose rc file runs `pyenv rehash` (these machines' root) must not wait on
     // pyenv's lock: a task cancelled during its shell's start-up leaves that lock behind, and
     // every later session would then wait 60 s for it.
-    `SetEnv "PATH=${process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin"}" PYENV_REHASH_TIMEOUT=0`,
+    //
+    // HOME is a directory of the test's own: the login shell then finds no rc file at all. On
+    // these machines root's ~/.bashrc runs `pyenv init`, whose rehash takes a lock file; a shell
+    // killed during its start-up (a cancel test) leaves the lock behind, and every later
+    // session's stderr then begins with pyenv's complaint. Sessions still start in the user's
+    // home directory (sshd changes to it), so relative paths mean what they always did.
+    `SetEnv "PATH=${process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin"}" PYENV_REHASH_TIMEOUT=0 "HOME=${o.home}"`,
     // Executor tests open many short sessions at once; the default (10:30:100) drops some.
     "MaxStartups 100",
     "MaxSessions 100",
