@@ -18,6 +18,17 @@ const flows = () => import("./fixtures/workflows.js");
 
 const page = ui.page;
 
+/** The example's TimingExecutor workflow dispatched with (x, y) and finished, and its page opened. */
+async function openFinishedDispatch(x: number, y: number): Promise<{ id: string; p: Page }> {
+  const { dispatch, getResult } = await sdk();
+  const { timingWorkflow } = await flows();
+  const id = await dispatch(timingWorkflow)(x, y);
+  await getResult(id, { wait: true });
+  const p = await page();
+  await p.goto(`${ui.base}/dispatches/${id}`);
+  return { id, p };
+}
+
 const nodeNames = (p: Page) => p.locator(".react-flow__node .vnode").evaluateAll((els) => els.map((e) => e.getAttribute("data-name") ?? ""));
 const graphNode = (p: Page, name: string) => p.locator(`.react-flow__node .vnode[data-name="${name}"]`);
 
@@ -45,12 +56,7 @@ describe("dashboard in Chromium", () => {
   });
 
   it("draws the TimingExecutor example's graph: 5 nodes with the right names", async () => {
-    const { dispatch, getResult } = await sdk();
-    const { timingWorkflow } = await flows();
-    const id = await dispatch(timingWorkflow)(3, 4);
-    await getResult(id, { wait: true });
-    const p = await page();
-    await p.goto(`${ui.base}/dispatches/${id}`);
+    const { id, p } = await openFinishedDispatch(3, 4);
     await p.locator(".react-flow__node").nth(4).waitFor();
     assert.deepEqual((await nodeNames(p)).sort(), [":parameter:3", ":parameter:4", ":parameter:4", "add", "multiply"]);
     assert.equal(await p.locator(".react-flow__node").count(), 5);
@@ -124,12 +130,7 @@ describe("dashboard in Chromium", () => {
   });
 
   it("redispatches with reuse after confirmation, and opens the new dispatch", async () => {
-    const { dispatch, getResult } = await sdk();
-    const { timingWorkflow } = await flows();
-    const id = await dispatch(timingWorkflow)(5, 6);
-    await getResult(id, { wait: true });
-    const p = await page();
-    await p.goto(`${ui.base}/dispatches/${id}`);
+    const { id, p } = await openFinishedDispatch(5, 6);
     await p.getByRole("button", { name: "Redispatch…" }).click();
     const dialog = p.getByRole("dialog");
     assert.equal(await dialog.getByRole("checkbox").isChecked(), true);
@@ -137,6 +138,7 @@ describe("dashboard in Chromium", () => {
     await p.waitForURL((u) => /\/dispatches\/dsp_/.test(u.pathname) && !u.pathname.endsWith(id));
     await p.locator('.dispatch-head .badge[data-status="COMPLETED"]').waitFor({ timeout: 10_000 });
     const newId = new URL(p.url()).pathname.split("/").pop() as string;
+    const { getResult } = await sdk();
     assert.equal((await getResult(newId, { wait: true })).result, 66);
     await p.context().close();
   });
@@ -342,12 +344,7 @@ describe("dashboard in Chromium", () => {
   });
 
   it("deletes a finished dispatch from its page, after asking: back on the list it is gone, and so is its data", async () => {
-    const { dispatch, getResult } = await sdk();
-    const { timingWorkflow } = await flows();
-    const id = await dispatch(timingWorkflow)(5, 6);
-    await getResult(id, { wait: true });
-    const p = await page();
-    await p.goto(`${ui.base}/dispatches/${id}`);
+    const { id, p } = await openFinishedDispatch(5, 6);
     await p.getByRole("button", { name: "Delete…" }).click();
     const dialog = p.getByRole("dialog", { name: "Delete this dispatch?" });
     await dialog.waitFor();

@@ -37,9 +37,11 @@ export interface PurgedDispatch {
   readonly name: string;
   readonly status: Status;
   readonly endedAt: number;
-  /** Its sublattice runs, removed with it. */
-  readonly children: number;
-  /** Bytes of its results dirs (its own and its children's). */
+  /** It and its sublattice runs, parents before children: all removed together. */
+  readonly tree: readonly DispatchId[];
+  /** Their results dirs, as this machine has them (those that exist). */
+  readonly resultsDirs: readonly string[];
+  /** Bytes of those results dirs. */
   readonly resultsBytes: number;
 }
 
@@ -53,7 +55,6 @@ export interface PurgePlan {
   readonly blobs: readonly string[];
   /** Bytes on disk that go: results dirs, bundles and blobs. */
   readonly bytes: number;
-  readonly resultsDirs: readonly string[];
 }
 
 /** How often a server with `[retention]` sweeps, unless it says (`every`). */
@@ -91,25 +92,17 @@ export async function planPurge(store: Store, q: PurgeQuery): Promise<PurgePlan>
   const dataDir = store.dataDir;
   const top = await store.listDispatches(Number.MAX_SAFE_INTEGER);
   const chosen: PurgedDispatch[] = [];
-  const removed: DispatchRecord[] = [];
   const kept: DispatchRecord[] = [];
   for (const d of top) {
     const tree = await withChildren(store, d);
     const old = isTerminal(d.status) && statuses.has(d.status) && d.endedAt !== null && d.endedAt < cutoff;
-    if (!old) {
-      kept.push(...tree);
-      continue;
-    }
-    removed.push(...tree);
-    const resultsBytes = tree.reduce((sum, x) => sum + sizeOf(resultsDirHere(x.resultsDir, dataDir)), 0);
-    chosen.push({ id: d.id, name: d.name, status: d.status, endedAt: d.endedAt as number, children: tree.length - 1, resultsBytes });
+    if (old) chosen.push(removal(d, tree, dataDir));
+    else kept.push(...tree);
   }
   // Only files older than the cutoff: a bundle or blob just made may be for a dispatch being submitted now.
   const bundles = await unusedBundles(store, dataDir, kept, cutoff);
   const blobs = oldFiles(join(dataDir, "blobs"), cutoff);
-  const resultsDirs = removed.map((d) => resultsDirHere(d.resultsDir, dataDir)).filter((p) => existsSync(p));
-  const bytes = chosen.reduce((s, d) => s + d.resultsBytes, 0) + [...bundles, ...blobs].reduce((s, f) => s + sizeOf(f), 0);
-  return { dispatches: chosen, dispatchIds: removed.map((d) => d.id), bundles, blobs, bytes, resultsDirs };
+  return planOf(chosen, bundles, blobs);
 }
 
 /** A dispatch that cannot be deleted as asked: not finished, or a sublattice run (its parent is what goes). */
@@ -127,17 +120,47 @@ export class DeleteRefusedError extends ValenceError {
 export async function planDelete(store: Store, d: DispatchRecord): Promise<PurgePlan> {
   if (d.parentId !== null) throw new DeleteRefusedError(`dispatch ${d.id} is a sublattice run of ${d.parentId}; delete that dispatch instead`);
   if (!isTerminal(d.status)) throw new DeleteRefusedError(`dispatch ${d.id} is ${d.status}; cancel it first, or delete it once it has finished`);
-  const tree = await withChildren(store, d);
-  const resultsDirs = tree.map((x) => resultsDirHere(x.resultsDir, store.dataDir)).filter((p) => existsSync(p));
-  const resultsBytes = resultsDirs.reduce((s, p) => s + sizeOf(p), 0);
+  return planOf([removal(d, await withChildren(store, d), store.dataDir)], [], []);
+}
+
+/** Nothing to remove: no dispatch, bundle or blob. */
+export const purgesNothing = (plan: PurgePlan): boolean => !plan.dispatches.length && !plan.bundles.length && !plan.blobs.length;
+
+/** One line that says what `plan` removes and how much space: `verb` is "removed" or "would remove". */
+export function purgeSummary(plan: PurgePlan, verb: string): string {
+  const top = plan.dispatches.length;
+  return (
+    `${verb} ${top} dispatch${top === 1 ? "" : "es"} (${plan.dispatchIds.length} with sublattice runs), ` +
+    `${plan.bundles.length} unused bundle file${plan.bundles.length === 1 ? "" : "s"}, ${plan.blobs.length} uploaded value${plan.blobs.length === 1 ? "" : "s"}: ` +
+    `${formatBytes(plan.bytes)} on disk`
+  );
+}
+
+/** "412 B", "3.5 KiB", "412.5 MiB", "1.20 GiB". */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+/** What removing top-level dispatch `d` with its sublattice runs `tree` takes from this data dir. */
+function removal(d: DispatchRecord, tree: readonly DispatchRecord[], dataDir: string): PurgedDispatch {
+  const resultsDirs = tree.map((x) => resultsDirHere(x.resultsDir, dataDir)).filter((p) => existsSync(p));
   return {
-    dispatches: [{ id: d.id, name: d.name, status: d.status, endedAt: d.endedAt ?? d.createdAt, children: tree.length - 1, resultsBytes }],
-    dispatchIds: tree.map((x) => x.id),
-    bundles: [],
-    blobs: [],
-    bytes: resultsBytes,
+    id: d.id,
+    name: d.name,
+    status: d.status,
+    endedAt: d.endedAt ?? d.createdAt,
+    tree: tree.map((x) => x.id),
     resultsDirs,
+    resultsBytes: resultsDirs.reduce((sum, p) => sum + sizeOf(p), 0),
   };
+}
+
+function planOf(dispatches: PurgedDispatch[], bundles: string[], blobs: string[]): PurgePlan {
+  const bytes = dispatches.reduce((sum, d) => sum + d.resultsBytes, 0) + [...bundles, ...blobs].reduce((sum, f) => sum + sizeOf(f), 0);
+  return { dispatches, dispatchIds: dispatches.flatMap((d) => d.tree), bundles, blobs, bytes };
 }
 
 /**
@@ -145,19 +168,13 @@ export async function planDelete(store: Store, d: DispatchRecord): Promise<Purge
  * sublattice runs, so a dispatch goes whole or not at all), then the files.
  */
 export async function purge(store: Store, plan: PurgePlan): Promise<void> {
-  const byTop = new Map<DispatchId, DispatchId[]>();
-  let at = 0;
   for (const d of plan.dispatches) {
-    byTop.set(d.id, plan.dispatchIds.slice(at, at + d.children + 1) as DispatchId[]);
-    at += d.children + 1;
-  }
-  for (const ids of byTop.values()) {
     // Children first: each names its parent.
     await store.write((w) => {
-      for (const id of [...ids].reverse()) w.deleteDispatch(id);
+      for (const id of [...d.tree].reverse()) w.deleteDispatch(id);
     });
   }
-  for (const dir of plan.resultsDirs) rmSync(dir, { recursive: true, force: true });
+  for (const dir of plan.dispatches.flatMap((d) => d.resultsDirs)) rmSync(dir, { recursive: true, force: true });
   for (const f of [...plan.bundles, ...plan.blobs]) rmSync(f, { force: true });
   store.checkpointSoon();
 }

@@ -3,7 +3,7 @@
  * older than the setting (engine/purge.ts), and logs what went. One sweep at a time; a sweep
  * that fails is logged and the next one tries again.
  */
-import { planPurge, purge } from "../engine/purge.js";
+import { planPurge, purge, purgesNothing, purgeSummary } from "../engine/purge.js";
 import type { Store } from "../engine/store/store.js";
 import type { RetentionConfig } from "../engine/config/types.js";
 
@@ -43,9 +43,9 @@ export class RetentionSweeper {
   private async sweepOnce(): Promise<void> {
     try {
       const plan = await planPurge(this.store, { olderThanMs: this.setting.olderThanMs, ...(this.setting.statuses && { statuses: this.setting.statuses }) });
-      if (!plan.dispatchIds.length && !plan.bundles.length && !plan.blobs.length) return;
+      if (purgesNothing(plan)) return;
       await purge(this.store, plan);
-      this.log(`retention: removed ${plan.dispatches.length} dispatches (${plan.dispatchIds.length} with sublattice runs), ${plan.bundles.length} bundle files and ${plan.blobs.length} uploaded values: ${plan.bytes} bytes`);
+      this.log(`retention: ${purgeSummary(plan, "removed")}`);
     } catch (error) {
       this.log(`retention: the sweep failed, the next one tries again: ${(error as Error).message}`);
     }

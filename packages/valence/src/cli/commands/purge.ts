@@ -1,5 +1,5 @@
 import { Engine } from "../../engine/index.js";
-import { parseAge, parseStatuses, planPurge, purge, type PurgePlan } from "../../engine/purge.js";
+import { formatBytes, parseAge, parseStatuses, planPurge, purge, purgesNothing, purgeSummary, type PurgePlan } from "../../engine/purge.js";
 import { parseOrUsage, UsageError, type Command } from "../command.js";
 
 const usage = `valence purge --older-than AGE [--status S,...] [--dry-run]
@@ -35,28 +35,16 @@ export const purgeCommand: Command = {
     const plan = await planPurge(engine.store, { olderThanMs, ...(statuses && { statuses }) });
     const dry = values["dry-run"] === true;
     process.stdout.write(describe(plan, dry));
-    if (!dry && plan.dispatchIds.length + plan.bundles.length + plan.blobs.length > 0) await purge(engine.store, plan);
+    if (!dry && !purgesNothing(plan)) await purge(engine.store, plan);
     return 0;
   },
 };
 
 function describe(plan: PurgePlan, dry: boolean): string {
-  const verb = dry ? "would remove" : "removed";
-  const lines = plan.dispatches.map(
-    (d) => `${d.id}  ${d.status.padEnd(9)}  ended ${new Date(d.endedAt).toISOString()}  ${d.name}${d.children ? ` (+${d.children} sublattice runs)` : ""}  ${bytes(d.resultsBytes)}`,
-  );
-  const top = plan.dispatches.length;
-  lines.push(
-    `${verb} ${top} dispatch${top === 1 ? "" : "es"} (${plan.dispatchIds.length} with sublattice runs), ` +
-      `${plan.bundles.length} unused bundle file${plan.bundles.length === 1 ? "" : "s"}, ${plan.blobs.length} uploaded value${plan.blobs.length === 1 ? "" : "s"}: ` +
-      `${bytes(plan.bytes)} on disk${dry ? " (dry run: nothing changed)" : ""}`,
-  );
+  const lines = plan.dispatches.map((d) => {
+    const runs = d.tree.length - 1;
+    return `${d.id}  ${d.status.padEnd(9)}  ended ${new Date(d.endedAt).toISOString()}  ${d.name}${runs ? ` (+${runs} sublattice runs)` : ""}  ${formatBytes(d.resultsBytes)}`;
+  });
+  lines.push(`${purgeSummary(plan, dry ? "would remove" : "removed")}${dry ? " (dry run: nothing changed)" : ""}`);
   return `${lines.join("\n")}\n`;
-}
-
-function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
