@@ -19,8 +19,15 @@ import { resultsDirHere } from "./local-paths.js";
 import type { DispatchRecord } from "./store/records.js";
 import type { Store } from "./store/store.js";
 
+/** A purge option that cannot be read: `option` names it (`--older-than`, or a config key), `problem` says what it must be. */
 export class PurgeOptionsError extends ValenceError {
   override readonly code = "PURGE_OPTIONS";
+  constructor(
+    readonly option: string,
+    readonly problem: string,
+  ) {
+    super(`${option} ${problem}`);
+  }
 }
 
 export interface PurgeQuery {
@@ -64,28 +71,28 @@ const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d|w)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /** "30d", "12h", "90m", "1w" as milliseconds. */
-export function parseAge(text: string, what = "--older-than"): number {
+export function parseAge(text: string, option = "--older-than"): number {
   const m = DURATION.exec(text.trim());
-  if (!m) throw new PurgeOptionsError(`${what} must be an age such as 30d, 12h, 90m or 1w, not ${JSON.stringify(text)}`);
+  if (!m) throw new PurgeOptionsError(option, `must be an age such as 30d, 12h, 90m or 1w, not ${JSON.stringify(text)}`);
   return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
 }
 
 /** Final statuses from "COMPLETED,FAILED"; anything else is refused, naming what is allowed. */
-export function parseStatuses(text: string): Status[] {
+export function parseStatuses(text: string, option = "--status"): Status[] {
   const out: Status[] = [];
   for (const raw of text.split(",").map((s) => s.trim().toUpperCase()).filter(Boolean)) {
     if (!(STATUSES as readonly string[]).includes(raw) || !TERMINAL_STATUSES.has(raw as Status)) {
-      throw new PurgeOptionsError(`--status takes final statuses (${[...TERMINAL_STATUSES].join(", ")}), not ${JSON.stringify(raw)}: a dispatch that has not finished is never purged`);
+      throw new PurgeOptionsError(option, `takes final statuses (${[...TERMINAL_STATUSES].join(", ")}), not ${JSON.stringify(raw)}: a dispatch that has not finished is never purged`);
     }
     out.push(raw as Status);
   }
-  if (!out.length) throw new PurgeOptionsError(`--status needs at least one of ${[...TERMINAL_STATUSES].join(", ")}`);
+  if (!out.length) throw new PurgeOptionsError(option, `needs at least one of ${[...TERMINAL_STATUSES].join(", ")}`);
   return out;
 }
 
 /** What `purge` would remove; nothing is changed. */
 export async function planPurge(store: Store, q: PurgeQuery): Promise<PurgePlan> {
-  if (!Number.isFinite(q.olderThanMs) || q.olderThanMs < 0) throw new PurgeOptionsError(`the age must be a number of milliseconds ≥ 0, not ${q.olderThanMs}`);
+  if (!Number.isFinite(q.olderThanMs) || q.olderThanMs < 0) throw new PurgeOptionsError("the age", `must be a number of milliseconds ≥ 0, not ${q.olderThanMs}`);
   const now = q.now ?? Date.now();
   const cutoff = now - q.olderThanMs;
   const statuses = new Set(q.statuses ?? TERMINAL_STATUSES);

@@ -35,10 +35,25 @@ export const DEFAULT_BACKOFF = { initial: 1000, factor: 2, maxDelay: 60_000, jit
 const KEYS = ["attempts", "backoff", "maxDelay", "on"] as const;
 const BACKOFF_KEYS = ["initial", "factor", "jitter"];
 
-/** `retries` (tries after the first) and the policy for a `retry` option; undefined when it is not given. */
-export function checkRetry(where: string, value: unknown): { retries: number; policy: RetryPolicy } | undefined {
+/**
+ * How an error names a key of the option: `key` is a path such as "maxDelay" or
+ * "backoff.initial", or null for the option itself. Electrons say `… "retry".maxDelay`; the
+ * config file's `[retry]` table names its own keys (`max_delay`).
+ */
+export type RetryKeyName = (key: string | null) => string;
+
+/**
+ * `retries` (tries after the first) and the policy for a `retry` option; undefined when it is not given.
+ *
+ * @throws OptionsError naming the key to fix, as `name` calls it.
+ */
+export function checkRetry(
+  where: string,
+  value: unknown,
+  name: RetryKeyName = (key) => `${where}: "retry"${key === null ? "" : `.${key}`}`,
+): { retries: number; policy: RetryPolicy } | undefined {
   if (value === undefined) return undefined;
-  const at = `${where}: "retry"`;
+  const at = name(null);
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new OptionsError(`${at} must be an object such as { attempts: 3, backoff: 1000 }, got ${describe(value)}`);
   }
@@ -47,36 +62,36 @@ export function checkRetry(where: string, value: unknown): { retries: number; po
   }
   const o = value as Record<string, unknown>;
   if (typeof o.attempts !== "number" || !Number.isInteger(o.attempts) || o.attempts < 1 || o.attempts > 1001) {
-    throw new OptionsError(`${at}.attempts must be a whole number from 1 to 1001 (tries in all, the first included), got ${describe(o.attempts)}`);
+    throw new OptionsError(`${name("attempts")} must be a whole number from 1 to 1001 (tries in all, the first included), got ${describe(o.attempts)}`);
   }
   let initial: number = DEFAULT_BACKOFF.initial;
   let factor: number = DEFAULT_BACKOFF.factor;
   let jitter: boolean = DEFAULT_BACKOFF.jitter;
   const b = o.backoff;
   if (typeof b === "number") {
-    initial = milliseconds(`${at}.backoff`, b);
+    initial = milliseconds(name("backoff"), b);
   } else if (typeof b === "object" && b !== null && !Array.isArray(b)) {
     for (const k of Object.keys(b)) {
-      if (!BACKOFF_KEYS.includes(k)) throw new OptionsError(`${at}.backoff: unknown key "${k}" (known: ${BACKOFF_KEYS.join(", ")})`);
+      if (!BACKOFF_KEYS.includes(k)) throw new OptionsError(`${name("backoff")}: unknown key "${k}" (known: ${BACKOFF_KEYS.join(", ")})`);
     }
     const bo = b as Record<string, unknown>;
-    if (bo.initial !== undefined) initial = milliseconds(`${at}.backoff.initial`, bo.initial);
+    if (bo.initial !== undefined) initial = milliseconds(name("backoff.initial"), bo.initial);
     if (bo.factor !== undefined) {
       if (typeof bo.factor !== "number" || !Number.isFinite(bo.factor) || bo.factor < 1) {
-        throw new OptionsError(`${at}.backoff.factor must be a number ≥ 1 (1 keeps the delay fixed), got ${describe(bo.factor)}`);
+        throw new OptionsError(`${name("backoff.factor")} must be a number ≥ 1 (1 keeps the delay fixed), got ${describe(bo.factor)}`);
       }
       factor = bo.factor;
     }
     if (bo.jitter !== undefined) {
-      if (typeof bo.jitter !== "boolean") throw new OptionsError(`${at}.backoff.jitter must be true or false, got ${describe(bo.jitter)}`);
+      if (typeof bo.jitter !== "boolean") throw new OptionsError(`${name("backoff.jitter")} must be true or false, got ${describe(bo.jitter)}`);
       jitter = bo.jitter;
     }
   } else if (b !== undefined) {
-    throw new OptionsError(`${at}.backoff must be milliseconds or { initial, factor, jitter }, got ${describe(b)}`);
+    throw new OptionsError(`${name("backoff")} must be milliseconds or { initial, factor, jitter }, got ${describe(b)}`);
   }
-  const maxDelay = o.maxDelay === undefined ? Math.max(DEFAULT_BACKOFF.maxDelay, initial) : milliseconds(`${at}.maxDelay`, o.maxDelay);
-  if (maxDelay < initial) throw new OptionsError(`${at}.maxDelay (${maxDelay} ms) is shorter than the first delay (${initial} ms)`);
-  const on = o.on === undefined ? undefined : matchers(`${at}.on`, o.on);
+  const maxDelay = o.maxDelay === undefined ? Math.max(DEFAULT_BACKOFF.maxDelay, initial) : milliseconds(name("maxDelay"), o.maxDelay);
+  if (maxDelay < initial) throw new OptionsError(`${name("maxDelay")} (${maxDelay} ms) is shorter than the first delay (${initial} ms)`);
+  const on = o.on === undefined ? undefined : matchers(name("on"), o.on);
   const policy: RetryPolicy = on ? { initial, factor, maxDelay, jitter, on } : { initial, factor, maxDelay, jitter };
   return { retries: o.attempts - 1, policy };
 }

@@ -10,7 +10,7 @@ import { parseStoreSetting, SQLITE, type StoreSetting } from "../store/store-set
 import { ConfigValueError } from "../../errors.js";
 import { OptionsError } from "../../sdk/options.js";
 import { checkRetry } from "../../sdk/retry.js";
-import { DEFAULT_RETENTION_EVERY_MS, parseAge, parseStatuses } from "../purge.js";
+import { DEFAULT_RETENTION_EVERY_MS, parseAge, parseStatuses, PurgeOptionsError } from "../purge.js";
 import type { DefaultRetry } from "../../sdk/trace.js";
 import { traceSetting, type TraceSetting } from "../traces/trace-setting.js";
 import type { ConfigOrigin, EffectiveConfig, ExecutorSection, RetentionConfig, Sourced } from "./types.js";
@@ -145,28 +145,31 @@ function retryFromFile(t: NonNullable<ConfigFile["retry"]>, source: string): Def
   });
   const backoff = { ...(t.backoff !== undefined && { initial: t.backoff }), ...(t.factor !== undefined && { factor: t.factor }), ...(t.jitter !== undefined && { jitter: t.jitter }) };
   try {
-    const checked = checkRetry("[retry]", { attempts: t.attempts, backoff, ...(t.max_delay !== undefined && { maxDelay: t.max_delay }), ...(on && { on }) });
-    return checked as DefaultRetry;
+    const options = { attempts: t.attempts, backoff, ...(t.max_delay !== undefined && { maxDelay: t.max_delay }), ...(on && { on }) };
+    return checkRetry("[retry]", options, (key) => RETRY_FILE_KEYS[key ?? ""] ?? key ?? "retry") as DefaultRetry;
   } catch (error) {
     if (!(error instanceof OptionsError)) throw error;
-    // "[retry]: "retry".maxDelay …" reads as the key to fix in the file.
-    throw new ConfigValueError(source, "retry", error.message.replace(/^\[retry\]: "retry"\.?/, "").replace(/maxDelay/g, "max_delay").replace(/^backoff\.(factor|jitter)/, "$1").replace(/^backoff\.initial/, "backoff").trim());
+    throw new ConfigValueError(source, "retry", error.message);
   }
 }
 
+/** The option's keys as the `[retry]` table spells them. */
+const RETRY_FILE_KEYS: Readonly<Record<string, string>> = { maxDelay: "max_delay", "backoff.initial": "backoff", "backoff.factor": "factor", "backoff.jitter": "jitter" };
+
 /** The `[retention]` table with its ages read (`older_than = "30d"`), checked as `valence purge` checks them. */
 function retentionFromFile(t: NonNullable<ConfigFile["retention"]>, source: string): RetentionConfig {
-  const read = <T>(key: string, f: () => T): T => {
+  const read = <T>(f: () => T): T => {
     try {
       return f();
     } catch (error) {
-      throw new ConfigValueError(source, `retention.${key}`, (error as Error).message.replace(/^(--older-than|--status|every) /, ""));
+      if (!(error instanceof PurgeOptionsError)) throw error;
+      throw new ConfigValueError(source, error.option, error.problem);
     }
   };
-  const olderThanMs = read("older_than", () => parseAge(t.older_than));
-  const everyMs = t.every === undefined ? DEFAULT_RETENTION_EVERY_MS : read("every", () => parseAge(t.every as string, "every"));
+  const olderThanMs = read(() => parseAge(t.older_than, "retention.older_than"));
+  const everyMs = t.every === undefined ? DEFAULT_RETENTION_EVERY_MS : read(() => parseAge(t.every as string, "retention.every"));
   if (everyMs < 1000) throw new ConfigValueError(source, "retention.every", `must be at least 1s, not ${JSON.stringify(t.every)}`);
-  const statuses = t.status === undefined ? undefined : read("status", () => parseStatuses((t.status as string[]).join(",")));
+  const statuses = t.status === undefined ? undefined : read(() => parseStatuses((t.status as string[]).join(","), "retention.status"));
   return { olderThanMs, everyMs, ...(statuses && { statuses }) };
 }
 
