@@ -2,12 +2,9 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ensureInstalled, s3rverEntry } from "./install.js";
-import { logTail } from "./log-tail.js";
-import { freePort, processListens } from "./ports.js";
+import { listenOnFreePort } from "./listen-on-free-port.js";
 import { spawnService } from "./processes.js";
-import { ServiceStartError } from "./service-start-error.js";
 import type { StartOptions } from "./start-options.js";
-import { waitUntil } from "./wait-until.js";
 
 /** A running S3-compatible server (s3rver) on loopback with one empty bucket. */
 export interface S3Server {
@@ -27,7 +24,6 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
-const ATTEMPTS = 3;
 
 /**
  * Starts s3rver (an S3-compatible server written for node, installed by npm with this package)
@@ -47,42 +43,31 @@ export async function startS3(dir: string, options: StartOptions & { bucket?: st
   const data = join(base, "data");
   mkdirSync(data, { recursive: true });
   const bucket = options.bucket ?? "valence-test";
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    const port = await freePort();
-    const logFile = join(base, "s3rver.log");
-    const proc = spawnService({
-      name: "s3rver",
-      command: process.execPath,
-      args: [entry, "--directory", data, "--address", "127.0.0.1", "--port", String(port), "--configure-bucket", bucket, "--allow-mismatched-signatures", "--no-vhost-buckets"],
-      logFile,
-      detached: options.detached ?? false,
-    });
-    try {
-      await waitUntil({
-        component: "s3",
-        what: `s3rver to listen on 127.0.0.1:${port}`,
-        check: () => processListens(proc.pid, port),
-        watch: [proc],
-        timeoutMs: 15_000,
-        intervalMs: 50,
+  const { proc, port } = await listenOnFreePort({
+    component: "s3",
+    name: "s3rver",
+    addressInUse: /EADDRINUSE/,
+    timeoutMs: 15_000,
+    async spawn(port) {
+      const logFile = join(base, "s3rver.log");
+      const proc = spawnService({
+        name: "s3rver",
+        command: process.execPath,
+        args: [entry, "--directory", data, "--address", "127.0.0.1", "--port", String(port), "--configure-bucket", bucket, "--allow-mismatched-signatures", "--no-vhost-buckets"],
+        logFile,
+        detached: options.detached ?? false,
       });
-    } catch (e) {
-      await proc.stop();
-      lastError = e;
-      if (/EADDRINUSE/.test(logTail(logFile))) continue;
-      throw e;
-    }
-    return {
-      endpoint: `http://127.0.0.1:${port}`,
-      port,
-      region: "us-east-1",
-      bucket,
-      accessKeyId: "S3RVER",
-      secretAccessKey: `vlnc-${randomBytes(12).toString("hex")}`,
-      pids: [proc.pid],
-      stop: () => proc.stop(),
-    };
-  }
-  throw lastError ?? new ServiceStartError("s3", "s3rver did not start");
+      return { proc, logFile };
+    },
+  });
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    region: "us-east-1",
+    bucket,
+    accessKeyId: "S3RVER",
+    secretAccessKey: `vlnc-${randomBytes(12).toString("hex")}`,
+    pids: [proc.pid],
+    stop: () => proc.stop(),
+  };
 }

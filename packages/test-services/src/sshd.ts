@@ -2,13 +2,11 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { ensureInstalled, requireExecutable } from "./install.js";
-import { logTail } from "./log-tail.js";
-import { freePort, processListens } from "./ports.js";
+import { listenOnFreePort } from "./listen-on-free-port.js";
 import { spawnService } from "./processes.js";
 import { run } from "./run.js";
 import { ServiceStartError } from "./service-start-error.js";
 import type { StartOptions } from "./start-options.js";
-import { waitUntil } from "./wait-until.js";
 
 /** A running OpenSSH server on loopback that accepts one generated client key. */
 export interface Sshd {
@@ -32,8 +30,6 @@ export interface Sshd {
 /** sshd is compiled with /run/sshd as its privilege separation directory; it exits 255 without it. */
 const PRIVSEP_DIR = "/run/sshd";
 const SSHD = "/usr/sbin/sshd";
-/** A port taken between our probe and sshd's bind is retried rather than failing the test. */
-const ATTEMPTS = 3;
 
 /**
  * Starts `sshd -D` on 127.0.0.1 at a free port with keys, config and log in `dir/sshd`.
@@ -66,56 +62,45 @@ export async function startSshd(dir: string, options: StartOptions = {}): Promis
   const hostKeyPub = readFileSync(`${hostKey}.pub`, "utf8").trim();
   const wrongHostKeyPub = readFileSync(`${wrongHostKey}.pub`, "utf8").trim();
 
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    const port = await freePort();
-    const config = join(base, "sshd_config");
-    writeFileSync(config, sshdConfig({ port, hostKey, authorizedKeys, pidFile: join(base, "sshd.pid"), home }));
-    const check = await run(SSHD, ["-t", "-f", config]);
-    if (check.code !== 0) {
-      throw new ServiceStartError("sshd", `sshd -t rejected ${config}`, { logTail: check.stderr || check.stdout });
-    }
-    const logFile = join(base, "sshd.log");
-    const proc = spawnService({
-      name: "sshd",
-      command: SSHD,
-      // -D: stay in the foreground so we own the PID; -e: log to stderr, i.e. our log file.
-      args: ["-D", "-e", "-f", config],
-      logFile,
-      detached: options.detached ?? false,
-    });
-    try {
-      await waitUntil({
-        component: "sshd",
-        what: `sshd to listen on 127.0.0.1:${port}`,
-        check: () => processListens(proc.pid, port),
-        watch: [proc],
-        timeoutMs: 10_000,
-        intervalMs: 50,
+  const { proc, port } = await listenOnFreePort({
+    component: "sshd",
+    name: "sshd",
+    addressInUse: /Address already in use/,
+    timeoutMs: 10_000,
+    async spawn(port) {
+      const config = join(base, "sshd_config");
+      writeFileSync(config, sshdConfig({ port, hostKey, authorizedKeys, pidFile: join(base, "sshd.pid"), home }));
+      const check = await run(SSHD, ["-t", "-f", config]);
+      if (check.code !== 0) {
+        throw new ServiceStartError("sshd", `sshd -t rejected ${config}`, { logTail: check.stderr || check.stdout });
+      }
+      const logFile = join(base, "sshd.log");
+      const proc = spawnService({
+        name: "sshd",
+        command: SSHD,
+        // -D: stay in the foreground so we own the PID; -e: log to stderr, i.e. our log file.
+        args: ["-D", "-e", "-f", config],
+        logFile,
+        detached: options.detached ?? false,
       });
-    } catch (e) {
-      await proc.stop();
-      lastError = e;
-      if (/Address already in use/.test(logTail(logFile))) continue;
-      throw e;
-    }
-    const knownHostsFile = join(base, "known_hosts");
-    const wrongKnownHostsFile = join(base, "wrong_known_hosts");
-    writeFileSync(knownHostsFile, `[127.0.0.1]:${port} ${hostKeyPub}\n`);
-    writeFileSync(wrongKnownHostsFile, `[127.0.0.1]:${port} ${wrongHostKeyPub}\n`);
-    return {
-      host: "127.0.0.1",
-      port,
-      username: userInfo().username,
-      clientKeyFile: clientKey,
-      knownHostsFile,
-      wrongKnownHostsFile,
-      hostKeyPub,
-      pids: [proc.pid],
-      stop: () => proc.stop(),
-    };
-  }
-  throw lastError;
+      return { proc, logFile };
+    },
+  });
+  const knownHostsFile = join(base, "known_hosts");
+  const wrongKnownHostsFile = join(base, "wrong_known_hosts");
+  writeFileSync(knownHostsFile, `[127.0.0.1]:${port} ${hostKeyPub}\n`);
+  writeFileSync(wrongKnownHostsFile, `[127.0.0.1]:${port} ${wrongHostKeyPub}\n`);
+  return {
+    host: "127.0.0.1",
+    port,
+    username: userInfo().username,
+    clientKeyFile: clientKey,
+    knownHostsFile,
+    wrongKnownHostsFile,
+    hostKeyPub,
+    pids: [proc.pid],
+    stop: () => proc.stop(),
+  };
 }
 
 async function generateKey(keygen: string, file: string, comment: string): Promise<void> {
