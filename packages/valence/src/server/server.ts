@@ -13,7 +13,7 @@ import { openStore } from "../engine/store/open-store.js";
 import { describeStore, SQLITE, storeEnvValue, type StoreSetting } from "../engine/store/store-setting.js";
 import { createApp, type AppOptions } from "./app.js";
 import { EventHub } from "./event-hub.js";
-import { ensureToken, lockDataDir, readServerInfo, serverLockHolder, removeServerInfo, unlockDataDir, writeServerInfo, type ServerInfo } from "../client/server-file.js";
+import { ensureToken, lockDataDir, readServerInfo, serverLockHeld, serverLockHolder, removeServerInfo, unlockDataDir, writeServerInfo, type ServerInfo } from "../client/server-file.js";
 import { Supervisor } from "./supervisor.js";
 import { identify } from "../engine/locks/process-identity.js";
 import { createDashboardApi, DASHBOARD_PATH } from "./dashboard-api.js";
@@ -80,7 +80,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // A server killed a moment ago holds nothing: the kernel released its lock as it died.
   if (!lockDataDir(opts.dataDir)) {
     const other = readServerInfo(opts.dataDir);
-    const holder = serverLockHolder(opts.dataDir);
+    // The winner writes its pid just after taking the lock: a loser that looked in between waits a moment for it.
+    let holder = serverLockHolder(opts.dataDir);
+    for (let i = 0; !other && holder === undefined && i < 50 && serverLockHeld(opts.dataDir); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      holder = serverLockHolder(opts.dataDir);
+    }
     const where = other ? `: ${other.url} (pid ${other.pid})` : holder ? ` (pid ${holder}), still starting` : ", still starting";
     throw new ServerStateError(`a Valence server already runs on data dir ${opts.dataDir}${where}; stop it with \`valence stop\``);
   }
