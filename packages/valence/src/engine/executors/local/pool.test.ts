@@ -123,7 +123,9 @@ describe("WorkerPool", () => {
   test("the tasks of a worker killed from outside run once more each, not twice", LIMIT, async () => {
     const p = pool(2);
     const file = join(dir, "killed-batch.log");
-    const tasks = ["a", "b", "c", "d", "e", "f"].map((tag) => start(p, bundles.electrons, "pool.logThenSleep", [file, tag, 400]));
+    // Long enough that the first tasks still run when the last has logged, on a loaded machine too
+    // (with 400 ms, one CI run killed the worker after its tasks had ended, and nothing ran again).
+    const tasks = ["a", "b", "c", "d", "e", "f"].map((tag) => start(p, bundles.electrons, "pool.logThenSleep", [file, tag, 2000]));
     const { readFileSync } = await import("node:fs");
     const lines = () => readFileSync(file, "utf8").trim().split("\n");
     for (let i = 0; i < 500; i++) {
