@@ -179,9 +179,12 @@ function Inner({ groups, edges, open, onOpen, onClear, children }: GroupGraphPro
         : [],
     [groups, positions, open],
   );
+  // Only edges between groups that are drawn, and made again once a new layout places new groups
+  // (the parameters, shown): an edge handed to React Flow before its source node existed was
+  // sometimes never drawn.
   const flowEdges = useMemo<Edge[]>(
     () =>
-      edges.map((e) => ({
+      edges.filter((e) => positions?.[e.source] && positions[e.target]).map((e) => ({
         id: `g${e.source}-${e.target}`,
         source: String(e.source),
         target: String(e.target),
@@ -190,7 +193,7 @@ function Inner({ groups, edges, open, onOpen, onClear, children }: GroupGraphPro
         focusable: false,
         selectable: false,
       })),
-    [edges, groups],
+    [edges, groups, positions],
   );
   const onNodeClick = useCallback((_: unknown, node: GNode) => onOpen(node.data.group), [onOpen]);
   const onNodesChange = useCallback(
