@@ -22,6 +22,7 @@ import {
 import type { GraphEdge, GraphNode, Status } from "../api";
 import { statusLabel, statusTone } from "../format";
 import { layout, nodeSize, type Positions } from "./layout";
+import { useMeasuredSizes } from "./measured";
 
 type VData = { name: string; kind: string; status: Status; executor: string; sub: boolean; inner: boolean };
 type VNode = Node<VData, "valence">;
@@ -114,6 +115,7 @@ function Inner({ nodes, edges, statuses, selected, onSelect, innerFrom = Infinit
     // The shape only: node records are refreshed while a dispatch runs, and must not restart the layout.
   }, [nodes.length, shape]);
 
+  const sizes = useMeasuredSizes();
   // Rebuild only what changed: a node object per (status, selection).
   const cache = useRef(new Map<number, VNode>());
   const flowNodes = useMemo(() => {
@@ -144,6 +146,7 @@ function Inner({ nodes, edges, statuses, selected, onSelect, innerFrom = Infinit
         selected: isSel,
         width: size.width,
         height: size.height,
+        measured: sizes.of(String(n.nodeId)),
         draggable: false,
         connectable: false,
         ariaLabel: `${n.name}, ${n.kind}, ${statusLabel(status)}`,
@@ -189,6 +192,7 @@ function Inner({ nodes, edges, statuses, selected, onSelect, innerFrom = Infinit
   // Stable handlers: a new prop makes React Flow update its store, and every node's subscription runs.
   const onNodesChange = useCallback(
     (changes: NodeChange<VNode>[]) => {
+      sizes.record(changes);
       for (const c of changes) if (c.type === "select" && c.selected) onSelect(Number(c.id));
     },
     [onSelect],

@@ -9,6 +9,7 @@ import { memo, useCallback, useEffect, useMemo, useRef, useState, type ReactNode
 import { Background, Controls, Handle, Position, ReactFlow, ReactFlowProvider, useReactFlow, type Edge, type Node, type NodeChange, type NodeProps } from "@xyflow/react";
 import type { Bucket, Counts, GroupEdge, GroupView } from "../api";
 import { layout, type Positions } from "./layout";
+import { useMeasuredSizes } from "./measured";
 
 type GData = { group: GroupView; open: boolean };
 type GNode = Node<GData, "group">;
@@ -157,6 +158,7 @@ function Inner({ groups, edges, open, onOpen, onClear, children }: GroupGraphPro
     };
   }, [hasPositions]);
 
+  const sizes = useMeasuredSizes();
   const byId = useRef(new Map<number, GroupView>());
   byId.current = new Map(groups.map((g) => [g.id, g]));
   const flowNodes = useMemo<GNode[]>(
@@ -172,6 +174,7 @@ function Inner({ groups, edges, open, onOpen, onClear, children }: GroupGraphPro
               selected: open === g.id,
               width: SIZE.width,
               height: SIZE.height,
+              measured: sizes.of(String(g.id)),
               draggable: false,
               connectable: false,
               ariaLabel: `${g.name} × ${g.size}: ${countsText(g.counts)}`,
@@ -198,6 +201,7 @@ function Inner({ groups, edges, open, onOpen, onClear, children }: GroupGraphPro
   const onNodeClick = useCallback((_: unknown, node: GNode) => onOpen(node.data.group), [onOpen]);
   const onNodesChange = useCallback(
     (changes: NodeChange<GNode>[]) => {
+      sizes.record(changes);
       for (const c of changes) {
         const g = c.type === "select" && c.selected ? byId.current.get(Number(c.id)) : undefined;
         if (g) onOpen(g);
