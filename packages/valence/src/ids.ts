@@ -11,6 +11,10 @@ export type NodeId = Brand<number, "NodeId">;
 /** Stable id of an electron definition, the same in every process that loads the bundle. */
 export type ElectronId = Brand<string, "ElectronId">;
 
+/** A result-cache key: the sha256 (hex) of a task's code, set-up and encoded inputs (engine/run/result-cache.ts). */
+export type CacheKey = Brand<string, "CacheKey">;
+export const asCacheKey = (s: string): CacheKey => s as CacheKey;
+
 /** A server's id in a cluster of servers sharing one database: random, made once per server start. */
 export type ServerId = Brand<string, "ServerId">;
 

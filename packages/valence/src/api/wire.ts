@@ -16,6 +16,8 @@ export type SubmittedNode = Pick<
 > & {
   /** JSON of the node's RetryPolicy (backoff, which errors retry); absent or null: retries at once. */
   readonly retryPolicy?: string | null;
+  /** JSON of the electron's CachePolicy (results reused across dispatches); absent or null: it does not cache. */
+  readonly cachePolicy?: string | null;
   /** A large parameter value: the sha256 of the uploaded blob holding its encoding (then `output` is null). */
   readonly outputBlob?: string;
 };

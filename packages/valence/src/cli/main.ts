@@ -13,6 +13,7 @@ import { resultCommand } from "./commands/result.js";
 import { runCommand } from "./commands/run.js";
 import { resumeCommand } from "./commands/resume.js";
 import { purgeCommand } from "./commands/purge.js";
+import { cacheCommand } from "./commands/cache.js";
 import { cancelCommand } from "./commands/cancel.js";
 import { redispatchCommand } from "./commands/redispatch.js";
 import { logsCommand } from "./commands/logs.js";
@@ -30,6 +31,7 @@ const COMMANDS: readonly Command[] = [
   redispatchCommand,
   resumeCommand,
   purgeCommand,
+  cacheCommand,
   watchCommand,
   startCommand,
   stopCommand,

@@ -74,6 +74,7 @@ export class ServerDispatcher implements Dispatcher {
         executor: n.executor,
         retries: n.retries,
         ...(n.retryPolicy !== null && { retryPolicy: n.retryPolicy }),
+        ...(n.cachePolicy && { cachePolicy: n.cachePolicy }),
         timeoutMs: n.timeoutMs,
         key: n.key,
         holes: n.holes,

@@ -72,6 +72,7 @@ function nodeResult(n: NodeRecord, encoded: string | null): NodeResult {
     executor,
     attempts: n.attempts,
     retryAt: date(n.retryAt),
+    cachedFrom: n.cachedFrom ? { dispatchId: n.cachedFrom.dispatchId, nodeId: asNodeId(n.cachedFrom.nodeId) } : undefined,
     startTime: date(n.startedAt),
     endTime: date(n.endedAt),
   };

@@ -10,7 +10,7 @@ import type { Executor, ExecutorSpec } from "../executor/executor.js";
 import type { TaskFunction } from "../executor/task.js";
 import { asNodeId, type ElectronId } from "../ids.js";
 import type { TaskSetup } from "../executor/task-setup.js";
-import type { EdgeParam, GraphEdge, GraphNode, NodeKind, OutputTemplate } from "../sdk/graph.js";
+import type { CachePolicy, EdgeParam, GraphEdge, GraphNode, NodeKind, OutputTemplate } from "../sdk/graph.js";
 import { globalRegistry, type RegisteredElectron } from "../sdk/global-registry.js";
 import { findElectron } from "../task-runner/bundle-loader.js";
 import { bundleHere, findBundle } from "./local-paths.js";
@@ -187,6 +187,7 @@ function graphNode(row: NodeRecord): GraphNode {
   if (row.retries) node.retries = row.retries;
   if (row.retryPolicy !== null) node.retry = JSON.parse(row.retryPolicy) as RetryPolicy;
   if (row.timeoutMs !== null) node.timeout = row.timeoutMs;
+  if (row.cachePolicy) node.cache = JSON.parse(row.cachePolicy) as CachePolicy;
   if (row.key !== null) node.key = JSON.parse(row.key) as string | number;
   if (row.holes !== null) node.holes = JSON.parse(row.holes) as GraphNode["holes"];
   if (row.kind === "collection" && row.value !== null) node.value = decode(row.value);

@@ -161,6 +161,7 @@ function nodeRecord(spec: GraphNode, executorJson: string | null, whereUsed: (id
     retries: spec.retries ?? 0,
     retryPolicy: spec.retry ? JSON.stringify(spec.retry) : null,
     timeoutMs: spec.timeout ?? null,
+    cachePolicy: spec.cache ? JSON.stringify(spec.cache) : null,
     key: spec.key === undefined ? null : JSON.stringify(spec.key),
     holes: spec.holes ? JSON.stringify(spec.holes) : null,
     value: spec.kind === "collection" ? encode(spec.value, `${spec.name}(${spec.id})`) : null,

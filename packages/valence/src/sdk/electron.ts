@@ -8,6 +8,7 @@ import { registerElectron, registerExecutorClass, type ExecutorClass } from "./g
 import { taskSetupOf, type CallDep, type Dep, type FileTransfer } from "./deps.js";
 import { checkCount, checkDuration, checkExecutorRef, checkKnownKeys, checkName, OptionsError } from "./options.js";
 import { checkRetry, type RetryOptions, type RetryPolicy } from "./retry.js";
+import { checkCache, type CacheOptions } from "./cache.js";
 import { currentTrace } from "./trace.js";
 import { isThenable } from "../values.js";
 
@@ -30,6 +31,11 @@ export interface ElectronOptions {
   readonly callAfter?: CallDep | readonly CallDep[];
   /** Files copied to the task's place before it runs, or back after (`FileTransfer(from, to, { order })`). */
   readonly files?: FileTransfer | readonly FileTransfer[];
+  /**
+   * Reuse results across dispatches: a task whose code and inputs a completed run has seen is
+   * not run again (`true`, or `{ ttl: ms, version }`). See sdk/cache.ts for what the key covers.
+   */
+  readonly cache?: boolean | CacheOptions;
 }
 
 /** Arguments accept promises (the outputs of async electrons) where values are expected. */
@@ -50,7 +56,7 @@ export type Electron<A extends readonly unknown[], R> = ((...args: Traceable<A>)
   readonly [ELECTRON]: ElectronInfo;
 };
 
-const OPTION_KEYS = ["executor", "name", "retries", "retry", "timeout", "deps", "callBefore", "callAfter", "files"] as const;
+const OPTION_KEYS = ["executor", "name", "retries", "retry", "timeout", "deps", "callBefore", "callAfter", "files", "cache"] as const;
 
 /**
  * Marks `fn` as an electron. Inside a lattice being traced, calling it records
@@ -81,6 +87,7 @@ export function electron<A extends unknown[], R>(fn: (...args: A) => R, options:
     name,
   };
   const setup = taskSetupOf(where, options);
+  const cache = checkCache(where, options.cache, fn as (...a: never[]) => unknown, setup);
   const registered = registerElectron(name, fn as (...a: never[]) => unknown, siteKey(site), setup, site);
   // The class of an executor instance is known by name in this process from now on
   // (the registry lists it as "runtime" and can rebuild stored executors of it).
@@ -93,7 +100,7 @@ export function electron<A extends unknown[], R>(fn: (...args: A) => R, options:
     const trace = currentTrace();
     if (trace) {
       return trace.addCall(
-        { kind: "electron", name, electronId: info.id, executor: checked.executor, retries: checked.retries, retry: policy, timeout: checked.timeout },
+        { kind: "electron", name, electronId: info.id, executor: checked.executor, retries: checked.retries, retry: policy, timeout: checked.timeout, cache },
         args,
       );
     }

@@ -29,6 +29,8 @@ export interface GraphNode {
   readonly retry?: RetryPolicy;
   /** Milliseconds. */
   readonly timeout?: number;
+  /** Results reused across dispatches (sdk/cache.ts). */
+  readonly cache?: CachePolicy;
   /** Parameter: its value. Collection: the value with each handle replaced by `null`. */
   readonly value?: unknown;
   /** Collection: where each incoming `item` edge's value goes, by slot. */
@@ -48,6 +50,15 @@ export interface RetryPolicy {
   readonly jitter: boolean;
   /** Absent: every error is retried. */
   readonly on?: readonly RetryMatcher[];
+}
+
+/** An electron's `cache`, as it travels with the graph: the code part of its key and how long a result lasts. */
+export interface CachePolicy {
+  /** sha256 of the function's text and its set-up. */
+  readonly code: string;
+  /** Milliseconds a stored result may be reused for; null: until cleared. */
+  readonly ttl: number | null;
+  readonly version?: string;
 }
 
 export type EdgeParam =

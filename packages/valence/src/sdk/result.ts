@@ -19,6 +19,8 @@ export interface NodeResult {
   readonly attempts: number;
   /** While a failed try waits out its retry backoff (the node is RUNNING): when the next try is due. */
   readonly retryAt: Date | undefined;
+  /** Its output was reused from an earlier run (an electron with `cache`): that dispatch and node. */
+  readonly cachedFrom: { readonly dispatchId: DispatchId; readonly nodeId: NodeId } | undefined;
   readonly startTime: Date | undefined;
   readonly endTime: Date | undefined;
 }

@@ -6,7 +6,7 @@ import { TracingError } from "../errors.js";
 import { asNodeId, type ElectronId, type NodeId } from "../ids.js";
 import { formatShort } from "./format-value.js";
 import { globalRegistry } from "./global-registry.js";
-import type { EdgeParam, ExecutorRef, GraphEdge, GraphNode, OutputTemplate, ValuePath } from "./graph.js";
+import type { CachePolicy, EdgeParam, ExecutorRef, GraphEdge, GraphNode, OutputTemplate, ValuePath } from "./graph.js";
 import { handleInfo, makeHandle, type HandleInfo } from "./handle.js";
 import type { RetryPolicy } from "./retry.js";
 
@@ -24,6 +24,7 @@ export interface CallSpec {
   readonly retries: number | undefined;
   readonly retry?: RetryPolicy | undefined;
   readonly timeout: number | undefined;
+  readonly cache?: CachePolicy | undefined;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -61,6 +62,7 @@ export class Trace {
       ...(spec.retry !== undefined && { retry: spec.retry }),
       ...(spec.kind === "electron" && spec.retries === undefined && this.defaultRetry && { retries: this.defaultRetry.retries, retry: this.defaultRetry.policy }),
       ...(spec.timeout !== undefined && { timeout: spec.timeout }),
+      ...(spec.cache !== undefined && { cache: spec.cache }),
     };
     const id = this.addNode(node);
     args.forEach((arg, index) => this.connect(arg, id, { kind: "arg", index }));

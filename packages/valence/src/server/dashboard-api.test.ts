@@ -34,7 +34,7 @@ function nodeRecord(nodeId: number, fields: Partial<NodeRecord>): NodeRecord {
   return {
     nodeId, kind: "electron", name: `n${nodeId}`, electronId: null, status: "NEW_OBJECT", executor: null, retries: 0, retryPolicy: null, timeoutMs: null, key: null,
     holes: null, value: null, output: null, outputFile: null, stdout: null, stderr: null, error: null, attempts: 0, retryAt: null, startedAt: null, endedAt: null,
-    lane: null, bundlePath: null, ...fields,
+    lane: null, bundlePath: null, cachePolicy: null, cachedFrom: null, ...fields,
   };
 }
 

@@ -114,6 +114,8 @@ export function createDashboardApi({ store, env }: DashboardApiOptions): Hono {
       attempts: n.attempts,
       retries: n.retries,
       retryAt: n.retryAt,
+      cachedFrom: n.cachedFrom ?? null,
+      cache: n.cachePolicy ? (JSON.parse(n.cachePolicy) as { ttl: number | null; version?: string }) : null,
       timeoutMs: n.timeoutMs,
       source,
       inputs,
@@ -169,6 +171,7 @@ async function graphReply(store: Store, d: DispatchRecord) {
     attempts: n.attempts,
     retries: n.retries,
     retryAt: n.retryAt,
+    cached: n.cachedFrom ? true : undefined,
     executor: executorOf(n.executor).name,
     subDispatchId: children.get(n.nodeId) ?? null,
   }));

@@ -55,7 +55,7 @@ function records(g: TransportGraph): { nodes: SubmittedNode[]; edges: EdgeRecord
     nodes: g.nodes.map((n) => ({
       nodeId: n.id, kind: n.kind, name: n.name, electronId: n.electronId ?? null, status: n.kind === "parameter" ? "COMPLETED" : "NEW_OBJECT",
       executor: n.executor === undefined ? null : JSON.stringify(n.executor), retries: 0, retryPolicy: null, timeoutMs: null, key: null, holes: null, value: null,
-      output: n.kind === "parameter" ? encode(n.value) : null, bundlePath: null,
+      output: n.kind === "parameter" ? encode(n.value) : null, bundlePath: null, cachePolicy: null,
     })),
     edges: g.edges.map((e) => ({ source: e.source, target: e.target, param: JSON.stringify(e.param) })),
   };

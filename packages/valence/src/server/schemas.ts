@@ -27,6 +27,20 @@ function isRetryPolicyJson(s: string): boolean {
   }
 }
 
+const cachePolicyShape = z.strictObject({
+  code: z.string().regex(/^[0-9a-f]{64}$/),
+  ttl: z.number().positive().nullable(),
+  version: z.string().min(1).optional(),
+});
+
+function isCachePolicyJson(s: string): boolean {
+  try {
+    return cachePolicyShape.safeParse(JSON.parse(s)).success;
+  } catch {
+    return false;
+  }
+}
+
 export const submittedNodeSchema = z.strictObject({
   nodeId: z.number().int().min(0),
   kind: z.enum(["electron", "parameter", "attribute", "index", "collection", "sublattice"]),
@@ -38,6 +52,12 @@ export const submittedNodeSchema = z.strictObject({
     .string()
     .max(10_000)
     .refine(isRetryPolicyJson, "must be the JSON of a retry policy: { initial, factor, maxDelay, jitter, on? }")
+    .nullable()
+    .optional(),
+  cachePolicy: z
+    .string()
+    .max(1000)
+    .refine(isCachePolicyJson, "must be the JSON of a cache policy: { code: sha256 hex, ttl: ms or null, version? }")
     .nullable()
     .optional(),
   timeoutMs: z.number().positive().nullable(),

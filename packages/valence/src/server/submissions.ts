@@ -59,6 +59,8 @@ export async function storeSubmission(store: Store, submitted: SubmitBody, paren
     executor: x.executor,
     retries: x.retries,
     retryPolicy: x.retryPolicy ?? null,
+    cachePolicy: x.cachePolicy ?? null,
+    cachedFrom: null,
     timeoutMs: x.timeoutMs,
     key: x.key,
     holes: x.holes,

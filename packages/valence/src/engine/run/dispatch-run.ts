@@ -11,7 +11,8 @@ import { encode } from "../../codec/index.js";
 import { StoreError, TaskCancelledError, TaskTimeoutError } from "../../errors.js";
 import type { Executor } from "../../executor/executor.js";
 import type { TaskFunction, TaskOutcome } from "../../executor/task.js";
-import { asNodeId, type DispatchId, type ElectronId } from "../../ids.js";
+import { asNodeId, type CacheKey, type DispatchId, type ElectronId } from "../../ids.js";
+import { cacheKey, expiresAt } from "./result-cache.js";
 import { initialState, transition, type Effect, type FinalStatus, type SchedulerEvent, type SchedulerState } from "../scheduler/transitions.js";
 import type { CompletedNode, StoreWrites } from "../store/store.js";
 import type { DispatchEnd, DispatchRunInit, NodeChange, PreparedNode } from "./run-types.js";
@@ -35,7 +36,7 @@ const NO_EDGES: InEdge[] = [];
 interface Queued {
   readonly event: SchedulerEvent;
   /** Store write for a completion/failure; runs in the turn's transaction if the transition accepts it. */
-  readonly outcome?: TaskOutcome & { encoded?: string };
+  readonly outcome?: TaskOutcome & { encoded?: string } & Pick<CompletedNode, "cacheAs" | "cachedFrom">;
 }
 
 export class DispatchRun {
@@ -66,6 +67,8 @@ export class DispatchRun {
   private readonly unwrittenRunning: UnwrittenRunning;
   private readonly startedAt: Float64Array;
   private firstFailure: { node: number; error: Error } | undefined;
+  /** By node: the cache key of a cached electron that missed and runs, so its result is kept (few: a Map made on first use). */
+  private cacheKeys: Map<number, CacheKey> | undefined;
   /** By node: the timer that sends "due" once a failed try's backoff is over. */
   private readonly retryTimers = new RetryTimers((node) => this.push({ event: { type: "due", node } }));
   /** Running tasks' output, stored in chunks while they run. */
@@ -224,7 +227,11 @@ export class DispatchRun {
             startedAt: began,
             attempt,
             lane: q.outcome.lane,
+            cacheAs: q.outcome.cacheAs,
+            cachedFrom: q.outcome.cachedFrom,
           });
+          const from = q.outcome.cachedFrom;
+          if (from) w.event(this.id, ev.node, "cached", `result of dispatch ${from.dispatchId} node ${from.nodeId}`, ev.node, now);
           changes?.push({ node: ev.node, status: "COMPLETED" });
           observed?.push(this.nodeEnded(ev.node, "COMPLETED", false, q.outcome.ok && q.outcome.startedAt !== undefined ? began : null, now));
           done++;
@@ -362,7 +369,31 @@ export class DispatchRun {
     }
   }
 
+  /** A cached electron first looks its key up; a miss (or inputs with no key) runs it. */
   private runElectron(node: number, p: PreparedNode, args: unknown[]): void {
+    const policy = p.spec.cache;
+    const key = policy && cacheKey(policy, args);
+    if (!policy || !key) return this.execute(node, p, args);
+    const asked = Date.now();
+    this.init.store.cacheLookup(key, asked).then(
+      (hit) => {
+        if (this.sched.state[node] !== "RUNNING") return; // cancelled while it looked
+        if (!hit) {
+          (this.cacheKeys ??= new Map()).set(node, key);
+          return this.execute(node, p, args);
+        }
+        this.values.setEncoded(node, hit.encoded);
+        const cachedFrom = { key, dispatchId: hit.entry.dispatchId, nodeId: hit.entry.nodeId };
+        this.push({ event: { type: "completed", node }, outcome: { ok: true, value: undefined, encoded: hit.encoded, stdout: "", stderr: "", cachedFrom } });
+      },
+      // A store that cannot be read now costs the reuse, not the task.
+      () => {
+        if (this.sched.state[node] === "RUNNING") this.execute(node, p, args);
+      },
+    );
+  }
+
+  private execute(node: number, p: PreparedNode, args: unknown[]): void {
     const executor = p.executor as Executor;
     const task = new RunningTask(
       node,
@@ -411,9 +442,16 @@ export class DispatchRun {
     } else {
       this.values.setEncoded(node, encoded);
     }
+    const key = this.cacheKeys?.get(node);
+    let cacheAs: CompletedNode["cacheAs"];
+    if (key) {
+      this.cacheKeys?.delete(node);
+      const spec = this.init.nodes[node]?.spec;
+      if (spec?.cache) cacheAs = { key, electron: spec.name, expiresAt: expiresAt(spec.cache, Date.now()) };
+    }
     this.push({
       event: { type: "completed", node },
-      outcome: { ok: true, encoded, stdout: outcome.stdout, stderr: outcome.stderr, lane: outcome.lane, startedAt: outcome.startedAt },
+      outcome: { ok: true, encoded, stdout: outcome.stdout, stderr: outcome.stderr, lane: outcome.lane, startedAt: outcome.startedAt, cacheAs },
     });
   }
 

@@ -4,7 +4,7 @@ import { decodeEdges, decodeNodes, encodeEdges, encodeNodes, type SubmittedNode 
 
 const electron = (nodeId: number): SubmittedNode => ({
   nodeId, kind: "electron", name: "inc", electronId: "wf.ts:3", status: "NEW_OBJECT", executor: '{"plugin":"inline","state":{}}', retries: 0, retryPolicy: null,
-  timeoutMs: null, key: null, holes: null, value: null, output: null, bundlePath: null,
+  timeoutMs: null, key: null, holes: null, value: null, output: null, bundlePath: null, cachePolicy: null,
 });
 
 describe("graph codec", () => {
@@ -12,12 +12,13 @@ describe("graph codec", () => {
     const nodes: SubmittedNode[] = [
       electron(0),
       { nodeId: 1, kind: "parameter", name: ":parameter:0", electronId: null, status: "COMPLETED", executor: null, retries: 0, retryPolicy: null, timeoutMs: null,
-        key: null, holes: null, value: null, output: "0", bundlePath: null },
+        key: null, holes: null, value: null, output: "0", bundlePath: null, cachePolicy: null },
       { ...electron(2), retries: 3, timeoutMs: 0.5, executor: '"local"' },
       { ...electron(3), kind: "attribute", name: "inc.x", electronId: null, executor: null, key: '"x"' },
       { ...electron(4), kind: "collection", name: ":collection:list", electronId: null, executor: null, holes: "[[0],[1]]", value: "[null,null]" },
       { ...electron(5), name: "" },
       { ...electron(6), bundlePath: "/data/bundles/abc.mjs" },
+      { ...electron(7), cachePolicy: '{"code":"ab","ttl":null}' },
     ];
     assert.deepEqual(decodeNodes(encodeNodes(nodes)), nodes);
   });

@@ -7,8 +7,8 @@
  * `node_states` rows, written only for nodes whose state has moved on.
  *
  * Nodes are rows of [kind, name, status, output, electronId, executor,
- * retries, timeoutMs, key, holes, value, bundlePath, retryPolicy]. kind, status, electronId,
- * executor and retryPolicy are indexes into `strings`: a wide graph repeats a handful of them
+ * retries, timeoutMs, key, holes, value, bundlePath, retryPolicy, cachePolicy]. kind, status,
+ * electronId, executor, retryPolicy and cachePolicy are indexes into `strings`: a wide graph repeats a handful of them
  * thousands of times (an executor spec is ~40 characters). The other strings
  * are mostly unique, and interning them would cost more than it saves.
  * Trailing nulls are left out (retries 0 is written as null), so a
@@ -21,7 +21,7 @@ import type { EdgeRecord, NodeRecord } from "./records.js";
 /** A node as submitted: the NodeRecord less the fields that only a run sets. */
 export type SubmittedNode = Pick<
   NodeRecord,
-  "nodeId" | "kind" | "name" | "electronId" | "status" | "executor" | "retries" | "retryPolicy" | "timeoutMs" | "key" | "holes" | "value" | "output" | "bundlePath"
+  "nodeId" | "kind" | "name" | "electronId" | "status" | "executor" | "retries" | "retryPolicy" | "timeoutMs" | "key" | "holes" | "value" | "output" | "bundlePath" | "cachePolicy"
 >;
 
 interface StoredNodes {
@@ -54,7 +54,7 @@ export function encodeNodes(nodes: readonly SubmittedNode[]): string {
   // Field by field, not a loop over field names: this runs for every node of a 100k-node graph.
   const rows = nodes.map((n, i) => {
     if (n.nodeId !== i) dense = false;
-    const row = [str(n.kind), n.name, str(n.status), n.output, str(n.electronId), str(n.executor), n.retries || null, n.timeoutMs, n.key, n.holes, n.value, n.bundlePath, str(n.retryPolicy ?? null)];
+    const row = [str(n.kind), n.name, str(n.status), n.output, str(n.electronId), str(n.executor), n.retries || null, n.timeoutMs, n.key, n.holes, n.value, n.bundlePath, str(n.retryPolicy ?? null), str(n.cachePolicy ?? null)];
     while (row.length && row[row.length - 1] === null) row.pop();
     return row;
   });
@@ -81,6 +81,7 @@ export function decodeNodes(json: string): SubmittedNode[] {
     output: raw(r[3]),
     bundlePath: raw(r[11]),
     retryPolicy: str(r[12]),
+    cachePolicy: str(r[13]),
   }));
 }
 

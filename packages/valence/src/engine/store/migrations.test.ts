@@ -14,7 +14,7 @@ const other = "dsp_v1store0000002" as DispatchId;
 
 const base = {
   electronId: null, executor: null, retries: 0, retryPolicy: null, timeoutMs: null, key: null, holes: null, value: null, output: null, outputFile: null,
-  stdout: null, stderr: null, error: null, attempts: 0, retryAt: null, startedAt: null, endedAt: null, lane: null, bundlePath: null,
+  stdout: null, stderr: null, error: null, attempts: 0, retryAt: null, startedAt: null, endedAt: null, lane: null, bundlePath: null, cachePolicy: null, cachedFrom: null,
 } as const;
 /** One of each state a version-1 row can be in, as version 1 wrote them. */
 const v1Nodes: NodeRecord[] = [
@@ -71,7 +71,7 @@ describe("store migrations", () => {
     assert.deepEqual((await store.unfinishedDispatches()).map((d) => d.id), [id]);
     const tables = store.db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`).pluck().all();
     // sqlite_sequence is SQLite's own, for live_output's AUTOINCREMENT ids.
-    assert.deepEqual(tables, ["dispatches", "events", "graphs", "live_output", "node_states", "sources", "sqlite_sequence"]);
+    assert.deepEqual(tables, ["dispatches", "events", "graphs", "live_output", "node_states", "result_cache", "sources", "sqlite_sequence"]);
     await store.write((w) => w.insertSources(id, { "wf.ts:3": "(x) => x + 1" }));
     assert.deepEqual((await store.getSources(id)), { "wf.ts:3": "(x) => x + 1" });
     await store.close();

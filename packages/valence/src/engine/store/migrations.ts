@@ -157,6 +157,22 @@ const MIGRATIONS: readonly Migration[] = [
   `
   ALTER TABLE node_states ADD COLUMN retry_at INTEGER;
   `,
+  // 9: the result cache across dispatches (engine/run/result-cache.ts): an entry names the node
+  // whose output it reuses; a node that reused one names where its output was made.
+  `
+  CREATE TABLE result_cache (
+    key TEXT PRIMARY KEY,
+    electron TEXT NOT NULL,
+    dispatch_id TEXT NOT NULL,
+    node_id INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    hits INTEGER NOT NULL DEFAULT 0,
+    last_hit_at INTEGER
+  ) WITHOUT ROWID;
+  CREATE INDEX result_cache_dispatch ON result_cache (dispatch_id);
+  ALTER TABLE node_states ADD COLUMN cached_from TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

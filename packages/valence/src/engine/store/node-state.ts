@@ -9,6 +9,8 @@ import type { NodeRecord } from "./records.js";
 /** A node's row in `node_states`: its state once it has moved on from the one it was submitted in. */
 export type NodeState = Pick<NodeRecord, "nodeId" | "status" | "output" | "outputFile" | "stdout" | "stderr" | "error" | "startedAt" | "endedAt" | "lane" | "retryAt"> & {
   readonly attempts: number | null;
+  /** JSON of the record's `cachedFrom`. */
+  readonly cachedFrom: string | null;
 };
 
 /**
@@ -42,5 +44,7 @@ export function withState(n: SubmittedNode, s: NodeState | undefined): NodeRecor
     endedAt: s ? s.endedAt : null,
     lane: s ? s.lane : null,
     bundlePath: n.bundlePath,
+    cachePolicy: n.cachePolicy,
+    cachedFrom: s && s.cachedFrom !== null ? (JSON.parse(s.cachedFrom) as NodeRecord["cachedFrom"]) : null,
   };
 }

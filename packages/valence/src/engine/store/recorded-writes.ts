@@ -52,6 +52,9 @@ export class RecordedWrites implements StoreWrites {
   deleteDispatch(...args: Parameters<StoreWrites["deleteDispatch"]>): void {
     this.ops.push({ method: "deleteDispatch", args });
   }
+  cacheRemoved(...args: Parameters<StoreWrites["cacheRemoved"]>): void {
+    this.ops.push({ method: "cacheRemoved", args });
+  }
   setOwner(...args: Parameters<StoreWrites["setOwner"]>): void {
     this.ops.push({ method: "setOwner", args });
   }

@@ -66,6 +66,10 @@ export interface NodeRecord {
   readonly lane: string | null;
   /** The bundle this node's electron comes from, when not the dispatch's (a replaced electron). */
   readonly bundlePath: string | null;
+  /** JSON of the electron's CachePolicy (sdk/cache.ts); absent or null: it does not cache. */
+  readonly cachePolicy: string | null;
+  /** A cache hit: where its output was made; null when it ran (or has not). */
+  readonly cachedFrom: { readonly dispatchId: DispatchId; readonly nodeId: number } | null;
 }
 
 export interface EdgeRecord {

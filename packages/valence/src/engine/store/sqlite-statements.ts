@@ -26,7 +26,8 @@ export const DISPATCH_COLUMNS =
   ) + `, ${aliased("inputs, output_template", "g")}`;
 export const DISPATCHES = "dispatches d JOIN graphs g ON g.dispatch_id = d.id";
 
-export const STATE_COLUMNS = aliased("node_id, status, output, output_file, stdout, stderr, error, attempts, started_at, ended_at, lane, retry_at");
+export const STATE_COLUMNS = aliased("node_id, status, output, output_file, stdout, stderr, error, attempts, started_at, ended_at, lane, retry_at, cached_from");
+export const CACHE_COLUMNS = aliased("key, electron, dispatch_id, node_id, created_at, expires_at, hits, last_hit_at", "c");
 
 /** Every fixed statement of the driver, by name. */
 type StatementName =
@@ -63,7 +64,13 @@ type StatementName =
   | "deleteGraph"
   | "deleteEvents"
   | "deleteSources"
-  | "deleteDispatch";
+  | "deleteDispatch"
+  | "deleteCacheOf"
+  | "cachePut"
+  | "cacheHit"
+  | "cacheRemove"
+  | "cacheLookup"
+  | "cacheEntries";
 export type Statements = Readonly<Record<StatementName, Database.Statement>>;
 
 /** Prepares every fixed statement of the driver, once per connection. */
@@ -134,6 +141,19 @@ export function prepareStatements(db: Database.Database): Statements {
     deleteEvents: db.prepare(`DELETE FROM events WHERE dispatch_id = ?`),
     deleteSources: db.prepare(`DELETE FROM sources WHERE dispatch_id = ?`),
     deleteDispatch: db.prepare(`DELETE FROM dispatches WHERE id = ?`),
+    deleteCacheOf: db.prepare(`DELETE FROM result_cache WHERE dispatch_id = ?`),
+    cachePut: db.prepare(
+      `INSERT OR REPLACE INTO result_cache (key, electron, dispatch_id, node_id, created_at, expires_at, hits, last_hit_at) VALUES (?, ?, ?, ?, ?, ?, 0, NULL)`,
+    ),
+    cacheHit: db.prepare(`UPDATE result_cache SET hits = hits + 1, last_hit_at = ? WHERE key = ?`),
+    cacheRemove: db.prepare(`DELETE FROM result_cache WHERE key = ?`),
+    // Only an entry whose node still holds its output (COMPLETED: a node run again since has its new one).
+    cacheLookup: db.prepare(
+      `SELECT ${CACHE_COLUMNS}, s.output, s.output_file AS outputFile FROM result_cache c
+       JOIN graphs g ON g.dispatch_id = c.dispatch_id JOIN node_states s ON s.dispatch = g.key AND s.node_id = c.node_id
+       WHERE c.key = ? AND (c.expires_at IS NULL OR c.expires_at > ?) AND s.status = 'COMPLETED'`,
+    ),
+    cacheEntries: db.prepare(`SELECT ${CACHE_COLUMNS} FROM result_cache c ORDER BY c.created_at DESC, c.key`),
     liveOfDispatch: db.prepare(`SELECT id, node_id AS node, stream, text, at FROM live_output WHERE dispatch_id = ? AND id > ? ORDER BY id`),
   };
 }

@@ -7,7 +7,7 @@
 import type Database from "better-sqlite3";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { DispatchId } from "../../ids.js";
+import type { CacheKey, DispatchId } from "../../ids.js";
 import type { Status } from "../../status.js";
 import { decodeEdges, decodeNodes } from "./graph-codec.js";
 import { withState, type NodeState } from "./node-state.js";
@@ -17,7 +17,7 @@ import { prepareStatements, type Statements } from "./sqlite-statements.js";
 import { asWriteError } from "./sqlite-write-error.js";
 import { SqliteWriter } from "./sqlite-writer.js";
 import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "./records.js";
-import type { DispatchListRow, DispatchQuery, InProcessReads, LiveChunkRecord, NodeLogs, Store, StoreTx, StoreWrites } from "./store.js";
+import type { CacheEntry, CacheHit, DispatchListRow, DispatchQuery, InProcessReads, LiveChunkRecord, NodeLogs, Store, StoreTx, StoreWrites } from "./store.js";
 
 
 /** How long the store must be left alone before it checkpoints. */
@@ -229,6 +229,18 @@ export class SqliteStore implements Store {
   /** A node's encoded output, from its row or its file. */
   async readOutput(n: Pick<NodeRecord, "output" | "outputFile">): Promise<string | null> {
     return this.outputOf(n);
+  }
+
+  async cacheLookup(key: CacheKey, now: number): Promise<CacheHit | undefined> {
+    const row = this.stmts.cacheLookup.get(key, now) as (CacheEntry & { output: string | null; outputFile: string | null }) | undefined;
+    if (!row) return undefined;
+    const { output, outputFile, ...entry } = row;
+    const encoded = this.outputOf({ output, outputFile });
+    return encoded === null ? undefined : { entry, encoded };
+  }
+
+  async cacheEntries(): Promise<CacheEntry[]> {
+    return this.stmts.cacheEntries.all() as CacheEntry[];
   }
 
   private outputOf(n: Pick<NodeRecord, "output" | "outputFile">): string | null {

@@ -7,7 +7,7 @@ import type Database from "better-sqlite3";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { StoreError } from "../../errors.js";
-import type { DispatchId } from "../../ids.js";
+import type { CacheKey, DispatchId } from "../../ids.js";
 import type { Status } from "../../status.js";
 import { encodeEdges, encodeNodes, type SubmittedNode } from "./graph-codec.js";
 import type { Statements } from "./sqlite-statements.js";
@@ -92,9 +92,14 @@ export class SqliteWriter implements StoreWrites {
           writeFileSync(file, c.encoded);
           inline = null;
         }
-        params.push(key, c.node, inline, file, c.stdout || null, c.stderr || null, c.at, c.startedAt, c.attempt, c.lane ?? null);
+        const from = c.cachedFrom ? JSON.stringify({ dispatchId: c.cachedFrom.dispatchId, nodeId: c.cachedFrom.nodeId }) : null;
+        params.push(key, c.node, inline, file, c.stdout || null, c.stderr || null, c.at, c.startedAt, c.attempt, c.lane ?? null, from);
       }
       this.completedStatement(slice.length).run(params);
+    }
+    for (const c of items) {
+      if (c.cacheAs) this.stmts.cachePut.run(c.cacheAs.key, c.cacheAs.electron, id, c.node, c.at, c.cacheAs.expiresAt);
+      if (c.cachedFrom) this.stmts.cacheHit.run(c.at, c.cachedFrom.key);
     }
   }
 
@@ -103,12 +108,12 @@ export class SqliteWriter implements StoreWrites {
     if (!st) {
       // `attempts` NULL: the RUNNING mark was written, and its attempt stands.
       st = this.db.prepare(
-        `INSERT INTO node_states (dispatch, node_id, status, output, output_file, stdout, stderr, ended_at, started_at, attempts, lane)
-         VALUES ${new Array(n).fill("(?,?,'COMPLETED',?,?,?,?,?,?,?,?)").join(",")}
+        `INSERT INTO node_states (dispatch, node_id, status, output, output_file, stdout, stderr, ended_at, started_at, attempts, lane, cached_from)
+         VALUES ${new Array(n).fill("(?,?,'COMPLETED',?,?,?,?,?,?,?,?,?)").join(",")}
          ON CONFLICT DO UPDATE SET status = 'COMPLETED', output = excluded.output, output_file = excluded.output_file,
            stdout = excluded.stdout, stderr = excluded.stderr, error = NULL, ended_at = excluded.ended_at,
            started_at = excluded.started_at, attempts = COALESCE(excluded.attempts, attempts),
-           lane = COALESCE(excluded.lane, lane), retry_at = NULL`,
+           lane = COALESCE(excluded.lane, lane), retry_at = NULL, cached_from = excluded.cached_from`,
       );
       this.completedStatements.set(n, st);
     }
@@ -145,7 +150,8 @@ export class SqliteWriter implements StoreWrites {
   }
 
   deleteDispatch(id: DispatchId): void {
-    for (const st of [this.stmts.deleteStates, this.stmts.liveClearAll, this.stmts.deleteEvents, this.stmts.deleteSources, this.stmts.deleteGraph, this.stmts.deleteDispatch]) {
+    const { deleteStates, liveClearAll, deleteEvents, deleteSources, deleteCacheOf, deleteGraph, deleteDispatch } = this.stmts;
+    for (const st of [deleteStates, liveClearAll, deleteEvents, deleteSources, deleteCacheOf, deleteGraph, deleteDispatch]) {
       st.run(id);
     }
     this.keys.delete(id);
@@ -162,6 +168,10 @@ export class SqliteWriter implements StoreWrites {
   liveOutputCleared(id: DispatchId, node: number | null): void {
     if (node === null) this.stmts.liveClearAll.run(id);
     else this.stmts.liveClear.run(id, node);
+  }
+
+  cacheRemoved(keys: readonly CacheKey[]): void {
+    for (const k of keys) this.stmts.cacheRemove.run(k);
   }
 
   setOwner(id: DispatchId, pid: number | null, host: string | null, lock: string | null): void {

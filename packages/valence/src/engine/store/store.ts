@@ -16,7 +16,7 @@
  *   (an owner check, a dead runner's nodes): its reads and writes see one
  *   snapshot and commit together.
  */
-import type { DispatchId } from "../../ids.js";
+import type { CacheKey, DispatchId } from "../../ids.js";
 import type { Cluster } from "./cluster.js";
 import type { Status } from "../../status.js";
 import type { SubmittedNode } from "./graph-codec.js";
@@ -35,6 +35,38 @@ export interface CompletedNode {
   readonly attempt: number | null;
   /** Where it ran (TaskOutcome.lane): a worker, host, Dask worker or Slurm job; undefined or null when unknown. */
   readonly lane?: string | null | undefined;
+  /** A cached electron's fresh result: kept under this key for later dispatches (replacing an entry of the key). */
+  readonly cacheAs?: NewCacheEntry | undefined;
+  /** A cache hit: the output is entry `key`'s, made by that dispatch's node (the entry counts the hit). */
+  readonly cachedFrom?: (CachedFrom & { readonly key: CacheKey }) | undefined;
+}
+
+/** Where a cached result was made. */
+export interface CachedFrom {
+  readonly dispatchId: DispatchId;
+  readonly nodeId: number;
+}
+
+/** What a completing node's write keeps for later dispatches. */
+export interface NewCacheEntry {
+  readonly key: CacheKey;
+  /** The electron's name, for people (`valence cache ls`). */
+  readonly electron: string;
+  /** Null: until cleared. */
+  readonly expiresAt: number | null;
+}
+
+/** A result kept for reuse, by the content hash of its code and inputs (engine/run/result-cache.ts). */
+export interface CacheEntry extends NewCacheEntry, CachedFrom {
+  readonly createdAt: number;
+  readonly hits: number;
+  readonly lastHitAt: number | null;
+}
+
+/** A live entry and the output it stands for. */
+export interface CacheHit {
+  readonly entry: CacheEntry;
+  readonly encoded: string;
 }
 
 /** A piece of a running node's stdout or stderr, in the order written. */
@@ -127,10 +159,12 @@ export interface StoreWrites {
   liveOutputCleared(id: DispatchId, node: number | null): void;
   /**
    * Removes the dispatch and everything stored of it: its graph, node states, events, sources,
-   * live output (and on Postgres its large values). Not its child dispatches (delete each) nor
+   * live output, the result-cache entries its nodes made (and on Postgres its large values). Not its child dispatches (delete each) nor
    * files: the caller removes its results dir, and bundles nothing else uses (engine/purge.ts).
    */
   deleteDispatch(id: DispatchId): void;
+  /** Removes these result-cache entries (the results stay with their dispatches). */
+  cacheRemoved(keys: readonly CacheKey[]): void;
   /** Names the process that runs the dispatch; nulls: none does (a team server that took it over lets go of an owner on another machine). */
   setOwner(id: DispatchId, pid: number | null, host: string | null, lock: string | null): void;
 }
@@ -188,6 +222,12 @@ export interface Store {
   getLiveOutput(id: DispatchId, node: number | null, after?: number): Promise<LiveChunkRecord[]>;
   /** A node's encoded output, from its row or its file; null when it has none. */
   readOutput(n: Pick<NodeRecord, "output" | "outputFile">): Promise<string | null>;
+
+  // The result cache.
+  /** Entry `key` if it has not expired at `now` and its node still holds its output. */
+  cacheLookup(key: CacheKey, now: number): Promise<CacheHit | undefined>;
+  /** Every entry, newest first (expired ones too: `valence cache ls` shows them as such). */
+  cacheEntries(): Promise<CacheEntry[]>;
 
   // The dashboard's list.
   /** Top-level dispatches by status. */

@@ -168,6 +168,22 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE node_states ADD COLUMN retry_at int8;
   `,
+  // 8: the result cache across dispatches (engine/run/result-cache.ts): an entry names the node
+  // whose output it reuses; a node that reused one names where its output was made.
+  `
+  CREATE TABLE result_cache (
+    key text PRIMARY KEY,
+    electron text NOT NULL,
+    dispatch_id text NOT NULL REFERENCES dispatches (id),
+    node_id integer NOT NULL,
+    created_at int8 NOT NULL,
+    expires_at int8,
+    hits integer NOT NULL DEFAULT 0,
+    last_hit_at int8
+  );
+  CREATE INDEX result_cache_dispatch ON result_cache (dispatch_id);
+  ALTER TABLE node_states ADD COLUMN cached_from text;
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

@@ -21,6 +21,7 @@ const DISPATCH_COLUMNS =
     "d",
   ) + `, ${aliased("inputs, output_template", "g")}`;
 const DISPATCHES = "dispatches d JOIN graphs g ON g.dispatch_id = d.id";
+const CACHE_COLUMNS = aliased("key, electron, dispatch_id, node_id, created_at, expires_at, hits, last_hit_at", "c");
 
 /** Every fixed statement, by name. */
 export const SQL = {
@@ -30,7 +31,7 @@ export const SQL = {
   getDispatchForUpdate: `SELECT ${DISPATCH_COLUMNS} FROM ${DISPATCHES} WHERE d.id = $1 FOR UPDATE OF d`,
   getGraphNodes: `SELECT nodes FROM graphs WHERE dispatch_id = $1`,
   getGraphEdges: `SELECT edges FROM graphs WHERE dispatch_id = $1`,
-  getStates: `SELECT ${aliased("node_id, status, output, output_file, stdout, stderr, error, attempts, started_at, ended_at, lane, retry_at", "s")}
+  getStates: `SELECT ${aliased("node_id, status, output, output_file, stdout, stderr, error, attempts, started_at, ended_at, lane, retry_at, cached_from", "s")}
     FROM node_states s JOIN graphs g ON g.key = s.dispatch WHERE g.dispatch_id = $1`,
   getEvents: `SELECT id, dispatch_id AS "dispatchId", node_id AS "nodeId", at, kind, detail, cause FROM events
     WHERE dispatch_id = $1 AND id > $2 ORDER BY id`,
@@ -44,6 +45,11 @@ export const SQL = {
   nodeLogs: `SELECT s.status, s.stdout, s.stderr, s.attempts, s.retry_at AS "retryAt" FROM node_states s JOIN graphs g ON g.key = s.dispatch WHERE g.dispatch_id = $1 AND s.node_id = $2`,
   liveOfNode: `SELECT id, node_id AS node, stream, text, at FROM live_output WHERE dispatch_id = $1 AND node_id = $2 AND id > $3 ORDER BY id`,
   liveOfDispatch: `SELECT id, node_id AS node, stream, text, at FROM live_output WHERE dispatch_id = $1 AND id > $2 ORDER BY id`,
+  // Only an entry whose node still holds its output (COMPLETED: a node run again since has its new one).
+  cacheLookup: `SELECT ${CACHE_COLUMNS}, s.output, s.output_file AS "outputFile" FROM result_cache c
+    JOIN graphs g ON g.dispatch_id = c.dispatch_id JOIN node_states s ON s.dispatch = g.key AND s.node_id = c.node_id
+    WHERE c.key = $1 AND (c.expires_at IS NULL OR c.expires_at > $2) AND s.status = 'COMPLETED'`,
+  cacheEntries: `SELECT ${CACHE_COLUMNS} FROM result_cache c ORDER BY c.created_at DESC, c.key`,
   /** Which of these dispatches the store holds, with their keys in `node_states`. */
   keys: `SELECT dispatch_id AS id, key FROM graphs WHERE dispatch_id = ANY($1::text[])`,
 
@@ -64,13 +70,19 @@ export const SQL = {
     ON CONFLICT (dispatch, node_id) DO UPDATE SET status = 'RUNNING', attempts = excluded.attempts, error = excluded.error,
       retry_at = excluded.retry_at`,
   // `attempts` NULL: the RUNNING mark was written, and its attempt stands.
-  nodesCompleted: `INSERT INTO node_states (dispatch, node_id, status, output, output_file, stdout, stderr, ended_at, started_at, attempts, lane)
-    SELECT k, n, 'COMPLETED', o, f, so, se, e, s, a, l
-    FROM unnest($1::int4[], $2::int4[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::int8[], $8::int8[], $9::int4[], $10::text[]) AS t (k, n, o, f, so, se, e, s, a, l)
+  nodesCompleted: `INSERT INTO node_states (dispatch, node_id, status, output, output_file, stdout, stderr, ended_at, started_at, attempts, lane, cached_from)
+    SELECT k, n, 'COMPLETED', o, f, so, se, e, s, a, l, cf
+    FROM unnest($1::int4[], $2::int4[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::int8[], $8::int8[], $9::int4[], $10::text[], $11::text[])
+      AS t (k, n, o, f, so, se, e, s, a, l, cf)
     ON CONFLICT (dispatch, node_id) DO UPDATE SET status = 'COMPLETED', output = excluded.output, output_file = excluded.output_file,
       stdout = excluded.stdout, stderr = excluded.stderr, error = NULL, ended_at = excluded.ended_at,
       started_at = excluded.started_at, attempts = COALESCE(excluded.attempts, node_states.attempts),
-      lane = COALESCE(excluded.lane, node_states.lane), retry_at = NULL`,
+      lane = COALESCE(excluded.lane, node_states.lane), retry_at = NULL, cached_from = excluded.cached_from`,
+  cachePut: `INSERT INTO result_cache (key, electron, dispatch_id, node_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (key) DO UPDATE SET electron = excluded.electron, dispatch_id = excluded.dispatch_id, node_id = excluded.node_id,
+      created_at = excluded.created_at, expires_at = excluded.expires_at, hits = 0, last_hit_at = NULL`,
+  cacheHit: `UPDATE result_cache SET hits = hits + 1, last_hit_at = $1 WHERE key = $2`,
+  cacheRemove: `DELETE FROM result_cache WHERE key = ANY($1::text[])`,
   nodesEnded: `INSERT INTO node_states (dispatch, node_id, status, error, stdout, stderr, ended_at, lane)
     SELECT k, n, st, er, so, se, e, l FROM unnest($1::int4[], $2::int4[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::int8[], $8::text[]) AS t (k, n, st, er, so, se, e, l)
     ON CONFLICT (dispatch, node_id) DO UPDATE SET status = excluded.status, error = excluded.error,
@@ -105,6 +117,7 @@ export const SQL = {
       o AS (DELETE FROM live_output WHERE dispatch_id = $1),
       e AS (DELETE FROM events WHERE dispatch_id = $1),
       c AS (DELETE FROM sources WHERE dispatch_id = $1),
+      k AS (DELETE FROM result_cache WHERE dispatch_id = $1),
       r AS (DELETE FROM graphs WHERE dispatch_id = $1)
     DELETE FROM dispatches WHERE id = $1`,
   setOwner: `UPDATE dispatches SET owner_pid = $1, owner_host = $2, owner_lock = $3 WHERE id = $4`,

@@ -45,13 +45,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import type { QueryResult, QueryResultRow } from "pg";
 import { StoreError } from "../../../errors.js";
-import type { DispatchId } from "../../../ids.js";
+import type { CacheKey, DispatchId } from "../../../ids.js";
 import type { Status } from "../../../status.js";
 import { decodeEdges, decodeNodes } from "../graph-codec.js";
 import { withState, type NodeState } from "../node-state.js";
 import { RecordedWrites } from "../recorded-writes.js";
 import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "../records.js";
-import type { DispatchListRow, DispatchQuery, LiveChunkRecord, NodeLogs, Store, StoreTx, StoreWrites } from "../store.js";
+import type { CacheEntry, CacheHit, DispatchListRow, DispatchQuery, LiveChunkRecord, NodeLogs, Store, StoreTx, StoreWrites } from "../store.js";
 import { maskUrl, targetOf } from "./mask-url.js";
 import { Checkout, type Reconnect, type WriteTries } from "./postgres-checkout.js";
 import { PostgresCluster } from "./postgres-cluster.js";
@@ -104,6 +104,7 @@ export interface StoreRetryEvent {
 /** A node's row in `node_states`, as read (logs are bytea). */
 type StateRow = Pick<NodeRecord, "nodeId" | "status" | "output" | "outputFile" | "error" | "startedAt" | "endedAt" | "lane" | "retryAt"> & {
   readonly attempts: number | null;
+  readonly cachedFrom: string | null;
   stdout: Buffer | string | null;
   stderr: Buffer | string | null;
 };
@@ -561,6 +562,18 @@ export class PostgresStore implements Store {
     const row = (await this.read<{ value: string }>("largeValue", [id])).rows[0];
     if (!row) throw new StoreError(`a node's output ${n.outputFile} is missing from the Postgres store ${this.where}`);
     return row.value;
+  }
+
+  async cacheLookup(key: CacheKey, now: number): Promise<CacheHit | undefined> {
+    const row = (await this.read<CacheEntry & { output: string | null; outputFile: string | null }>("cacheLookup", [key, now])).rows[0];
+    if (!row) return undefined;
+    const { output, outputFile, ...entry } = row;
+    const encoded = await this.readOutput({ output, outputFile });
+    return encoded === null ? undefined : { entry, encoded };
+  }
+
+  async cacheEntries(): Promise<CacheEntry[]> {
+    return (await this.read<CacheEntry>("cacheEntries", [])).rows;
   }
 
   async countByStatus(): Promise<Partial<Record<Status, number>>> {

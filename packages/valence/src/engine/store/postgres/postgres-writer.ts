@@ -72,7 +72,9 @@ function bytes(text: string | null | undefined): Buffer | null {
 }
 
 /** The dispatch an op names. */
-function dispatchOf(op: WriteOp): string {
+/** The dispatch an op writes to; null for one that writes to none (the result cache's). */
+function dispatchOf(op: WriteOp): string | null {
+  if (op.method === "cacheRemoved") return null;
   return op.method === "insertDispatch" ? op.args[0].id : op.args[0];
 }
 
@@ -132,7 +134,7 @@ export class PostgresWrite {
     const unknown = new Set<string>();
     for (const op of ops) {
       const id = dispatchOf(op);
-      if (op.method !== "insertDispatch" && !this.known.has(id)) unknown.add(id);
+      if (id !== null && op.method !== "insertDispatch" && !this.known.has(id)) unknown.add(id);
     }
     if (unknown.size) {
       const found = await this.run<{ id: string; key: number }>("keys", [[...unknown]]);
@@ -141,6 +143,7 @@ export class PostgresWrite {
     const inserted = new Set<string>();
     for (const op of ops) {
       const id = dispatchOf(op);
+      if (id === null) continue;
       if (op.method === "insertDispatch") inserted.add(id);
       else if (!inserted.has(id) && !this.known.has(id) && !this.learned.has(id)) throw new StoreError(`dispatch ${id} is not in the store ${this.where}`);
     }
@@ -188,6 +191,14 @@ export class PostgresWrite {
             this.completed.push({ key, c, output: null, file: `${LARGE_VALUE_MARKER}${(r.rows[0] as { id: number }).id}` });
           } else {
             this.completed.push({ key, c, output: c.encoded, file: null });
+          }
+        }
+        // Cache entries name the node rows just gathered: after them (rare, one row a statement).
+        if (items.some((c) => c.cacheAs || c.cachedFrom)) {
+          await this.sendSegment();
+          for (const c of items) {
+            if (c.cacheAs) await this.run("cachePut", [c.cacheAs.key, c.cacheAs.electron, id, c.node, c.at, c.cacheAs.expiresAt]);
+            if (c.cachedFrom) await this.run("cacheHit", [c.at, c.cachedFrom.key]);
           }
         }
         return;
@@ -254,6 +265,11 @@ export class PostgresWrite {
         this.forgotten.add(id);
         return;
       }
+      case "cacheRemoved": {
+        const [keys] = op.args;
+        if (keys.length) await this.run("cacheRemove", [keys]);
+        return;
+      }
       case "setOwner": {
         const [id, pid, host, lock] = op.args;
         await this.run("setOwner", [pid, host, lock, id]);
@@ -280,6 +296,7 @@ export class PostgresWrite {
         rows.map((r) => r.c.startedAt),
         rows.map((r) => r.c.attempt),
         rows.map((r) => r.c.lane ?? null),
+        rows.map((r) => (r.c.cachedFrom ? JSON.stringify({ dispatchId: r.c.cachedFrom.dispatchId, nodeId: r.c.cachedFrom.nodeId }) : null)),
       ]);
     }
     const endedSize = (r: EndedRow) => r.error.length + (r.stdout?.length ?? 0) + (r.stderr?.length ?? 0);

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { newDispatchId, type DispatchId } from "../../../ids.js";
+import { asCacheKey, newDispatchId, type CacheKey, type DispatchId } from "../../../ids.js";
 import type { DispatchRecord, NodeRecord } from "../records.js";
 import { LARGE_VALUE_BYTES, type DispatchQuery, type Store } from "../store.js";
 
@@ -24,7 +24,7 @@ export function nodeRecord(i: number, over: Partial<NodeRecord> = {}): NodeRecor
   return {
     nodeId: i, kind: "electron", name: `n${i}`, electronId: "e", status: "NEW_OBJECT", executor: '"inline"', retries: 0, retryPolicy: null, timeoutMs: null,
     key: null, holes: null, value: null, output: null, outputFile: null, stdout: null, stderr: null, error: null, attempts: 0, retryAt: null,
-    startedAt: null, endedAt: null, lane: null, bundlePath: null, ...over,
+    startedAt: null, endedAt: null, lane: null, bundlePath: null, cachePolicy: null, cachedFrom: null, ...over,
   };
 }
 
@@ -189,6 +189,48 @@ export function storeContract(driver: string, open: (dataDir: string) => Store |
       // A node completed again on another lane (a redispatch or a retry): the new lane.
       await store.write((w) => w.nodesCompleted(id, results, [{ node: 0, encoded: "12", stdout: "", stderr: "", at: 12, startedAt: 11, attempt: 2, lane: "inline" }]));
       assert.equal((await store.getNodes(id))[0]?.lane, "inline");
+    });
+
+    it("keeps result-cache entries: a lookup finds a live one with its node's output (a large one too), counts hits, and skips expired, removed and deleted ones", async () => {
+      const { store, dir, id, results } = await fresh(3, { nodeCount: 3 });
+      const [k1, k2, k3] = ["a", "b", "c"].map((c) => asCacheKey(c.repeat(64)));
+      const big = JSON.stringify("y".repeat(LARGE_VALUE_BYTES + 10));
+      await store.write((w) =>
+        w.nodesCompleted(id, results, [
+          { ...completed(0, "10"), at: 100, cacheAs: { key: k1 as CacheKey, electron: "square", expiresAt: null } },
+          { ...completed(1, big), at: 100, cacheAs: { key: k2 as CacheKey, electron: "big", expiresAt: 500 } },
+        ]),
+      );
+      assert.equal(await store.cacheLookup(k3 as CacheKey, 200), undefined, "no entry of the key");
+      const hit = await store.cacheLookup(k1 as CacheKey, 200);
+      assert.deepEqual(hit, { entry: { key: k1, electron: "square", dispatchId: id, nodeId: 0, createdAt: 100, expiresAt: null, hits: 0, lastHitAt: null }, encoded: "10" });
+      assert.equal((await store.cacheLookup(k2 as CacheKey, 499))?.encoded, big);
+      assert.equal(await store.cacheLookup(k2 as CacheKey, 500), undefined, "expired at its expiresAt");
+
+      // A hit in another dispatch: its node names where the output came from, and the entry counts it.
+      const other = newDispatchId();
+      await store.write((w) => {
+        w.insertDispatch(dispatchRecord(other, join(dir, "r", other), { nodeCount: 1 }), [nodeRecord(0)], []);
+        w.nodesCompleted(other, results, [{ ...completed(0, "10"), at: 300, cachedFrom: { key: k1 as CacheKey, dispatchId: id, nodeId: 0 } }]);
+      });
+      assert.deepEqual((await store.getNodes(other))[0]?.cachedFrom, { dispatchId: id, nodeId: 0 });
+      assert.equal((await store.getNodes(id))[0]?.cachedFrom, null, "a node that ran names none");
+      const entries = await store.cacheEntries();
+      assert.deepEqual(entries.map((e) => [e.key, e.hits, e.lastHitAt]).sort(), [[k1, 1, 300], [k2, 0, null]]);
+
+      // A node run again (not COMPLETED now) is no hit; completed afresh under the key, it replaces the entry.
+      await store.write((w) => w.nodeRunning(id, 0, 2, 400));
+      assert.equal(await store.cacheLookup(k1 as CacheKey, 401), undefined);
+      await store.write((w) => w.nodesCompleted(id, results, [{ ...completed(0, "11"), at: 450, cacheAs: { key: k1 as CacheKey, electron: "square", expiresAt: 9000 } }]));
+      assert.deepEqual(await store.cacheLookup(k1 as CacheKey, 451), { entry: { key: k1, electron: "square", dispatchId: id, nodeId: 0, createdAt: 450, expiresAt: 9000, hits: 0, lastHitAt: null }, encoded: "11" });
+
+      await store.write((w) => w.cacheRemoved([k2 as CacheKey]));
+      assert.deepEqual((await store.cacheEntries()).map((e) => e.key), [k1]);
+      // Deleting the dispatch that made an entry deletes the entry; the dispatch that reused it keeps its output.
+      await store.write((w) => w.deleteDispatch(id));
+      assert.deepEqual(await store.cacheEntries(), []);
+      assert.equal(await store.cacheLookup(k1 as CacheKey, 500), undefined);
+      assert.equal((await store.getNodes(other))[0]?.output, "10");
     });
 
     it("keeps an output over LARGE_VALUE_BYTES out of the node row, and reads it back whole", async () => {
