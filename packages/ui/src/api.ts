@@ -69,6 +69,8 @@ export interface GraphNode {
   /** While a failed try waits out its retry backoff: when the next try is due (ms since the epoch). */
   readonly retryAt: number | null;
   readonly subDispatchId: string | null;
+  /** Its output was reused from an earlier run (the result cache). */
+  readonly cached?: true;
 }
 
 export interface GraphEdge {
@@ -163,6 +165,10 @@ export interface NodeDetails {
   readonly retries: number;
   /** While a failed try waits out its retry backoff: when the next try is due (ms since the epoch). */
   readonly retryAt: number | null;
+  /** A cache hit: the dispatch and node whose output it reused. */
+  readonly cachedFrom: { readonly dispatchId: string; readonly nodeId: number } | null;
+  /** The electron's `cache` option, when it caches: how long a result lasts (ms; null until cleared). */
+  readonly cache: { readonly ttl: number | null; readonly version?: string } | null;
   readonly timeoutMs: number | null;
   readonly source: string | null;
   readonly inputs: ReadonlyArray<{ readonly param: string; readonly node: number; readonly name: string; readonly value: string | null }>;

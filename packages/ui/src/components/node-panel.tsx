@@ -105,6 +105,15 @@ export function NodePanel({
               Its run: <Link to={`/dispatches/${current.subDispatchId}`}>{current.subDispatchId}</Link>
             </p>
           )}
+          {current.cachedFrom && (
+            <p className="cached-from" data-testid="cached-from">
+              Cached: reused the result of{" "}
+              <Link to={`/dispatches/${current.cachedFrom.dispatchId}?node=${current.cachedFrom.nodeId}`}>
+                {current.cachedFrom.dispatchId}, node {current.cachedFrom.nodeId}
+              </Link>
+              ; it did not run.
+            </p>
+          )}
           {current.retryAt !== null && shownStatus === "RUNNING" && (
             <Retrying at={current.retryAt} tried={current.attempts} tries={current.retries + 1} onDue={() => setReload((n) => n + 1)} />
           )}
@@ -141,6 +150,15 @@ export function NodePanel({
                 {current.attempts} (retries allowed: {current.retries})
               </dd>
             </div>
+            {current.cache && (
+              <div>
+                <dt>Cache</dt>
+                <dd>
+                  {current.cache.ttl === null ? "kept until cleared" : `kept for ${formatTtl(current.cache.ttl)}`}
+                  {current.cache.version ? ` (version ${current.cache.version})` : ""}
+                </dd>
+              </div>
+            )}
             {current.timeoutMs !== null && (
               <div>
                 <dt>Timeout</dt>
@@ -260,6 +278,13 @@ function Retrying({ at, tried, tries, onDue }: { at: number; tried: number; trie
 
 function formatSeconds(s: number): string {
   return s < 90 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+/** A cache's time to live in its largest whole unit: "30 d", "1 h", "5 min", else as formatSeconds. */
+function formatTtl(ms: number): string {
+  const s = Math.round(ms / 1000);
+  for (const [unit, size] of [["d", 86_400], ["h", 3600], ["min", 60]] as const) if (s >= size && s % size === 0) return `${s / size} ${unit}`;
+  return formatSeconds(s);
 }
 
 /** Polls a running node's output about once a second. */

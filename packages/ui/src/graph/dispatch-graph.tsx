@@ -24,7 +24,7 @@ import { statusLabel, statusTone } from "../format";
 import { layout, nodeSize, type Positions } from "./layout";
 import { useMeasuredSizes } from "./measured";
 
-type VData = { name: string; kind: string; status: Status; executor: string; sub: boolean; inner: boolean };
+type VData = { name: string; kind: string; status: Status; executor: string; sub: boolean; inner: boolean; cached: boolean };
 type VNode = Node<VData, "valence">;
 
 const VNodeView = memo(function VNodeView({ data, selected }: NodeProps<VNode>) {
@@ -43,6 +43,7 @@ const VNodeView = memo(function VNodeView({ data, selected }: NodeProps<VNode>) 
         {!quiet && (
           <span className="vnode-meta">
             {data.sub ? `sublattice · ${data.executor || "run"}` : data.executor || data.kind}
+            {data.cached ? " · cached" : ""}
           </span>
         )}
       </span>
@@ -132,6 +133,7 @@ function Inner({ nodes, edges, statuses, selected, onSelect, innerFrom = Infinit
         !!old.selected === isSel &&
         old.position === positions[n.nodeId] &&
         old.data.sub === !!n.subDispatchId &&
+        old.data.cached === !!n.cached &&
         old.data.name === n.name
       ) {
         out.push(old);
@@ -142,7 +144,7 @@ function Inner({ nodes, edges, statuses, selected, onSelect, innerFrom = Infinit
         id: String(n.nodeId),
         type: "valence",
         position: positions[n.nodeId] ?? { x: 0, y: 0 },
-        data: { name: n.name, kind: n.kind, status, executor: n.executor, sub: !!n.subDispatchId, inner: n.nodeId >= innerFrom },
+        data: { name: n.name, kind: n.kind, status, executor: n.executor, sub: !!n.subDispatchId, inner: n.nodeId >= innerFrom, cached: !!n.cached },
         selected: isSel,
         width: size.width,
         height: size.height,

@@ -351,6 +351,17 @@ describe("HTTP API: bad input", () => {
     await assertHealthy(h);
   });
 
+  it("refuses a node's retry or cache policy that is not one (400), naming the node and the field", async () => {
+    const retry = await postJson(`${h.base}/dispatches`, validSubmit({ nodes: [paramNode(0, { retryPolicy: '{"initial":-1}' })] }));
+    assertError(retry, 400, "BAD_REQUEST", "nodes[0].retryPolicy", "retry policy");
+    for (const cachePolicy of ['{"code":"abc","ttl":null}', '{"code":"' + "a".repeat(64) + '","ttl":0}', "not json"]) {
+      const r = await postJson(`${h.base}/dispatches`, validSubmit({ nodes: [paramNode(0, { cachePolicy })] }));
+      assertError(r, 400, "BAD_REQUEST", "nodes[0].cachePolicy", "cache policy");
+    }
+    const ok = await postJson(`${h.base}/dispatches`, validSubmit({ nodes: [paramNode(0, { cachePolicy: JSON.stringify({ code: "a".repeat(64), ttl: 1000, version: "2" }) })] }));
+    assert.equal(ok.status, 201);
+  });
+
   it("refuses nodes numbered out of order (400)", async () => {
     const r = await postJson(`${h.base}/dispatches`, validSubmit({ nodes: [paramNode(0), paramNode(2)] }));
     assertError(r, 400, "BAD_REQUEST", "nodes[1].nodeId", "must be 1");
