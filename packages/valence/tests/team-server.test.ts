@@ -60,6 +60,21 @@ describe("a server on Postgres", () => {
     }
   });
 
+  it("reuses a cached electron's result from the team's database in a later dispatch, and lists it with valence cache ls", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { cachedFlow } = await flows();
+    const first = await getResult(await dispatch(cachedFlow)(4), { wait: true });
+    assert.equal(first.result, 64);
+    assert.equal(first.nodes[0]?.cachedFrom, undefined);
+    const second = await getResult(await dispatch(cachedFlow)(4), { wait: true });
+    assert.equal(second.result, 64);
+    assert.deepEqual(second.nodes[0]?.cachedFrom, { dispatchId: first.dispatchId, nodeId: 0 });
+    const ls = valence(["cache", "ls", "--json"], { VALENCE_STORE: url });
+    assert.equal(ls.code, 0, ls.err);
+    const entries = JSON.parse(ls.out) as Array<{ dispatchId: string; hits: number; electron: string }>;
+    assert.deepEqual(entries.filter((e) => e.dispatchId === first.dispatchId).map((e) => [e.electron, e.hits]), [["cachedCube", 1]]);
+  });
+
   it("valence migrate creates a fresh database's tables and says their version; a bad or unreachable store is refused with the password masked", async () => {
     const fresh = (await pg.freshDatabase()).url;
     const { PG_SCHEMA_VERSION } = await import("../src/engine/store/postgres/postgres-schema.js");
