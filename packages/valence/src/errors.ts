@@ -299,3 +299,8 @@ export class TriggerNotFoundError extends ValenceError {
     super(`no trigger "${triggerId}" on this server; \`valence triggers ls\` lists them`);
   }
 }
+
+/** A trigger was asked of the embedded engine: triggers live in a server, which outlives the script. */
+export class TriggerNeedsServerError extends ValenceError {
+  override readonly code = "TRIGGER_NEEDS_SERVER";
+}

@@ -74,7 +74,14 @@ export function normalizeSpec(input: TriggerSpec, cwd: string): NormalizedSpec {
   if (!expr) throw new TriggerSpecError("cron", "cron: must be a cron expression, such as \"*/5 * * * *\"");
   const timezone = input.timezone ?? null;
   const job = cronOf(expr, timezone);
-  if (job.nextRun() === null) throw new TriggerSpecError("cron", `cron: "${expr}" never runs again (no date matches it); check the day and month fields`);
+  let next: Date | null;
+  try {
+    next = job.nextRun();
+  } catch (error) {
+    // croner checks the time zone only when it first works out a date.
+    throw new TriggerSpecError("cron", `cron: the time zone "${timezone}" is refused: ${(error as Error).message}; write an IANA name such as "Europe/Paris"`, { cause: error });
+  }
+  if (next === null) throw new TriggerSpecError("cron", `cron: "${expr}" never runs again (no date matches it); check the day and month fields`);
   return { kind: "cron", spec: expr, everyMs: null, timezone };
 }
 
