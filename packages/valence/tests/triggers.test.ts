@@ -208,6 +208,66 @@ describe("refused at registration", () => {
   });
 });
 
+describe("valence triggers", () => {
+  const fixture = fileURLToPath(new URL("./fixtures/trigger-workflows.ts", import.meta.url));
+
+  it("adds a trigger from a file's lattice, lists, shows, pauses, resumes and removes it", { timeout: 60_000 }, async () => {
+    const added = valence(["triggers", "add", fixture, "--lattice", "tick", "--cron", "0 7 * * 1-5", "--timezone", "Europe/Paris"]);
+    assert.equal(added.code, 0, added.out);
+    const id = added.out.trim();
+    assert.match(id, /^trg_[0-9a-z]+$/);
+    const ls = valence(["triggers", "ls"]);
+    assert.equal(ls.code, 0, ls.out);
+    assert.match(ls.out, /^ID\s+KIND\s+SPEC\s+LATTICE\s+STATE\s+LAST FIRE\s+NEXT FIRE$/m);
+    assert.match(ls.out, new RegExp(`^${id}\\s+cron\\s+0 7 \\* \\* 1-5 \\(Europe/Paris\\)\\s+tick\\s+running\\s+-\\s+\\d{4}-`, "m"));
+    const show = valence(["triggers", "show", id]);
+    assert.equal(show.code, 0, show.out);
+    assert.match(show.out, /no dispatches yet/);
+    assert.equal(valence(["triggers", "pause", id]).out.trim(), `${id} paused`);
+    assert.equal((await client.trigger(id)).trigger.paused, true);
+    assert.equal(valence(["triggers", "resume", id]).out.trim(), `${id} running`);
+    assert.equal((await client.trigger(id)).trigger.paused, false);
+    assert.equal(valence(["triggers", "rm", id]).code, 0);
+    const gone = valence(["triggers", "show", id]);
+    assert.equal(gone.code, 1);
+    assert.match(gone.out, /TRIGGER_NOT_FOUND.*no trigger "trg_.*" on this server/);
+  });
+
+  it("shows a trigger's dispatches with their status", { timeout: 60_000 }, async () => {
+    const inbox = join(root, "inbox-cli");
+    mkdirSync(inbox);
+    const added = valence(["triggers", "add", fixture, "--lattice", "ingest", "--watch", inbox]);
+    assert.equal(added.code, 0, added.out);
+    const id = added.out.trim();
+    writeFileSync(join(inbox, "x.txt"), "x");
+    const r = await until(id, (t) => t.fires.length === 1);
+    await sdk.getResult(r.fires[0]!.dispatchId, { wait: true });
+    const show = valence(["triggers", "show", id]);
+    assert.match(show.out, new RegExp(`^${r.fires[0]!.dispatchId}\\s+COMPLETED\\s+\\d{4}-\\S+\\s+\\d+:${join(inbox, "x.txt")}$`, "m"));
+    assert.equal(valence(["triggers", "rm", id]).code, 0);
+  });
+
+  it("refuses an unknown lattice, naming the ones the file defines", () => {
+    const r = valence(["triggers", "add", fixture, "--lattice", "nope", "--every", "1m"]);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /TRIGGER_SPEC.*defines no lattice "nope" \(it defines: ingest, tick, noArgs, pair\)/);
+    const which = valence(["triggers", "add", fixture, "--every", "1m"]);
+    assert.match(which.out, /defines 4 lattices \(ingest, tick, noArgs, pair\): say which with --lattice NAME/);
+  });
+
+  it("refuses an invalid cron expression and a missing directory", () => {
+    const cron = valence(["triggers", "add", fixture, "--lattice", "tick", "--cron", "* * *"]);
+    assert.equal(cron.code, 1);
+    assert.match(cron.out, /TRIGGER_SPEC.*cron: "\* \* \*" is refused by croner/);
+    const dir = valence(["triggers", "add", fixture, "--lattice", "ingest", "--watch", join(root, "nowhere")]);
+    assert.equal(dir.code, 1);
+    assert.match(dir.out, /does not exist on the server's machine/);
+    const two = valence(["triggers", "add", fixture, "--every", "1m", "--cron", "* * * * *"]);
+    assert.equal(two.code, 2);
+    assert.match(two.out, /give one of --watch, --every and --cron, not --every and --cron/);
+  });
+});
+
 it("leaves no process behind when stopped", { timeout: 30_000 }, async () => {
   assert.equal(valence(["stop"]).code, 0);
   assert.deepEqual(await settled(dataDir), []);

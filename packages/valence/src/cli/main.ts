@@ -21,6 +21,7 @@ import { startCommand } from "./commands/start.js";
 import { statusCommand } from "./commands/status.js";
 import { stopCommand } from "./commands/stop.js";
 import { watchCommand } from "./commands/watch.js";
+import { triggersCommand } from "./commands/triggers.js";
 
 const COMMANDS: readonly Command[] = [
   runCommand,
@@ -30,6 +31,7 @@ const COMMANDS: readonly Command[] = [
   redispatchCommand,
   resumeCommand,
   purgeCommand,
+  triggersCommand,
   watchCommand,
   startCommand,
   stopCommand,

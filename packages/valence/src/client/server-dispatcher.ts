@@ -12,7 +12,7 @@ import type { DispatchId, TriggerId } from "../ids.js";
 import type { TriggerSpec } from "../sdk/trigger-spec.js";
 import { arityOf } from "../sdk/arity.js";
 import { normalizeSpec } from "../engine/triggers/trigger-spec.js";
-import type { LatticeInfo } from "../sdk/lattice.js";
+import { latticeCall, type LatticeInfo } from "../sdk/lattice.js";
 import type { Result } from "../sdk/result.js";
 import type { DispatchSummary, SubmitBody } from "../api/wire.js";
 import { bundleEntry } from "../engine/bundle/bundler.js";
@@ -61,7 +61,7 @@ export class ServerDispatcher implements Dispatcher {
    * each fire) or of none; its bundle is uploaded. The lattice itself is traced at each fire, in
    * a runner, from that bundle.
    */
-  async trigger(info: LatticeInfo, workflow: (...args: never[]) => unknown, spec: TriggerSpec): Promise<TriggerId> {
+  async trigger(info: LatticeInfo, spec: TriggerSpec): Promise<TriggerId> {
     const arity = arityOf(info.fn);
     if (arity.required > 1) {
       throw new TriggerSpecError(
@@ -71,7 +71,7 @@ export class ServerDispatcher implements Dispatcher {
     }
     const normalized = normalizeSpec(spec, process.cwd());
     const withArg = arity.max >= 1;
-    const call = workflow as (...a: unknown[]) => unknown;
+    const call = latticeCall(info);
     const wrapper: LatticeInfo = {
       ...info,
       fn: (withArg ? (arg: unknown) => call(arg) : () => call()) as LatticeInfo["fn"],

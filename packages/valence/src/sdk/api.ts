@@ -88,5 +88,5 @@ export async function trigger<R>(workflow: Lattice<[string], R> | Lattice<[], R>
   const info = latticeInfo(workflow);
   if (!info) throw new TracingError("trigger(workflow, spec): workflow must be a lattice (wrap the function with lattice(fn))");
   if (isTaskRunner()) return new Promise<never>(() => undefined);
-  return (await dispatcher()).trigger(info, workflow as (...args: never[]) => unknown, spec);
+  return (await dispatcher()).trigger(info, spec);
 }

@@ -36,8 +36,8 @@ export interface SdkDispatcher {
   cancel(id: DispatchId, nodes?: readonly number[]): Promise<void>;
   /** A new run of a finished dispatch (see `redispatch`). */
   redispatch(id: DispatchId, opts: RedispatchOptions): Promise<DispatchId>;
-  /** Registers a trigger with the server (see `trigger`); `workflow` is the lattice's callable. */
-  trigger(info: LatticeInfo, workflow: (...args: never[]) => unknown, spec: TriggerSpec): Promise<TriggerId>;
+  /** Registers a trigger with the server (see `trigger`). */
+  trigger(info: LatticeInfo, spec: TriggerSpec): Promise<TriggerId>;
 }
 
 /** The SDK was loaded without its entry (index.ts), so nothing connected it to the engine. */
