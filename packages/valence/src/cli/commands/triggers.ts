@@ -109,7 +109,9 @@ function details(r: TriggerReply): string {
     "",
   ];
   if (!r.fires.length) return `${head.join("\n")}no dispatches yet\n`;
-  const rows = r.fires.map((f) => [f.dispatchId, f.status ?? "(deleted)", time(f.at), f.key]);
+  // A watch's key is `mtimeMs:path`: the path is what a reader wants.
+  const what = (key: string) => (t.kind === "watch" ? key.slice(key.indexOf(":") + 1) : key);
+  const rows = r.fires.map((f) => [f.dispatchId, f.status ?? "(deleted)", time(f.at), what(f.key)]);
   return `${head.join("\n")}${table(["DISPATCH", "STATUS", "FIRED", "FOR"], rows)}`;
 }
 
