@@ -30,6 +30,8 @@ import { TriggerService } from "./triggers/trigger-service.js";
 
 export const DEFAULT_PORT = 48008;
 export const DEFAULT_HOST = "127.0.0.1";
+/** How often a team server reads the triggers again (those added, paused or removed on another server). */
+const TRIGGER_SYNC_MS = 2000;
 
 export interface ServerOptions {
   readonly dataDir: string;
@@ -129,7 +131,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // A fire's dispatch starts as a submitted one does: the team's claim, the live list, a runner.
   const triggers = new TriggerService({
     store,
+    bundles: supervisor.bundles,
     log,
+    syncMs: store.cluster ? TRIGGER_SYNC_MS : undefined,
     started: async (id) => {
       await (await team)?.claim(id);
       hub.publish({ dispatchId: id, at: Date.now(), nodes: [], status: "NEW_OBJECT" });

@@ -30,7 +30,9 @@ export class SqliteTriggers implements TriggerStore {
       resume: db.prepare(`UPDATE triggers SET paused = 0, armed_at = ? WHERE id = ?`),
       remove: db.prepare(`DELETE FROM triggers WHERE id = ?`),
       removeFires: db.prepare(`DELETE FROM trigger_fires WHERE trigger_id = ?`),
-      claim: db.prepare(`INSERT INTO trigger_fires (trigger_id, fire_key, dispatch_id, arg, at, tick) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+      // Only for a trigger that exists and is not paused: a fire racing a pause or a removal (here, or on another server) loses.
+      claim: db.prepare(`INSERT INTO trigger_fires (trigger_id, fire_key, dispatch_id, arg, at, tick)
+        SELECT id, ?, ?, ?, ?, ? FROM triggers WHERE id = ? AND paused = 0 ON CONFLICT DO NOTHING`),
       fired: db.prepare(`UPDATE triggers SET last_fire_at = ?, last_tick = COALESCE(?, last_tick) WHERE id = ?`),
       stored: db.prepare(`UPDATE trigger_fires SET stored = 1 WHERE trigger_id = ? AND fire_key = ?`),
       unstored: db.prepare(`SELECT ${FIRE_COLUMNS} FROM trigger_fires WHERE stored = 0 ORDER BY at`),
@@ -65,7 +67,7 @@ export class SqliteTriggers implements TriggerStore {
 
   async claimFire(f: Omit<TriggerFireRecord, "stored">): Promise<boolean> {
     return this.tx(() => {
-      if (this.s.claim.run(f.triggerId, f.key, f.dispatchId, f.arg, f.at, f.tick).changes === 0) return false;
+      if (this.s.claim.run(f.key, f.dispatchId, f.arg, f.at, f.tick, f.triggerId).changes === 0) return false;
       this.s.fired.run(f.at, f.tick, f.triggerId);
       return true;
     });

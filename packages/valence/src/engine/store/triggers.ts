@@ -63,8 +63,9 @@ export interface TriggerStore {
   /** Removes the trigger and its fire rows (not the dispatches they made); false when there was none. */
   remove(id: TriggerId): Promise<boolean>;
   /**
-   * Records the fire unless one with its key exists (then false, and nothing changes); with
-   * it, the trigger's last fire time and (a tick) its last tick, in one transaction.
+   * Records the fire unless one with its key exists, or the trigger is paused or gone (then
+   * false, and nothing changes); with it, the trigger's last fire time and (a tick) its last
+   * tick, in one transaction.
    */
   claimFire(f: Omit<TriggerFireRecord, "stored">): Promise<boolean>;
   /** Its dispatch has been stored. */

@@ -18,8 +18,15 @@ import type { Store } from "../../engine/store/store.js";
 import type { TriggerFireRecord, TriggerRecord } from "../../engine/store/triggers.js";
 import { storeSubmission } from "../submissions.js";
 
+/** Where code bundles are (server/bundles.ts): a team server fetches one another server received. */
+export interface TriggerBundles {
+  here(hash: string): Promise<boolean>;
+  share(hash: string): Promise<void>;
+}
+
 export interface FireOptions {
   readonly store: Store;
+  readonly bundles: TriggerBundles;
   /** A fire's dispatch is stored: start it as a submitted one is (the team's claim, live events, a runner). */
   readonly started: (id: DispatchId) => Promise<void>;
   readonly log: (line: string) => void;
@@ -52,6 +59,8 @@ export class TriggerFirer {
   }
 
   private async storeFire(t: TriggerRecord, f: Pick<TriggerFireRecord, "key" | "dispatchId" | "arg">): Promise<void> {
+    // A trigger registered with another server of the team: its bundle comes from the team's database.
+    await this.opts.bundles.here(t.bundleHash);
     await storeSubmission(this.opts.store, fireBody(JSON.parse(t.template) as SubmitBody, f.arg), null, f.dispatchId);
     await this.opts.store.triggers.fireStored(t.id, f.key);
     this.opts.log(`trigger ${t.id}: ${t.latticeName} dispatched as ${f.dispatchId} (${t.kind} ${f.key})`);

@@ -13,14 +13,22 @@ import { tickAfter } from "../../engine/triggers/schedule.js";
 import { checkWatchedDirectory, normalizeSpec } from "../../engine/triggers/trigger-spec.js";
 import { BadRequestError } from "../http-errors.js";
 import { checkSubmission } from "../submissions.js";
-import { TriggerFirer } from "./fire.js";
+import { TriggerFirer, type TriggerBundles } from "./fire.js";
 import { doneUpTo, scheduleOf, TimeTrigger } from "./time-trigger.js";
 import { fileKey, WatchTrigger } from "./watch-trigger.js";
 
 export interface TriggerServiceOptions {
   readonly store: Store;
+  readonly bundles: TriggerBundles;
   readonly started: (id: DispatchId) => Promise<void>;
   readonly log: (line: string) => void;
+  /**
+   * A team server (several sharing one database): how often it reads the triggers again, to
+   * start those registered on another server and stop those paused or removed there. Each
+   * tick or file version still fires once across the team (its claim), and never for a
+   * paused or removed trigger, so a server only a moment behind fires nothing it should not.
+   */
+  readonly syncMs?: number | undefined;
 }
 
 type Running = TimeTrigger | WatchTrigger;
@@ -29,6 +37,8 @@ export class TriggerService {
   private readonly running = new Map<TriggerId, Running>();
   private readonly firer: TriggerFirer;
   private stopped = false;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private syncing: Promise<void> | undefined;
 
   constructor(private readonly opts: TriggerServiceOptions) {
     this.firer = new TriggerFirer(opts);
@@ -45,10 +55,37 @@ export class TriggerService {
       await this.run(t).catch((error: unknown) => this.opts.log(`trigger ${t.id}: cannot start: ${(error as Error).message}`));
     }
     if (all.length) this.opts.log(`triggers: ${all.filter((t) => !t.paused).length} running, ${all.filter((t) => t.paused).length} paused`);
+    if (this.opts.syncMs) this.syncTimer = setInterval(() => void this.sync(), this.opts.syncMs).unref();
+  }
+
+  /** Starts what the store says runs and this server does not run, and stops what it says does not (a team's other servers changed it). */
+  sync(): Promise<void> {
+    this.syncing ??= (async () => {
+      try {
+        const all = new Map((await this.opts.store.triggers.list()).map((t) => [t.id, t]));
+        for (const [id, running] of this.running) {
+          const t = all.get(id);
+          if (t && !t.paused) continue;
+          this.running.delete(id);
+          await running.stop();
+        }
+        for (const t of all.values()) {
+          if (t.paused || this.running.has(t.id) || this.stopped) continue;
+          await this.run(t).catch((error: unknown) => this.opts.log(`trigger ${t.id}: cannot start: ${(error as Error).message}`));
+        }
+      } catch (error) {
+        this.opts.log(`triggers: cannot read them from the store, trying again: ${(error as Error).message}`);
+      } finally {
+        this.syncing = undefined;
+      }
+    })();
+    return this.syncing;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.syncTimer);
+    await this.syncing;
     await Promise.all([...this.running.values()].map((r) => r.stop()));
     this.running.clear();
   }
@@ -58,6 +95,9 @@ export class TriggerService {
     const spec = normalizeSpec(body.spec, body.template.cwd);
     if (spec.kind === "watch") checkWatchedDirectory(spec.spec);
     checkTemplate(body);
+    // Fetched from the team if another server received it, and kept by the team before the trigger is: any server may fire it.
+    const hash = body.template.bundleHash;
+    if (hash && (await this.opts.bundles.here(hash))) await this.opts.bundles.share(hash);
     const { bundlePath } = checkSubmission(this.opts.store.dataDir, body.template);
     if (!bundlePath || !body.template.bundleHash) throw new BadRequestError("template.bundleHash: a trigger needs the code bundle its lattice is defined in");
     const now = Date.now();
@@ -119,7 +159,8 @@ export class TriggerService {
   }
 
   private async run(t: TriggerRecord): Promise<void> {
-    if (this.stopped) return;
+    // Set in `running` before the first await: a sync and a registration racing start it once.
+    if (this.stopped || this.running.has(t.id)) return;
     // A failed fire is logged, never thrown into a timer or a watcher's event.
     const fire = async (key: string, value: unknown, tick: number | null) => {
       try {

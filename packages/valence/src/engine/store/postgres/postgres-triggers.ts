@@ -49,7 +49,8 @@ export class PostgresTriggers implements TriggerStore {
     const r = await this.q(
       "write",
       `WITH f AS (
-         INSERT INTO trigger_fires (trigger_id, fire_key, dispatch_id, arg, at, tick) VALUES ($1, $2, $3, $4, $5, $6)
+         INSERT INTO trigger_fires (trigger_id, fire_key, dispatch_id, arg, at, tick)
+         SELECT id, $2, $3, $4, $5, $6 FROM triggers WHERE id = $1 AND NOT paused
          ON CONFLICT DO NOTHING RETURNING trigger_id)
        UPDATE triggers SET last_fire_at = $5, last_tick = COALESCE($6, last_tick) WHERE id IN (SELECT trigger_id FROM f) RETURNING id`,
       [f.triggerId, f.key, f.dispatchId, f.arg, f.at, f.tick],

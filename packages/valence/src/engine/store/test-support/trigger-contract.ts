@@ -72,6 +72,23 @@ export function triggerContract(driver: string, open: (dataDir: string) => Store
       assert.deepEqual(await store.triggers.fires(t.id, 1), [{ ...watchFire, stored: false }]);
     });
 
+    it("refuses a fire of a paused or removed trigger, and of one never stored", async () => {
+      const store = await fresh();
+      const t = triggerRecord(newTriggerId());
+      await store.triggers.insert(t);
+      const fire = (key: string, triggerId = t.id) => store.triggers.claimFire({ triggerId, key, dispatchId: newDispatchId(), arg: "", at: 5, tick: 5 });
+      await store.triggers.setPaused(t.id, true, 4);
+      assert.equal(await fire("a"), false, "a paused trigger fired");
+      assert.equal(await store.triggers.hasFire(t.id, "a"), false);
+      assert.equal((await store.triggers.get(t.id))?.lastFireAt, null);
+      await store.triggers.setPaused(t.id, false, 6);
+      assert.equal(await fire("a"), true, "the fire refused while paused is not taken as done");
+      await store.triggers.remove(t.id);
+      assert.equal(await fire("b"), false, "a removed trigger fired");
+      assert.equal(await fire("c", newTriggerId()), false, "a trigger that was never stored fired");
+      assert.deepEqual(await store.triggers.unstoredFires(), []);
+    });
+
     it("lists fires whose dispatch is not stored yet, until marked stored", async () => {
       const store = await fresh();
       const t = triggerRecord(newTriggerId());
