@@ -199,6 +199,14 @@ describe("refused at registration", () => {
     await refusal(sdk.trigger(flows.pair as never, { every: "1m" }), "TRIGGER_SPEC", /lattice "pair" needs 2 arguments \(a, b\)/);
   });
 
+  it("a trigger asked of the embedded engine, which would stop firing when the script exits", () => {
+    const script = fileURLToPath(new URL("./fixtures/trigger-embedded.ts", import.meta.url));
+    const r = spawnSync(process.execPath, [bin, "run", script], { env: { ...env, VALENCE_SERVER: "embedded", VALENCE_DATA_DIR: join(root, "embedded") }, encoding: "utf8", timeout: 60_000 });
+    assert.equal(r.status, 1, `${r.stdout}${r.stderr}`);
+    // The script's SDK is the source's copy, not the CLI's: the error's class name says what it is.
+    assert.match(r.stderr, /TriggerNeedsServerError.*: triggers live in a server, which keeps firing after your script exits: start one with `valence start`/);
+  });
+
   it("an unknown trigger id", async () => {
     await refusal(client.pauseTrigger("trg_nosuchtrigger", true), "TRIGGER_NOT_FOUND", /no trigger "trg_nosuchtrigger" on this server/);
   });

@@ -25,6 +25,8 @@ export const fileKey = (path: string, mtimeMs: number): string => `${Math.floor(
 export class WatchTrigger {
   private watcher: FSWatcher | undefined;
   private stopped = false;
+  /** Fires under way: `stop` waits for them, so none writes to a store that is closing. */
+  private readonly firing = new Set<Promise<void>>();
 
   constructor(
     private readonly t: TriggerRecord,
@@ -45,7 +47,9 @@ export class WatchTrigger {
     const seen = (path: string, stats?: { mtimeMs: number; isFile(): boolean }) => {
       if (this.stopped || hidden(path)) return;
       const s = stats ?? statOf(path);
-      if (s?.isFile()) void this.fire(path, s.mtimeMs);
+      if (!s?.isFile()) return;
+      const p: Promise<void> = this.fire(path, s.mtimeMs).finally(() => this.firing.delete(p));
+      this.firing.add(p);
     };
     w.on("add", seen);
     w.on("change", seen);
@@ -61,6 +65,7 @@ export class WatchTrigger {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.watcher?.close();
+    await Promise.all([...this.firing]);
   }
 }
 
