@@ -54,6 +54,13 @@ describe("trigger specs", () => {
     checkWatchedDirectory(dir);
   });
 
+  it("keeps an interval as written, and one in ms with its unit, so that it reads back as the same duration", () => {
+    assert.deepEqual(normalizeSpec({ every: " 5m " }, dir), { kind: "every", spec: "5m", everyMs: 300_000, timezone: null });
+    const ms = normalizeSpec({ every: 60_000 }, dir);
+    assert.deepEqual(ms, { kind: "every", spec: "60000ms", everyMs: 60_000, timezone: null });
+    assert.deepEqual(normalizeSpec({ every: ms.spec }, dir), ms);
+  });
+
   it("keeps a valid cron expression and its time zone", () => {
     assert.deepEqual(normalizeSpec({ cron: " */5 * * * * ", timezone: "Europe/Paris" }, dir), { kind: "cron", spec: "*/5 * * * *", everyMs: null, timezone: "Europe/Paris" });
   });

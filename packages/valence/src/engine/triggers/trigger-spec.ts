@@ -69,7 +69,11 @@ export function normalizeSpec(input: TriggerSpec, cwd: string): NormalizedSpec {
     if (typeof input.watch !== "string" || !input.watch.trim()) throw new TriggerSpecError("watch", "watch: must be the path of a directory");
     return { kind: "watch", spec: isAbsolute(input.watch) ? resolve(input.watch) : resolve(cwd, input.watch), everyMs: null, timezone: null };
   }
-  if ("every" in input) return { kind: "every", spec: String(input.every), everyMs: parseDuration(input.every), timezone: null };
+  if ("every" in input) {
+    const everyMs = parseDuration(input.every);
+    // Kept as written, and a number of ms with its unit: the text reads back as the same duration.
+    return { kind: "every", spec: typeof input.every === "number" ? `${everyMs}ms` : input.every.trim(), everyMs, timezone: null };
+  }
   const expr = typeof input.cron === "string" ? input.cron.trim() : "";
   if (!expr) throw new TriggerSpecError("cron", "cron: must be a cron expression, such as \"*/5 * * * *\"");
   const timezone = input.timezone ?? null;
