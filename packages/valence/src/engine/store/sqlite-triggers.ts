@@ -36,7 +36,6 @@ export class SqliteTriggers implements TriggerStore {
       fired: db.prepare(`UPDATE triggers SET last_fire_at = ?, last_tick = COALESCE(?, last_tick) WHERE id = ?`),
       stored: db.prepare(`UPDATE trigger_fires SET stored = 1 WHERE trigger_id = ? AND fire_key = ?`),
       unstored: db.prepare(`SELECT ${FIRE_COLUMNS} FROM trigger_fires WHERE stored = 0 ORDER BY at`),
-      has: db.prepare(`SELECT 1 FROM trigger_fires WHERE trigger_id = ? AND fire_key = ?`).pluck(),
       fires: db.prepare(`SELECT ${FIRE_COLUMNS} FROM trigger_fires WHERE trigger_id = ? ORDER BY at DESC, fire_key DESC LIMIT ?`),
     };
   }
@@ -79,10 +78,6 @@ export class SqliteTriggers implements TriggerStore {
 
   async unstoredFires(): Promise<TriggerFireRecord[]> {
     return (this.s.unstored.all() as Row<TriggerFireRecord>[]).map(fire);
-  }
-
-  async hasFire(triggerId: TriggerId, key: string): Promise<boolean> {
-    return this.s.has.get(triggerId, key) !== undefined;
   }
 
   async fires(triggerId: TriggerId, limit: number): Promise<TriggerFireRecord[]> {

@@ -72,7 +72,6 @@ export interface TriggerStore {
   fireStored(triggerId: TriggerId, key: string): Promise<void>;
   /** Fires claimed whose dispatch was never marked stored (the server died in between). */
   unstoredFires(): Promise<TriggerFireRecord[]>;
-  hasFire(triggerId: TriggerId, key: string): Promise<boolean>;
   /** Its newest fires first. */
   fires(triggerId: TriggerId, limit: number): Promise<TriggerFireRecord[]>;
 }

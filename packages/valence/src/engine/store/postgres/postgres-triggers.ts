@@ -66,10 +66,6 @@ export class PostgresTriggers implements TriggerStore {
     return (await this.q<TriggerFireRecord>("read", `SELECT ${FIRE_COLUMNS} FROM trigger_fires WHERE NOT stored ORDER BY at`, [])).rows;
   }
 
-  async hasFire(triggerId: TriggerId, key: string): Promise<boolean> {
-    return ((await this.q("read", `SELECT 1 FROM trigger_fires WHERE trigger_id = $1 AND fire_key = $2`, [triggerId, key])).rowCount ?? 0) > 0;
-  }
-
   async fires(triggerId: TriggerId, limit: number): Promise<TriggerFireRecord[]> {
     return (await this.q<TriggerFireRecord>("read", `SELECT ${FIRE_COLUMNS} FROM trigger_fires WHERE trigger_id = $1 ORDER BY at DESC, fire_key DESC LIMIT $2`, [triggerId, limit]))
       .rows;
