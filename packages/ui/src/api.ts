@@ -309,6 +309,8 @@ export interface TriggerReply {
 export const api = {
   triggers: () => call<{ triggers: readonly TriggerView[] }>("/triggers"),
   trigger: (id: string) => call<TriggerReply>(`/triggers/${enc(id)}`),
+  /** The trigger whose fire made this dispatch; nulls when none did. */
+  firedBy: (dispatchId: string) => call<{ trigger: TriggerView | null; fire: TriggerFire | null }>(`/dispatches/${enc(dispatchId)}/trigger`),
   pauseTrigger: (id: string, paused: boolean) => call<TriggerReply>(`/triggers/${enc(id)}/${paused ? "pause" : "resume"}`, json({})),
   summary: () => call<SummaryReply>("/dashboard/summary"),
   head: () => call<{ newest: string | null }>("/dashboard/head"),

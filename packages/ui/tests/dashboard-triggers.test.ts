@@ -50,6 +50,11 @@ describe("the Triggers page, in Chromium", () => {
     await fire.getByRole("link", { name: dispatchId }).click();
     await p.waitForURL(`${ui.base}/dispatches/${dispatchId}`);
     await p.getByRole("heading", { name: "measure" }).first().waitFor();
+    // The dispatch's page says which trigger fired it, for which file, and links back.
+    const firedBy = p.getByTestId("fired-by");
+    await firedBy.waitFor();
+    assert.equal(await firedBy.locator("dd .mono").textContent(), join(inbox, "seven.txt"));
+    assert.equal(await firedBy.getByRole("link").getAttribute("href"), `/triggers/${id}`);
     await p.locator(".react-flow__node").first().waitFor();
     await shot(p, "trigger-dispatch");
     await p.context().close();

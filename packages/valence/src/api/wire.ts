@@ -143,3 +143,9 @@ export interface TriggerReply {
   /** Newest first. */
   readonly fires: readonly TriggerFireSummary[];
 }
+
+/** `GET /dispatches/:id/trigger`: the trigger whose fire made the dispatch, and that fire; nulls for a dispatch no trigger made. */
+export interface DispatchTriggerReply {
+  readonly trigger: TriggerSummary | null;
+  readonly fire: TriggerFireSummary | null;
+}

@@ -18,7 +18,7 @@ import type { EventHub } from "./event-hub.js";
 import { BadRequestError, DispatchFinishedError, NotFoundError, PayloadTooLargeError, UnauthorizedError, toErrorReply } from "./http-errors.js";
 import { cancelSchema, redispatchSchema, submitSchema } from "./schemas.js";
 import { intQuery, jsonBody, parse, parseJson } from "./request.js";
-import { triggerRoutes } from "./triggers/trigger-routes.js";
+import { dispatchTriggerRoute, triggerRoutes } from "./triggers/trigger-routes.js";
 import type { TriggerService } from "./triggers/trigger-service.js";
 import { dispatchOf } from "./dispatch-of.js";
 import { followDispatch, followEverything } from "./sse.js";
@@ -230,7 +230,10 @@ export function createApp(opts: AppOptions): Hono {
   });
   api.get("/events", (c) => (c.req.method === "HEAD" ? streamHead(c) : followEverything(c, hub)));
 
-  if (opts.triggers) api.route("/triggers", triggerRoutes(opts.triggers, store, jsonLimit));
+  if (opts.triggers) {
+    api.route("/triggers", triggerRoutes(opts.triggers, store, jsonLimit));
+    dispatchTriggerRoute(api, opts.triggers, store);
+  }
 
   app.route(API_PREFIX, api);
   return app;

@@ -1,6 +1,6 @@
 /** The SQLite driver's TriggerStore (triggers.ts): two small tables, each call its own transaction. */
 import type Database from "better-sqlite3";
-import type { TriggerId } from "../../ids.js";
+import type { DispatchId, TriggerId } from "../../ids.js";
 import type { TriggerFireRecord, TriggerRecord, TriggerStore } from "./triggers.js";
 
 const TRIGGER_COLUMNS = `id, lattice_name AS latticeName, lattice_id AS latticeId, kind, spec, every_ms AS everyMs, timezone, template,
@@ -36,6 +36,7 @@ export class SqliteTriggers implements TriggerStore {
       fired: db.prepare(`UPDATE triggers SET last_fire_at = ?, last_tick = COALESCE(?, last_tick) WHERE id = ?`),
       stored: db.prepare(`UPDATE trigger_fires SET stored = 1 WHERE trigger_id = ? AND fire_key = ?`),
       unstored: db.prepare(`SELECT ${FIRE_COLUMNS} FROM trigger_fires WHERE stored = 0 ORDER BY at`),
+      fireOf: db.prepare(`SELECT ${FIRE_COLUMNS} FROM trigger_fires WHERE dispatch_id = ?`),
       fires: db.prepare(`SELECT ${FIRE_COLUMNS} FROM trigger_fires WHERE trigger_id = ? ORDER BY at DESC, fire_key DESC LIMIT ?`),
     };
   }
@@ -78,6 +79,11 @@ export class SqliteTriggers implements TriggerStore {
 
   async unstoredFires(): Promise<TriggerFireRecord[]> {
     return (this.s.unstored.all() as Row<TriggerFireRecord>[]).map(fire);
+  }
+
+  async fireOf(dispatchId: DispatchId): Promise<TriggerFireRecord | undefined> {
+    const r = this.s.fireOf.get(dispatchId) as Row<TriggerFireRecord> | undefined;
+    return r && fire(r);
   }
 
   async fires(triggerId: TriggerId, limit: number): Promise<TriggerFireRecord[]> {

@@ -72,6 +72,8 @@ export interface TriggerStore {
   fireStored(triggerId: TriggerId, key: string): Promise<void>;
   /** Fires claimed whose dispatch was never marked stored (the server died in between). */
   unstoredFires(): Promise<TriggerFireRecord[]>;
+  /** The fire that made this dispatch, if a trigger's fire did. */
+  fireOf(dispatchId: DispatchId): Promise<TriggerFireRecord | undefined>;
   /** Its newest fires first. */
   fires(triggerId: TriggerId, limit: number): Promise<TriggerFireRecord[]>;
 }

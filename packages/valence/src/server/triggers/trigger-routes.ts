@@ -4,7 +4,8 @@
  * the TriggerService.
  */
 import { Hono, type MiddlewareHandler } from "hono";
-import type { TriggerFireSummary, TriggerListReply, TriggerReply } from "../../api/wire.js";
+import type { DispatchTriggerReply, TriggerFireSummary, TriggerListReply, TriggerReply } from "../../api/wire.js";
+import { dispatchOf } from "../dispatch-of.js";
 import type { Store } from "../../engine/store/store.js";
 import type { TriggerRecord } from "../../engine/store/triggers.js";
 import { intQuery, jsonBody, parse } from "../request.js";
@@ -45,4 +46,15 @@ export function triggerRoutes(service: TriggerService, store: Store, jsonLimit: 
   });
 
   return r;
+}
+
+/** `GET /dispatches/:id/trigger`: which trigger's fire made the dispatch (nulls, not a 404, for one no trigger made: most). */
+export function dispatchTriggerRoute(api: Hono, service: TriggerService, store: Store): void {
+  api.get("/dispatches/:id/trigger", async (c) => {
+    const d = await dispatchOf(store, c.req.param("id"));
+    const f = await store.triggers.fireOf(d.id);
+    const t = f && (await store.triggers.get(f.triggerId));
+    if (!f || !t) return c.json<DispatchTriggerReply>({ trigger: null, fire: null });
+    return c.json<DispatchTriggerReply>({ trigger: service.summary(t), fire: { key: f.key, at: f.at, dispatchId: f.dispatchId, status: d.status } });
+  });
 }

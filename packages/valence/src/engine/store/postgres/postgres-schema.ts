@@ -200,6 +200,7 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (trigger_id, fire_key)
   );
   CREATE INDEX trigger_fires_newest ON trigger_fires (trigger_id, at DESC);
+  CREATE INDEX trigger_fires_dispatch ON trigger_fires (dispatch_id);
   CREATE INDEX trigger_fires_unstored ON trigger_fires (stored) WHERE NOT stored;
   `,
 ];

@@ -5,7 +5,7 @@
  * the fire's primary key: one inserts it, the other finds it there.
  */
 import type { QueryResultRow } from "pg";
-import type { TriggerId } from "../../../ids.js";
+import type { DispatchId, TriggerId } from "../../../ids.js";
 import type { TriggerFireRecord, TriggerRecord, TriggerStore } from "../triggers.js";
 
 /** Runs one statement: reads on the read pool (tried again while the database is away), writes on the write pool. */
@@ -64,6 +64,10 @@ export class PostgresTriggers implements TriggerStore {
 
   async unstoredFires(): Promise<TriggerFireRecord[]> {
     return (await this.q<TriggerFireRecord>("read", `SELECT ${FIRE_COLUMNS} FROM trigger_fires WHERE NOT stored ORDER BY at`, [])).rows;
+  }
+
+  async fireOf(dispatchId: DispatchId): Promise<TriggerFireRecord | undefined> {
+    return (await this.q<TriggerFireRecord>("read", `SELECT ${FIRE_COLUMNS} FROM trigger_fires WHERE dispatch_id = $1`, [dispatchId])).rows[0];
   }
 
   async fires(triggerId: TriggerId, limit: number): Promise<TriggerFireRecord[]> {

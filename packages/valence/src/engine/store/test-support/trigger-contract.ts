@@ -68,6 +68,8 @@ export function triggerContract(driver: string, open: (dataDir: string) => Store
       assert.equal((await store.triggers.get(t.id))?.lastTick, 31_000, "a fire without a tick keeps the last tick");
       assert.deepEqual(await store.triggers.fires(t.id, 10), [{ ...watchFire, stored: false }, { ...first, stored: false }]);
       assert.deepEqual(await store.triggers.fires(t.id, 1), [{ ...watchFire, stored: false }]);
+      assert.deepEqual(await store.triggers.fireOf(first.dispatchId), { ...first, stored: false }, "a dispatch's fire, found by the dispatch");
+      assert.equal(await store.triggers.fireOf(newDispatchId()), undefined);
     });
 
     it("refuses a fire of a paused or removed trigger, and of one never stored", async () => {
