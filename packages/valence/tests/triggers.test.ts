@@ -156,6 +156,19 @@ describe("interval", () => {
     await client.removeTrigger(id);
   });
 
+  it("fires a cron schedule (croner's six-field form, every second) with each tick's time", { timeout: 60_000 }, async () => {
+    const id = await sdk.trigger(flows.tick, { cron: "* * * * * *" });
+    const r = await until(id, (t) => t.fires.length >= 2);
+    await client.removeTrigger(id);
+    for (const f of r.fires) {
+      assert.match(f.key, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/, "a whole second");
+      const result = await sdk.getResult(f.dispatchId, { wait: true });
+      assert.equal(result.status, "COMPLETED", result.error?.message);
+      assert.equal(result.result, f.key, "the lattice is called with the tick's time");
+    }
+    assert.notEqual(r.fires[0]!.key, r.fires[1]!.key);
+  });
+
   it("dispatches at the next start a fire that was claimed but not dispatched when the server died", { timeout: 90_000 }, async () => {
     const id = await sdk.trigger(flows.noArgs, { cron: "0 0 1 1 *" });
     assert.equal(valence(["stop"]).code, 0);
