@@ -5,7 +5,7 @@ import { loadConfig } from "../../engine/config/index.js";
 import { createRegistry } from "../../engine/plugins/registry.js";
 import type { TriggerSpec } from "../../sdk/trigger-spec.js";
 import { parseOrUsage, UsageError, type Command } from "../command.js";
-import { loadLattice } from "../load-lattices.js";
+import { loadLattice } from "../load-lattice.js";
 import { requireServer } from "../server-target.js";
 
 const usage = `valence triggers add FILE [--lattice NAME] (--watch DIR | --every DURATION | --cron EXPR [--timezone TZ])
