@@ -286,7 +286,38 @@ export interface TimelineReply {
   readonly status: readonly number[];
 }
 
+/** A trigger the server keeps (see docs/api.md, `/triggers`). */
+export interface TriggerView {
+  readonly id: string;
+  readonly latticeName: string;
+  readonly kind: "watch" | "every" | "cron";
+  readonly spec: string;
+  readonly timezone: string | null;
+  readonly paused: boolean;
+  readonly createdAt: number;
+  readonly lastFireAt: number | null;
+  readonly nextFireAt: number | null;
+}
+
+export interface TriggerFire {
+  readonly key: string;
+  readonly at: number;
+  readonly dispatchId: string;
+  /** null: the dispatch was deleted since. */
+  readonly status: Status | null;
+}
+
+export interface TriggerReply {
+  readonly trigger: TriggerView;
+  readonly fires: readonly TriggerFire[];
+}
+
 export const api = {
+  triggers: () => call<{ triggers: readonly TriggerView[] }>("/triggers"),
+  trigger: (id: string) => call<TriggerReply>(`/triggers/${enc(id)}`),
+  /** The trigger whose fire made this dispatch; nulls when none did. */
+  firedBy: (dispatchId: string) => call<{ trigger: TriggerView | null; fire: TriggerFire | null }>(`/dispatches/${enc(dispatchId)}/trigger`),
+  pauseTrigger: (id: string, paused: boolean) => call<TriggerReply>(`/triggers/${enc(id)}/${paused ? "pause" : "resume"}`, json({})),
   summary: () => call<SummaryReply>("/dashboard/summary"),
   head: () => call<{ newest: string | null }>("/dashboard/head"),
   list: (p: { offset: number; limit: number; status: string; q: string }) =>

@@ -6,6 +6,7 @@ import { DispatchList } from "./pages/dispatch-list";
 import { DispatchPage } from "./pages/dispatch-page";
 import { LogPage } from "./pages/log-page";
 import { ConfigPage } from "./pages/config-page";
+import { TriggersPage } from "./pages/triggers-page";
 
 export function App() {
   const { path } = useLocation();
@@ -14,8 +15,11 @@ export function App() {
     api.health().then((h) => setVersion(h.version), () => undefined);
   }, []);
   const dispatch = /^\/dispatches\/(dsp_[0-9a-z]+)\/?$/.exec(path);
+  const trigger = /^\/triggers(?:\/(trg_[0-9a-z]+))?\/?$/.exec(path);
   const page = dispatch?.[1] ? (
     <DispatchPage key={dispatch[1]} id={dispatch[1]} />
+  ) : trigger ? (
+    <TriggersPage id={trigger[1]} />
   ) : path === "/log" ? (
     <LogPage />
   ) : path === "/config" ? (
@@ -30,7 +34,7 @@ export function App() {
       </p>
     </main>
   );
-  const current = (p: string) => (p === "/" ? path === "/" || path.startsWith("/dispatches") : path === p) ? "page" : undefined;
+  const current = (p: string) => (p === "/" ? path === "/" || path.startsWith("/dispatches") : path === p || path.startsWith(`${p}/`)) ? "page" : undefined;
   return (
     <>
       <a className="skip" href="#main">
@@ -44,6 +48,9 @@ export function App() {
         <nav aria-label="Main">
           <Link to="/" aria-current={current("/")}>
             Dispatches
+          </Link>
+          <Link to="/triggers" aria-current={current("/triggers")}>
+            Triggers
           </Link>
           <Link to="/log" aria-current={current("/log")}>
             Server log

@@ -279,3 +279,28 @@ export class ServerRequestError extends ValenceError {
 export class ServerStateError extends ValenceError {
   override readonly code = "SERVER_STATE";
 }
+
+/**
+ * A trigger cannot be registered as written: a cron expression croner refuses, a directory
+ * that does not exist, an interval that is not a duration, a lattice the file does not define.
+ * `field` names what to fix (`cron`, `watch`, `every`, `lattice`).
+ */
+export class TriggerSpecError extends ValenceError {
+  override readonly code = "TRIGGER_SPEC";
+  constructor(readonly field: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** No trigger with this id on the server (removed, or never registered). */
+export class TriggerNotFoundError extends ValenceError {
+  override readonly code = "TRIGGER_NOT_FOUND";
+  constructor(readonly triggerId: string) {
+    super(`no trigger "${triggerId}" on this server; \`valence triggers ls\` lists them`);
+  }
+}
+
+/** A trigger was asked of the embedded engine: triggers live in a server, which outlives the script. */
+export class TriggerNeedsServerError extends ValenceError {
+  override readonly code = "TRIGGER_NEEDS_SERVER";
+}

@@ -37,3 +37,18 @@ export function newDispatchId(): DispatchId {
 export function isDispatchId(s: string): s is DispatchId {
   return DISPATCH_ID.test(s);
 }
+
+/** A trigger kept by a server (a directory watch, an interval or a cron schedule that dispatches a lattice). */
+export type TriggerId = Brand<string, "TriggerId">;
+
+const TRIGGER_ID = /^trg_[0-9a-z]{6,40}$/;
+
+export function newTriggerId(): TriggerId {
+  const time = Date.now().toString(36).padStart(9, "0");
+  const rand = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => (b % 36).toString(36)).join("");
+  return `trg_${time}${rand}` as TriggerId;
+}
+
+export function isTriggerId(s: string): s is TriggerId {
+  return TRIGGER_ID.test(s);
+}

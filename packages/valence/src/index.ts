@@ -16,12 +16,13 @@ export type { BashDep, CallDep, Dep, FileTransferOptions, NpmDep, TaskSetup } fr
 export type { TransferContext, TransferStrategy } from "./executor/transfer/strategy.js";
 export { lattice, wait } from "./sdk/lattice.js";
 export type { Lattice, LatticeOptions } from "./sdk/lattice.js";
-export { dispatch, dispatchSync, getResult, cancel, redispatch } from "./sdk/api.js";
+export { dispatch, dispatchSync, getResult, cancel, redispatch, trigger } from "./sdk/api.js";
+export type { TriggerSpec } from "./sdk/trigger-spec.js";
 export type { GetResultOptions, RedispatchOptions } from "./sdk/engine-door.js";
 export { Result } from "./sdk/result.js";
 export type { NodeResult } from "./sdk/result.js";
 export type { TransportGraph, GraphNode, GraphEdge, NodeKind } from "./sdk/graph.js";
 export * from "./errors.js";
-export type { DispatchId, NodeId, ElectronId } from "./ids.js";
+export type { DispatchId, NodeId, ElectronId, TriggerId } from "./ids.js";
 export type { Status } from "./status.js";
 export { STATUSES } from "./status.js";

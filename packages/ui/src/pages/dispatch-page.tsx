@@ -12,6 +12,7 @@ import { api, follow, takeGroups, type Bucket, type GraphReply, type GroupedRepl
 import { Confirm, CopyButton, Elapsed, ErrorBox, StatusBadge } from "../components/common";
 import { GroupTable } from "../components/group-table";
 import { NodePanel } from "../components/node-panel";
+import { FiredBy } from "../components/fired-by";
 import { formatTime, statusTone, TERMINAL } from "../format";
 import { DispatchGraph } from "../graph/dispatch-graph";
 import { combine, combinedStatuses } from "../graph/expand";
@@ -390,6 +391,7 @@ export function DispatchPage({ id }: { id: string }) {
               </dd>
             </div>
           )}
+          {d && d.parentId === null && <FiredBy dispatchId={d.id} />}
           {d?.parentId && (
             <div>
               <dt>Part of</dt>

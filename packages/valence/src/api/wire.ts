@@ -96,3 +96,58 @@ export interface HealthReply {
 export interface ErrorReply {
   readonly error: { readonly code: string; readonly message: string };
 }
+
+/**
+ * `POST /triggers`: attach a lattice to a watch, an interval or a cron schedule. `template` is
+ * the dispatch each fire stores: the lattice as one sublattice node fed by a parameter node
+ * (whose value the server sets to the fire's argument), traced by the client like a dispatch,
+ * its bundle uploaded first. The lattice itself is traced at each fire, in a runner, from
+ * the bundle: the server runs no user code.
+ */
+export interface TriggerBody {
+  readonly spec: { readonly watch: string } | { readonly every: string | number } | { readonly cron: string; readonly timezone?: string };
+  readonly latticeName: string;
+  readonly latticeId: string;
+  /** Whether the lattice takes the fire's argument; false: it takes none. */
+  readonly withArg: boolean;
+  readonly template: SubmitBody;
+}
+
+/** One trigger, as `GET /triggers` and `GET /triggers/:id` show it. */
+export interface TriggerSummary {
+  readonly id: string;
+  readonly latticeName: string;
+  readonly kind: "watch" | "every" | "cron";
+  readonly spec: string;
+  readonly timezone: string | null;
+  readonly paused: boolean;
+  readonly createdAt: number;
+  readonly lastFireAt: number | null;
+  /** When an interval or cron trigger fires next (null: paused, a watch, or never again). */
+  readonly nextFireAt: number | null;
+}
+
+/** A fire of a trigger and the dispatch it made (its status, when it is still stored). */
+export interface TriggerFireSummary {
+  readonly key: string;
+  readonly at: number;
+  readonly dispatchId: string;
+  /** null: the dispatch has been deleted or purged since. */
+  readonly status: string | null;
+}
+
+export interface TriggerListReply {
+  readonly triggers: readonly TriggerSummary[];
+}
+
+export interface TriggerReply {
+  readonly trigger: TriggerSummary;
+  /** Newest first. */
+  readonly fires: readonly TriggerFireSummary[];
+}
+
+/** `GET /dispatches/:id/trigger`: the trigger whose fire made the dispatch, and that fire; nulls for a dispatch no trigger made. */
+export interface DispatchTriggerReply {
+  readonly trigger: TriggerSummary | null;
+  readonly fire: TriggerFireSummary | null;
+}

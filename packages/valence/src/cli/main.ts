@@ -22,6 +22,7 @@ import { startCommand } from "./commands/start.js";
 import { statusCommand } from "./commands/status.js";
 import { stopCommand } from "./commands/stop.js";
 import { watchCommand } from "./commands/watch.js";
+import { triggersCommand } from "./commands/triggers.js";
 
 const COMMANDS: readonly Command[] = [
   runCommand,
@@ -32,6 +33,7 @@ const COMMANDS: readonly Command[] = [
   resumeCommand,
   purgeCommand,
   cacheCommand,
+  triggersCommand,
   watchCommand,
   startCommand,
   stopCommand,

@@ -16,6 +16,7 @@ import { loadConfig, type EffectiveConfig } from "../engine/config/index.js";
 import { BUILTIN_EXECUTORS, Engine } from "../engine/engine.js";
 import { createRegistry } from "../engine/plugins/registry.js";
 import { readTaskOutput } from "../engine/task-output.js";
+import { TriggerNeedsServerError } from "../errors.js";
 
 export type { Dispatcher };
 
@@ -51,6 +52,11 @@ function embedded(engine: Engine): Dispatcher {
     redispatch: async (id, opts) => {
       const replacements = await replacementsOf(opts, (ref) => engine.resolveExecutor(ref), async (file) => engine.bundle(file));
       return (await engine.redispatch(id, { reusePreviousResults: opts.reusePreviousResults, replacements })).id;
+    },
+    trigger: async () => {
+      throw new TriggerNeedsServerError(
+        `triggers live in a server, which keeps firing after your script exits: start one with \`valence start\` (no server answers for data dir ${engine.dataDir})`,
+      );
     },
     list: async (limit) => engine.store.listDispatches(limit),
     taskOutput: (id, node, after) => readTaskOutput(engine.store, id, node, after),

@@ -15,6 +15,9 @@ import {
   type ResultReply,
   type SubmitBody,
   type SubmitReply,
+  type TriggerBody,
+  type TriggerListReply,
+  type TriggerReply,
 } from "../api/wire.js";
 import { ServerRequestError, ServerUnreachableError } from "../errors.js";
 import type { DispatchId } from "../ids.js";
@@ -89,6 +92,27 @@ export class ServerClient {
 
   list(limit = 50): Promise<ListReply> {
     return this.json("GET", `/dispatches?limit=${limit}`);
+  }
+
+  addTrigger(body: TriggerBody): Promise<TriggerReply> {
+    return this.json("POST", "/triggers", body);
+  }
+
+  triggers(): Promise<TriggerListReply> {
+    return this.json("GET", "/triggers");
+  }
+
+  trigger(id: string, limit = 50): Promise<TriggerReply> {
+    return this.json("GET", `/triggers/${encodeURIComponent(id)}?limit=${limit}`);
+  }
+
+  /** Pauses (true) or resumes (false) a trigger. */
+  pauseTrigger(id: string, paused: boolean): Promise<TriggerReply> {
+    return this.json("POST", `/triggers/${encodeURIComponent(id)}/${paused ? "pause" : "resume"}`, {});
+  }
+
+  removeTrigger(id: string): Promise<{ removed: string }> {
+    return this.json("DELETE", `/triggers/${encodeURIComponent(id)}`);
   }
 
   /** Follows a dispatch's live events until it ends (or `signal` aborts). */

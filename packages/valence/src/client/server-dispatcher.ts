@@ -7,11 +7,14 @@
 import { createHash } from "node:crypto";
 import { basename } from "node:path";
 import { BLOB_THRESHOLD_BYTES } from "../api/wire.js";
-import { ServerRequestError } from "../errors.js";
-import type { DispatchId } from "../ids.js";
-import type { LatticeInfo } from "../sdk/lattice.js";
+import { ServerRequestError, TriggerSpecError } from "../errors.js";
+import type { DispatchId, TriggerId } from "../ids.js";
+import type { TriggerSpec } from "../sdk/trigger-spec.js";
+import { arityOf } from "../sdk/arity.js";
+import { normalizeSpec } from "../engine/triggers/trigger-spec.js";
+import { latticeCall, type LatticeInfo } from "../sdk/lattice.js";
 import type { Result } from "../sdk/result.js";
-import type { DispatchSummary } from "../api/wire.js";
+import type { DispatchSummary, SubmitBody } from "../api/wire.js";
 import { bundleEntry } from "../engine/bundle/bundler.js";
 import type { EffectiveConfig } from "../engine/config/index.js";
 import type { Dispatcher } from "./dispatcher-contract.js";
@@ -26,6 +29,9 @@ import { join } from "node:path";
 import type { ServerClient } from "./server-client.js";
 import type { TaskOutput } from "../engine/task-output.js";
 import { replacementsOf } from "./replacements.js";
+
+/** What a trigger's template is traced with: the server puts each fire's argument in its place. */
+const TRIGGER_ARGUMENT = "<the fire's argument>";
 
 export class ServerDispatcher implements Dispatcher {
   private readonly executors: ExecutorResolver;
@@ -45,6 +51,43 @@ export class ServerDispatcher implements Dispatcher {
   }
 
   async submit(info: LatticeInfo, args: readonly unknown[]): Promise<DispatchId> {
+    const { body, bundlePath } = await this.bodyOf(info, args);
+    return this.sendWithBundle(body.bundleHash, bundlePath, () => this.client.submit(body));
+  }
+
+  /**
+   * Registers a trigger: the dispatch each fire makes is traced here, like a dispatch's, as the
+   * lattice called as a sublattice of one parameter (the fire's argument, set by the server at
+   * each fire) or of none; its bundle is uploaded. The lattice itself is traced at each fire, in
+   * a runner, from that bundle.
+   */
+  async trigger(info: LatticeInfo, spec: TriggerSpec): Promise<TriggerId> {
+    const arity = arityOf(info.fn);
+    if (arity.required > 1) {
+      throw new TriggerSpecError(
+        "lattice",
+        `lattice "${info.name}" needs ${arity.required} arguments (${arity.names.join(", ")}); a trigger calls it with one, the file's path (watch) or the tick's time as an ISO string (every, cron), or with none`,
+      );
+    }
+    const normalized = normalizeSpec(spec, process.cwd());
+    const withArg = arity.max >= 1;
+    const call = latticeCall(info);
+    const wrapper: LatticeInfo = {
+      ...info,
+      fn: (withArg ? (arg: unknown) => call(arg) : () => call()) as LatticeInfo["fn"],
+      options: {},
+      defaultRetry: undefined,
+    };
+    const { body, bundlePath } = await this.bodyOf(wrapper, withArg ? [TRIGGER_ARGUMENT] : []);
+    const wire = normalized.kind === "watch" ? { watch: normalized.spec } : normalized.kind === "every" ? { every: normalized.spec } : { cron: normalized.spec, ...(normalized.timezone ? { timezone: normalized.timezone } : {}) };
+    const reply = await this.sendWithBundle(body.bundleHash, bundlePath, () =>
+      this.client.addTrigger({ spec: wire, latticeName: info.name, latticeId: info.id, withArg, template: body }),
+    );
+    return reply.trigger.id as TriggerId;
+  }
+
+  /** The lattice call traced, checked and encoded here, its bundle made: the body of `POST /dispatches`. */
+  private async bodyOf(info: LatticeInfo, args: readonly unknown[]): Promise<{ body: SubmitBody; bundlePath: string | undefined }> {
     const s = await prepareSubmission(
       {
         dataDir: this.config.dataDir.value,
@@ -83,7 +126,7 @@ export class ServerDispatcher implements Dispatcher {
         ...(output.blob ? { outputBlob: output.blob } : {}),
       });
     }
-    const body = {
+    const body: SubmitBody = {
       name: info.name,
       latticeId: info.id,
       entryFile: info.file ?? null,
@@ -96,12 +139,17 @@ export class ServerDispatcher implements Dispatcher {
       edges: s.edgeRecords,
       sources: s.sources,
     };
+    return { body, bundlePath: s.bundlePath };
+  }
+
+  /** `send`; a server that lost the bundle (BUNDLE_MISSING) has it uploaded again, and `send` goes once more. */
+  private async sendWithBundle<T>(bundleHash: string | null, bundlePath: string | undefined, send: () => Promise<T>): Promise<T> {
     try {
-      return await this.client.submit(body);
+      return await send();
     } catch (error) {
-      if (!(error instanceof ServerRequestError && error.serverCode === "BUNDLE_MISSING" && bundleHash && s.bundlePath)) throw error;
-      await this.ensureBundle(bundleHash, s.bundlePath, true);
-      return this.client.submit(body);
+      if (!(error instanceof ServerRequestError && error.serverCode === "BUNDLE_MISSING" && bundleHash && bundlePath)) throw error;
+      await this.ensureBundle(bundleHash, bundlePath, true);
+      return send();
     }
   }
 

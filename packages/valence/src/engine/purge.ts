@@ -209,6 +209,8 @@ async function unusedBundles(store: Store, dataDir: string, kept: readonly Dispa
     candidates.set(hash, [...(candidates.get(hash) ?? []), path]);
   }
   for (const d of kept) if (d.bundlePath) candidates.delete(bundleHash(d.bundlePath));
+  // A trigger's next fire loads its lattice from this bundle.
+  for (const t of await store.triggers.list()) candidates.delete(t.bundleHash);
   for (const d of kept) {
     if (!candidates.size) break;
     for (const n of await store.getNodes(d.id)) if (n.bundlePath) candidates.delete(bundleHash(n.bundlePath));

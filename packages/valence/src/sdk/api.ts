@@ -5,7 +5,8 @@
  * the door in engine-door.ts, so task bundles carry the SDK but never the engine.
  */
 import { TracingError } from "../errors.js";
-import type { DispatchId } from "../ids.js";
+import type { DispatchId, TriggerId } from "../ids.js";
+import type { TriggerSpec } from "./trigger-spec.js";
 import { sdkDispatcher as dispatcher, type GetResultOptions, type RedispatchOptions } from "./engine-door.js";
 import { isTaskRunner } from "./global-registry.js";
 import { latticeInfo, type Lattice } from "./lattice.js";
@@ -66,4 +67,26 @@ export async function cancel(id: DispatchId | string, nodeIds?: readonly number[
 export async function redispatch(id: DispatchId | string, options: RedispatchOptions = {}): Promise<DispatchId> {
   if (isTaskRunner()) return new Promise<never>(() => undefined);
   return (await dispatcher()).redispatch(id as DispatchId, options);
+}
+
+/**
+ * Attaches `workflow` to a directory watch, an interval or a cron schedule kept by the server
+ * (`valence start`): each new or changed file under the directory dispatches it with the
+ * file's absolute path; each tick, with the tick's time as an ISO string. A lattice that
+ * declares no parameter is dispatched with none. Resolves to the trigger's id once the server
+ * has it; manage it with `valence triggers ls|show|pause|resume|rm`.
+ *
+ * A bad spec is refused here with a TriggerSpecError naming what to fix: a cron expression
+ * croner refuses, a directory the server cannot find, an interval that is not a duration.
+ *
+ * @example
+ * const id = await trigger(ingest, { watch: "./inbox" });        // ingest(path: string)
+ * await trigger(report, { cron: "0 7 * * 1-5" });                 // report(at: string)
+ * await trigger(heartbeat, { every: "30s" });
+ */
+export async function trigger<R>(workflow: Lattice<[string], R> | Lattice<[], R>, spec: TriggerSpec): Promise<TriggerId> {
+  const info = latticeInfo(workflow);
+  if (!info) throw new TracingError("trigger(workflow, spec): workflow must be a lattice (wrap the function with lattice(fn))");
+  if (isTaskRunner()) return new Promise<never>(() => undefined);
+  return (await dispatcher()).trigger(info, spec);
 }

@@ -7,7 +7,8 @@
  * the bundler keeps that one import out of them.
  */
 import { ValenceError } from "../errors.js";
-import type { DispatchId } from "../ids.js";
+import type { DispatchId, TriggerId } from "../ids.js";
+import type { TriggerSpec } from "./trigger-spec.js";
 import type { Electron } from "./electron.js";
 import type { LatticeInfo } from "./lattice.js";
 import type { Result } from "./result.js";
@@ -35,6 +36,8 @@ export interface SdkDispatcher {
   cancel(id: DispatchId, nodes?: readonly number[]): Promise<void>;
   /** A new run of a finished dispatch (see `redispatch`). */
   redispatch(id: DispatchId, opts: RedispatchOptions): Promise<DispatchId>;
+  /** Registers a trigger with the server (see `trigger`). */
+  trigger(info: LatticeInfo, spec: TriggerSpec): Promise<TriggerId>;
 }
 
 /** The SDK was loaded without its entry (index.ts), so nothing connected it to the engine. */

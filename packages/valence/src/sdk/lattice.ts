@@ -72,27 +72,36 @@ export function lattice<A extends unknown[], R>(fn: (...args: A) => R, options: 
 
   globalRegistry().lattices.set(info.id, info);
 
-  const call = (...args: unknown[]): unknown => {
+  const call = latticeCall(info, fn as (...x: unknown[]) => unknown);
+  Object.defineProperty(call, "name", { value: name });
+  Object.defineProperty(call, LATTICE, { value: info });
+  Object.defineProperty(call, "build", { value: (...args: unknown[]) => buildGraph(info, args, undefined) });
+  return call as unknown as Lattice<A, R>;
+}
+
+/**
+ * What calling a lattice does: inside a lattice being traced, it records a sublattice node
+ * (expanded into its own graph when it runs); outside, it runs `fn`. A trigger's template
+ * (client/server-dispatcher.ts) is traced with this, from the lattice's info alone.
+ */
+export function latticeCall(info: LatticeInfo, fn: (...x: unknown[]) => unknown = info.fn as (...x: unknown[]) => unknown): (...args: unknown[]) => unknown {
+  return (...args: unknown[]): unknown => {
     const trace = currentTrace();
     if (trace) {
       return trace.addCall(
         {
           kind: "sublattice",
-          name: `:sublattice:${name}`,
+          name: `:sublattice:${info.name}`,
           electronId: info.id,
-          executor: checked.executor ?? trace.defaultExecutor,
+          executor: info.options.executor ?? trace.defaultExecutor,
           retries: undefined,
           timeout: undefined,
         },
         args,
       );
     }
-    return (fn as (...x: unknown[]) => unknown)(...args);
+    return fn(...args);
   };
-  Object.defineProperty(call, "name", { value: name });
-  Object.defineProperty(call, LATTICE, { value: info });
-  Object.defineProperty(call, "build", { value: (...args: unknown[]) => buildGraph(info, args, undefined) });
-  return call as unknown as Lattice<A, R>;
 }
 
 export function latticeInfo(x: unknown): LatticeInfo | undefined {

@@ -8,7 +8,6 @@
 import { timingSafeEqual } from "node:crypto";
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { z } from "zod";
 import { API_PREFIX, type DispatchSummary, type HealthReply, type ListReply, type ResultReply, type SubmitReply } from "../api/wire.js";
 import { NodeNotFoundError } from "../errors.js";
 import { isTerminal, type Status } from "../status.js";
@@ -17,7 +16,10 @@ import type { Store } from "../engine/store/store.js";
 import { blobExists, receiveBlob } from "./blobs.js";
 import type { EventHub } from "./event-hub.js";
 import { BadRequestError, DispatchFinishedError, NotFoundError, PayloadTooLargeError, UnauthorizedError, toErrorReply } from "./http-errors.js";
-import { cancelSchema, describeIssue, redispatchSchema, submitSchema } from "./schemas.js";
+import { cancelSchema, redispatchSchema, submitSchema } from "./schemas.js";
+import { intQuery, jsonBody, parse, parseJson } from "./request.js";
+import { dispatchTriggerRoute, triggerRoutes } from "./triggers/trigger-routes.js";
+import type { TriggerService } from "./triggers/trigger-service.js";
 import { dispatchOf } from "./dispatch-of.js";
 import { followDispatch, followEverything } from "./sse.js";
 import { bundlePathOf, storeSubmission } from "./submissions.js";
@@ -48,6 +50,8 @@ export interface AppOptions {
   readonly team?: Promise<TeamMember | undefined>;
   /** Served at GET /metrics (Prometheus text format), behind the token like the API. */
   readonly metrics?: { render(): Promise<{ body: string; contentType: string }> };
+  /** The server's triggers (`/triggers`); absent: the routes are not served. */
+  readonly triggers?: TriggerService;
 }
 
 export const DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024;
@@ -226,6 +230,11 @@ export function createApp(opts: AppOptions): Hono {
   });
   api.get("/events", (c) => (c.req.method === "HEAD" ? streamHead(c) : followEverything(c, hub)));
 
+  if (opts.triggers) {
+    api.route("/triggers", triggerRoutes(opts.triggers, store, jsonLimit));
+    dispatchTriggerRoute(api, opts.triggers, store);
+  }
+
   app.route(API_PREFIX, api);
   return app;
 }
@@ -254,32 +263,4 @@ function methodsFor(app: Hono, path: string): string[] {
   }
   if (methods.has("GET")) methods.add("HEAD");
   return [...methods].sort();
-}
-
-async function jsonBody(c: Context): Promise<unknown> {
-  if (!(c.req.header("content-type") ?? "").includes("application/json")) {
-    throw new BadRequestError("send the body as JSON (Content-Type: application/json)");
-  }
-  return parseJson(await c.req.text());
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new BadRequestError(`malformed JSON: ${(error as Error).message}`);
-  }
-}
-
-function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
-  const r = schema.safeParse(value);
-  if (!r.success) throw new BadRequestError(describeIssue(r.error));
-  return r.data;
-}
-
-function intQuery(raw: string | undefined, name: string, fallback: number, min: number, max: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new BadRequestError(`${name}: must be a whole number from ${min} to ${max}`);
-  return n;
 }

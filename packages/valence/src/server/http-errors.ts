@@ -3,7 +3,7 @@
  * stable code; `toErrorReply` maps these and the engine's own typed errors
  * into the one JSON error shape.
  */
-import { DecodeError, DispatchNotFoundError, NodeNotFoundError, StoreWriteError, ValenceError } from "../errors.js";
+import { DecodeError, DispatchNotFoundError, NodeNotFoundError, StoreWriteError, TriggerNotFoundError, TriggerSpecError, ValenceError } from "../errors.js";
 import type { ErrorReply } from "../api/wire.js";
 
 export class HttpError extends ValenceError {
@@ -70,6 +70,8 @@ export function toErrorReply(error: unknown): { status: number; body: ErrorReply
   if (error instanceof HttpError) return { status: error.status, body: reply(error.code, error.message) };
   if (error instanceof DispatchNotFoundError) return { status: 404, body: reply(error.code, `no dispatch "${error.dispatchId}" on this server`) };
   if (error instanceof NodeNotFoundError) return { status: 404, body: reply(error.code, error.message) };
+  if (error instanceof TriggerSpecError) return { status: 400, body: reply(error.code, error.message) };
+  if (error instanceof TriggerNotFoundError) return { status: 404, body: reply(error.code, error.message) };
   if (error instanceof DecodeError) return { status: 400, body: reply(error.code, error.message) };
   if (error instanceof ValenceError) return { status: 409, body: reply(error.code, error.message) };
   return { status: 500, body: reply("INTERNAL", `internal error: ${(error as Error)?.message ?? String(error)}`) };

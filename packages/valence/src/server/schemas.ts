@@ -111,3 +111,16 @@ export function describeIssue(error: z.ZodError): string {
   );
   return path ? `${path}: ${issue.message}` : issue.message;
 }
+
+/** `POST /triggers` (api/wire.ts TriggerBody); what the spec means is checked by the TriggerService. */
+export const triggerSchema = z.strictObject({
+  spec: z.union([
+    z.strictObject({ watch: z.string().min(1, "must be the path of a directory") }),
+    z.strictObject({ every: z.union([z.string().min(1), z.number().positive()]) }),
+    z.strictObject({ cron: z.string().min(1, "must be a cron expression"), timezone: z.string().min(1).optional() }),
+  ]),
+  latticeName: z.string().min(1).max(1000),
+  latticeId: z.string().min(1),
+  withArg: z.boolean(),
+  template: submitSchema,
+});

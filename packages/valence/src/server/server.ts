@@ -26,9 +26,12 @@ import { allOf } from "../engine/observe/observation.js";
 import { startTracing } from "../engine/traces/start-tracing.js";
 import type { TraceSetting } from "../engine/traces/trace-setting.js";
 import { RetentionSweeper, type RetentionSetting } from "./retention.js";
+import { TriggerService } from "./triggers/trigger-service.js";
 
 export const DEFAULT_PORT = 48008;
 export const DEFAULT_HOST = "127.0.0.1";
+/** How often a team server reads the triggers again (those added, paused or removed on another server). */
+const TRIGGER_SYNC_MS = 2000;
 
 export interface ServerOptions {
   readonly dataDir: string;
@@ -125,7 +128,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // Requests that store a dispatch wait for this: a team server marks each one it receives as its own.
   let joined!: (t: TeamMember | undefined) => void;
   const team = new Promise<TeamMember | undefined>((resolve) => (joined = resolve));
-  const app = createApp({ store, supervisor, hub, version, startedAt, token, team, metrics, storeLabel: describeStore(setting), ...opts.limits });
+  // A fire's dispatch starts as a submitted one does: the team's claim, the live list, a runner.
+  const triggers = new TriggerService({
+    store,
+    bundles: supervisor.bundles,
+    log,
+    syncMs: store.cluster ? TRIGGER_SYNC_MS : undefined,
+    started: async (id) => {
+      await (await team)?.claim(id);
+      hub.publish({ dispatchId: id, at: Date.now(), nodes: [], status: "NEW_OBJECT" });
+      void supervisor.start(id);
+    },
+  });
+  const app = createApp({ store, supervisor, hub, version, startedAt, token, team, metrics, triggers, storeLabel: describeStore(setting), ...opts.limits });
   app.route(API_PREFIX + DASHBOARD_PATH, createDashboardApi({ store }));
 
   const server = serve({ fetch: withDashboardUi(app.fetch), hostname: host, port: opts.port ?? DEFAULT_PORT });
@@ -161,6 +176,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         (server as import("node:http").Server).closeAllConnections?.();
       });
       await retention?.stop();
+      await triggers.stop();
       await supervisor.stopAll(graceMs);
       // After the runners: the other servers may take its unfinished dispatches from now on.
       await member?.leave().catch((error: unknown) => log(`could not leave the team: ${(error as Error).message}`));
@@ -189,6 +205,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
   joined(member);
   supervisor.keepSpare();
+  // After the resumes: a fire whose dispatch was stored before a kill is resumed there, not stored again.
+  await triggers.start();
 
   return { info, supervisor, close, closed };
 }

@@ -16,37 +16,10 @@ import { readBlob } from "./blobs.js";
 
 export const bundlePathOf = (dataDir: string, hash: string) => join(dataDir, "bundles", `${hash}.mjs`);
 
-export async function storeSubmission(store: Store, submitted: SubmitBody, parentId: DispatchId | null = null): Promise<DispatchId> {
-  const body = withBlobs(store.dataDir, submitted);
+/** `id`: a trigger's fire names its dispatch's id before storing it (server/triggers/fire.ts). */
+export async function storeSubmission(store: Store, submitted: SubmitBody, parentId: DispatchId | null = null, id: DispatchId = newDispatchId()): Promise<DispatchId> {
+  const { body, bundlePath } = checkSubmission(store.dataDir, submitted);
   const n = body.nodes.length;
-  body.nodes.forEach((node, i) => {
-    if (node.nodeId !== i) throw new BadRequestError(`nodes[${i}].nodeId: must be ${i} (nodes are numbered 0 to ${n - 1} in order)`);
-    if ((node.kind === "electron" || node.kind === "sublattice") && !node.electronId) {
-      throw new BadRequestError(`nodes[${i}].electronId: a ${node.kind} node needs the id of its ${node.kind === "electron" ? "electron" : "lattice"}`);
-    }
-  });
-  body.edges.forEach((e, i) => {
-    if (e.source >= n || e.target >= n) throw new BadRequestError(`edges[${i}]: node ${Math.max(e.source, e.target)} does not exist (the graph has ${n} nodes)`);
-    checkJson(`edges[${i}].param`, e.param);
-  });
-  checkAcyclic(n, body.edges);
-  checkDecodes("inputs", body.inputs);
-  checkDecodes("outputTemplate", body.outputTemplate);
-  body.nodes.forEach((node, i) => {
-    if (node.output !== null) checkDecodes(`nodes[${i}].output`, node.output);
-    if (node.value !== null) checkDecodes(`nodes[${i}].value`, node.value);
-    for (const field of ["executor", "key", "holes"] as const) if (node[field] !== null) checkJson(`nodes[${i}].${field}`, node[field] as string);
-  });
-  const needsCode = body.nodes.some((x) => x.kind === "electron" || x.kind === "sublattice");
-  let bundlePath: string | null = null;
-  if (body.bundleHash) {
-    bundlePath = bundlePathOf(store.dataDir, body.bundleHash);
-    if (!existsSync(bundlePath)) throw new BundleMissingError(`bundleHash: no bundle ${body.bundleHash} on the server; upload it first (PUT /api/v1/bundles/${body.bundleHash})`);
-  } else if (needsCode) {
-    throw new BadRequestError("bundleHash: the graph has electrons, so it needs the code bundle they are defined in");
-  }
-
-  const id = newDispatchId();
   const resultsDir = join(store.dataDir, "results", id);
   mkdirSync(resultsDir, { recursive: true });
   // Field by field, not by spreading the parsed JSON: one object shape for every node (10k-node graphs).
@@ -107,6 +80,43 @@ export async function storeSubmission(store: Store, submitted: SubmitBody, paren
     if (sources) w.insertSources(id, sources);
   });
   return id;
+}
+
+/**
+ * The submission checked, with its uploaded values read back in, and the path of its bundle:
+ * everything a runner would trip over later is refused here (a trigger's template is checked
+ * this way when it is registered, not at its first fire).
+ */
+export function checkSubmission(dataDir: string, submitted: SubmitBody): { body: SubmitBody; bundlePath: string | null } {
+  const body = withBlobs(dataDir, submitted);
+  const n = body.nodes.length;
+  body.nodes.forEach((node, i) => {
+    if (node.nodeId !== i) throw new BadRequestError(`nodes[${i}].nodeId: must be ${i} (nodes are numbered 0 to ${n - 1} in order)`);
+    if ((node.kind === "electron" || node.kind === "sublattice") && !node.electronId) {
+      throw new BadRequestError(`nodes[${i}].electronId: a ${node.kind} node needs the id of its ${node.kind === "electron" ? "electron" : "lattice"}`);
+    }
+  });
+  body.edges.forEach((e, i) => {
+    if (e.source >= n || e.target >= n) throw new BadRequestError(`edges[${i}]: node ${Math.max(e.source, e.target)} does not exist (the graph has ${n} nodes)`);
+    checkJson(`edges[${i}].param`, e.param);
+  });
+  checkAcyclic(n, body.edges);
+  checkDecodes("inputs", body.inputs);
+  checkDecodes("outputTemplate", body.outputTemplate);
+  body.nodes.forEach((node, i) => {
+    if (node.output !== null) checkDecodes(`nodes[${i}].output`, node.output);
+    if (node.value !== null) checkDecodes(`nodes[${i}].value`, node.value);
+    for (const field of ["executor", "key", "holes"] as const) if (node[field] !== null) checkJson(`nodes[${i}].${field}`, node[field] as string);
+  });
+  const needsCode = body.nodes.some((x) => x.kind === "electron" || x.kind === "sublattice");
+  let bundlePath: string | null = null;
+  if (body.bundleHash) {
+    bundlePath = bundlePathOf(dataDir, body.bundleHash);
+    if (!existsSync(bundlePath)) throw new BundleMissingError(`bundleHash: no bundle ${body.bundleHash} on the server; upload it first (PUT /api/v1/bundles/${body.bundleHash})`);
+  } else if (needsCode) {
+    throw new BadRequestError("bundleHash: the graph has electrons, so it needs the code bundle they are defined in");
+  }
+  return { body, bundlePath };
 }
 
 /** The submission with its uploaded values read back in (they are checked and stored like the rest). */

@@ -71,7 +71,7 @@ describe("store migrations", () => {
     assert.deepEqual((await store.unfinishedDispatches()).map((d) => d.id), [id]);
     const tables = store.db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`).pluck().all();
     // sqlite_sequence is SQLite's own, for live_output's AUTOINCREMENT ids.
-    assert.deepEqual(tables, ["dispatches", "events", "graphs", "live_output", "node_states", "result_cache", "sources", "sqlite_sequence"]);
+    assert.deepEqual(tables, ["dispatches", "events", "graphs", "live_output", "node_states", "result_cache", "sources", "sqlite_sequence", "trigger_fires", "triggers"]);
     await store.write((w) => w.insertSources(id, { "wf.ts:3": "(x) => x + 1" }));
     assert.deepEqual((await store.getSources(id)), { "wf.ts:3": "(x) => x + 1" });
     await store.close();

@@ -173,6 +173,42 @@ const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX result_cache_dispatch ON result_cache (dispatch_id);
   ALTER TABLE node_states ADD COLUMN cached_from TEXT;
   `,
+  // 10: triggers a server keeps (a directory watch, an interval, a cron schedule) and each of
+  // their fires, keyed by what fired (a tick, a file version) so that nothing fires twice
+  // (store/triggers.ts). A fire names its dispatch but does not own it: removing a trigger
+  // keeps the dispatches it made, and purging a dispatch keeps the fire (the tick stays done).
+  `
+  CREATE TABLE triggers (
+    id TEXT PRIMARY KEY,
+    lattice_name TEXT NOT NULL,
+    lattice_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    every_ms INTEGER,
+    timezone TEXT,
+    template TEXT NOT NULL,
+    bundle_hash TEXT NOT NULL,
+    with_arg INTEGER NOT NULL,
+    paused INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    armed_at INTEGER NOT NULL,
+    last_fire_at INTEGER,
+    last_tick INTEGER
+  );
+  CREATE TABLE trigger_fires (
+    trigger_id TEXT NOT NULL,
+    fire_key TEXT NOT NULL,
+    dispatch_id TEXT NOT NULL,
+    arg TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    tick INTEGER,
+    stored INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (trigger_id, fire_key)
+  ) WITHOUT ROWID;
+  CREATE INDEX trigger_fires_newest ON trigger_fires (trigger_id, at DESC);
+  CREATE INDEX trigger_fires_dispatch ON trigger_fires (dispatch_id);
+  CREATE INDEX trigger_fires_unstored ON trigger_fires (stored) WHERE stored = 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

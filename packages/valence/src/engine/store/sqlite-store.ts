@@ -16,6 +16,7 @@ import { openSqlite, type SqliteOpenOptions } from "./sqlite-open.js";
 import { prepareStatements, type Statements } from "./sqlite-statements.js";
 import { asWriteError } from "./sqlite-write-error.js";
 import { SqliteWriter } from "./sqlite-writer.js";
+import { SqliteTriggers } from "./sqlite-triggers.js";
 import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "./records.js";
 import type { CacheEntry, CacheHit, DispatchListRow, DispatchQuery, InProcessReads, LiveChunkRecord, NodeLogs, Store, StoreTx, StoreWrites } from "./store.js";
 
@@ -30,6 +31,7 @@ export class SqliteStore implements Store {
   readonly file: string;
   private readonly stmts: Statements;
   private readonly writer: SqliteWriter;
+  readonly triggers: SqliteTriggers;
   readonly inProcess: InProcessReads = {
     getNodes: (id) => this.nodeRows(id),
     readOutput: (n) => this.outputOf(n),
@@ -50,6 +52,7 @@ export class SqliteStore implements Store {
     this.db = openSqlite(this.file, options);
     this.stmts = prepareStatements(this.db);
     this.writer = new SqliteWriter(this.db, this.stmts, this.file);
+    this.triggers = new SqliteTriggers(this.db, (fn) => this.alone(fn));
   }
 
   write(fill: (w: StoreWrites) => void): Promise<void> {
@@ -89,6 +92,30 @@ export class SqliteStore implements Store {
         throw asWriteError(error, this.dataDir);
       }
     });
+  }
+
+  /**
+   * Runs `fn` as one transaction of its own: at once when nothing holds the connection, else
+   * after what is queued (a `transaction` awaiting between its reads and writes must not have
+   * another's statements land inside it).
+   */
+  private alone<T>(fn: () => T): Promise<T> {
+    const run = () => {
+      this.lastWrite = performance.now();
+      try {
+        return this.db.transaction(fn).immediate();
+      } catch (error) {
+        throw asWriteError(error, this.dataDir);
+      }
+    };
+    if (!this.queue) {
+      try {
+        return Promise.resolve(run());
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.enqueue(async () => run());
   }
 
   /** Runs `job` once everything queued before it has settled; the queue empties when the last one does. */

@@ -18,6 +18,7 @@
  */
 import type { CacheKey, DispatchId } from "../../ids.js";
 import type { Cluster } from "./cluster.js";
+import type { TriggerStore } from "./triggers.js";
 import type { Status } from "../../status.js";
 import type { SubmittedNode } from "./graph-codec.js";
 import type { DispatchRecord, EdgeRecord, EventRecord, NodeRecord } from "./records.js";
@@ -193,6 +194,8 @@ export interface Store {
   readonly inProcess?: InProcessReads;
   /** Set by drivers several servers can share (Postgres): leases and messages between servers. */
   readonly cluster?: Cluster;
+  /** Triggers registered with a server, and their fires (triggers.ts). */
+  readonly triggers: TriggerStore;
 
   /**
    * Calls `fill` at once (synchronously) to record writes, then makes them durable as one

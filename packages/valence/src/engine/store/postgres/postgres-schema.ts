@@ -184,6 +184,41 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX result_cache_dispatch ON result_cache (dispatch_id);
   ALTER TABLE node_states ADD COLUMN cached_from text;
   `,
+  // 9: triggers a server keeps and each of their fires, keyed by what fired (a tick, a file
+  // version): a key claimed once is never fired again, by this server or another of its team
+  // (../triggers.ts). A fire names its dispatch but does not own it (no foreign key).
+  `
+  CREATE TABLE triggers (
+    id text PRIMARY KEY,
+    lattice_name text NOT NULL,
+    lattice_id text NOT NULL,
+    kind text NOT NULL,
+    spec text NOT NULL,
+    every_ms int8,
+    timezone text,
+    template text NOT NULL,
+    bundle_hash text NOT NULL,
+    with_arg boolean NOT NULL,
+    paused boolean NOT NULL DEFAULT false,
+    created_at int8 NOT NULL,
+    armed_at int8 NOT NULL,
+    last_fire_at int8,
+    last_tick int8
+  );
+  CREATE TABLE trigger_fires (
+    trigger_id text NOT NULL,
+    fire_key text NOT NULL,
+    dispatch_id text NOT NULL,
+    arg text NOT NULL,
+    at int8 NOT NULL,
+    tick int8,
+    stored boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (trigger_id, fire_key)
+  );
+  CREATE INDEX trigger_fires_newest ON trigger_fires (trigger_id, at DESC);
+  CREATE INDEX trigger_fires_dispatch ON trigger_fires (dispatch_id);
+  CREATE INDEX trigger_fires_unstored ON trigger_fires (stored) WHERE NOT stored;
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

@@ -39,6 +39,7 @@
  *   whether it committed: it then returns `fn`'s result, or fails saying nothing
  *   was stored. A connection lost while `fn` runs fails the transaction.
  */
+import { PostgresTriggers } from "./postgres-triggers.js";
 import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -143,6 +144,7 @@ export class PostgresStore implements Store {
   private sincePrune = 0;
   /** Told of each try that failed and is tried again; may be replaced (a server points it at its log). */
   onRetry: (event: StoreRetryEvent) => void;
+  readonly triggers: PostgresTriggers;
 
   private constructor(
     readonly dataDir: string,
@@ -156,6 +158,15 @@ export class PostgresStore implements Store {
   ) {
     this.where = maskUrl(url);
     this.onRetry = onRetry ?? (() => undefined);
+    this.triggers = new PostgresTriggers(async (doing, text, values) => {
+      if (doing === "read") return this.readText(text, values);
+      this.assertOpen();
+      try {
+        return await this.writes.query(text, values);
+      } catch (error) {
+        throw storeFailure(error, this.url, this.dataDir, "write");
+      }
+    });
   }
 
   /** Connects, creates or upgrades the tables (see postgres-schema.ts), and returns the store. */

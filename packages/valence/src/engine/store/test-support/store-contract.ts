@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { asCacheKey, newDispatchId, type CacheKey, type DispatchId } from "../../../ids.js";
 import type { DispatchRecord, NodeRecord } from "../records.js";
+import { triggerContract } from "./trigger-contract.js";
 import { LARGE_VALUE_BYTES, type DispatchQuery, type Store } from "../store.js";
 
 export function dispatchRecord(id: DispatchId, resultsDir: string, over: Partial<DispatchRecord> = {}): DispatchRecord {
@@ -31,6 +32,7 @@ export function nodeRecord(i: number, over: Partial<NodeRecord> = {}): NodeRecor
 const ARG0 = '{"kind":"arg","index":0}';
 
 export function storeContract(driver: string, open: (dataDir: string) => Store | Promise<Store>): void {
+  triggerContract(driver, open);
   const dirs: string[] = [];
   const stores: Store[] = [];
   after(async () => {
