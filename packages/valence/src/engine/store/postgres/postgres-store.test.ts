@@ -141,7 +141,7 @@ describe("PostgresStore", () => {
       const again = await open(url);
       assert.equal((await again.getNodes(id)).length, 1, "what was stored stays");
       assert.equal(await server.psql("SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'", name), tables);
-      assert.equal(tables, "bundle_parts,bundles,dispatches,events,graphs,large_values,live_output,node_states,result_cache,servers,sources,valence_schema,write_ids");
+      assert.equal(tables, "bundle_parts,bundles,dispatches,events,graphs,large_values,live_output,node_states,result_cache,servers,sources,trigger_fires,triggers,valence_schema,write_ids");
       assert.equal(await server.psql("SELECT version FROM valence_schema", name), String(PG_SCHEMA_VERSION));
     });
 
