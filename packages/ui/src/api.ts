@@ -318,6 +318,8 @@ export const api = {
   /** The trigger whose fire made this dispatch; nulls when none did. */
   firedBy: (dispatchId: string) => call<{ trigger: TriggerView | null; fire: TriggerFire | null }>(`/dispatches/${enc(dispatchId)}/trigger`),
   pauseTrigger: (id: string, paused: boolean) => call<TriggerReply>(`/triggers/${enc(id)}/${paused ? "pause" : "resume"}`, json({})),
+  /** Removes a trigger; the dispatches its fires made stay. */
+  removeTrigger: (id: string) => call<{ removed: string }>(`/triggers/${enc(id)}`, { method: "DELETE" }),
   summary: () => call<SummaryReply>("/dashboard/summary"),
   head: () => call<{ newest: string | null }>("/dashboard/head"),
   list: (p: { offset: number; limit: number; status: string; q: string }) =>

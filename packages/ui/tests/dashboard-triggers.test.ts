@@ -1,6 +1,6 @@
 // The Triggers page in a real browser against a real server: a directory watch registered with
 // trigger(), a real file written into its directory, and the page listing the trigger with its
-// kind, spec, state and fires, its dispatches linking to their pages, and Pause / Resume.
+// kind, spec, state and fires, its dispatches linking to their pages, Pause / Resume, and Remove.
 import { dataDir } from "./fixtures/env.js";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -57,6 +57,17 @@ describe("the Triggers page, in Chromium", () => {
     assert.equal(await firedBy.getByRole("link").getAttribute("href"), `/triggers/${id}`);
     await p.locator(".react-flow__node").first().waitFor();
     await shot(p, "trigger-dispatch");
+
+    // Removed from the page, after a confirmation: gone from the list and the server, its dispatch kept.
+    await p.goto(`${ui.base}/triggers`);
+    await row.getByRole("button", { name: "Remove…" }).click();
+    const dialog = p.getByRole("dialog", { name: "Remove this trigger?" });
+    await dialog.waitFor();
+    assert.match((await dialog.textContent()) ?? "", new RegExp(`measure \\(${id}\\) stops firing`));
+    await dialog.getByRole("button", { name: "Remove trigger" }).click();
+    await row.waitFor({ state: "detached" });
+    assert.equal((await fetch(`${ui.base}/api/v1/triggers/${id}`)).status, 404);
+    assert.equal((await getResult(dispatchId)).result, 7, "the dispatch it made stays");
     await p.context().close();
     assert.deepEqual(ui.consoleErrors, []);
   });

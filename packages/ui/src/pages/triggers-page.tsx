@@ -1,7 +1,7 @@
 /** The server's triggers (watches, intervals, cron schedules) and, for the one chosen, the dispatches its fires made. */
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, follow, type TriggerReply, type TriggerView } from "../api";
-import { ErrorBox, StatusBadge } from "../components/common";
+import { Confirm, ErrorBox, StatusBadge } from "../components/common";
 import { formatTime } from "../format";
 import { Link, navigate } from "../router";
 
@@ -13,6 +13,8 @@ export function TriggersPage({ id }: { id?: string | undefined }) {
   const [triggers, setTriggers] = useState<readonly TriggerView[]>();
   const [chosen, setChosen] = useState<TriggerReply>();
   const [error, setError] = useState<unknown>();
+  /** The trigger whose removal is being confirmed. */
+  const [removing, setRemoving] = useState<TriggerView | null>(null);
 
   const seq = useRef(0);
   const load = useCallback(async () => {
@@ -64,6 +66,17 @@ export function TriggersPage({ id }: { id?: string | undefined }) {
     }
   };
 
+  const remove = async (t: TriggerView) => {
+    setRemoving(null);
+    try {
+      await api.removeTrigger(t.id);
+      if (t.id === id) navigate("/triggers");
+      else await load();
+    } catch (e) {
+      setError(e);
+    }
+  };
+
   return (
     <main className="page">
       <div className="page-head">
@@ -99,6 +112,9 @@ export function TriggersPage({ id }: { id?: string | undefined }) {
                 <td>
                   <button type="button" className="btn" onClick={() => void toggle(t)}>
                     {t.paused ? "Resume" : "Pause"}
+                  </button>{" "}
+                  <button type="button" className="btn danger" onClick={() => setRemoving(t)}>
+                    Remove…
                   </button>
                 </td>
               </tr>
@@ -150,6 +166,18 @@ export function TriggersPage({ id }: { id?: string | undefined }) {
           </div>
         </section>
       )}
+      <Confirm
+        open={removing !== null}
+        title="Remove this trigger?"
+        confirmLabel="Remove trigger"
+        danger
+        onConfirm={() => removing && void remove(removing)}
+        onClose={() => setRemoving(null)}
+      >
+        <p>
+          {removing ? `${removing.latticeName} (${removing.id}) ` : ""}stops firing, here and on every server of the team. The dispatches it made stay.
+        </p>
+      </Confirm>
     </main>
   );
 }
