@@ -89,6 +89,26 @@ describe("GET /metrics", () => {
     assert.equal(sample(text, "valence_dispatches_total", { status: "COMPLETED" }), sample(before, "valence_dispatches_total", { status: "COMPLETED" }));
   });
 
+  it("counts cached electrons' results stored and reused, and times only the tasks that ran", async () => {
+    const { dispatch, getResult } = await sdk();
+    const { cachedFlow } = await flows();
+    const before = await (await scrape()).text();
+    const localBefore = sample(before, "valence_task_duration_seconds_count", { executor: "local" }) ?? 0;
+    const completedBefore = sample(before, "valence_dispatches_total", { status: "COMPLETED" }) ?? 0;
+    const first = await getResult(await dispatch(cachedFlow)([1, 2, 3]), { wait: true });
+    assert.deepEqual(first.result, [2, 4, 6]);
+    await scrapeWhen("valence_cache_results_total", { result: "stored" }, 3);
+    // 2 and 3 are reused, 4 runs and is kept.
+    const second = await getResult(await dispatch(cachedFlow)([2, 3, 4]), { wait: true });
+    assert.deepEqual(second.result, [4, 6, 8]);
+    assert.equal(second.nodes.filter((n) => n.cachedFrom).length, 2);
+    // Every figure of a dispatch reaches the server before its end is counted.
+    const text = await scrapeWhen("valence_dispatches_total", { status: "COMPLETED" }, completedBefore + 2);
+    assert.equal(sample(text, "valence_cache_results_total", { result: "hit" }), 2);
+    assert.equal(sample(text, "valence_cache_results_total", { result: "stored" }), 4);
+    assert.equal(sample(text, "valence_task_duration_seconds_count", { executor: "local" }), localBefore + 4, "the 4 tasks that ran, not the 2 hits");
+  });
+
   it("is Prometheus's text format, and needs the server's token like every other route", async () => {
     const ok = await scrape();
     assert.equal(ok.status, 200);

@@ -38,6 +38,8 @@ export interface NodeEnded {
   /** When the task's body began, as the executor saw it; null when the executor does not say. */
   readonly startedAt: number | null;
   readonly endedAt: number;
+  /** A cached electron's completion: its result reused from an earlier run ("hit", nothing ran), or run and kept ("stored"). */
+  readonly cache?: "hit" | "stored";
 }
 
 /** The dispatch run ended with `status` (stored before this is told). */

@@ -233,7 +233,11 @@ export class DispatchRun {
           const from = q.outcome.cachedFrom;
           if (from) w.event(this.id, ev.node, "cached", `result of dispatch ${from.dispatchId} node ${from.nodeId}`, ev.node, now);
           changes?.push({ node: ev.node, status: "COMPLETED" });
-          observed?.push(this.nodeEnded(ev.node, "COMPLETED", false, q.outcome.ok && q.outcome.startedAt !== undefined ? began : null, now));
+          if (observed) {
+            const o = this.nodeEnded(ev.node, "COMPLETED", false, q.outcome.ok && q.outcome.startedAt !== undefined ? began : null, now);
+            const cache = from ? "hit" : q.outcome.cacheAs ? "stored" : undefined;
+            observed.push(cache ? { ...o, cache } : o);
+          }
           done++;
         }
         if (ev.type === "failed") {

@@ -71,6 +71,7 @@ export class OtlpTracer implements RunObserver {
           "valence.attempt": o.attempt,
           "valence.status": o.status,
           "valence.retrying": o.retrying,
+          ...(o.cache && { "valence.cache": o.cache }),
         },
       },
       context,

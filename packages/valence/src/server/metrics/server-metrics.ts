@@ -42,6 +42,7 @@ export class ServerMetrics implements RunObserver {
   private readonly retries: Counter<"executor">;
   private readonly storeWrites: Histogram<"op">;
   private readonly storeWriteFailures: Counter<"op">;
+  private readonly cacheResults: Counter<"result">;
   /** By dispatch: its nodes running now (what the running-nodes gauge counts). */
   private readonly runningNodes = new Map<DispatchId, Set<number>>();
 
@@ -85,6 +86,12 @@ export class ServerMetrics implements RunObserver {
     this.queueWait = new Histogram({ name: "valence_queue_wait_seconds", help: "From a task's handoff to its executor to its body starting (worker, host or cluster queue), by executor; only executors that report the start", labelNames: ["executor"], buckets: WAIT_BUCKETS, registers });
     this.retries = new Counter({ name: "valence_task_retries_total", help: "Failed task attempts that were tried again, by executor", labelNames: ["executor"], registers });
     this.storeWrites = new Histogram({ name: "valence_store_write_seconds", help: "Store writes from the call until durable, server and runners alike, by op (write: a batch of writes; transaction: reads then writes)", labelNames: ["op"], buckets: WRITE_BUCKETS, registers });
+    this.cacheResults = new Counter({
+      name: "valence_cache_results_total",
+      help: "Completions of electrons with `cache`, by result: hit (an earlier run's result reused, the task not run) or stored (run, and its result kept)",
+      labelNames: ["result"],
+      registers,
+    });
     this.storeWriteFailures = new Counter({ name: "valence_store_write_failures_total", help: "Store writes refused (disk full, database gone), by op", labelNames: ["op"], registers });
   }
 
@@ -114,7 +121,9 @@ export class ServerMetrics implements RunObserver {
   observe(o: Observation): void {
     switch (o.kind) {
       case "node-ended": {
-        if (o.executor === null) return;
+        if (o.cache) this.cacheResults.inc({ result: o.cache });
+        // A hit ran nothing: no task duration or queue wait to tell.
+        if (o.executor === null || o.cache === "hit") return;
         const labels = { executor: o.executor };
         this.taskDuration.observe(labels, Math.max(0, o.endedAt - (o.startedAt ?? o.handedOverAt)) / 1000);
         if (o.startedAt !== null) this.queueWait.observe(labels, Math.max(0, o.startedAt - o.handedOverAt) / 1000);
