@@ -14,9 +14,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { inspect } from "node:util";
 import pg from "pg";
 import { StoreError } from "../../../errors.js";
-import { newDispatchId, type DispatchId } from "../../../ids.js";
+import { newDispatchId, newTriggerId, type DispatchId } from "../../../ids.js";
 import type { StoreWrites } from "../store.js";
 import { dispatchRecord, nodeRecord } from "../test-support/store-contract.js";
+import { triggerRecord } from "../test-support/trigger-contract.js";
 import { isConnectionFailure } from "./postgres-errors.js";
 import { PostgresStore, type PostgresStoreOptions, type StoreRetryEvent } from "./postgres-store.js";
 import { startTcpProxy, type TcpProxy } from "./test-support/tcp-proxy.js";
@@ -184,6 +185,24 @@ describe("PostgresStore when its connections drop", () => {
     // The store goes on.
     await store.write((w) => w.countDone(id, 1));
     assert.equal((await store.getDispatch(id))?.nodesDone, 11);
+  });
+
+  it("a trigger's fire claimed, its answer cut: the retry finds its own claim (it fires), and another claim of the key is still refused", async () => {
+    const { store, proxy, retries } = await fresh({}, true);
+    const t = triggerRecord(newTriggerId());
+    const cutInsert = proxy.cutAfterAnswer("INSERT INTO triggers");
+    await store.triggers.insert(t);
+    await cutInsert;
+    assert.equal((await store.triggers.list()).length, 1, "the trigger, once");
+    const fire = { triggerId: t.id, key: "2026-12-07T00:00:00.000Z", dispatchId: newDispatchId(), arg: '"x"', at: 5000, tick: 4000 };
+    const cutClaim = proxy.cutAfterAnswer("INSERT INTO trigger_fires");
+    assert.equal(await store.triggers.claimFire(fire), true, "the claim that landed is this fire's");
+    await cutClaim;
+    assert.ok(retries.filter((r) => r.doing === "write").length >= 2, "both writes were tried again");
+    assert.deepEqual((await store.triggers.unstoredFires()).map((f) => f.dispatchId), [fire.dispatchId]);
+    // Another server's claim of the same tick, under its own dispatch id: refused.
+    assert.equal(await store.triggers.claimFire({ ...fire, dispatchId: newDispatchId() }), false);
+    assert.equal((await store.triggers.get(t.id))?.lastTick, 4000);
   });
 
   it("a COMMIT cut before it reached the server: the retry applies the write, once", async () => {

@@ -160,12 +160,20 @@ export class PostgresStore implements Store {
     this.onRetry = onRetry ?? (() => undefined);
     this.triggers = new PostgresTriggers(async (doing, text, values) => {
       if (doing === "read") return this.readText(text, values);
-      this.assertOpen();
-      try {
-        return await this.writes.query(text, values);
-      } catch (error) {
-        throw storeFailure(error, this.url, this.dataDir, "write");
-      }
+      // Each trigger write is one statement that can be applied twice (postgres-triggers.ts): tried again like reads.
+      return this.reconnecting(
+        "write",
+        async () => {
+          this.assertOpen();
+          try {
+            return await this.writes.query(text, values);
+          } catch (error) {
+            throw storeFailure(error, this.url, this.dataDir, "write");
+          }
+        },
+        // One statement, no write id: a try that reached the database may have committed.
+        () => "write-in-doubt",
+      );
     });
   }
 

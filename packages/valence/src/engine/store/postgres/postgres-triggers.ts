@@ -3,6 +3,11 @@
  * claim and the trigger's last-fire update are one statement too), so each is atomic without
  * a transaction of its own, and two servers of a team claiming the same tick take turns on
  * the fire's primary key: one inserts it, the other finds it there.
+ *
+ * Writes are tried again when the connection fails, so each is safe to apply twice: one whose
+ * commit landed but whose answer was lost finds its own work done. A trigger's id is random,
+ * so a conflicting insert is the same insert; a claim that finds its key taken by its own
+ * dispatch id is its own claim, not another server's.
  */
 import type { QueryResultRow } from "pg";
 import type { DispatchId, TriggerId } from "../../../ids.js";
@@ -22,7 +27,7 @@ export class PostgresTriggers implements TriggerStore {
     await this.q(
       "write",
       `INSERT INTO triggers (id, lattice_name, lattice_id, kind, spec, every_ms, timezone, template, bundle_hash, with_arg, paused, created_at, armed_at,
-        last_fire_at, last_tick) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+        last_fire_at, last_tick) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING`,
       [t.id, t.latticeName, t.latticeId, t.kind, t.spec, t.everyMs, t.timezone, t.template, t.bundleHash, t.withArg, t.paused, t.createdAt, t.armedAt, t.lastFireAt, t.lastTick],
     );
   }
@@ -51,8 +56,11 @@ export class PostgresTriggers implements TriggerStore {
       `WITH f AS (
          INSERT INTO trigger_fires (trigger_id, fire_key, dispatch_id, arg, at, tick)
          SELECT id, $2, $3, $4, $5, $6 FROM triggers WHERE id = $1 AND NOT paused
-         ON CONFLICT DO NOTHING RETURNING trigger_id)
-       UPDATE triggers SET last_fire_at = $5, last_tick = COALESCE($6, last_tick) WHERE id IN (SELECT trigger_id FROM f) RETURNING id`,
+         ON CONFLICT DO NOTHING RETURNING trigger_id),
+       u AS (UPDATE triggers SET last_fire_at = $5, last_tick = COALESCE($6, last_tick) WHERE id IN (SELECT trigger_id FROM f) RETURNING id)
+       SELECT id FROM u
+       -- The statement's snapshot: a row there already with this dispatch id is this claim's, committed by an earlier try.
+       UNION ALL SELECT trigger_id FROM trigger_fires WHERE trigger_id = $1 AND fire_key = $2 AND dispatch_id = $3`,
       [f.triggerId, f.key, f.dispatchId, f.arg, f.at, f.tick],
     );
     return (r.rowCount ?? 0) > 0;
