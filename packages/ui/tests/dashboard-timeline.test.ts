@@ -57,7 +57,7 @@ describe("task-stream timeline in Chromium", () => {
           node: Number(r.getAttribute("data-node")),
           start: Number(r.getAttribute("data-start")),
           end: Number(r.getAttribute("data-end")),
-          lane: r.getAttribute("data-lane"),
+          lane: r.getAttribute("data-lane") ?? "",
         })),
       );
     const byNode = new Map(bars.map((b) => [b.node, b]));
@@ -82,7 +82,7 @@ describe("task-stream timeline in Chromium", () => {
         const label = Number(el.getAttribute("data-label-width"));
         const axis = Number(el.getAttribute("data-axis-height"));
         const row = Number(el.getAttribute("data-row-height"));
-        const items = [...document.querySelectorAll("[data-testid=timeline-lanes] li")].map((li) => li.textContent);
+        const items = [...document.querySelectorAll("[data-testid=timeline-lanes] li")].map((li) => li.textContent ?? "");
         const plot = el.getBoundingClientRect().width - label;
         const mid = (b.start + b.end) / 2;
         return { x: label + ((mid - t0) / (t1 - t0)) * plot, y: axis + items.indexOf(b.lane) * row + row / 2 };

@@ -56,7 +56,7 @@ describe("dashboard in Chromium", () => {
   });
 
   it("draws the TimingExecutor example's graph: 5 nodes with the right names", async () => {
-    const { id, p } = await openFinishedDispatch(3, 4);
+    const { p } = await openFinishedDispatch(3, 4);
     await p.locator(".react-flow__node").nth(4).waitFor();
     assert.deepEqual((await nodeNames(p)).sort(), [":parameter:3", ":parameter:4", ":parameter:4", "add", "multiply"]);
     assert.equal(await p.locator(".react-flow__node").count(), 5);

@@ -216,6 +216,7 @@ describe("user-written executors", () => {
   });
 
   it("rejects an executor class without run at dispatch", async () => {
+    // @ts-expect-error: a class without run, as plain JavaScript could write it, is what the check catches.
     class NoRun extends BaseExecutor {}
     const e = electron((x: number) => x, { executor: new (NoRun as unknown as new () => BaseExecutor)() });
     await assert.rejects(dispatch(lattice((x: number) => e(x)))(1), {

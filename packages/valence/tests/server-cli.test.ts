@@ -2,6 +2,7 @@
 // server on loopback, and the TimingExecutor example dispatched to it by `valence run`.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +13,7 @@ import { freePort } from "./fixtures/free-port.js";
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
 const bin = join(repo, "packages/valence/bin/valence.js");
 const dataDir = mkdtempSync(join(tmpdir(), "valence-server-cli-"));
-const env = { ...process.env, VALENCE_DATA_DIR: dataDir, VALENCE_CONFIG: join(dataDir, "valence.toml") };
+const env: NodeJS.ProcessEnv = { ...process.env, VALENCE_DATA_DIR: dataDir, VALENCE_CONFIG: join(dataDir, "valence.toml") };
 delete env.VALENCE_SERVER;
 
 function valence(args: string[], opts: { cwd?: string } = {}) {
@@ -112,7 +113,6 @@ describe("valence start / status / run / list / result / redispatch / watch / lo
       c.stderr?.on("data", (d: Buffer) => (text += d.toString()));
       return () => text;
     });
-    const { once } = await import("node:events");
     try {
       // The loser exits by itself, saying why; then the winner is stopped.
       const loser = await Promise.race(both.map((c, i) => once(c, "exit").then(([code]) => ({ i, code: code as number }))));

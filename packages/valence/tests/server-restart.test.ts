@@ -14,7 +14,7 @@ import { killAllOn, settled } from "./fixtures/processes.js";
 
 const bin = fileURLToPath(new URL("../bin/valence.js", import.meta.url));
 const dataDir = join(root, "server");
-const env = { ...process.env, VALENCE_DATA_DIR: dataDir };
+const env: NodeJS.ProcessEnv = { ...process.env, VALENCE_DATA_DIR: dataDir };
 delete env.VALENCE_SERVER;
 
 function valence(args: string[]) {

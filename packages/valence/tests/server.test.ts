@@ -86,7 +86,7 @@ describe("dispatching to a server", () => {
 
   it("lets the client exit once it has the id; relative paths resolve where the client ran", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "valence-client-"));
-    const env = { ...process.env, VALENCE_TEST_TIMING_LOG: "" };
+    const env: NodeJS.ProcessEnv = { ...process.env, VALENCE_TEST_TIMING_LOG: "" };
     delete env.VALENCE_TEST_TIMING_LOG;
     // tsx by its full URL: the working directory is elsewhere, where "tsx" would not resolve.
     const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), fileURLToPath(new URL("./fixtures/dispatch-to-server.ts", import.meta.url))], {
