@@ -17,10 +17,11 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A dispatch of `n` nodes with node 0 RUNNING (attempt 1, `retries` left). */
-async function dispatchWithRunningNode(n = 2, retries = 0): Promise<DispatchId> {
+/** A dispatch of `n` nodes with node 0 RUNNING (attempt 1, `retries` left, retrying on what `on` names when given). */
+async function dispatchWithRunningNode(n = 2, retries = 0, on?: ReadonlyArray<{ name: string }>): Promise<DispatchId> {
   const id = newDispatchId();
-  await store.write((w) => w.insertDispatch(dispatchRecord(id, join(dir, id), { nodeCount: n }), Array.from({ length: n }, (_, i) => nodeRecord(i, { retries })), []));
+  const retryPolicy = on ? JSON.stringify({ initial: 0, factor: 1, maxDelay: 0, jitter: false, on }) : null;
+  await store.write((w) => w.insertDispatch(dispatchRecord(id, join(dir, id), { nodeCount: n }), Array.from({ length: n }, (_, i) => nodeRecord(i, { retries, retryPolicy })), []));
   await store.write((w) => w.nodeRunning(id, 0, 1, 1));
   return id;
 }
@@ -43,6 +44,19 @@ describe("RunnerLosses", () => {
     const out = await new RunnerLosses(store).afterCrash(id, "exited with code 3", "", false);
     assert.deepEqual(out.changes, []);
     assert.equal((await store.getNodes(id))[0]?.status, "RUNNING");
+  });
+
+  it("a task whose retry policy does not name the runner's crash (or its timeout) fails though it has tries left; one that names it runs again", async () => {
+    const picky = await dispatchWithRunningNode(1, 2, [{ name: "FetchError" }]);
+    assert.deepEqual((await new RunnerLosses(store).afterCrash(picky, "exited with code 3", "", false)).changes, [{ node: 0, status: "FAILED" }]);
+    assert.equal((await errorOf(picky, 0)).name, "RunnerCrashedError");
+    const named = await dispatchWithRunningNode(1, 2, [{ name: "RunnerCrashedError" }]);
+    assert.deepEqual((await new RunnerLosses(store).afterCrash(named, "exited with code 3", "", false)).changes, []);
+    const late = await dispatchWithRunningNode(1, 2, [{ name: "FetchError" }]);
+    assert.deepEqual((await new RunnerLosses(store).afterTimeout(late, [{ dispatchId: late, node: 0, timeoutMs: 50 }])).changes, [{ node: 0, status: "FAILED" }]);
+    // Killed from outside is not the task's doing, whatever its policy names.
+    const killed = await dispatchWithRunningNode(1, 2, [{ name: "FetchError" }]);
+    assert.deepEqual((await new RunnerLosses(store).afterCrash(killed, "was killed by SIGKILL", "", true)).changes, []);
   });
 
   it("a runner killed from outside is not its task's doing: the task fails only in the third killed runner", async () => {

@@ -10,6 +10,8 @@ import type { DispatchId } from "../ids.js";
 import { encodeError } from "../engine/run/stored-error.js";
 import type { Store } from "../engine/store/store.js";
 import type { NodeRecord } from "../engine/store/records.js";
+import { retriesOn } from "../engine/scheduler/backoff.js";
+import type { RetryPolicy } from "../sdk/graph.js";
 
 /** Crashes with no running task to blame before the dispatch is failed instead of started again. */
 const MAX_BLAMELESS_CRASHES = 3;
@@ -46,6 +48,11 @@ export interface LossOutcome {
   readonly dispatchError: string | undefined;
 }
 
+/** Whether a task that failed with `error` is tried again: tries left, and an error its retry policy's `on` names. */
+function retriesLeftFor(n: NodeRecord, error: Error): boolean {
+  return n.attempts <= n.retries && retriesOn(n.retryPolicy === null ? undefined : (JSON.parse(n.retryPolicy) as RetryPolicy), error);
+}
+
 export class RunnerLosses {
   private readonly blameless = new Map<DispatchId, number>();
   /** `dispatch:node` → killed runners it was running in. */
@@ -69,9 +76,10 @@ export class RunnerLosses {
         let nodes = nodesOf.get(t.dispatchId);
         if (!nodes) nodesOf.set(t.dispatchId, (nodes = tx.getNodes(t.dispatchId)));
         const n = (await nodes)[t.node];
-        if (!n || n.attempts <= n.retries) continue;
+        if (!n) continue;
         const error = new TaskTimeoutError(t.timeoutMs);
         error.message += `; it blocked its runner's event loop, so the runner was stopped`;
+        if (retriesLeftFor(n, error)) continue;
         tx.nodeEnded(t.dispatchId, t.node, "FAILED", encodeError(error), undefined, now);
         tx.countDone(t.dispatchId, 1);
         if (t.dispatchId === id) changes.push({ node: t.node, status: "FAILED" });
@@ -101,9 +109,9 @@ export class RunnerLosses {
           const lost = fromOutside ? (this.lost.get(key) ?? 0) + 1 : 0;
           if (fromOutside) this.lost.set(key, lost);
           if (fromOutside && lost < ALLOWED_RUNNER_LOSSES) continue; // not its doing: the new runner runs it again
-          if (!fromOutside && n.attempts <= n.retries) continue; // retries left: the new runner runs it again
           const times = fromOutside ? ` (it was running in each of the ${lost} runners killed so far: it is not started again)` : "";
           const error = new RunnerCrashedError(`the dispatch runner ${how} while task "${n.name}(${n.nodeId})" ran${times}${detail}`);
+          if (!fromOutside && retriesLeftFor(n, error)) continue; // the new runner runs it again
           tx.nodeEnded(d, n.nodeId, "FAILED", encodeError(error), undefined, now);
           tx.countDone(d, 1);
           if (d === id) changes.push({ node: n.nodeId, status: "FAILED" });
