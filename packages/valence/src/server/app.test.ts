@@ -512,17 +512,40 @@ describe("HTTP API: bad input", () => {
     await assertHealthy(h);
   });
 
+  it("tells the stream of every dispatch (the dashboard's list) that a dispatch was deleted", async () => {
+    const id = await finishedDispatch(h);
+    const ac = new AbortController();
+    const all = await fetch(`${h.base}/events`, { signal: ac.signal });
+    const reader = (all.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while (!text.includes("\n\n")) text += new TextDecoder().decode((await reader.read()).value);
+    assert.equal((await call(`${h.base}/dispatches/${id}`, { method: "DELETE" })).status, 200);
+    const deleted = () => parseSse(text).find((e) => e.event === "change" && (e.data as { dispatchId: string; deleted?: boolean }).dispatchId === id);
+    while (!deleted()) text += new TextDecoder().decode((await reader.read()).value);
+    assert.deepEqual(deleted()?.data, { dispatchId: id, at: (deleted()?.data as { at: number }).at, nodes: [], deleted: true });
+    ac.abort();
+    await reader.cancel().catch(() => {});
+  });
+
   it("with [retention], sweeps finished dispatches older than it from the store and results dir, and logs what went", async () => {
     const r = await start({ retention: { olderThanMs: 0, everyMs: 1000 } });
+    const ac = new AbortController();
     try {
+      // The stream of every dispatch hears each one the sweep removed.
+      const reader = ((await fetch(`${r.base}/events`, { signal: ac.signal })).body as ReadableStream<Uint8Array>).getReader();
+      let text = "";
+      while (!text.includes("\n\n")) text += new TextDecoder().decode((await reader.read()).value); // hello: subscribed
       const id = await finishedDispatch(r);
       for (let i = 0; (await call(`${r.base}/dispatches/${id}`)).status !== 404; i++) {
         assert.ok(i < 400, "the retention sweep never removed the dispatch");
         await new Promise((res) => setTimeout(res, 50));
       }
+      const deleted = () => parseSse(text).some((e) => e.event === "change" && (e.data as { dispatchId: string; deleted?: boolean }).dispatchId === id && (e.data as { deleted?: boolean }).deleted === true);
+      while (!deleted()) text += new TextDecoder().decode((await reader.read()).value);
       assert.equal(existsSync(join(r.dataDir, "results", id)), false);
       assert.ok(r.lines.some((l) => /^retention: removed 1 dispatch \(1 with sublattice runs\), 0 unused bundle files, 0 uploaded values: .* on disk$/.test(l)), r.lines.join("\n"));
     } finally {
+      ac.abort();
       await r.stop();
     }
   });

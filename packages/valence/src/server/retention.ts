@@ -6,6 +6,7 @@
 import { planPurge, purge, purgesNothing, purgeSummary } from "../engine/purge.js";
 import type { Store } from "../engine/store/store.js";
 import type { RetentionConfig } from "../engine/config/types.js";
+import type { DispatchId } from "../ids.js";
 
 /** The config's `[retention]` (engine/config/types.ts). */
 export type RetentionSetting = RetentionConfig;
@@ -19,6 +20,8 @@ export class RetentionSweeper {
     private readonly store: Store,
     private readonly setting: RetentionSetting,
     private readonly log: (line: string) => void,
+    /** Told the dispatches each sweep removed (the server publishes that they went). */
+    private readonly removed: (ids: readonly DispatchId[]) => void = () => undefined,
   ) {}
 
   start(): void {
@@ -46,6 +49,7 @@ export class RetentionSweeper {
       if (purgesNothing(plan)) return;
       await purge(this.store, plan);
       this.log(`retention: ${purgeSummary(plan, "removed")}`);
+      if (plan.dispatchIds.length) this.removed(plan.dispatchIds);
     } catch (error) {
       this.log(`retention: the sweep failed, the next one tries again: ${(error as Error).message}`);
     }

@@ -85,7 +85,12 @@ export interface RunChange {
   readonly nodes: readonly NodeChange[];
   /** The dispatch's own new status, when it changed. */
   readonly status?: Status;
+  /** The dispatch is gone from the store (deleted from the dashboard, purged by the server's retention). */
+  readonly deleted?: true;
 }
+
+/** The change that says dispatch `id` was deleted. */
+export const deletedChange = (dispatchId: DispatchId, at: number): RunChange => ({ dispatchId, at, nodes: [], deleted: true });
 
 export interface DispatchEnd {
   readonly status: FinalStatus;
