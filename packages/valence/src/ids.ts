@@ -20,18 +20,21 @@ export type ServerId = Brand<string, "ServerId">;
 
 export const asNodeId = (n: number): NodeId => n as NodeId;
 
+/** `n` random base-36 characters. */
+const randomChars = (n: number): string => Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => (b % 36).toString(36)).join("");
+
+/** `prefix_`, a time-ordered part (base-36 ms), then `random` random characters: sorts by creation, collides never in practice. */
+const timeOrdered = (prefix: string, random: number): string => `${prefix}_${Date.now().toString(36).padStart(9, "0")}${randomChars(random)}`;
+
 export function newServerId(): ServerId {
-  return `srv_${Array.from(crypto.getRandomValues(new Uint8Array(10)), (b) => (b % 36).toString(36)).join("")}` as ServerId;
+  return `srv_${randomChars(10)}` as ServerId;
 }
 export const asElectronId = (s: string): ElectronId => s as ElectronId;
 
 const DISPATCH_ID = /^dsp_[0-9a-z]{6,40}$/;
 
 export function newDispatchId(): DispatchId {
-  // Time-ordered prefix (base36 ms) then random: sorts by creation, collides never in practice.
-  const time = Date.now().toString(36).padStart(9, "0");
-  const rand = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => (b % 36).toString(36)).join("");
-  return `dsp_${time}${rand}` as DispatchId;
+  return timeOrdered("dsp", 8) as DispatchId;
 }
 
 export function isDispatchId(s: string): s is DispatchId {
@@ -44,9 +47,7 @@ export type TriggerId = Brand<string, "TriggerId">;
 const TRIGGER_ID = /^trg_[0-9a-z]{6,40}$/;
 
 export function newTriggerId(): TriggerId {
-  const time = Date.now().toString(36).padStart(9, "0");
-  const rand = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => (b % 36).toString(36)).join("");
-  return `trg_${time}${rand}` as TriggerId;
+  return timeOrdered("trg", 6) as TriggerId;
 }
 
 export function isTriggerId(s: string): s is TriggerId {

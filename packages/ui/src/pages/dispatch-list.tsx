@@ -1,6 +1,7 @@
 /** Summary counts and the dispatch list: filter, search, pages, live. */
 import { useCallback, useEffect, useRef, useState } from "react";
-import { api, follow, type ListReply, type SummaryReply } from "../api";
+import { useReloadOnChanges } from "../use-reload-on-changes";
+import { api, type ListReply, type SummaryReply } from "../api";
 import { ErrorBox, StatusBadge, useTicker } from "../components/common";
 import { formatDuration, formatTime, TERMINAL } from "../format";
 import { Link, navigate, useLocation } from "../router";
@@ -61,25 +62,9 @@ export function DispatchList() {
     void load();
   }, [load]);
 
-  // Any change of any dispatch: reload, at most a few times a second.
-  const loadRef = useRef(load);
-  loadRef.current = load;
-  useEffect(() => {
-    const ctl = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const soon = () => {
-      timer ??= setTimeout(() => {
-        timer = undefined;
-        void loadRef.current();
-      }, 100);
-    };
-    follow("/events", (event) => event === "change" && soon(), ctl.signal, setLive);
-    // The server announces a dispatch the moment it is stored, so the stream is all the list needs.
-    return () => {
-      ctl.abort();
-      if (timer) clearTimeout(timer);
-    };
-  }, []);
+  // Any change of any dispatch: reload, at most a few times a second. The server announces a
+  // dispatch the moment it is stored, so the stream is all the list needs.
+  useReloadOnChanges(load, 100, setLive);
 
   useEffect(() => setDraft(q), [q]);
   useEffect(() => {

@@ -1,6 +1,7 @@
 /** The server's triggers (watches, intervals, cron schedules) and, for the one chosen, the dispatches its fires made. */
 import { useCallback, useEffect, useRef, useState } from "react";
-import { api, follow, type TriggerReply, type TriggerView } from "../api";
+import { useReloadOnChanges } from "../use-reload-on-changes";
+import { api, type TriggerReply, type TriggerView } from "../api";
 import { Confirm, ErrorBox, StatusBadge } from "../components/common";
 import { formatTime } from "../format";
 import { Link, navigate } from "../router";
@@ -35,27 +36,7 @@ export function TriggersPage({ id }: { id?: string | undefined }) {
   }, [load]);
 
   // A fire stores a dispatch, and every dispatch's change is on the server's stream: reload, a few times a second at most.
-  const loadRef = useRef(load);
-  loadRef.current = load;
-  useEffect(() => {
-    const ctl = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    follow(
-      "/events",
-      (event) => {
-        if (event !== "change") return;
-        timer ??= setTimeout(() => {
-          timer = undefined;
-          void loadRef.current();
-        }, 200);
-      },
-      ctl.signal,
-    );
-    return () => {
-      ctl.abort();
-      if (timer) clearTimeout(timer);
-    };
-  }, []);
+  useReloadOnChanges(load, 200);
 
   const toggle = async (t: TriggerView) => {
     try {

@@ -25,7 +25,6 @@ import { followDispatch, followEverything } from "./sse.js";
 import { bundlePathOf, storeSubmission } from "./submissions.js";
 import { storeRedispatch } from "../engine/redispatch.js";
 import { planDelete, purge } from "../engine/purge.js";
-import { deletedChange } from "../engine/run/run-types.js";
 import type { Supervisor } from "./supervisor.js";
 import type { TeamMember } from "./team.js";
 import { waitForEnd } from "./wait.js";
@@ -182,8 +181,7 @@ export function createApp(opts: AppOptions): Hono {
     const plan = await planDelete(store, d);
     await purge(store, plan);
     // Whoever follows it, or the list, hears it went.
-    const at = Date.now();
-    for (const id of plan.dispatchIds) hub.publish(deletedChange(id, at));
+    hub.publishDeleted(plan.dispatchIds);
     return c.json({ deleted: plan.dispatchIds, bytes: plan.bytes });
   });
 

@@ -42,6 +42,12 @@ export class EventHub {
     for (const l of this.taps) safely(l, change);
   }
 
+  /** These dispatches are gone from the store (a Delete, a retention sweep): a change each says so. */
+  publishDeleted(ids: readonly DispatchId[]): void {
+    const at = Date.now();
+    for (const dispatchId of ids) this.publish({ dispatchId, at, nodes: [], deleted: true });
+  }
+
   /** A change made elsewhere (another server of the team): its followers here hear it. */
   relay(change: RunChange): void {
     // A listener that throws (a closed stream) must not stop the others.

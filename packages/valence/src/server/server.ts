@@ -13,7 +13,6 @@ import { openStore } from "../engine/store/open-store.js";
 import { describeStore, SQLITE, storeEnvValue, type StoreSetting } from "../engine/store/store-setting.js";
 import { createApp, type AppOptions } from "./app.js";
 import { EventHub } from "./event-hub.js";
-import { deletedChange } from "../engine/run/run-types.js";
 import { ensureToken, lockDataDir, readServerInfo, serverLockHeld, serverLockHolder, removeServerInfo, unlockDataDir, writeServerInfo, type ServerInfo } from "../client/server-file.js";
 import { Supervisor } from "./supervisor.js";
 import { identify } from "../engine/locks/process-identity.js";
@@ -166,12 +165,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let closedNow!: () => void;
   const closed = new Promise<void>((resolve) => (closedNow = resolve));
   let member: TeamMember | undefined;
-  const retention = opts.retention
-    ? new RetentionSweeper(store, opts.retention, log, (ids) => {
-        const at = Date.now();
-        for (const id of ids) hub.publish(deletedChange(id, at));
-      })
-    : undefined;
+  const retention = opts.retention ? new RetentionSweeper(store, opts.retention, log, (ids) => hub.publishDeleted(ids)) : undefined;
   retention?.start();
   const close = (graceMs?: number) =>
     (closing ??= (async () => {

@@ -1,3 +1,4 @@
+import { formatTable } from "../table.js";
 import { Engine } from "../../engine/index.js";
 import { clearCache, findCacheEntries, isExpired, type CacheFilter } from "../../engine/cache-entries.js";
 import type { CacheEntry } from "../../engine/store/store.js";
@@ -56,8 +57,5 @@ function table(entries: readonly CacheEntry[], now: number): string {
     e.expiresAt === null ? "never" : `${isExpired(e, now) ? "expired " : ""}${new Date(e.expiresAt).toISOString()}`,
     String(e.hits),
   ]);
-  const head = ["KEY", "ELECTRON", "MADE BY (DISPATCH/NODE)", "CREATED", "EXPIRES", "HITS"];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (r: readonly string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] as number))).join("  ");
-  return `${[head, ...rows].map(line).join("\n")}\n`;
+  return formatTable(["KEY", "ELECTRON", "MADE BY (DISPATCH/NODE)", "CREATED", "EXPIRES", "HITS"], rows);
 }

@@ -1,3 +1,4 @@
+import { formatTable } from "../table.js";
 import { currentDispatcher } from "../../client/dispatcher.js";
 import { parseOrUsage, UsageError, type Command } from "../command.js";
 
@@ -37,6 +38,5 @@ export const listCommand: Command = {
 };
 
 export function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  for (const r of [header, ...rows]) console.log(r.map((c, i) => c.padEnd(widths[i] as number)).join("  ").trimEnd());
+  process.stdout.write(formatTable(header, rows));
 }

@@ -1,3 +1,4 @@
+import { formatTable } from "../table.js";
 import type { TriggerReply, TriggerSummary } from "../../api/wire.js";
 import { ServerDispatcher } from "../../client/server-dispatcher.js";
 import { BUILTIN_EXECUTORS } from "../../engine/engine.js";
@@ -97,7 +98,7 @@ async function list(argv: string[]): Promise<number> {
     return 0;
   }
   const rows = triggers.map((t) => [t.id, t.kind, spec(t), t.latticeName, t.paused ? "paused" : "running", time(t.lastFireAt), time(t.nextFireAt)]);
-  process.stdout.write(table(["ID", "KIND", "SPEC", "LATTICE", "STATE", "LAST FIRE", "NEXT FIRE"], rows));
+  process.stdout.write(formatTable(["ID", "KIND", "SPEC", "LATTICE", "STATE", "LAST FIRE", "NEXT FIRE"], rows));
   return 0;
 }
 
@@ -112,14 +113,9 @@ function details(r: TriggerReply): string {
   // A watch's key is `mtimeMs:path`: the path is what a reader wants.
   const what = (key: string) => (t.kind === "watch" ? key.slice(key.indexOf(":") + 1) : key);
   const rows = r.fires.map((f) => [f.dispatchId, f.status ?? "(deleted)", time(f.at), what(f.key)]);
-  return `${head.join("\n")}${table(["DISPATCH", "STATUS", "FIRED", "FOR"], rows)}`;
+  return `${head.join("\n")}${formatTable(["DISPATCH", "STATUS", "FIRED", "FOR"], rows)}`;
 }
 
 const spec = (t: TriggerSummary) => (t.timezone ? `${t.spec} (${t.timezone})` : t.spec);
 const time = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString());
 
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join("  ");
-  return `${[line(head), ...rows.map(line)].join("\n")}\n`;
-}

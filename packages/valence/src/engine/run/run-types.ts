@@ -89,9 +89,6 @@ export interface RunChange {
   readonly deleted?: true;
 }
 
-/** The change that says dispatch `id` was deleted. */
-export const deletedChange = (dispatchId: DispatchId, at: number): RunChange => ({ dispatchId, at, nodes: [], deleted: true });
-
 export interface DispatchEnd {
   readonly status: FinalStatus;
   readonly value: unknown;

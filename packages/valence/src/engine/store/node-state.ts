@@ -5,6 +5,7 @@
  */
 import type { SubmittedNode } from "./graph-codec.js";
 import type { NodeRecord } from "./records.js";
+import type { CompletedNode } from "./store.js";
 
 /** A node's row in `node_states`: its state once it has moved on from the one it was submitted in. */
 export type NodeState = Pick<NodeRecord, "nodeId" | "status" | "output" | "outputFile" | "stdout" | "stderr" | "error" | "startedAt" | "endedAt" | "lane" | "retryAt"> & {
@@ -47,4 +48,9 @@ export function withState(n: SubmittedNode, s: NodeState | undefined): NodeRecor
     cachePolicy: n.cachePolicy,
     cachedFrom: s && s.cachedFrom !== null ? (JSON.parse(s.cachedFrom) as NodeRecord["cachedFrom"]) : null,
   };
+}
+
+/** `cached_from` as a driver writes it (withState reads it back): where a cache hit's output was made, or null. */
+export function cachedFromColumn(c: Pick<CompletedNode, "cachedFrom">): string | null {
+  return c.cachedFrom ? JSON.stringify({ dispatchId: c.cachedFrom.dispatchId, nodeId: c.cachedFrom.nodeId }) : null;
 }

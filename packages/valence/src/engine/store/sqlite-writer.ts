@@ -10,6 +10,7 @@ import { StoreError } from "../../errors.js";
 import type { CacheKey, DispatchId } from "../../ids.js";
 import type { Status } from "../../status.js";
 import { encodeEdges, encodeNodes, type SubmittedNode } from "./graph-codec.js";
+import { cachedFromColumn } from "./node-state.js";
 import type { Statements } from "./sqlite-statements.js";
 import type { DispatchRecord, EdgeRecord, NodeRecord } from "./records.js";
 import { LARGE_VALUE_BYTES, type CompletedNode, type LiveChunk, type StoreWrites } from "./store.js";
@@ -92,8 +93,7 @@ export class SqliteWriter implements StoreWrites {
           writeFileSync(file, c.encoded);
           inline = null;
         }
-        const from = c.cachedFrom ? JSON.stringify({ dispatchId: c.cachedFrom.dispatchId, nodeId: c.cachedFrom.nodeId }) : null;
-        params.push(key, c.node, inline, file, c.stdout || null, c.stderr || null, c.at, c.startedAt, c.attempt, c.lane ?? null, from);
+        params.push(key, c.node, inline, file, c.stdout || null, c.stderr || null, c.at, c.startedAt, c.attempt, c.lane ?? null, cachedFromColumn(c));
       }
       this.completedStatement(slice.length).run(params);
     }

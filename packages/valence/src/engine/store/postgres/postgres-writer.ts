@@ -20,6 +20,7 @@ import type { QueryResult, QueryResultRow } from "pg";
 import { StoreError } from "../../../errors.js";
 import type { DispatchId } from "../../../ids.js";
 import { encodeEdges, encodeNodes } from "../graph-codec.js";
+import { cachedFromColumn } from "../node-state.js";
 import type { WriteOp } from "../recorded-writes.js";
 import type { NodeRecord } from "../records.js";
 import { LARGE_VALUE_BYTES, type CompletedNode } from "../store.js";
@@ -296,7 +297,7 @@ export class PostgresWrite {
         rows.map((r) => r.c.startedAt),
         rows.map((r) => r.c.attempt),
         rows.map((r) => r.c.lane ?? null),
-        rows.map((r) => (r.c.cachedFrom ? JSON.stringify({ dispatchId: r.c.cachedFrom.dispatchId, nodeId: r.c.cachedFrom.nodeId }) : null)),
+        rows.map((r) => cachedFromColumn(r.c)),
       ]);
     }
     const endedSize = (r: EndedRow) => r.error.length + (r.stdout?.length ?? 0) + (r.stderr?.length ?? 0);
