@@ -1,5 +1,6 @@
 // An embedded dispatch (no server) pays nothing for metrics and traces: it loads neither
 // prom-client nor OpenTelemetry unless traces are configured, and then it exports its spans.
+// Nor does it load what only triggers use.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -47,6 +48,8 @@ describe("an embedded dispatch", () => {
     assert.ok(r.imports.some((u) => u.includes("/engine/run/dispatch-run.ts")), "the import log sees the engine load");
     assert.deepEqual(otel(r.imports), []);
     assert.deepEqual(promClient(r.imports), []);
+    // Nor what only a server's triggers use (croner, chokidar).
+    assert.deepEqual(r.imports.filter((u) => /\/node_modules\/(croner|chokidar)\//.test(u)), []);
   });
 
   it("exports a span per dispatch and per node over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, still without prom-client", async () => {

@@ -11,7 +11,6 @@ import { ServerRequestError, TriggerSpecError } from "../errors.js";
 import type { DispatchId, TriggerId } from "../ids.js";
 import type { TriggerSpec } from "../sdk/trigger-spec.js";
 import { arityOf } from "../sdk/arity.js";
-import { normalizeSpec } from "../engine/triggers/trigger-spec.js";
 import { latticeCall, type LatticeInfo } from "../sdk/lattice.js";
 import type { Result } from "../sdk/result.js";
 import type { DispatchSummary, SubmitBody } from "../api/wire.js";
@@ -69,6 +68,8 @@ export class ServerDispatcher implements Dispatcher {
         `lattice "${info.name}" needs ${arity.required} arguments (${arity.names.join(", ")}); a trigger calls it with one, the file's path (watch) or the tick's time as an ISO string (every, cron), or with none`,
       );
     }
+    // Loaded here, not with the dispatcher: croner is for registering triggers, not for every dispatch's start.
+    const { normalizeSpec } = await import("../engine/triggers/trigger-spec.js");
     const normalized = normalizeSpec(spec, process.cwd());
     const withArg = arity.max >= 1;
     const call = latticeCall(info);
