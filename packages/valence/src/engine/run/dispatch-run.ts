@@ -36,7 +36,7 @@ const NO_EDGES: InEdge[] = [];
 interface Queued {
   readonly event: SchedulerEvent;
   /** Store write for a completion/failure; runs in the turn's transaction if the transition accepts it. */
-  readonly outcome?: TaskOutcome & { encoded?: string } & Pick<CompletedNode, "cacheAs" | "cachedFrom">;
+  readonly outcome?: TaskOutcome & { encoded?: string; cacheKey?: CacheKey } & Pick<CompletedNode, "cachedFrom">;
 }
 
 export class DispatchRun {
@@ -227,7 +227,7 @@ export class DispatchRun {
             startedAt: began,
             attempt,
             lane: q.outcome.lane,
-            cacheAs: q.outcome.cacheAs,
+            cacheAs: q.outcome.cacheKey ? this.cacheEntry(ev.node, q.outcome.cacheKey, now) : undefined,
             cachedFrom: q.outcome.cachedFrom,
           });
           const from = q.outcome.cachedFrom;
@@ -235,7 +235,7 @@ export class DispatchRun {
           changes?.push({ node: ev.node, status: "COMPLETED" });
           if (observed) {
             const o = this.nodeEnded(ev.node, "COMPLETED", false, q.outcome.ok && q.outcome.startedAt !== undefined ? began : null, now);
-            const cache = from ? "hit" : q.outcome.cacheAs ? "stored" : undefined;
+            const cache = from ? "hit" : q.outcome.cacheKey ? "stored" : undefined;
             observed.push(cache ? { ...o, cache } : o);
           }
           done++;
@@ -446,17 +446,21 @@ export class DispatchRun {
     } else {
       this.values.setEncoded(node, encoded);
     }
-    const key = this.cacheKeys?.get(node);
-    let cacheAs: CompletedNode["cacheAs"];
-    if (key) {
-      this.cacheKeys?.delete(node);
-      const spec = this.init.nodes[node]?.spec;
-      if (spec?.cache) cacheAs = { key, electron: spec.name, expiresAt: expiresAt(spec.cache, Date.now()) };
-    }
+    const cacheKey = this.cacheKeys?.get(node);
+    if (cacheKey) this.cacheKeys?.delete(node);
     this.push({
       event: { type: "completed", node },
-      outcome: { ok: true, encoded, stdout: outcome.stdout, stderr: outcome.stderr, lane: outcome.lane, startedAt: outcome.startedAt, cacheAs },
+      outcome: { ok: true, encoded, stdout: outcome.stdout, stderr: outcome.stderr, lane: outcome.lane, startedAt: outcome.startedAt, cacheKey },
     });
+  }
+
+  /**
+   * The entry a fresh result of a cached electron is kept as, made in the turn that completes
+   * it: its expiry counts from `now`, the time that write records as the entry's creation.
+   */
+  private cacheEntry(node: number, key: CacheKey, now: number): CompletedNode["cacheAs"] {
+    const spec = this.init.nodes[node]?.spec;
+    return spec?.cache && { key, electron: spec.name, expiresAt: expiresAt(spec.cache, now) };
   }
 
   private completeWith(node: number, value: unknown): void {
